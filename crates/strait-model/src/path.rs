@@ -1,0 +1,444 @@
+//! Policy paths: `/infra/tier-0s/t0/ipsec-vpn-services/vpn/sessions/s1` names a session.
+//!
+//! The REST URL of every object is `/policy/api/v1` + its policy path, so parsing a path
+//! tells the API layer which kind of object a request is about, and the store keys
+//! objects by it.
+
+use std::fmt;
+
+/// Every kind of object strait keeps in its policy tree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Kind {
+    /// `/infra/tier-0s/{id}`
+    Tier0,
+    /// `/infra/tier-1s/{id}`
+    Tier1,
+    /// `{gateway}/ipsec-vpn-services/{id}`
+    VpnService,
+    /// `{service}/local-endpoints/{id}`
+    LocalEndpoint,
+    /// `{service}/sessions/{id}`
+    Session,
+    /// `/infra/ipsec-vpn-ike-profiles/{id}`
+    IkeProfile,
+    /// `/infra/ipsec-vpn-tunnel-profiles/{id}`
+    TunnelProfile,
+    /// `/infra/ipsec-vpn-dpd-profiles/{id}`
+    DpdProfile,
+    /// `/infra/certificates/{id}`
+    Certificate,
+    /// `/infra/crls/{id}`
+    Crl,
+    /// `{gateway}/static-routes/{id}`
+    StaticRoute,
+}
+
+impl Kind {
+    /// Every kind, parents before children.
+    pub const ALL: [Kind; 11] = [
+        Kind::Tier0,
+        Kind::Tier1,
+        Kind::IkeProfile,
+        Kind::TunnelProfile,
+        Kind::DpdProfile,
+        Kind::Certificate,
+        Kind::Crl,
+        Kind::VpnService,
+        Kind::LocalEndpoint,
+        Kind::Session,
+        Kind::StaticRoute,
+    ];
+
+    /// The URL segment of the collection holding this kind.
+    pub fn collection_segment(self) -> &'static str {
+        match self {
+            Kind::Tier0 => "tier-0s",
+            Kind::Tier1 => "tier-1s",
+            Kind::VpnService => "ipsec-vpn-services",
+            Kind::LocalEndpoint => "local-endpoints",
+            Kind::Session => "sessions",
+            Kind::IkeProfile => "ipsec-vpn-ike-profiles",
+            Kind::TunnelProfile => "ipsec-vpn-tunnel-profiles",
+            Kind::DpdProfile => "ipsec-vpn-dpd-profiles",
+            Kind::Certificate => "certificates",
+            Kind::Crl => "crls",
+            Kind::StaticRoute => "static-routes",
+        }
+    }
+
+    /// The NSX `resource_type` of objects of this kind (sessions: the route-based one).
+    pub fn resource_type(self) -> &'static str {
+        match self {
+            Kind::Tier0 => "Tier0",
+            Kind::Tier1 => "Tier1",
+            Kind::VpnService => "IPSecVpnService",
+            Kind::LocalEndpoint => "IPSecVpnLocalEndpoint",
+            Kind::Session => "RouteBasedIPSecVpnSession",
+            Kind::IkeProfile => "IPSecVpnIkeProfile",
+            Kind::TunnelProfile => "IPSecVpnTunnelProfile",
+            Kind::DpdProfile => "IPSecVpnDpdProfile",
+            Kind::Certificate => "TlsCertificate",
+            Kind::Crl => "TlsCrl",
+            Kind::StaticRoute => "StaticRoutes",
+        }
+    }
+
+    /// What operators call it, for messages.
+    pub fn noun(self) -> &'static str {
+        match self {
+            Kind::Tier0 => "tier-0 gateway",
+            Kind::Tier1 => "tier-1 gateway",
+            Kind::VpnService => "IPsec VPN service",
+            Kind::LocalEndpoint => "local endpoint",
+            Kind::Session => "IPsec session",
+            Kind::IkeProfile => "IKE profile",
+            Kind::TunnelProfile => "IPsec tunnel profile",
+            Kind::DpdProfile => "DPD profile",
+            Kind::Certificate => "certificate",
+            Kind::Crl => "CRL",
+            Kind::StaticRoute => "static route",
+        }
+    }
+
+    /// Kinds that may be the parent of this kind (`None` in the list: directly under `/infra`).
+    pub fn parent_kinds(self) -> &'static [Kind] {
+        match self {
+            Kind::VpnService | Kind::StaticRoute => &[Kind::Tier0, Kind::Tier1],
+            Kind::LocalEndpoint | Kind::Session => &[Kind::VpnService],
+            _ => &[],
+        }
+    }
+
+    /// Whether objects of this kind live directly under `/infra`.
+    pub fn is_top_level(self) -> bool {
+        self.parent_kinds().is_empty()
+    }
+
+    /// Whether this kind is a gateway.
+    pub fn is_gateway(self) -> bool {
+        matches!(self, Kind::Tier0 | Kind::Tier1)
+    }
+
+    /// Stable lower-case name used in the store.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Tier0 => "tier0",
+            Kind::Tier1 => "tier1",
+            Kind::VpnService => "vpn_service",
+            Kind::LocalEndpoint => "local_endpoint",
+            Kind::Session => "session",
+            Kind::IkeProfile => "ike_profile",
+            Kind::TunnelProfile => "tunnel_profile",
+            Kind::DpdProfile => "dpd_profile",
+            Kind::Certificate => "certificate",
+            Kind::Crl => "crl",
+            Kind::StaticRoute => "static_route",
+        }
+    }
+
+    /// Inverse of [`Kind::as_str`].
+    pub fn from_store_name(s: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.noun())
+    }
+}
+
+/// Maximum length of an object id.
+pub const ID_MAX_CHARS: usize = 255;
+
+/// Check an object id: 1 to 255 characters from letters, digits and `-_.:@~+=`,
+/// not starting with `.` (so `.` and `..` can never be path components).
+pub fn check_id(id: &str) -> Result<(), String> {
+    if id.is_empty() {
+        return Err("the id is empty; give the object an id such as \"site-b\"".into());
+    }
+    if id.chars().count() > ID_MAX_CHARS {
+        return Err(format!("the id is longer than {ID_MAX_CHARS} characters; use a shorter id"));
+    }
+    if id.starts_with('.') {
+        return Err(format!("the id {id:?} starts with '.'; start it with a letter or digit"));
+    }
+    if let Some(bad) =
+        id.chars().find(|c| !(c.is_ascii_alphanumeric() || "-_.:@~+=".contains(*c)))
+    {
+        return Err(format!(
+            "the id {:?} contains {bad:?}; ids may use letters, digits and - _ . : @ ~ + =",
+            crate::reader::truncate(id, 64)
+        ));
+    }
+    Ok(())
+}
+
+/// A parsed policy path naming one object.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ObjectPath {
+    kind: Kind,
+    path: String,
+    id_start: usize,
+    parent_len: usize,
+}
+
+impl ObjectPath {
+    /// Parse and check a policy path such as `/infra/tier-0s/t0`.
+    pub fn parse(path: &str) -> Result<ObjectPath, PathError> {
+        match parse_any(path)? {
+            ParsedPath::Object(o) => Ok(o),
+            ParsedPath::Collection(c) => Err(PathError::NotAnObject {
+                path: path.to_owned(),
+                kind: c.kind,
+            }),
+        }
+    }
+
+    /// Build the path of a child of `parent` (or of a top-level object when `parent` is None).
+    pub fn child(parent: Option<&ObjectPath>, kind: Kind, id: &str) -> Result<ObjectPath, PathError> {
+        let base = match parent {
+            Some(p) => p.as_str().to_owned(),
+            None => "/infra".to_owned(),
+        };
+        ObjectPath::parse(&format!("{base}/{}/{id}", kind.collection_segment()))
+    }
+
+    /// The kind of object.
+    pub fn kind(&self) -> Kind {
+        self.kind
+    }
+
+    /// The full policy path.
+    pub fn as_str(&self) -> &str {
+        &self.path
+    }
+
+    /// The object's id (last segment).
+    pub fn id(&self) -> &str {
+        &self.path[self.id_start..]
+    }
+
+    /// The parent object's path (`/infra` for top-level objects).
+    pub fn parent_path(&self) -> &str {
+        &self.path[..self.parent_len]
+    }
+
+    /// The parent object, if this kind has one.
+    pub fn parent(&self) -> Option<ObjectPath> {
+        if self.kind.is_top_level() {
+            None
+        } else {
+            ObjectPath::parse(self.parent_path()).ok()
+        }
+    }
+
+    /// The path relative to the parent: `<collection>/<id>`... NSX's `relative_path` is the id.
+    pub fn relative_path(&self) -> &str {
+        self.id()
+    }
+
+    /// The gateway this object lives under, if any.
+    pub fn gateway(&self) -> Option<ObjectPath> {
+        let mut cur = Some(self.clone());
+        while let Some(p) = cur {
+            if p.kind.is_gateway() {
+                return Some(p);
+            }
+            cur = p.parent();
+        }
+        None
+    }
+
+    /// The path of the collection this object belongs to.
+    pub fn collection(&self) -> CollectionPath {
+        CollectionPath {
+            kind: self.kind,
+            parent: self.parent(),
+        }
+    }
+}
+
+impl fmt::Display for ObjectPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.path)
+    }
+}
+
+/// A parsed path naming a collection, e.g. `/infra/tier-0s/t0/ipsec-vpn-services`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CollectionPath {
+    /// Kind of the members.
+    pub kind: Kind,
+    /// The owner of the collection (None: `/infra`).
+    pub parent: Option<ObjectPath>,
+}
+
+impl CollectionPath {
+    /// The collection's path.
+    pub fn as_string(&self) -> String {
+        let base = self.parent.as_ref().map_or("/infra", |p| p.as_str());
+        format!("{base}/{}", self.kind.collection_segment())
+    }
+
+    /// The parent path that members carry as `parent_path`.
+    pub fn parent_path(&self) -> &str {
+        self.parent.as_ref().map_or("/infra", |p| p.as_str())
+    }
+}
+
+/// A path names either an object or a collection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ParsedPath {
+    /// e.g. `/infra/tier-0s/t0`
+    Object(ObjectPath),
+    /// e.g. `/infra/tier-0s`
+    Collection(CollectionPath),
+}
+
+/// Why a path is not a valid policy path.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PathError {
+    /// Not of the policy tree's shape.
+    #[error("{path:?} is not a policy path strait knows; {hint}")]
+    Unknown {
+        /// The path given.
+        path: String,
+        /// What was expected at the point of failure.
+        hint: String,
+    },
+    /// An id segment is malformed.
+    #[error("{path:?}: {reason}")]
+    BadId {
+        /// The path given.
+        path: String,
+        /// What is wrong with the id.
+        reason: String,
+    },
+    /// A collection where an object was expected.
+    #[error("{path:?} names the collection of {kind} objects, not one object; append /<id>")]
+    NotAnObject {
+        /// The path given.
+        path: String,
+        /// The collection's kind.
+        kind: Kind,
+    },
+}
+
+fn children_of(kind: Option<Kind>) -> &'static [Kind] {
+    match kind {
+        None => &[
+            Kind::Tier0,
+            Kind::Tier1,
+            Kind::IkeProfile,
+            Kind::TunnelProfile,
+            Kind::DpdProfile,
+            Kind::Certificate,
+            Kind::Crl,
+        ],
+        Some(Kind::Tier0) | Some(Kind::Tier1) => &[Kind::VpnService, Kind::StaticRoute],
+        Some(Kind::VpnService) => &[Kind::LocalEndpoint, Kind::Session],
+        Some(_) => &[],
+    }
+}
+
+/// Parse a policy path into an object or a collection. The path must start with `/infra`.
+pub fn parse_any(path: &str) -> Result<ParsedPath, PathError> {
+    let unknown = |hint: String| PathError::Unknown { path: crate::reader::truncate(path, 300), hint };
+    if path.len() > 2048 {
+        return Err(unknown("the path is too long".into()));
+    }
+    let rest = path
+        .strip_prefix("/infra")
+        .ok_or_else(|| unknown("policy paths start with /infra".into()))?;
+    let segments: Vec<&str> = if rest.is_empty() {
+        Vec::new()
+    } else {
+        let r = rest
+            .strip_prefix('/')
+            .ok_or_else(|| unknown("policy paths start with /infra/".into()))?;
+        r.split('/').collect()
+    };
+    if segments.is_empty() {
+        return Err(unknown("name a collection such as /infra/tier-0s".into()));
+    }
+    let mut parent: Option<ObjectPath> = None;
+    let mut i = 0;
+    loop {
+        let allowed = children_of(parent.as_ref().map(|p| p.kind));
+        let seg = segments[i];
+        let kind = allowed.iter().copied().find(|k| k.collection_segment() == seg).ok_or_else(|| {
+            let names: Vec<&str> = allowed.iter().map(|k| k.collection_segment()).collect();
+            if names.is_empty() {
+                unknown(format!("nothing lives under {}", parent.as_ref().map_or("/infra", |p| p.as_str())))
+            } else {
+                unknown(format!(
+                    "after {} expected one of: {}",
+                    parent.as_ref().map_or("/infra", |p| p.as_str()),
+                    names.join(", ")
+                ))
+            }
+        })?;
+        let base = parent.as_ref().map_or("/infra".to_owned(), |p| p.path.clone());
+        let Some(id) = segments.get(i + 1) else {
+            return Ok(ParsedPath::Collection(CollectionPath { kind, parent }));
+        };
+        check_id(id).map_err(|reason| PathError::BadId { path: crate::reader::truncate(path, 300), reason })?;
+        let parent_len = base.len();
+        let full = format!("{base}/{seg}/{id}");
+        let obj = ObjectPath { kind, id_start: full.len() - id.len(), parent_len, path: full };
+        i += 2;
+        if i >= segments.len() {
+            return Ok(ParsedPath::Object(obj));
+        }
+        parent = Some(obj);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_a_session_path() {
+        let p = ObjectPath::parse("/infra/tier-0s/t0/ipsec-vpn-services/vpn/sessions/s1").unwrap();
+        assert_eq!(p.kind(), Kind::Session);
+        assert_eq!(p.id(), "s1");
+        assert_eq!(p.parent_path(), "/infra/tier-0s/t0/ipsec-vpn-services/vpn");
+        assert_eq!(p.parent().unwrap().kind(), Kind::VpnService);
+        assert_eq!(p.gateway().unwrap().as_str(), "/infra/tier-0s/t0");
+    }
+
+    #[test]
+    fn parses_collections_and_top_level() {
+        assert_eq!(
+            parse_any("/infra/tier-1s/t1/ipsec-vpn-services").unwrap(),
+            ParsedPath::Collection(CollectionPath {
+                kind: Kind::VpnService,
+                parent: Some(ObjectPath::parse("/infra/tier-1s/t1").unwrap())
+            })
+        );
+        let p = ObjectPath::parse("/infra/ipsec-vpn-ike-profiles/nsx-default-l3vpn-ike-profile").unwrap();
+        assert_eq!(p.parent_path(), "/infra");
+        assert!(p.parent().is_none());
+    }
+
+    #[test]
+    fn rejects_bad_paths_with_hints() {
+        let e = ObjectPath::parse("/infra/tier-0s/t0/sessions/x").unwrap_err().to_string();
+        assert!(e.contains("ipsec-vpn-services, static-routes"), "{e}");
+        assert!(ObjectPath::parse("/infra/tier-0s/../x").is_err());
+        assert!(ObjectPath::parse("/infra/tier-0s/a b").is_err());
+        assert!(ObjectPath::parse("/infra/tier-0s/").is_err());
+        assert!(ObjectPath::parse("/foo").is_err());
+        assert!(matches!(ObjectPath::parse("/infra/tier-0s"), Err(PathError::NotAnObject { .. })));
+    }
+
+    #[test]
+    fn child_paths() {
+        let t0 = ObjectPath::parse("/infra/tier-0s/t0").unwrap();
+        let s = ObjectPath::child(Some(&t0), Kind::VpnService, "vpn").unwrap();
+        assert_eq!(s.as_str(), "/infra/tier-0s/t0/ipsec-vpn-services/vpn");
+        assert!(ObjectPath::child(Some(&t0), Kind::Session, "x").is_err());
+    }
+}

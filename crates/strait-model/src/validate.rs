@@ -1,0 +1,396 @@
+//! Rules that span objects: references exist and have the right type, a session's local
+//! endpoint belongs to its service, VTI subnets do not overlap on a gateway, and so on.
+//! Run inside the store transaction that writes the object, so concurrent writers cannot
+//! both pass.
+
+use std::net::IpAddr;
+
+use crate::enums::{AuthenticationMode, HaMode};
+use crate::identity::IkeIdentity;
+use crate::objects::{PolicyObject, RouteBasedSession, SecretChange};
+use crate::path::{Kind, ObjectPath};
+use crate::problems::{codes, Problems};
+
+/// Read access to the stored policy tree (as of the current transaction).
+pub trait PolicyView {
+    /// The object at `path`, if any.
+    fn object(&self, path: &str) -> Option<PolicyObject>;
+    /// Every object of `kind` with its path.
+    fn objects(&self, kind: Kind) -> Vec<(ObjectPath, PolicyObject)>;
+    /// Whether a secret named `name` is stored for `path`.
+    fn has_secret(&self, path: &str, name: &str) -> bool;
+}
+
+/// Check `obj`, about to be written at `path`, against the rest of the tree.
+pub fn validate_write(
+    path: &ObjectPath,
+    obj: &PolicyObject,
+    secrets: &[(&'static str, SecretChange)],
+    view: &dyn PolicyView,
+) -> Result<(), Problems> {
+    let mut p = Problems::new();
+    if let Some(parent) = path.parent() {
+        if view.object(parent.as_str()).is_none() {
+            p.push(
+                "",
+                codes::BAD_REFERENCE,
+                format!(
+                    "{} {} does not exist; create it first (PATCH /policy/api/v1{})",
+                    parent.kind().noun(),
+                    parent,
+                    parent
+                ),
+            );
+            return Err(p);
+        }
+    }
+    match obj {
+        PolicyObject::Tier0(g) | PolicyObject::Tier1(g) => {
+            check_refs(&mut p, view, &[("tier0_path", g.tier0_path.as_deref(), Kind::Tier0)]);
+            if g.ha_mode == HaMode::ActiveActive {
+                let services = children(view, path, Kind::VpnService);
+                if let Some(s) = services.first() {
+                    p.push(
+                        "ha_mode",
+                        codes::CONFLICT,
+                        format!(
+                            "IPsec VPN needs an ACTIVE_STANDBY gateway and this gateway has VPN \
+                             service {s}; keep ha_mode ACTIVE_STANDBY or delete the service first"
+                        ),
+                    );
+                }
+            }
+        }
+        PolicyObject::VpnService(_) => check_service(&mut p, path, view),
+        PolicyObject::LocalEndpoint(le) => {
+            check_refs(&mut p, view, &[("certificate_path", le.certificate_path.as_deref(), Kind::Certificate)]);
+            for (i, ca) in le.trust_ca_paths.iter().enumerate() {
+                check_refs(&mut p, view, &[(&format!("trust_ca_paths[{i}]"), Some(ca.as_str()), Kind::Certificate)]);
+            }
+            for (i, crl) in le.trust_crl_paths.iter().enumerate() {
+                check_refs(&mut p, view, &[(&format!("trust_crl_paths[{i}]"), Some(crl.as_str()), Kind::Crl)]);
+            }
+            if let Some(cp) = &le.certificate_path {
+                if let Some(PolicyObject::Certificate(c)) = view.object(cp) {
+                    if !c.has_private_key {
+                        p.push(
+                            "certificate_path",
+                            codes::BAD_REFERENCE,
+                            format!(
+                                "certificate {cp} was imported without a private key, so this \
+                                 gateway cannot authenticate with it; import the site certificate \
+                                 with its private_key"
+                            ),
+                        );
+                    }
+                }
+            }
+            for (sp, s) in sessions_using(view, path.as_str()) {
+                if s.authentication_mode == AuthenticationMode::Certificate && le.certificate_path.is_none() {
+                    p.push(
+                        "certificate_path",
+                        codes::CONFLICT,
+                        format!("session {sp} uses certificate authentication through this local endpoint; keep a certificate_path or change that session first"),
+                    );
+                }
+                if s.peer_address.is_ipv4() != le.local_address.is_ipv4() {
+                    p.push(
+                        "local_address",
+                        codes::CONFLICT,
+                        format!(
+                            "session {sp} has peer_address {} of the other IP version; keep an {} local_address",
+                            s.peer_address,
+                            if s.peer_address.is_ipv4() { "IPv4" } else { "IPv6" }
+                        ),
+                    );
+                }
+            }
+        }
+        PolicyObject::Session(s) => check_session(&mut p, path, s, secrets, view),
+        PolicyObject::Certificate(c) => {
+            if !c.has_private_key {
+                for (lp, _) in view.objects(Kind::LocalEndpoint).into_iter().filter(|(_, o)| {
+                    matches!(o, PolicyObject::LocalEndpoint(le) if le.certificate_path.as_deref() == Some(path.as_str()))
+                }) {
+                    p.push(
+                        "private_key",
+                        codes::CONFLICT,
+                        format!("local endpoint {lp} uses this certificate as its site certificate, which needs a private key; import it with private_key"),
+                    );
+                }
+            }
+        }
+        _ => {}
+    }
+    p.into_result(())
+}
+
+fn check_refs(p: &mut Problems, view: &dyn PolicyView, refs: &[(&str, Option<&str>, Kind)]) {
+    for (field, value, kind) in refs {
+        let Some(value) = value else { continue };
+        match view.object(value) {
+            Some(o) if o.kind() == *kind => {}
+            Some(o) => p.push(
+                *field,
+                codes::BAD_REFERENCE,
+                format!("{value} is a {}, not a {}", o.kind().noun(), kind.noun()),
+            ),
+            None => p.push(
+                *field,
+                codes::BAD_REFERENCE,
+                format!("{} {value} does not exist; create it first or pick an existing one", kind.noun()),
+            ),
+        }
+    }
+}
+
+fn children(view: &dyn PolicyView, parent: &ObjectPath, kind: Kind) -> Vec<ObjectPath> {
+    view.objects(kind)
+        .into_iter()
+        .map(|(p, _)| p)
+        .filter(|p| p.parent_path() == parent.as_str())
+        .collect()
+}
+
+fn sessions_using(view: &dyn PolicyView, le_path: &str) -> Vec<(ObjectPath, RouteBasedSession)> {
+    view.objects(Kind::Session)
+        .into_iter()
+        .filter_map(|(p, o)| match o {
+            PolicyObject::Session(s) if s.local_endpoint_path == le_path => Some((p, s)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn check_service(p: &mut Problems, path: &ObjectPath, view: &dyn PolicyView) {
+    let Some(gw) = path.parent() else { return };
+    if let Some(PolicyObject::Tier0(g) | PolicyObject::Tier1(g)) = view.object(gw.as_str()) {
+        if g.ha_mode != HaMode::ActiveStandby {
+            p.push(
+                "",
+                codes::CONFLICT,
+                format!(
+                    "gateway {gw} is ACTIVE_ACTIVE, and IPsec VPN needs an ACTIVE_STANDBY gateway; \
+                     set its ha_mode to ACTIVE_STANDBY first"
+                ),
+            );
+        }
+    }
+    if let Some(other) = children(view, &gw, Kind::VpnService).into_iter().find(|s| s != path) {
+        p.push(
+            "",
+            codes::CONFLICT,
+            format!(
+                "gateway {gw} already has IPsec VPN service {other}, and a gateway has at most one; \
+                 add sessions to that service"
+            ),
+        );
+    }
+}
+
+fn check_session(
+    p: &mut Problems,
+    path: &ObjectPath,
+    s: &RouteBasedSession,
+    secrets: &[(&'static str, SecretChange)],
+    view: &dyn PolicyView,
+) {
+    check_refs(
+        p,
+        view,
+        &[
+            ("ike_profile_path", Some(&s.ike_profile_path), Kind::IkeProfile),
+            ("tunnel_profile_path", Some(&s.tunnel_profile_path), Kind::TunnelProfile),
+            ("dpd_profile_path", Some(&s.dpd_profile_path), Kind::DpdProfile),
+        ],
+    );
+    let service = path.parent_path();
+    let le = match view.object(&s.local_endpoint_path) {
+        Some(PolicyObject::LocalEndpoint(le)) => Some(le),
+        _ => {
+            p.push(
+                "local_endpoint_path",
+                codes::BAD_REFERENCE,
+                format!(
+                    "local endpoint {} does not exist; create it under {service}/local-endpoints first",
+                    s.local_endpoint_path
+                ),
+            );
+            None
+        }
+    };
+    let le_service = s.local_endpoint_path.rsplitn(3, '/').nth(2).unwrap_or_default();
+    if le.is_some() && le_service != service {
+        p.push(
+            "local_endpoint_path",
+            codes::BAD_REFERENCE,
+            format!(
+                "local endpoint {} belongs to service {le_service}, not to this session's service \
+                 {service}; pick a local endpoint of {service}",
+                s.local_endpoint_path
+            ),
+        );
+    }
+    if let Some(le) = &le {
+        if le.local_address.is_ipv4() != s.peer_address.is_ipv4() {
+            p.push(
+                "peer_address",
+                codes::CONFLICT,
+                format!(
+                    "peer_address {} and the local endpoint's address {} are of different IP \
+                     versions; use a local endpoint of the same version",
+                    s.peer_address, le.local_address
+                ),
+            );
+        }
+        if s.authentication_mode == AuthenticationMode::Certificate {
+            if le.certificate_path.is_none() {
+                p.push(
+                    "local_endpoint_path",
+                    codes::CONFLICT,
+                    format!(
+                        "certificate authentication needs a site certificate on the local endpoint; \
+                         set certificate_path (and trust_ca_paths) on {}, or use PSK",
+                        s.local_endpoint_path
+                    ),
+                );
+            } else if le.trust_ca_paths.is_empty() {
+                p.push(
+                    "local_endpoint_path",
+                    codes::CONFLICT,
+                    format!(
+                        "certificate authentication needs the CA that signed the peer's certificate; \
+                         set trust_ca_paths on {}",
+                        s.local_endpoint_path
+                    ),
+                );
+            }
+        } else if let Some(id) = &le.local_id {
+            if matches!(IkeIdentity::parse(id), Ok(IkeIdentity::Dn(_))) {
+                p.push(
+                    "local_endpoint_path",
+                    codes::CONFLICT,
+                    format!(
+                        "the local endpoint's local_id {id:?} is a DN, which needs certificate \
+                         authentication; use an IP or FQDN local_id, or authentication_mode CERTIFICATE"
+                    ),
+                );
+            }
+        }
+    }
+    if s.authentication_mode == AuthenticationMode::Psk {
+        let psk_after = match secrets.iter().find(|(n, _)| *n == "psk") {
+            Some((_, SecretChange::Set(_))) => true,
+            Some((_, SecretChange::Clear)) => false,
+            None => view.has_secret(path.as_str(), "psk"),
+        };
+        if !psk_after {
+            p.field(
+                "psk",
+                "is required with authentication_mode PSK; enter the pre-shared key agreed with the \
+                 remote site (up to 128 characters)",
+            );
+        }
+    }
+    let gateway = path.gateway();
+    let my_subnets: Vec<ipnet::IpNet> = s.vti_subnets().filter_map(|x| x.network()).collect();
+    for (op, other) in view.objects(Kind::Session) {
+        if &op == path {
+            continue;
+        }
+        let PolicyObject::Session(o) = other else { continue };
+        if o.local_endpoint_path == s.local_endpoint_path && o.peer_address == s.peer_address {
+            p.push(
+                "peer_address",
+                codes::CONFLICT,
+                format!(
+                    "session {op} already connects local endpoint {} to {}; one session per local \
+                     endpoint and peer: edit that session or use another peer_address",
+                    s.local_endpoint_path, s.peer_address
+                ),
+            );
+        }
+        if op.gateway() != gateway {
+            continue;
+        }
+        for (i, mine) in my_subnets.iter().enumerate() {
+            for theirs in o.vti_subnets().filter_map(|x| x.address()) {
+                let theirs_net = theirs.trunc();
+                if overlaps(mine, &theirs_net) {
+                    p.push(
+                        format!("tunnel_interfaces[0].ip_subnets[{i}]"),
+                        codes::CONFLICT,
+                        format!(
+                            "VTI subnet {mine} overlaps {theirs} of session {op} on the same \
+                             gateway; give each session its own subnet"
+                        ),
+                    );
+                }
+            }
+        }
+    }
+    // The peer must not be reached through the tunnel it builds.
+    for (i, net) in my_subnets.iter().enumerate() {
+        if net.contains(&s.peer_address) {
+            p.push(
+                format!("tunnel_interfaces[0].ip_subnets[{i}]"),
+                codes::CONFLICT,
+                format!(
+                    "VTI subnet {net} contains the peer_address {}; the tunnel's outer address must \
+                     lie outside its inner subnet",
+                    s.peer_address
+                ),
+            );
+        }
+    }
+}
+
+fn overlaps(a: &ipnet::IpNet, b: &ipnet::IpNet) -> bool {
+    match (a, b) {
+        (ipnet::IpNet::V4(_), ipnet::IpNet::V4(_)) | (ipnet::IpNet::V6(_), ipnet::IpNet::V6(_)) => {
+            a.contains(&b.network()) || b.contains(&a.network())
+        }
+        _ => false,
+    }
+}
+
+/// Why an object cannot be deleted: the paths that still refer to it or live under it.
+pub fn delete_blockers(path: &ObjectPath, view: &dyn PolicyView, referrers: Vec<String>) -> Result<(), Problems> {
+    let mut p = Problems::new();
+    let mut kids: Vec<String> = Vec::new();
+    for kind in Kind::ALL {
+        if kind.parent_kinds().contains(&path.kind()) {
+            kids.extend(children(view, path, kind).into_iter().map(|c| c.to_string()));
+        }
+    }
+    if !kids.is_empty() {
+        p.push(
+            "",
+            codes::CONFLICT,
+            format!(
+                "{} {path} still contains {}; delete {} first",
+                path.kind().noun(),
+                kids.join(", "),
+                if kids.len() == 1 { "it" } else { "them" }
+            ),
+        );
+    }
+    if !referrers.is_empty() {
+        p.push(
+            "",
+            codes::CONFLICT,
+            format!(
+                "{} {path} is in use by {}; change or delete {} first",
+                path.kind().noun(),
+                referrers.join(", "),
+                if referrers.len() == 1 { "it" } else { "them" }
+            ),
+        );
+    }
+    p.into_result(())
+}
+
+/// Whether two addresses are of the same IP version.
+pub fn same_family(a: IpAddr, b: IpAddr) -> bool {
+    a.is_ipv4() == b.is_ipv4()
+}

@@ -1,0 +1,221 @@
+//! Policy objects: rows of `objects`, their outgoing references in `refs`.
+
+use rusqlite::{params, OptionalExtension, Row};
+use serde_json::Value;
+
+use crate::{Result, StoreError, Tx};
+
+/// One stored policy object with its NSX metadata.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredObject {
+    /// Policy path (primary key).
+    pub path: String,
+    /// Kind name (see `strait_model::Kind::as_str`).
+    pub kind: String,
+    /// Parent path (`/infra` for top-level objects).
+    pub parent_path: String,
+    /// Object id (last path segment).
+    pub id: String,
+    /// Canonical JSON body: typed fields with defaults, no metadata, no secrets.
+    pub body: Value,
+    /// The fields the user set (merged across PATCHes), without metadata or secrets.
+    pub spec: Value,
+    /// `_revision`: 0 on create, +1 on every update.
+    pub revision: i64,
+    /// `_create_time`, epoch ms.
+    pub create_time: i64,
+    /// `_create_user`.
+    pub create_user: String,
+    /// `_last_modified_time`, epoch ms.
+    pub last_modified_time: i64,
+    /// `_last_modified_user`.
+    pub last_modified_user: String,
+    /// `_system_owned`.
+    pub system_owned: bool,
+    /// `unique_id` (a UUID, stable across updates).
+    pub unique_id: String,
+}
+
+const COLUMNS: &str = "path, kind, parent_path, id, body, revision, create_time, create_user, \
+                       last_modified_time, last_modified_user, system_owned, unique_id, spec";
+
+fn from_row(row: &Row<'_>) -> rusqlite::Result<(StoredObject, String, String)> {
+    let body: String = row.get(4)?;
+    let spec: String = row.get(12)?;
+    Ok((
+        StoredObject {
+            path: row.get(0)?,
+            kind: row.get(1)?,
+            parent_path: row.get(2)?,
+            id: row.get(3)?,
+            body: Value::Null,
+            spec: Value::Null,
+            revision: row.get(5)?,
+            create_time: row.get(6)?,
+            create_user: row.get(7)?,
+            last_modified_time: row.get(8)?,
+            last_modified_user: row.get(9)?,
+            system_owned: row.get::<_, i64>(10)? != 0,
+            unique_id: row.get(11)?,
+        },
+        body,
+        spec,
+    ))
+}
+
+fn finish((mut o, body, spec): (StoredObject, String, String)) -> Result<StoredObject> {
+    let corrupt = |e: serde_json::Error| StoreError::Corrupt(o.path.clone(), e.to_string());
+    o.body = serde_json::from_str(&body).map_err(corrupt)?;
+    o.spec = serde_json::from_str(&spec).map_err(corrupt)?;
+    Ok(o)
+}
+
+impl Tx<'_> {
+    /// The object at `path`.
+    pub fn object(&self, path: &str) -> Result<Option<StoredObject>> {
+        let row = self
+            .tx
+            .query_row(&format!("SELECT {COLUMNS} FROM objects WHERE path = ?1"), [path], from_row)
+            .optional()?;
+        row.map(finish).transpose()
+    }
+
+    /// Objects of `kind`, optionally only those under `parent_path`, ordered by path.
+    pub fn objects(&self, kind: &str, parent_path: Option<&str>) -> Result<Vec<StoredObject>> {
+        let mut out = Vec::new();
+        match parent_path {
+            Some(parent) => {
+                let mut stmt = self.tx.prepare_cached(&format!(
+                    "SELECT {COLUMNS} FROM objects WHERE kind = ?1 AND parent_path = ?2 ORDER BY path"
+                ))?;
+                for row in stmt.query_map([kind, parent], from_row)? {
+                    out.push(finish(row?)?);
+                }
+            }
+            None => {
+                let mut stmt = self
+                    .tx
+                    .prepare_cached(&format!("SELECT {COLUMNS} FROM objects WHERE kind = ?1 ORDER BY path"))?;
+                for row in stmt.query_map([kind], from_row)? {
+                    out.push(finish(row?)?);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Insert or replace an object and its outgoing references.
+    pub fn put_object(&self, o: &StoredObject, references: &[String]) -> Result<()> {
+        let corrupt = |e: serde_json::Error| StoreError::Corrupt(o.path.clone(), e.to_string());
+        let body = serde_json::to_string(&o.body).map_err(corrupt)?;
+        let spec = serde_json::to_string(&o.spec).map_err(corrupt)?;
+        self.tx.execute(
+            &format!(
+                "INSERT INTO objects({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
+                 ON CONFLICT(path) DO UPDATE SET kind = excluded.kind, body = excluded.body, spec = excluded.spec,
+                   revision = excluded.revision, last_modified_time = excluded.last_modified_time,
+                   last_modified_user = excluded.last_modified_user, system_owned = excluded.system_owned"
+            ),
+            params![
+                o.path,
+                o.kind,
+                o.parent_path,
+                o.id,
+                body,
+                o.revision,
+                o.create_time,
+                o.create_user,
+                o.last_modified_time,
+                o.last_modified_user,
+                i64::from(o.system_owned),
+                o.unique_id,
+                spec
+            ],
+        )?;
+        self.tx.execute("DELETE FROM refs WHERE from_path = ?1", [&o.path])?;
+        for r in references {
+            self.tx.execute(
+                "INSERT OR IGNORE INTO refs(from_path, to_path) VALUES (?1, ?2)",
+                [&o.path, r],
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Delete an object (its references and secrets go with it). Returns whether it existed.
+    pub fn delete_object(&self, path: &str) -> Result<bool> {
+        Ok(self.tx.execute("DELETE FROM objects WHERE path = ?1", [path])? > 0)
+    }
+
+    /// Paths of objects that refer to `path`.
+    pub fn referrers(&self, path: &str) -> Result<Vec<String>> {
+        let mut stmt = self.tx.prepare_cached("SELECT from_path FROM refs WHERE to_path = ?1 ORDER BY from_path")?;
+        let rows = stmt.query_map([path], |r| r.get::<_, String>(0))?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    /// Number of stored objects of `kind`.
+    pub fn count_objects(&self, kind: &str) -> Result<u64> {
+        Ok(self
+            .tx
+            .query_row("SELECT COUNT(*) FROM objects WHERE kind = ?1", [kind], |r| r.get::<_, i64>(0))?
+            as u64)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::Store;
+
+    use super::*;
+
+    fn obj(path: &str, kind: &str) -> StoredObject {
+        StoredObject {
+            path: path.into(),
+            kind: kind.into(),
+            parent_path: "/infra".into(),
+            id: path.rsplit('/').next().unwrap().into(),
+            body: serde_json::json!({"display_name": "x"}),
+            spec: serde_json::json!({}),
+            revision: 0,
+            create_time: 1,
+            create_user: "admin".into(),
+            last_modified_time: 1,
+            last_modified_user: "admin".into(),
+            system_owned: false,
+            unique_id: "u".into(),
+        }
+    }
+
+    #[test]
+    fn put_get_refs_delete_cascade() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        store
+            .write(|tx| -> Result<()> {
+                tx.put_object(&obj("/infra/a/x", "k"), &[])?;
+                tx.put_object(&obj("/infra/b/y", "k"), &["/infra/a/x".to_owned()])?;
+                tx.set_secret("/infra/b/y", "psk", "pw")?;
+                Ok(())
+            })
+            .unwrap();
+        store
+            .read(|tx| -> Result<()> {
+                assert_eq!(tx.referrers("/infra/a/x")?, vec!["/infra/b/y".to_owned()]);
+                assert_eq!(tx.objects("k", None)?.len(), 2);
+                assert_eq!(tx.object("/infra/b/y")?.unwrap().body["display_name"], "x");
+                assert_eq!(&*tx.secret("/infra/b/y", "psk")?.unwrap(), "pw");
+                Ok(())
+            })
+            .unwrap();
+        store
+            .write(|tx| -> Result<()> {
+                assert!(tx.delete_object("/infra/b/y")?);
+                assert!(!tx.delete_object("/infra/b/y")?);
+                assert!(tx.referrers("/infra/a/x")?.is_empty());
+                assert!(tx.secret("/infra/b/y", "psk")?.is_none());
+                Ok(())
+            })
+            .unwrap();
+    }
+}
