@@ -7,7 +7,7 @@ use std::net::IpAddr;
 
 use crate::enums::{AuthenticationMode, HaMode};
 use crate::identity::IkeIdentity;
-use crate::objects::{PolicyObject, RouteBasedSession, SecretChange};
+use crate::objects::{PolicyObject, RouteBasedSession};
 use crate::path::{Kind, ObjectPath};
 use crate::problems::{codes, Problems};
 
@@ -22,12 +22,7 @@ pub trait PolicyView {
 }
 
 /// Check `obj`, about to be written at `path`, against the rest of the tree.
-pub fn validate_write(
-    path: &ObjectPath,
-    obj: &PolicyObject,
-    secrets: &[(&'static str, SecretChange)],
-    view: &dyn PolicyView,
-) -> Result<(), Problems> {
+pub fn validate_write(path: &ObjectPath, obj: &PolicyObject, view: &dyn PolicyView) -> Result<(), Problems> {
     let mut p = Problems::new();
     if let Some(parent) = path.parent() {
         if view.object(parent.as_str()).is_none() {
@@ -106,7 +101,7 @@ pub fn validate_write(
                 }
             }
         }
-        PolicyObject::Session(s) => check_session(&mut p, path, s, secrets, view),
+        PolicyObject::Session(s) => check_session(&mut p, path, s, view),
         PolicyObject::Certificate(c) => {
             if !c.has_private_key {
                 for (lp, _) in view.objects(Kind::LocalEndpoint).into_iter().filter(|(_, o)| {
@@ -188,13 +183,7 @@ fn check_service(p: &mut Problems, path: &ObjectPath, view: &dyn PolicyView) {
     }
 }
 
-fn check_session(
-    p: &mut Problems,
-    path: &ObjectPath,
-    s: &RouteBasedSession,
-    secrets: &[(&'static str, SecretChange)],
-    view: &dyn PolicyView,
-) {
+fn check_session(p: &mut Problems, path: &ObjectPath, s: &RouteBasedSession, view: &dyn PolicyView) {
     check_refs(
         p,
         view,
@@ -276,20 +265,6 @@ fn check_session(
                     ),
                 );
             }
-        }
-    }
-    if s.authentication_mode == AuthenticationMode::Psk {
-        let psk_after = match secrets.iter().find(|(n, _)| *n == "psk") {
-            Some((_, SecretChange::Set(_))) => true,
-            Some((_, SecretChange::Clear)) => false,
-            None => view.has_secret(path.as_str(), "psk"),
-        };
-        if !psk_after {
-            p.field(
-                "psk",
-                "is required with authentication_mode PSK; enter the pre-shared key agreed with the \
-                 remote site (up to 128 characters)",
-            );
         }
     }
     let gateway = path.gateway();

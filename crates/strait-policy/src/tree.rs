@@ -311,7 +311,7 @@ impl Policy {
             };
             let what = format!("{} {}", path.kind().noun(), path);
             let parsed = parse_body(&input, &ctx).map_err(|p| PolicyError::from_problems(&what, p))?;
-            validate_write(path, &parsed.object, &parsed.secrets, &TxView { tx })
+            validate_write(path, &parsed.object, &TxView { tx })
                 .map_err(|p| PolicyError::from_problems(&what, p))?;
             let now = now_ms();
             let stored = StoredObject {

@@ -431,6 +431,20 @@ fn read_psk<'a>(
         }
         Some(other) => p.field("psk", format!("expected a string, found {}", json_type(other))),
     }
+    if mode == AuthenticationMode::Psk && raw.is_none_or(|v| v.is_string()) {
+        let psk_after = match secrets.iter().find(|(n, _)| *n == "psk") {
+            Some((_, SecretChange::Set(_))) => true,
+            Some((_, SecretChange::Clear)) => false,
+            None => raw.is_some() || ctx.existing_secret("psk").is_some(),
+        };
+        if !psk_after {
+            p.field(
+                "psk",
+                "is required with authentication_mode PSK (\"Pre-shared Key\"); enter the key agreed \
+                 with the remote site, up to 128 characters",
+            );
+        }
+    }
 }
 
 fn profile_path<'a>(

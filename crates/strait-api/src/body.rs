@@ -1,0 +1,98 @@
+//! Request bodies and query strings, read defensively: a size limit, precise JSON syntax
+//! errors, and typed query parameters with messages instead of rejections.
+
+use axum::body::Body;
+use axum::http::StatusCode;
+use serde_json::Value;
+
+use crate::error::{codes, ApiError};
+
+/// Largest request body accepted (a certificate chain with its key fits easily).
+pub const BODY_MAX_BYTES: usize = 2 * 1024 * 1024;
+
+/// Read the body as JSON. An empty body is an error naming what was expected.
+pub async fn json_body(body: Body, what: &str) -> Result<Value, ApiError> {
+    let bytes = axum::body::to_bytes(body, BODY_MAX_BYTES).await.map_err(|_| {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            codes::PAYLOAD_TOO_LARGE,
+            format!("the request body is larger than {} bytes", BODY_MAX_BYTES),
+        )
+    })?;
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::bad_request(format!("the request body is empty; send a JSON object describing the {what}")));
+    }
+    serde_json::from_slice(&bytes).map_err(|e| {
+        ApiError::bad_request(format!(
+            "the request body is not valid JSON: {e} (line {}, column {})",
+            e.line(),
+            e.column()
+        ))
+    })
+}
+
+/// Parsed query string (`key=value&...`), percent-decoded.
+#[derive(Debug, Default)]
+pub struct Query {
+    pairs: Vec<(String, String)>,
+}
+
+impl Query {
+    /// Parse a raw query string.
+    pub fn parse(raw: Option<&str>) -> Result<Query, ApiError> {
+        let mut pairs = Vec::new();
+        for part in raw.unwrap_or("").split('&').filter(|s| !s.is_empty()) {
+            if pairs.len() >= 64 {
+                return Err(ApiError::bad_request("too many query parameters"));
+            }
+            let (k, v) = part.split_once('=').unwrap_or((part, ""));
+            let dec = |s: &str| -> Result<String, ApiError> {
+                let s = s.replace('+', " ");
+                percent_encoding::percent_decode_str(&s)
+                    .decode_utf8()
+                    .map(|c| c.into_owned())
+                    .map_err(|_| ApiError::bad_request(format!("query parameter {s:?} is not valid UTF-8 after decoding")))
+            };
+            pairs.push((dec(k)?, dec(v)?));
+        }
+        Ok(Query { pairs })
+    }
+
+    /// A parameter's value.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.pairs.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+    }
+
+    /// A numeric parameter.
+    pub fn u32(&self, key: &str) -> Result<Option<u32>, ApiError> {
+        self.get(key)
+            .map(|v| {
+                v.parse::<u32>().map_err(|_| ApiError::bad_request(format!("query parameter {key}={v:?} must be a non-negative whole number")))
+            })
+            .transpose()
+    }
+
+    /// A boolean parameter (`true`/`false`).
+    pub fn bool(&self, key: &str) -> Result<Option<bool>, ApiError> {
+        self.get(key)
+            .map(|v| match v {
+                "true" => Ok(true),
+                "false" => Ok(false),
+                _ => Err(ApiError::bad_request(format!("query parameter {key}={v:?} must be true or false"))),
+            })
+            .transpose()
+    }
+
+    /// Reject parameters not in `known`.
+    pub fn only(&self, known: &[&str]) -> Result<(), ApiError> {
+        for (k, _) in &self.pairs {
+            if !known.contains(&k.as_str()) {
+                return Err(ApiError::bad_request(format!(
+                    "unknown query parameter {k:?}; this request accepts: {}",
+                    if known.is_empty() { "none".to_owned() } else { known.join(", ") }
+                )));
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,129 @@
+//! strait's REST API (axum): the NSX Policy API subset under `/policy/api/v1`, users and
+//! the audit log under `/api/v1`, NSX cookie sessions, and the generated OpenAPI document.
+//!
+//! This crate is transport only: it authenticates, decodes requests, calls the
+//! HTTP-agnostic engine (`strait-policy`) off the async runtime, and turns its errors into
+//! NSX `ApiError` bodies. TLS is set up by `straitd`.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod auth;
+pub mod body;
+pub mod console;
+pub mod error;
+pub mod openapi;
+pub mod policy_routes;
+pub mod users_routes;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, Method, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use strait_policy::Policy;
+
+use crate::error::ApiError;
+
+/// Requests handled at once; beyond this, requests wait.
+pub const CONCURRENT_REQUESTS_MAX: usize = 256;
+/// A request taking longer than this is answered with 408.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Shared state of the API.
+#[derive(Clone)]
+pub struct AppState {
+    /// The management engine.
+    pub policy: Policy,
+    /// Cookie sessions.
+    pub sessions: Arc<auth::LoginSessions>,
+    openapi: Arc<String>,
+}
+
+impl AppState {
+    /// State over a management engine.
+    pub fn new(policy: Policy) -> AppState {
+        AppState { policy, sessions: Arc::new(auth::LoginSessions::default()), openapi: Arc::new(openapi::json()) }
+    }
+}
+
+/// Run a (blocking) engine call off the async runtime.
+pub async fn blocking<T: Send + 'static>(
+    state: &AppState,
+    f: impl FnOnce(&Policy) -> Result<T, strait_policy::PolicyError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let policy = state.policy.clone();
+    tokio::task::spawn_blocking(move || f(&policy)).await.map_err(|_| ApiError::internal())?.map_err(ApiError::from)
+}
+
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+async fn openapi_json(State(state): State<AppState>) -> Response {
+    ([(axum::http::header::CONTENT_TYPE, "application/json")], state.openapi.as_str().to_owned()).into_response()
+}
+
+async fn not_found(method: Method, uri: axum::http::Uri) -> Response {
+    ApiError::not_found(format!(
+        "{method} {} is not an API endpoint of strait; the policy API lives under /policy/api/v1/infra/..., users under /api/v1/users",
+        uri.path()
+    ))
+    .into_response()
+}
+
+async fn request_id(req: Request, next: Next) -> Response {
+    let id = uuid::Uuid::new_v4().to_string();
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    let started = std::time::Instant::now();
+    let mut resp = next.run(req).await;
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        resp.headers_mut().insert("x-nsx-requestid", v);
+    }
+    tracing::info!(
+        request_id = %id,
+        %method,
+        path = %path,
+        status = resp.status().as_u16(),
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "request"
+    );
+    resp
+}
+
+async fn method_not_allowed(req: Request, next: Next) -> Response {
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    let resp = next.run(req).await;
+    if resp.status() == StatusCode::METHOD_NOT_ALLOWED && resp.headers().get("content-type").is_none_or(|c| c != "application/json") {
+        return ApiError::method_not_allowed(method.as_str(), &path, "a method this endpoint supports (see /api/v1/spec/openapi.json)").into_response();
+    }
+    resp
+}
+
+/// The whole API as a router.
+pub fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .route("/healthz", get(healthz))
+        .route("/api/session/create", post(auth::login))
+        .route("/api/session/destroy", post(auth::logout))
+        .route("/api/v1/spec/openapi.json", get(openapi_json))
+        .route("/api/v1/users", get(users_routes::list))
+        .route(
+            "/api/v1/users/{username}",
+            get(users_routes::get).put(users_routes::put).delete(users_routes::delete),
+        )
+        .route("/api/v1/audit-log", get(users_routes::audit_log))
+        .route("/policy/api/v1/{*rest}", axum::routing::any(policy_routes::handle))
+        .fallback(not_found)
+        .layer(middleware::from_fn(method_not_allowed))
+        .layer(middleware::from_fn_with_state(state.clone(), auth::require_auth))
+        .with_state(state);
+    api.layer(middleware::from_fn(request_id))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
+        .layer(tower::limit::GlobalConcurrencyLimitLayer::new(CONCURRENT_REQUESTS_MAX))
+}

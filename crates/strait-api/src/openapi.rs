@@ -1,0 +1,420 @@
+//! The OpenAPI document, generated from the same code that routes requests: every policy
+//! kind the path parser knows becomes its object and collection paths, with the schemas
+//! derived from the model types. Served at `/api/v1/spec/openapi.json`; the checked-in
+//! copy (`openapi/strait.json`) is golden-tested so API changes are reviewed.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use strait_model::objects::{
+    Certificate, Crl, DpdProfile, Gateway, IkeProfile, LocalEndpoint, RouteBasedSession, StaticRoute, TunnelProfile,
+    VpnService,
+};
+use strait_model::Kind;
+use utoipa::openapi::path::{HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn, PathItem};
+use utoipa::openapi::request_body::RequestBodyBuilder;
+use utoipa::openapi::schema::{ArrayBuilder, ComponentsBuilder, ObjectBuilder, Ref, Schema, Type};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, Http, HttpAuthScheme, SecurityRequirement, SecurityScheme};
+use utoipa::openapi::{ContentBuilder, InfoBuilder, OpenApi, OpenApiBuilder, PathsBuilder, Required, ResponseBuilder, RefOr};
+use utoipa::ToSchema;
+
+/// Metadata strait adds to every policy object it returns (read-only; ignored in requests).
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct PolicyResourceMetadata {
+    resource_type: String,
+    id: String,
+    path: String,
+    relative_path: String,
+    parent_path: String,
+    unique_id: String,
+    realization_id: String,
+    marked_for_delete: bool,
+    overridden: bool,
+    _system_owned: bool,
+    _protection: String,
+    _create_time: i64,
+    _create_user: String,
+    _last_modified_time: i64,
+    _last_modified_user: String,
+    /// Optimistic-lock revision: required on PUT of an existing object; a stale one gets 412.
+    _revision: i64,
+}
+
+/// A session body may also carry the write-only `psk`.
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct SessionSecrets {
+    /// Pre-shared key, up to 128 characters; write-only (returned only by
+    /// `?action=show_sensitive_data` to admins).
+    psk: Option<String>,
+}
+
+/// A certificate body may also carry its write-only private key.
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct CertificateSecrets {
+    /// PEM private key of the leaf certificate; write-only, never returned.
+    private_key: Option<String>,
+    /// Passphrase of an encrypted private key; write-only.
+    passphrase: Option<String>,
+}
+
+/// A strait user.
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct User {
+    username: String,
+    /// `admin` or `auditor`.
+    role: String,
+    _create_time: i64,
+    _last_modified_time: i64,
+}
+
+/// Create or update a user.
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct UserWrite {
+    /// `admin` or `auditor` (required for a new user).
+    role: Option<String>,
+    /// New password, 8 to 128 characters (required for a new user); write-only.
+    password: Option<String>,
+    /// Current password, required when changing one's own password.
+    old_password: Option<String>,
+}
+
+/// One audit log entry.
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct AuditEntry {
+    time: i64,
+    user: String,
+    method: String,
+    path: String,
+    revision: Option<i64>,
+    /// `success` or `failure: <status> <message>`.
+    result: String,
+}
+
+fn schema_ref(name: &str) -> RefOr<Schema> {
+    RefOr::Ref(Ref::from_schema_name(name))
+}
+
+fn add_type<T: ToSchema>(c: ComponentsBuilder) -> ComponentsBuilder {
+    let mut nested = Vec::new();
+    T::schemas(&mut nested);
+    c.schemas_from_iter(nested).schema(T::name().to_string(), T::schema())
+}
+
+struct KindDoc {
+    kind: Kind,
+    type_name: &'static str,
+    /// Extra component merged into request bodies (write-only secrets).
+    write_extra: Option<&'static str>,
+    op: &'static str,
+}
+
+const KINDS: &[KindDoc] = &[
+    KindDoc { kind: Kind::Tier0, type_name: "Gateway", write_extra: None, op: "tier0" },
+    KindDoc { kind: Kind::Tier1, type_name: "Gateway", write_extra: None, op: "tier1" },
+    KindDoc { kind: Kind::VpnService, type_name: "VpnService", write_extra: None, op: "ipsec_vpn_service" },
+    KindDoc { kind: Kind::LocalEndpoint, type_name: "LocalEndpoint", write_extra: None, op: "local_endpoint" },
+    KindDoc { kind: Kind::Session, type_name: "RouteBasedSession", write_extra: Some("SessionSecrets"), op: "session" },
+    KindDoc { kind: Kind::IkeProfile, type_name: "IkeProfile", write_extra: None, op: "ike_profile" },
+    KindDoc { kind: Kind::TunnelProfile, type_name: "TunnelProfile", write_extra: None, op: "tunnel_profile" },
+    KindDoc { kind: Kind::DpdProfile, type_name: "DpdProfile", write_extra: None, op: "dpd_profile" },
+    KindDoc { kind: Kind::Certificate, type_name: "Certificate", write_extra: Some("CertificateSecrets"), op: "certificate" },
+    KindDoc { kind: Kind::Crl, type_name: "Crl", write_extra: None, op: "crl" },
+    KindDoc { kind: Kind::StaticRoute, type_name: "StaticRoute", write_extra: None, op: "static_route" },
+];
+
+fn param_name(kind: Kind) -> String {
+    format!("{}-id", kind.collection_segment().trim_end_matches('s'))
+}
+
+/// Every URL template of `kind`, with its path parameters (gateway-scoped kinds appear
+/// under tier-0s and tier-1s).
+fn templates(kind: Kind) -> Vec<(String, Vec<String>, &'static str)> {
+    let own = |base: &str, params: &[String], gw: &'static str| {
+        let p = param_name(kind);
+        let mut ps = params.to_vec();
+        ps.push(p.clone());
+        (format!("{base}/{}/{{{p}}}", kind.collection_segment()), ps, gw)
+    };
+    match kind.parent_kinds() {
+        [] => vec![own("/infra", &[], "")],
+        parents => {
+            let mut out = Vec::new();
+            for parent in parents {
+                for (base, ps, gw) in templates(*parent) {
+                    let gw = if gw.is_empty() { if *parent == Kind::Tier0 { "tier0_" } else { "tier1_" } } else { gw };
+                    out.push(own(&base, &ps, gw));
+                }
+            }
+            out
+        }
+    }
+}
+
+fn path_params(params: &[String]) -> Vec<utoipa::openapi::path::Parameter> {
+    params
+        .iter()
+        .map(|p| {
+            ParameterBuilder::new()
+                .name(p)
+                .parameter_in(ParameterIn::Path)
+                .required(Required::True)
+                .schema(Some(ObjectBuilder::new().schema_type(Type::String)))
+                .build()
+        })
+        .collect()
+}
+
+fn query_param(name: &str, t: Type, description: &str) -> utoipa::openapi::path::Parameter {
+    ParameterBuilder::new()
+        .name(name)
+        .parameter_in(ParameterIn::Query)
+        .required(Required::False)
+        .description(Some(description))
+        .schema(Some(ObjectBuilder::new().schema_type(t)))
+        .build()
+}
+
+fn json_response(description: &str, schema: RefOr<Schema>) -> utoipa::openapi::Response {
+    ResponseBuilder::new()
+        .description(description)
+        .content("application/json", ContentBuilder::new().schema(Some(schema)).build())
+        .build()
+}
+
+fn error_responses(op: OperationBuilder) -> OperationBuilder {
+    let err = || json_response("NSX ApiError", schema_ref("ApiError"));
+    op.response("400", err()).response("401", err()).response("403", err()).response("404", err())
+}
+
+fn object_schema(doc: &KindDoc, write: bool) -> RefOr<Schema> {
+    let mut all = utoipa::openapi::schema::AllOfBuilder::new().item(schema_ref(doc.type_name));
+    if write {
+        if let Some(extra) = doc.write_extra {
+            all = all.item(schema_ref(extra));
+        }
+    } else {
+        all = all.item(schema_ref("PolicyResourceMetadata"));
+    }
+    RefOr::T(Schema::AllOf(all.build()))
+}
+
+/// Build the OpenAPI document.
+pub fn document() -> OpenApi {
+    let mut components = ComponentsBuilder::new();
+    components = add_type::<Gateway>(components);
+    components = add_type::<VpnService>(components);
+    components = add_type::<LocalEndpoint>(components);
+    components = add_type::<RouteBasedSession>(components);
+    components = add_type::<IkeProfile>(components);
+    components = add_type::<TunnelProfile>(components);
+    components = add_type::<DpdProfile>(components);
+    components = add_type::<Certificate>(components);
+    components = add_type::<Crl>(components);
+    components = add_type::<StaticRoute>(components);
+    components = add_type::<PolicyResourceMetadata>(components);
+    components = add_type::<SessionSecrets>(components);
+    components = add_type::<CertificateSecrets>(components);
+    components = add_type::<crate::error::ApiError>(components);
+    components = add_type::<User>(components);
+    components = add_type::<UserWrite>(components);
+    components = add_type::<AuditEntry>(components);
+    components = components
+        .security_scheme("basic", SecurityScheme::Http(Http::new(HttpAuthScheme::Basic)))
+        .security_scheme("session", SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new("JSESSIONID"))));
+
+    let mut paths: BTreeMap<String, PathItem> = BTreeMap::new();
+    for doc in KINDS {
+        for (template, params, gw) in templates(doc.kind) {
+            let url = format!("/policy/api/v1{template}");
+            let noun = doc.kind.noun();
+            let op = |verb: &str, summary: String| {
+                OperationBuilder::new()
+                    .operation_id(Some(format!("{gw}{}_{verb}", doc.op)))
+                    .tag(noun)
+                    .summary(Some(summary))
+                    .parameters(Some(path_params(&params)))
+            };
+            let body = RequestBodyBuilder::new()
+                .required(Some(Required::True))
+                .content("application/json", ContentBuilder::new().schema(Some(object_schema(doc, true))).build())
+                .build();
+            let get = error_responses(
+                op("get", format!("Read a {noun}"))
+                    .parameter(query_param(
+                        "action",
+                        Type::String,
+                        "show_sensitive_data: include the PSK (admins only)",
+                    ))
+                    .response("200", json_response(noun, object_schema(doc, false))),
+            );
+            let patch = error_responses(
+                op("patch", format!("Create a {noun}, or merge changes into it (JSON merge patch)"))
+                    .request_body(Some(body.clone()))
+                    .response("200", ResponseBuilder::new().description("Applied; empty body").build())
+                    .response("412", json_response("Stale _revision", schema_ref("ApiError"))),
+            );
+            let put = error_responses(
+                op("put", format!("Create or replace a {noun} (_revision required on update)"))
+                    .request_body(Some(body))
+                    .response("200", json_response(noun, object_schema(doc, false)))
+                    .response("412", json_response("Stale _revision", schema_ref("ApiError"))),
+            );
+            let delete = error_responses(
+                op("delete", format!("Delete a {noun} (idempotent; refused while in use)"))
+                    .response("200", ResponseBuilder::new().description("Deleted or absent").build()),
+            );
+            let mut item = PathItem::new(HttpMethod::Get, get.build());
+            item.merge_operations(PathItem::new(HttpMethod::Patch, patch.build()));
+            item.merge_operations(PathItem::new(HttpMethod::Put, put.build()));
+            item.merge_operations(PathItem::new(HttpMethod::Delete, delete.build()));
+            paths.insert(url.clone(), item);
+
+            let coll_url = url.rsplit_once('/').map(|(c, _)| c.to_owned()).unwrap_or_default();
+            let list_schema = ObjectBuilder::new()
+                .property("results", ArrayBuilder::new().items(object_schema(doc, false)))
+                .property("result_count", ObjectBuilder::new().schema_type(Type::Integer))
+                .property("cursor", ObjectBuilder::new().schema_type(Type::String))
+                .property("sort_by", ObjectBuilder::new().schema_type(Type::String))
+                .property("sort_ascending", ObjectBuilder::new().schema_type(Type::Boolean))
+                .build();
+            let list = error_responses(
+                OperationBuilder::new()
+                    .operation_id(Some(format!("{gw}{}_list", doc.op)))
+                    .tag(noun)
+                    .summary(Some(format!("List {noun}s")))
+                    .parameters(Some(path_params(&params[..params.len() - 1])))
+                    .parameter(query_param("cursor", Type::String, "Opaque cursor from the previous page"))
+                    .parameter(query_param("page_size", Type::Integer, "Results per page, 1-1000 (default 1000)"))
+                    .parameter(query_param("sort_by", Type::String, "Field to sort by (default display_name)"))
+                    .parameter(query_param("sort_ascending", Type::Boolean, "Sort direction (default true)"))
+                    .parameter(query_param("included_fields", Type::String, "Comma-separated fields to return"))
+                    .response("200", json_response(&format!("{noun} list"), RefOr::T(Schema::Object(list_schema)))),
+            );
+            paths.insert(coll_url, PathItem::new(HttpMethod::Get, list.build()));
+        }
+    }
+    add_account_paths(&mut paths);
+
+    let mut pb = PathsBuilder::new();
+    for (k, v) in paths {
+        pb = pb.path(k, v);
+    }
+    OpenApiBuilder::new()
+        .info(
+            InfoBuilder::new()
+                .title("strait API")
+                .version(env!("CARGO_PKG_VERSION"))
+                .description(Some(
+                    "NSX Policy API subset for route-based IPsec VPN, plus strait's users and audit log. \
+                     Authenticate with HTTP Basic or the JSESSIONID cookie from POST /api/session/create.",
+                ))
+                .build(),
+        )
+        .paths(pb.build())
+        .components(Some(components.build()))
+        .security(Some([SecurityRequirement::new("basic", Vec::<String>::new()), SecurityRequirement::new("session", Vec::<String>::new())]))
+        .build()
+}
+
+fn add_account_paths(paths: &mut BTreeMap<String, PathItem>) {
+    let name_param = || path_params(&["username".to_owned()]);
+    let list_users = error_responses(
+        OperationBuilder::new().operation_id(Some("user_list")).tag("user").summary(Some("List users")).response(
+            "200",
+            json_response(
+                "users",
+                RefOr::T(Schema::Object(
+                    ObjectBuilder::new()
+                        .property("results", ArrayBuilder::new().items(schema_ref("User")))
+                        .property("result_count", ObjectBuilder::new().schema_type(Type::Integer))
+                        .build(),
+                )),
+            ),
+        ),
+    );
+    paths.insert("/api/v1/users".into(), PathItem::new(HttpMethod::Get, list_users.build()));
+    let get = error_responses(
+        OperationBuilder::new()
+            .operation_id(Some("user_get"))
+            .tag("user")
+            .parameters(Some(name_param()))
+            .response("200", json_response("user", schema_ref("User"))),
+    );
+    let put = error_responses(
+        OperationBuilder::new()
+            .operation_id(Some("user_put"))
+            .tag("user")
+            .summary(Some("Create or update a user; a user changes their own password with old_password"))
+            .parameters(Some(name_param()))
+            .request_body(Some(
+                RequestBodyBuilder::new()
+                    .content("application/json", ContentBuilder::new().schema(Some(schema_ref("UserWrite"))).build())
+                    .build(),
+            ))
+            .response("200", json_response("user", schema_ref("User"))),
+    );
+    let delete = error_responses(
+        OperationBuilder::new()
+            .operation_id(Some("user_delete"))
+            .tag("user")
+            .summary(Some("Delete a user (never the last admin)"))
+            .parameters(Some(name_param()))
+            .response("200", ResponseBuilder::new().description("Deleted or absent").build()),
+    );
+    let mut item = PathItem::new(HttpMethod::Get, get.build());
+    item.merge_operations(PathItem::new(HttpMethod::Put, put.build()));
+    item.merge_operations(PathItem::new(HttpMethod::Delete, delete.build()));
+    paths.insert("/api/v1/users/{username}".into(), item);
+    let audit = error_responses(
+        OperationBuilder::new()
+            .operation_id(Some("audit_log_list"))
+            .tag("audit")
+            .summary(Some("Audit log, newest first"))
+            .parameter(query_param("cursor", Type::String, "Cursor from the previous page"))
+            .parameter(query_param("page_size", Type::Integer, "Entries per page, 1-1000 (default 100)"))
+            .response(
+                "200",
+                json_response(
+                    "entries",
+                    RefOr::T(Schema::Object(
+                        ObjectBuilder::new()
+                            .property("results", ArrayBuilder::new().items(schema_ref("AuditEntry")))
+                            .property("result_count", ObjectBuilder::new().schema_type(Type::Integer))
+                            .property("cursor", ObjectBuilder::new().schema_type(Type::String))
+                            .build(),
+                    )),
+                ),
+            ),
+    );
+    paths.insert("/api/v1/audit-log".into(), PathItem::new(HttpMethod::Get, audit.build()));
+    let login = OperationBuilder::new()
+        .operation_id(Some("session_create"))
+        .tag("authentication")
+        .summary(Some("Log in (form fields j_username, j_password); returns cookie JSESSIONID and header X-XSRF-TOKEN"))
+        .response("200", ResponseBuilder::new().description("Logged in").build())
+        .response("403", json_response("Login failed", schema_ref("ApiError")));
+    paths.insert("/api/session/create".into(), PathItem::new(HttpMethod::Post, login.build()));
+    let logout = OperationBuilder::new()
+        .operation_id(Some("session_destroy"))
+        .tag("authentication")
+        .summary(Some("Log out"))
+        .response("200", ResponseBuilder::new().description("Logged out").build());
+    paths.insert("/api/session/destroy".into(), PathItem::new(HttpMethod::Post, logout.build()));
+    let health = OperationBuilder::new()
+        .operation_id(Some("healthz"))
+        .tag("health")
+        .summary(Some("Liveness (no authentication); body `ok`"))
+        .response("200", ResponseBuilder::new().description("ok").build());
+    paths.insert("/healthz".into(), PathItem::new(HttpMethod::Get, health.build()));
+}
+
+/// The document as pretty JSON (what is served and checked in).
+pub fn json() -> String {
+    document().to_pretty_json().unwrap_or_else(|_| "{}".to_owned())
+}

@@ -1,0 +1,119 @@
+//! `/policy/api/v1/...`: every policy object and collection, routed by parsing the path
+//! (the URL of an object is `/policy/api/v1` + its policy path).
+
+use axum::extract::{Request, State};
+use axum::http::{Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Extension;
+use strait_model::path::{parse_any, ParsedPath};
+use strait_policy::{Actor, GetOptions, ListQuery};
+
+use crate::body::{json_body, Query};
+use crate::error::ApiError;
+use crate::{blocking, AppState};
+
+/// Prefix of the policy API.
+pub const PREFIX: &str = "/policy/api/v1";
+
+/// Query parameters NSX defines for these calls that strait accepts and ignores
+/// (single enforcement point, always realtime).
+const IGNORED_PARAMS: &[&str] = &["enforcement_point_path", "source", "include_mark_for_delete_objects"];
+
+fn decode_path(raw: &str) -> Result<String, ApiError> {
+    percent_encoding::percent_decode_str(raw)
+        .decode_utf8()
+        .map(|c| c.into_owned())
+        .map_err(|_| ApiError::not_found("the path is not valid UTF-8 after percent-decoding"))
+}
+
+/// The single handler for the policy tree.
+pub async fn handle(State(state): State<AppState>, Extension(actor): Extension<Actor>, req: Request) -> Response {
+    let method = req.method().clone();
+    let raw_path = req.uri().path().to_owned();
+    let result = dispatch(&state, &actor, req).await;
+    match result {
+        Ok(r) => r,
+        Err(e) => {
+            if !matches!(method, Method::GET | Method::HEAD) {
+                let policy = state.policy.clone();
+                let user = actor.user.clone();
+                let path = raw_path.strip_prefix(PREFIX).unwrap_or(&raw_path).to_owned();
+                let outcome = format!("failure: {} {}", e.status().as_u16(), e.error_message);
+                let m = method.to_string();
+                let _ = tokio::task::spawn_blocking(move || policy.audit_failure(&user, &m, &path, &outcome)).await;
+            }
+            e.into_response()
+        }
+    }
+}
+
+async fn dispatch(state: &AppState, actor: &Actor, req: Request) -> Result<Response, ApiError> {
+    let (parts, body) = req.into_parts();
+    let path = decode_path(parts.uri.path().strip_prefix(PREFIX).unwrap_or(""))?;
+    let q = Query::parse(parts.uri.query())?;
+    let parsed = parse_any(&path).map_err(|e| ApiError::not_found(e.to_string()))?;
+    match parsed {
+        ParsedPath::Collection(c) => {
+            if parts.method != Method::GET {
+                return Err(ApiError::method_not_allowed(
+                    parts.method.as_str(),
+                    &path,
+                    &format!("GET to list, or PATCH/PUT/DELETE on {path}/<id>"),
+                ));
+            }
+            let mut known = vec!["cursor", "page_size", "sort_by", "sort_ascending", "included_fields"];
+            known.extend_from_slice(IGNORED_PARAMS);
+            q.only(&known)?;
+            let lq = ListQuery {
+                cursor: q.get("cursor").map(str::to_owned),
+                page_size: q.u32("page_size")?,
+                sort_by: q.get("sort_by").map(str::to_owned),
+                sort_ascending: q.bool("sort_ascending")?,
+                included_fields: q.get("included_fields").map(str::to_owned),
+            };
+            let coll = c.as_string();
+            let r = blocking(state, move |p| p.list(&coll, &lq)).await?;
+            Ok(axum::Json(r).into_response())
+        }
+        ParsedPath::Object(o) => match parts.method {
+            Method::GET => {
+                let mut known = vec!["action"];
+                known.extend_from_slice(IGNORED_PARAMS);
+                q.only(&known)?;
+                let sensitive = match q.get("action") {
+                    None => false,
+                    Some("show_sensitive_data") => true,
+                    Some(a) => {
+                        return Err(ApiError::bad_request(format!(
+                            "action={a:?} is not supported on GET; the only action is show_sensitive_data"
+                        )))
+                    }
+                };
+                let actor = actor.clone();
+                let v = blocking(state, move |p| p.get(o.as_str(), &actor, GetOptions { sensitive })).await?;
+                Ok(axum::Json(v).into_response())
+            }
+            Method::PATCH => {
+                q.only(IGNORED_PARAMS)?;
+                let body = json_body(body, o.kind().noun()).await?;
+                let actor = actor.clone();
+                blocking(state, move |p| p.patch(o.as_str(), &body, &actor)).await?;
+                Ok(StatusCode::OK.into_response())
+            }
+            Method::PUT => {
+                q.only(IGNORED_PARAMS)?;
+                let body = json_body(body, o.kind().noun()).await?;
+                let actor = actor.clone();
+                let v = blocking(state, move |p| p.put(o.as_str(), &body, &actor)).await?;
+                Ok(axum::Json(v).into_response())
+            }
+            Method::DELETE => {
+                q.only(IGNORED_PARAMS)?;
+                let actor = actor.clone();
+                blocking(state, move |p| p.delete(o.as_str(), &actor)).await?;
+                Ok(StatusCode::OK.into_response())
+            }
+            m => Err(ApiError::method_not_allowed(m.as_str(), &path, "GET, PATCH, PUT or DELETE")),
+        },
+    }
+}

@@ -1,0 +1,130 @@
+//! `straitd`: the strait gateway daemon.
+//!
+//! `straitd --data-dir DIR [--listen 127.0.0.1:8443] [--tls-cert F --tls-key F]`
+//!
+//! Opens (or creates) the store in DIR, makes sure an admin exists, and serves the HTTPS
+//! API until SIGTERM or SIGINT.
+
+mod tls;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use clap::Parser;
+use strait_policy::accounts::InitialAdmin;
+use strait_policy::Policy;
+use strait_store::Store;
+use zeroize::Zeroizing;
+
+/// Log output formats.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// The strait route-based IPsec VPN gateway daemon.
+#[derive(Debug, Parser)]
+#[command(name = "straitd", version, about)]
+struct Args {
+    /// Directory for the database, keys and certificates (created if missing).
+    #[arg(long, value_name = "DIR")]
+    data_dir: PathBuf,
+    /// Address and port of the HTTPS API and console.
+    #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:8443")]
+    listen: SocketAddr,
+    /// PEM certificate (chain) for HTTPS, instead of the generated self-signed one.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key for --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Log format.
+    #[arg(long, value_enum, default_value = "text")]
+    log_format: LogFormat,
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("STRAIT_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+fn main() -> Result<()> {
+    let args = Args::parse();
+    init_logging(args.log_format);
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("straitd")
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(run(args))
+}
+
+async fn run(args: Args) -> Result<()> {
+    let dir = args.data_dir.clone();
+    let store = Arc::new(
+        Store::open(&dir).with_context(|| format!("cannot open the data directory {}", dir.display()))?,
+    );
+    let policy = Policy::open(store).context("cannot initialize the policy store")?;
+    let env_password = std::env::var("STRAIT_ADMIN_PASSWORD").ok().map(Zeroizing::new);
+    match policy.accounts().ensure_initial_admin(&dir, env_password).context("cannot create the initial admin")? {
+        InitialAdmin::Generated(file) => {
+            eprintln!("initial admin password written to {}", file.display());
+        }
+        InitialAdmin::FromEnvironment => {
+            tracing::info!("created user admin with the password from STRAIT_ADMIN_PASSWORD");
+        }
+        InitialAdmin::Existing => {}
+    }
+
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(c), Some(k)) => tls::load(c, k)?,
+        (None, None) => tls::self_signed(&dir, args.listen.ip())?,
+        _ => bail!("--tls-cert and --tls-key go together"),
+    };
+    let listener = std::net::TcpListener::bind(args.listen)
+        .with_context(|| format!("cannot listen on {}: is another straitd running there?", args.listen))?;
+    listener.set_nonblocking(true).context("cannot configure the listening socket")?;
+    let local = listener.local_addr().context("cannot read the listening address")?;
+    let app = strait_api::router(strait_api::AppState::new(policy));
+    let handle = axum_server::Handle::new();
+    let server = axum_server::from_tcp_rustls(listener, axum_server::tls_rustls::RustlsConfig::from_config(tls))
+        .context("cannot start the HTTPS server")?
+        .handle(handle.clone());
+    eprintln!("straitd listening on https://{local}");
+    tracing::info!(address = %local, data_dir = %dir.display(), "straitd started");
+
+    let shutdown = handle.clone();
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("shutting down");
+        shutdown.graceful_shutdown(Some(Duration::from_secs(5)));
+    });
+    server.serve(app.into_make_service()).await.context("the HTTPS server failed")?;
+    tracing::info!("straitd stopped");
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+        // Without signal handlers the process still stops on SIGTERM by default.
+        std::future::pending::<()>().await;
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+}
