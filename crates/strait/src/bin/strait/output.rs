@@ -1,0 +1,120 @@
+//! Tables for lists, `field: value` lines for single objects, or JSON with `--json`.
+
+use serde_json::Value;
+
+/// Output settings.
+pub struct Output {
+    /// Print JSON.
+    pub json: bool,
+}
+
+/// A column: header and how to get the cell from an object.
+pub struct Column {
+    pub header: &'static str,
+    pub cell: fn(&Value) -> String,
+}
+
+impl Output {
+    /// Print a list.
+    pub fn list(&self, items: &[Value], columns: &[Column]) {
+        if self.json {
+            println!("{}", serde_json::to_string_pretty(items).unwrap_or_default());
+            return;
+        }
+        if items.is_empty() {
+            println!("(none)");
+            return;
+        }
+        let rows: Vec<Vec<String>> = items.iter().map(|i| columns.iter().map(|c| (c.cell)(i)).collect()).collect();
+        let widths: Vec<usize> = columns
+            .iter()
+            .enumerate()
+            .map(|(n, c)| rows.iter().map(|r| r[n].chars().count()).max().unwrap_or(0).max(c.header.len()))
+            .collect();
+        let line = |cells: Vec<&str>| {
+            let s: Vec<String> = cells.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
+            println!("{}", s.join("  ").trim_end());
+        };
+        line(columns.iter().map(|c| c.header).collect());
+        for r in &rows {
+            line(r.iter().map(String::as_str).collect());
+        }
+    }
+
+    /// Print one object.
+    pub fn object(&self, v: &Value) {
+        if self.json {
+            println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
+            return;
+        }
+        let Some(map) = v.as_object() else {
+            println!("{v}");
+            return;
+        };
+        let width = map.keys().map(|k| k.len()).max().unwrap_or(0);
+        for (k, val) in map {
+            println!("{k:<width$}  {}", scalar(val));
+        }
+    }
+
+    /// Print a confirmation (suppressed with --json, which prints the object instead).
+    pub fn done(&self, message: &str, object: Option<&Value>) {
+        match (self.json, object) {
+            (true, Some(v)) => println!("{}", serde_json::to_string_pretty(v).unwrap_or_default()),
+            (true, None) => {}
+            (false, _) => println!("{message}"),
+        }
+    }
+}
+
+/// A value as one line of text.
+pub fn scalar(v: &Value) -> String {
+    match v {
+        Value::Null => String::new(),
+        Value::String(s) => s.clone(),
+        Value::Array(a) if a.iter().all(|x| !x.is_object() && !x.is_array()) => {
+            a.iter().map(scalar).collect::<Vec<_>>().join(",")
+        }
+        other => other.to_string(),
+    }
+}
+
+/// Field `name` as text.
+pub fn field(v: &Value, name: &str) -> String {
+    scalar(&v[name])
+}
+
+/// The last segment of a path field.
+pub fn last_segment(v: &Value, name: &str) -> String {
+    v[name].as_str().and_then(|s| s.rsplit('/').next()).unwrap_or_default().to_owned()
+}
+
+/// Epoch milliseconds as UTC `YYYY-MM-DD HH:MM:SS`.
+pub fn time_ms(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    // Civil-from-days (H. Hinnant's algorithm), valid for the proleptic Gregorian calendar.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}", rem / 3600, rem % 3600 / 60, rem % 60)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_epoch_milliseconds() {
+        assert_eq!(time_ms(0), "1970-01-01 00:00:00");
+        assert_eq!(time_ms(1_795_811_990_303), "2026-11-27 20:39:50");
+        assert_eq!(time_ms(951_782_400_000), "2000-02-29 00:00:00");
+    }
+}
