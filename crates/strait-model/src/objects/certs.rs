@@ -79,13 +79,16 @@ pub struct Certificate {
     /// The certificate, followed by its chain, as PEM.
     pub pem_encoded: String,
     /// Key algorithm of the leaf certificate: RSA, EC or ED25519.
+    #[schema(required = false)]
     pub key_algo: String,
     /// Optional purpose marker (e.g. `signing-ca`), stored as given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub purpose: Option<String>,
     /// Whether a private key was imported with it (a site certificate) (read-only).
+    #[schema(required = false, read_only)]
     pub has_private_key: bool,
     /// Parsed certificates, leaf first (read-only).
+    #[schema(required = false, read_only)]
     pub details: Vec<X509Certificate>,
 }
 
@@ -209,8 +212,10 @@ pub struct Crl {
     /// The CRL as PEM (`-----BEGIN X509 CRL-----`).
     pub pem_encoded: String,
     /// Always `X509`.
+    #[schema(required = false)]
     pub crl_type: String,
     /// Parsed CRL (read-only).
+    #[schema(required = false, read_only)]
     pub details: CrlDetails,
 }
 

@@ -39,6 +39,7 @@ pub mod limits {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Common {
     /// Display name; defaults to the object's id.
+    #[schema(required = false)]
     pub display_name: String,
     /// Free-form description, up to 1024 characters.
     #[serde(default, skip_serializing_if = "Option::is_none")]

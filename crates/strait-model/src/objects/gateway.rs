@@ -18,8 +18,10 @@ pub struct Gateway {
     #[allow(missing_docs)]
     pub common: Common,
     /// `ACTIVE_STANDBY` (default; required for VPN) or `ACTIVE_ACTIVE`.
+    #[schema(required = false)]
     pub ha_mode: HaMode,
     /// Failover mode; stored for compatibility (strait runs a single node).
+    #[schema(required = false)]
     pub failover_mode: FailoverMode,
     /// Tier-1 only: the tier-0 it connects to.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -28,14 +28,19 @@ pub struct IkeProfile {
     #[allow(missing_docs)]
     pub common: Common,
     /// IKE_V2 (default), IKE_V1 or IKE_FLEX.
+    #[schema(required = false)]
     pub ike_version: IkeVersion,
     /// Encryption algorithms (default AES_128, which is CBC).
+    #[schema(required = false)]
     pub encryption_algorithms: Vec<IkeEncryption>,
     /// Integrity/PRF digests; empty when only GCM ciphers are used (PRF-HMAC-SHA2-256 then).
+    #[schema(required = false)]
     pub digest_algorithms: Vec<DigestAlgorithm>,
     /// Diffie-Hellman groups (default GROUP14).
+    #[schema(required = false)]
     pub dh_groups: Vec<DhGroup>,
     /// IKE SA lifetime in seconds, 21600 to 31536000 (default 86400).
+    #[schema(required = false)]
     pub sa_life_time: u64,
 }
 
@@ -94,16 +99,22 @@ pub struct TunnelProfile {
     #[allow(missing_docs)]
     pub common: Common,
     /// ESP transforms (default AES_GCM_128).
+    #[schema(required = false)]
     pub encryption_algorithms: Vec<TunnelEncryption>,
     /// Integrity algorithms for non-AEAD transforms; empty for GCM/GMAC only.
+    #[schema(required = false)]
     pub digest_algorithms: Vec<DigestAlgorithm>,
     /// Perfect forward secrecy: a new DH exchange for every Child SA rekey (default true).
+    #[schema(required = false)]
     pub enable_perfect_forward_secrecy: bool,
     /// DH groups for PFS (default GROUP14).
+    #[schema(required = false)]
     pub dh_groups: Vec<DhGroup>,
     /// Outer DF bit: COPY from the inner packet (default) or CLEAR.
+    #[schema(required = false)]
     pub df_policy: DfPolicy,
     /// IPsec SA lifetime in seconds, 900 to 31536000 (default 3600).
+    #[schema(required = false)]
     pub sa_life_time: u64,
 }
 
@@ -195,12 +206,16 @@ pub struct DpdProfile {
     #[allow(missing_docs)]
     pub common: Common,
     /// Whether DPD runs (default true).
+    #[schema(required = false)]
     pub enabled: bool,
     /// PERIODIC (default) or ON_DEMAND.
+    #[schema(required = false)]
     pub dpd_probe_mode: DpdProbeMode,
     /// Seconds between probes: 3-360 periodic (default 60), 1-10 on demand (default 10).
+    #[schema(required = false)]
     pub dpd_probe_interval: u32,
     /// Probes without answer before the peer is declared dead, 1-100 (default 10).
+    #[schema(required = false)]
     pub retry_count: u32,
 }
 

@@ -21,6 +21,7 @@ pub struct RouterNexthop {
     #[schema(value_type = String)]
     pub ip_address: IpAddr,
     /// Administrative distance, 1 to 255 (default 1).
+    #[schema(required = false)]
     pub admin_distance: u8,
 }
 

@@ -24,10 +24,13 @@ pub struct VpnService {
     #[allow(missing_docs)]
     pub common: Common,
     /// Admin status of the whole service (default true). Disabled: every session is down.
+    #[schema(required = false)]
     pub enabled: bool,
     /// Session sync to a standby node (default true; strait runs one node and stores it).
+    #[schema(required = false)]
     pub ha_sync: bool,
     /// IKE log level: DEBUG, INFO (default), WARN, ERROR, EMERGENCY.
+    #[schema(required = false)]
     pub ike_log_level: IkeLogLevel,
 }
 
@@ -165,6 +168,7 @@ pub fn check_unicast(ip: IpAddr) -> Result<(), &'static str> {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct TcpMssClamping {
     /// Which TCP connections get their MSS clamped (default NONE).
+    #[schema(required = false)]
     pub direction: MssDirection,
     /// MSS value 108 to 8902; absent: derived from the VTI MTU (MTU - 40 for IPv4, - 60 for IPv6).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -204,8 +208,10 @@ impl TunnelInterfaceIpSubnet {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct TunnelInterface {
     /// Id of the tunnel interface within the session (default `default`).
+    #[schema(required = false)]
     pub id: String,
     /// Display name (defaults to the id).
+    #[schema(required = false)]
     pub display_name: String,
     /// At most one IPv4 and one IPv6 subnet.
     pub ip_subnets: Vec<TunnelInterfaceIpSubnet>,
@@ -218,12 +224,16 @@ pub struct RouteBasedSession {
     #[allow(missing_docs)]
     pub common: Common,
     /// Admin status (default true).
+    #[schema(required = false)]
     pub enabled: bool,
     /// PSK (default) or CERTIFICATE; forced to CERTIFICATE by a compliance suite.
+    #[schema(required = false)]
     pub authentication_mode: AuthenticationMode,
     /// Compliance suite (default NONE).
+    #[schema(required = false)]
     pub compliance_suite: ComplianceSuite,
     /// INITIATOR (default) or RESPOND_ONLY. ON_DEMAND is for policy-based sessions only.
+    #[schema(required = false)]
     pub connection_initiation_mode: ConnectionInitiationMode,
     /// The local endpoint (of this session's VPN service) IKE runs on.
     pub local_endpoint_path: String,
@@ -233,10 +243,13 @@ pub struct RouteBasedSession {
     /// The remote site's IKE identity ("Remote ID"): IP, FQDN, email, or DN with certificates.
     pub peer_id: String,
     /// IKE profile (default `nsx-default-l3vpn-ike-profile`, or the suite's).
+    #[schema(required = false)]
     pub ike_profile_path: String,
     /// IPsec tunnel profile (default `nsx-default-l3vpn-tunnel-profile`, or the suite's).
+    #[schema(required = false)]
     pub tunnel_profile_path: String,
     /// DPD profile (default `nsx-default-l3vpn-dpd-profile`).
+    #[schema(required = false)]
     pub dpd_profile_path: String,
     /// TCP MSS clamping.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -244,6 +257,7 @@ pub struct RouteBasedSession {
     /// Exactly one tunnel interface (VTI).
     pub tunnel_interfaces: Vec<TunnelInterface>,
     /// Deprecated NSX flag, stored only.
+    #[schema(required = false)]
     pub force_whitelisting: bool,
 }
 
