@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# strait's whole test suite: formatting, lints, every unit/integration/end-to-end test
+# (they start real straitd processes on loopback), and a short fuzzing run of every parser.
+# The README's quick start and CI (.ci/run) both run exactly this.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+FUZZ_SECONDS="${FUZZ_SECONDS:-20}"
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "system packages"
+scripts/install-deps.sh
+
+step "cargo fmt --check"
+cargo fmt --all --check
+
+step "cargo clippy -D warnings"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "cargo test (unit, integration, end to end)"
+cargo test --workspace --locked
+
+step "fuzz every parser for ${FUZZ_SECONDS}s each"
+command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
+fuzz/run.sh "$FUZZ_SECONDS"
+
+step "all tests passed"
