@@ -44,7 +44,9 @@ pub struct LoginSessions {
 fn random_token() -> Result<String, ApiError> {
     use aws_lc_rs::rand::SecureRandom;
     let mut b = [0u8; 32];
-    aws_lc_rs::rand::SystemRandom::new().fill(&mut b).map_err(|_| ApiError::internal())?;
+    aws_lc_rs::rand::SystemRandom::new()
+        .fill(&mut b)
+        .map_err(|_| ApiError::internal())?;
     Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b))
 }
 
@@ -55,19 +57,35 @@ impl LoginSessions {
         let xsrf = random_token()?;
         let now = Instant::now();
         let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
-        map.retain(|_, s| s.last_used.elapsed() < SESSION_IDLE && s.created.elapsed() < SESSION_MAX_AGE);
+        map.retain(|_, s| {
+            s.last_used.elapsed() < SESSION_IDLE && s.created.elapsed() < SESSION_MAX_AGE
+        });
         if map.len() >= SESSIONS_MAX {
-            if let Some(oldest) = map.iter().min_by_key(|(_, s)| s.last_used).map(|(k, _)| k.clone()) {
+            if let Some(oldest) = map
+                .iter()
+                .min_by_key(|(_, s)| s.last_used)
+                .map(|(k, _)| k.clone())
+            {
                 map.remove(&oldest);
             }
         }
-        map.insert(id.clone(), LoginSession { actor, xsrf: xsrf.clone(), created: now, last_used: now });
+        map.insert(
+            id.clone(),
+            LoginSession {
+                actor,
+                xsrf: xsrf.clone(),
+                created: now,
+                last_used: now,
+            },
+        );
         Ok((id, xsrf))
     }
 
     fn lookup(&self, id: &str) -> Option<(Actor, String)> {
         let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
-        let live = map.get(id).is_some_and(|s| s.last_used.elapsed() < SESSION_IDLE && s.created.elapsed() < SESSION_MAX_AGE);
+        let live = map.get(id).is_some_and(|s| {
+            s.last_used.elapsed() < SESSION_IDLE && s.created.elapsed() < SESSION_MAX_AGE
+        });
         if !live {
             map.remove(id);
             return None;
@@ -79,12 +97,18 @@ impl LoginSessions {
 
     /// End one session.
     pub fn destroy(&self, id: &str) {
-        self.map.lock().unwrap_or_else(|e| e.into_inner()).remove(id);
+        self.map
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(id);
     }
 
     /// End every session of a user (after a password or role change, or deletion).
     pub fn destroy_user(&self, user: &str) {
-        self.map.lock().unwrap_or_else(|e| e.into_inner()).retain(|_, s| s.actor.user != user);
+        self.map
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|_, s| s.actor.user != user);
     }
 }
 
@@ -102,7 +126,9 @@ pub fn session_cookie(headers: &HeaderMap) -> Option<String> {
 
 fn basic_credentials(headers: &HeaderMap) -> Option<Result<(String, Zeroizing<String>), ApiError>> {
     let value = headers.get(header::AUTHORIZATION)?;
-    let bad = || ApiError::unauthenticated("the Authorization header is not valid HTTP Basic credentials (Basic base64(user:password))");
+    let bad = || {
+        ApiError::unauthenticated("the Authorization header is not valid HTTP Basic credentials (Basic base64(user:password))")
+    };
     let parse = || -> Result<(String, Zeroizing<String>), ApiError> {
         let v = value.to_str().map_err(|_| bad())?;
         let (scheme, b64) = v.split_once(' ').ok_or_else(bad)?;
@@ -111,7 +137,11 @@ fn basic_credentials(headers: &HeaderMap) -> Option<Result<(String, Zeroizing<St
                 "authentication scheme {scheme:?} is not supported; use HTTP Basic or a session cookie from POST /api/session/create"
             )));
         }
-        let raw = Zeroizing::new(base64::engine::general_purpose::STANDARD.decode(b64.trim()).map_err(|_| bad())?);
+        let raw = Zeroizing::new(
+            base64::engine::general_purpose::STANDARD
+                .decode(b64.trim())
+                .map_err(|_| bad())?,
+        );
         let text = std::str::from_utf8(&raw).map_err(|_| bad())?;
         let (user, pass) = text.split_once(':').ok_or_else(bad)?;
         Ok((user.to_owned(), Zeroizing::new(pass.to_owned())))
@@ -122,14 +152,20 @@ fn basic_credentials(headers: &HeaderMap) -> Option<Result<(String, Zeroizing<St
 /// Whether a path is served without authentication.
 fn is_public(method: &Method, path: &str) -> bool {
     match (method, path) {
-        (&Method::GET, "/healthz") | (&Method::POST, "/api/session/create") | (&Method::POST, "/api/session/destroy") => true,
+        (&Method::GET, "/healthz")
+        | (&Method::POST, "/api/session/create")
+        | (&Method::POST, "/api/session/destroy") => true,
         (&Method::GET | &Method::HEAD, p) => crate::console::is_console_path(p),
         _ => false,
     }
 }
 
 /// Check credentials off the async runtime (argon2 is deliberately slow).
-pub async fn authenticate(state: &AppState, user: String, password: Zeroizing<String>) -> Result<Actor, ApiError> {
+pub async fn authenticate(
+    state: &AppState,
+    user: String,
+    password: Zeroizing<String>,
+) -> Result<Actor, ApiError> {
     let policy = state.policy.clone();
     tokio::task::spawn_blocking(move || policy.accounts().authenticate(&user, &password))
         .await
@@ -177,8 +213,15 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 }
 
 /// `POST /api/session/create`: form login.
-pub async fn login(State(state): State<AppState>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
-    let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+pub async fn login(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let ct = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     if !ct.starts_with("application/x-www-form-urlencoded") && !ct.is_empty() {
         return ApiError::bad_request("send the login as a form (Content-Type: application/x-www-form-urlencoded) with fields j_username and j_password").into_response();
     }
@@ -189,8 +232,14 @@ pub async fn login(State(state): State<AppState>, headers: HeaderMap, body: axum
         let k = kv.next().unwrap_or_default();
         let v = kv.next().unwrap_or_default();
         let decode = |s: &[u8]| -> Option<String> {
-            let s: Vec<u8> = s.iter().map(|b| if *b == b'+' { b' ' } else { *b }).collect();
-            percent_encoding::percent_decode(&s).decode_utf8().ok().map(|c| c.into_owned())
+            let s: Vec<u8> = s
+                .iter()
+                .map(|b| if *b == b'+' { b' ' } else { *b })
+                .collect();
+            percent_encoding::percent_decode(&s)
+                .decode_utf8()
+                .ok()
+                .map(|c| c.into_owned())
         };
         match k {
             b"j_username" => user = decode(v),
@@ -199,20 +248,25 @@ pub async fn login(State(state): State<AppState>, headers: HeaderMap, body: axum
         }
     }
     let (Some(user), Some(pass)) = (user, pass) else {
-        return ApiError::bad_request("the login form needs the fields j_username and j_password").into_response();
+        return ApiError::bad_request("the login form needs the fields j_username and j_password")
+            .into_response();
     };
     let actor = match authenticate(&state, user.clone(), pass).await {
         Ok(a) => a,
         Err(e) if e.status() == StatusCode::TOO_MANY_REQUESTS => return e.into_response(),
         // NSX answers a failed form login with 403.
-        Err(_) => return ApiError::forbidden("login failed: the username or password is incorrect").into_response(),
+        Err(_) => {
+            return ApiError::forbidden("login failed: the username or password is incorrect")
+                .into_response()
+        }
     };
     let (id, xsrf) = match state.sessions.create(actor.clone()) {
         Ok(x) => x,
         Err(e) => return e.into_response(),
     };
     let cookie = format!("{SESSION_COOKIE}={id}; Path=/; HttpOnly; Secure; SameSite=Strict");
-    let mut resp = axum::Json(serde_json::json!({"username": actor.user, "role": actor.role})).into_response();
+    let mut resp =
+        axum::Json(serde_json::json!({"username": actor.user, "role": actor.role})).into_response();
     if let Ok(v) = HeaderValue::from_str(&cookie) {
         resp.headers_mut().insert(header::SET_COOKIE, v);
     }
@@ -230,7 +284,9 @@ pub async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Respon
     let mut resp = StatusCode::OK.into_response();
     resp.headers_mut().insert(
         header::SET_COOKIE,
-        HeaderValue::from_static("JSESSIONID=; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age=0"),
+        HeaderValue::from_static(
+            "JSESSIONID=; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age=0",
+        ),
     );
     resp
 }

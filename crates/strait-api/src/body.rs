@@ -12,15 +12,19 @@ pub const BODY_MAX_BYTES: usize = 2 * 1024 * 1024;
 
 /// Read the body as JSON. An empty body is an error naming what was expected.
 pub async fn json_body(body: Body, what: &str) -> Result<Value, ApiError> {
-    let bytes = axum::body::to_bytes(body, BODY_MAX_BYTES).await.map_err(|_| {
-        ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            codes::PAYLOAD_TOO_LARGE,
-            format!("the request body is larger than {} bytes", BODY_MAX_BYTES),
-        )
-    })?;
+    let bytes = axum::body::to_bytes(body, BODY_MAX_BYTES)
+        .await
+        .map_err(|_| {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                codes::PAYLOAD_TOO_LARGE,
+                format!("the request body is larger than {} bytes", BODY_MAX_BYTES),
+            )
+        })?;
     if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Err(ApiError::bad_request(format!("the request body is empty; send a JSON object describing the {what}")));
+        return Err(ApiError::bad_request(format!(
+            "the request body is empty; send a JSON object describing the {what}"
+        )));
     }
     serde_json::from_slice(&bytes).map_err(|e| {
         ApiError::bad_request(format!(
@@ -51,7 +55,11 @@ impl Query {
                 percent_encoding::percent_decode_str(&s)
                     .decode_utf8()
                     .map(|c| c.into_owned())
-                    .map_err(|_| ApiError::bad_request(format!("query parameter {s:?} is not valid UTF-8 after decoding")))
+                    .map_err(|_| {
+                        ApiError::bad_request(format!(
+                            "query parameter {s:?} is not valid UTF-8 after decoding"
+                        ))
+                    })
             };
             pairs.push((dec(k)?, dec(v)?));
         }
@@ -60,14 +68,21 @@ impl Query {
 
     /// A parameter's value.
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.pairs.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+        self.pairs
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
 
     /// A numeric parameter.
     pub fn u32(&self, key: &str) -> Result<Option<u32>, ApiError> {
         self.get(key)
             .map(|v| {
-                v.parse::<u32>().map_err(|_| ApiError::bad_request(format!("query parameter {key}={v:?} must be a non-negative whole number")))
+                v.parse::<u32>().map_err(|_| {
+                    ApiError::bad_request(format!(
+                        "query parameter {key}={v:?} must be a non-negative whole number"
+                    ))
+                })
             })
             .transpose()
     }
@@ -78,7 +93,9 @@ impl Query {
             .map(|v| match v {
                 "true" => Ok(true),
                 "false" => Ok(false),
-                _ => Err(ApiError::bad_request(format!("query parameter {key}={v:?} must be true or false"))),
+                _ => Err(ApiError::bad_request(format!(
+                    "query parameter {key}={v:?} must be true or false"
+                ))),
             })
             .transpose()
     }
@@ -89,7 +106,11 @@ impl Query {
             if !known.contains(&k.as_str()) {
                 return Err(ApiError::bad_request(format!(
                     "unknown query parameter {k:?}; this request accepts: {}",
-                    if known.is_empty() { "none".to_owned() } else { known.join(", ") }
+                    if known.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        known.join(", ")
+                    }
                 )));
             }
         }

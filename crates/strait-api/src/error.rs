@@ -138,7 +138,10 @@ impl From<PolicyError> for ApiError {
             PolicyError::BadPath(p) => ApiError::not_found(p.to_string()),
             PolicyError::NotFound { .. } => ApiError::not_found(e.to_string()),
             PolicyError::Invalid { summary, problems } => {
-                let code = problems.as_slice().first().map_or(codes::BAD_REQUEST, |p| p.code);
+                let code = problems
+                    .as_slice()
+                    .first()
+                    .map_or(codes::BAD_REQUEST, |p| p.code);
                 let mut err = ApiError::new(StatusCode::BAD_REQUEST, code, summary);
                 err.related_errors = problems
                     .into_vec()
@@ -157,9 +160,11 @@ impl From<PolicyError> for ApiError {
                     .collect();
                 err
             }
-            PolicyError::RevisionMismatch { .. } => {
-                ApiError::new(StatusCode::PRECONDITION_FAILED, codes::REVISION_CONFLICT, e.to_string())
-            }
+            PolicyError::RevisionMismatch { .. } => ApiError::new(
+                StatusCode::PRECONDITION_FAILED,
+                codes::REVISION_CONFLICT,
+                e.to_string(),
+            ),
             PolicyError::Forbidden(m) => ApiError::forbidden(m),
             PolicyError::Unauthenticated(m) if m.starts_with("too many") => {
                 ApiError::new(StatusCode::TOO_MANY_REQUESTS, codes::TOO_MANY_REQUESTS, m)
@@ -178,8 +183,10 @@ impl IntoResponse for ApiError {
         let status = self.status;
         let mut resp = (status, axum::Json(&self)).into_response();
         if status == StatusCode::UNAUTHORIZED {
-            resp.headers_mut()
-                .insert("www-authenticate", HeaderValue::from_static("Basic realm=\"strait\""));
+            resp.headers_mut().insert(
+                "www-authenticate",
+                HeaderValue::from_static("Basic realm=\"strait\""),
+            );
         }
         resp
     }

@@ -46,7 +46,11 @@ pub struct AppState {
 impl AppState {
     /// State over a management engine.
     pub fn new(policy: Policy) -> AppState {
-        AppState { policy, sessions: Arc::new(auth::LoginSessions::default()), openapi: Arc::new(openapi::json()) }
+        AppState {
+            policy,
+            sessions: Arc::new(auth::LoginSessions::default()),
+            openapi: Arc::new(openapi::json()),
+        }
     }
 }
 
@@ -56,7 +60,10 @@ pub async fn blocking<T: Send + 'static>(
     f: impl FnOnce(&Policy) -> Result<T, strait_policy::PolicyError> + Send + 'static,
 ) -> Result<T, ApiError> {
     let policy = state.policy.clone();
-    tokio::task::spawn_blocking(move || f(&policy)).await.map_err(|_| ApiError::internal())?.map_err(ApiError::from)
+    tokio::task::spawn_blocking(move || f(&policy))
+        .await
+        .map_err(|_| ApiError::internal())?
+        .map_err(ApiError::from)
 }
 
 async fn healthz() -> &'static str {
@@ -64,7 +71,11 @@ async fn healthz() -> &'static str {
 }
 
 async fn openapi_json(State(state): State<AppState>) -> Response {
-    ([(axum::http::header::CONTENT_TYPE, "application/json")], state.openapi.as_str().to_owned()).into_response()
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        state.openapi.as_str().to_owned(),
+    )
+        .into_response()
 }
 
 async fn not_found(method: Method, uri: axum::http::Uri) -> Response {
@@ -95,14 +106,67 @@ async fn request_id(req: Request, next: Next) -> Response {
     resp
 }
 
-async fn method_not_allowed(req: Request, next: Next) -> Response {
+/// Every error a client meets carries an NSX `ApiError` body. The ones strait writes do;
+/// the ones axum and tower make themselves do not: 405 from routing, 413 or 400 from an
+/// extractor's rejection (an oversized login form, a username that is not UTF-8), 408 from
+/// the timeout. Those arrive as plain text or empty and are rewritten here, keeping the
+/// status and headers (`allow`, `x-nsx-requestid`).
+async fn nsx_error_bodies(req: Request, next: Next) -> Response {
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
     let resp = next.run(req).await;
-    if resp.status() == StatusCode::METHOD_NOT_ALLOWED && resp.headers().get("content-type").is_none_or(|c| c != "application/json") {
-        return ApiError::method_not_allowed(method.as_str(), &path, "a method this endpoint supports (see /api/v1/spec/openapi.json)").into_response();
+    let status = resp.status();
+    let is_json = resp
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .is_some_and(|c| c.as_bytes().starts_with(b"application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return resp;
     }
-    resp
+    let (parts, resp_body) = resp.into_parts();
+    let text = axum::body::to_bytes(resp_body, 4096)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).trim().to_owned())
+        .unwrap_or_default();
+    let err = match status {
+        StatusCode::METHOD_NOT_ALLOWED => ApiError::method_not_allowed(
+            method.as_str(),
+            &path,
+            "a method this endpoint supports (see /api/v1/spec/openapi.json)",
+        ),
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
+            status,
+            error::codes::PAYLOAD_TOO_LARGE,
+            format!("the request body is larger than {} bytes; send a smaller body", crate::body::BODY_MAX_BYTES),
+        ),
+        StatusCode::REQUEST_TIMEOUT => ApiError::new(
+            status,
+            error::codes::INTERNAL,
+            format!(
+                "{method} {path} took longer than {} seconds and was abandoned; retry, and check the straitd log if it persists",
+                REQUEST_TIMEOUT.as_secs()
+            ),
+        ),
+        _ => {
+            let code = if status.is_server_error() { error::codes::INTERNAL } else { error::codes::BAD_REQUEST };
+            let message = if text.is_empty() {
+                status.canonical_reason().unwrap_or("request failed").to_owned()
+            } else {
+                text
+            };
+            ApiError::new(status, code, format!("{method} {path}: {message}"))
+        }
+    };
+    let mut out = err.into_response();
+    for name in parts.headers.keys() {
+        if name != axum::http::header::CONTENT_TYPE && name != axum::http::header::CONTENT_LENGTH {
+            out.headers_mut().remove(name);
+            for value in parts.headers.get_all(name) {
+                out.headers_mut().append(name.clone(), value.clone());
+            }
+        }
+    }
+    out
 }
 
 /// The whole API as a router.
@@ -115,15 +179,28 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/users", get(users_routes::list))
         .route(
             "/api/v1/users/{username}",
-            get(users_routes::get).put(users_routes::put).delete(users_routes::delete),
+            get(users_routes::get)
+                .put(users_routes::put)
+                .delete(users_routes::delete),
         )
         .route("/api/v1/audit-log", get(users_routes::audit_log))
-        .route("/policy/api/v1/{*rest}", axum::routing::any(policy_routes::handle))
+        .route(
+            "/policy/api/v1/{*rest}",
+            axum::routing::any(policy_routes::handle),
+        )
         .fallback(not_found)
-        .layer(middleware::from_fn(method_not_allowed))
-        .layer(middleware::from_fn_with_state(state.clone(), auth::require_auth))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_auth,
+        ))
         .with_state(state);
     api.layer(middleware::from_fn(request_id))
-        .layer(tower_http::timeout::TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
-        .layer(tower::limit::GlobalConcurrencyLimitLayer::new(CONCURRENT_REQUESTS_MAX))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            REQUEST_TIMEOUT,
+        ))
+        .layer(middleware::from_fn(nsx_error_bodies))
+        .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
+            CONCURRENT_REQUESTS_MAX,
+        ))
 }

@@ -7,15 +7,22 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 use strait_model::objects::{
-    Certificate, Crl, DpdProfile, Gateway, IkeProfile, LocalEndpoint, RouteBasedSession, StaticRoute, TunnelProfile,
-    VpnService,
+    Certificate, Crl, DpdProfile, Gateway, IkeProfile, LocalEndpoint, RouteBasedSession,
+    StaticRoute, TunnelProfile, VpnService,
 };
 use strait_model::Kind;
-use utoipa::openapi::path::{HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn, PathItem};
+use utoipa::openapi::path::{
+    HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn, PathItem,
+};
 use utoipa::openapi::request_body::RequestBodyBuilder;
 use utoipa::openapi::schema::{ArrayBuilder, ComponentsBuilder, ObjectBuilder, Ref, Schema, Type};
-use utoipa::openapi::security::{ApiKey, ApiKeyValue, Http, HttpAuthScheme, SecurityRequirement, SecurityScheme};
-use utoipa::openapi::{ContentBuilder, InfoBuilder, OpenApi, OpenApiBuilder, PathsBuilder, Required, ResponseBuilder, RefOr};
+use utoipa::openapi::security::{
+    ApiKey, ApiKeyValue, Http, HttpAuthScheme, SecurityRequirement, SecurityScheme,
+};
+use utoipa::openapi::{
+    ContentBuilder, InfoBuilder, OpenApi, OpenApiBuilder, PathsBuilder, RefOr, Required,
+    ResponseBuilder,
+};
 use utoipa::ToSchema;
 
 /// Metadata strait adds to every policy object it returns (read-only; ignored in requests).
@@ -103,7 +110,8 @@ fn schema_ref(name: &str) -> RefOr<Schema> {
 fn add_type<T: ToSchema>(c: ComponentsBuilder) -> ComponentsBuilder {
     let mut nested = Vec::new();
     T::schemas(&mut nested);
-    c.schemas_from_iter(nested).schema(T::name().to_string(), T::schema())
+    c.schemas_from_iter(nested)
+        .schema(T::name().to_string(), T::schema())
 }
 
 struct KindDoc {
@@ -115,17 +123,72 @@ struct KindDoc {
 }
 
 const KINDS: &[KindDoc] = &[
-    KindDoc { kind: Kind::Tier0, type_name: "Gateway", write_extra: None, op: "tier0" },
-    KindDoc { kind: Kind::Tier1, type_name: "Gateway", write_extra: None, op: "tier1" },
-    KindDoc { kind: Kind::VpnService, type_name: "VpnService", write_extra: None, op: "ipsec_vpn_service" },
-    KindDoc { kind: Kind::LocalEndpoint, type_name: "LocalEndpoint", write_extra: None, op: "local_endpoint" },
-    KindDoc { kind: Kind::Session, type_name: "RouteBasedSession", write_extra: Some("SessionSecrets"), op: "session" },
-    KindDoc { kind: Kind::IkeProfile, type_name: "IkeProfile", write_extra: None, op: "ike_profile" },
-    KindDoc { kind: Kind::TunnelProfile, type_name: "TunnelProfile", write_extra: None, op: "tunnel_profile" },
-    KindDoc { kind: Kind::DpdProfile, type_name: "DpdProfile", write_extra: None, op: "dpd_profile" },
-    KindDoc { kind: Kind::Certificate, type_name: "Certificate", write_extra: Some("CertificateSecrets"), op: "certificate" },
-    KindDoc { kind: Kind::Crl, type_name: "Crl", write_extra: None, op: "crl" },
-    KindDoc { kind: Kind::StaticRoute, type_name: "StaticRoute", write_extra: None, op: "static_route" },
+    KindDoc {
+        kind: Kind::Tier0,
+        type_name: "Gateway",
+        write_extra: None,
+        op: "tier0",
+    },
+    KindDoc {
+        kind: Kind::Tier1,
+        type_name: "Gateway",
+        write_extra: None,
+        op: "tier1",
+    },
+    KindDoc {
+        kind: Kind::VpnService,
+        type_name: "VpnService",
+        write_extra: None,
+        op: "ipsec_vpn_service",
+    },
+    KindDoc {
+        kind: Kind::LocalEndpoint,
+        type_name: "LocalEndpoint",
+        write_extra: None,
+        op: "local_endpoint",
+    },
+    KindDoc {
+        kind: Kind::Session,
+        type_name: "RouteBasedSession",
+        write_extra: Some("SessionSecrets"),
+        op: "session",
+    },
+    KindDoc {
+        kind: Kind::IkeProfile,
+        type_name: "IkeProfile",
+        write_extra: None,
+        op: "ike_profile",
+    },
+    KindDoc {
+        kind: Kind::TunnelProfile,
+        type_name: "TunnelProfile",
+        write_extra: None,
+        op: "tunnel_profile",
+    },
+    KindDoc {
+        kind: Kind::DpdProfile,
+        type_name: "DpdProfile",
+        write_extra: None,
+        op: "dpd_profile",
+    },
+    KindDoc {
+        kind: Kind::Certificate,
+        type_name: "Certificate",
+        write_extra: Some("CertificateSecrets"),
+        op: "certificate",
+    },
+    KindDoc {
+        kind: Kind::Crl,
+        type_name: "Crl",
+        write_extra: None,
+        op: "crl",
+    },
+    KindDoc {
+        kind: Kind::StaticRoute,
+        type_name: "StaticRoute",
+        write_extra: None,
+        op: "static_route",
+    },
 ];
 
 fn param_name(kind: Kind) -> String {
@@ -139,7 +202,11 @@ fn templates(kind: Kind) -> Vec<(String, Vec<String>, &'static str)> {
         let p = param_name(kind);
         let mut ps = params.to_vec();
         ps.push(p.clone());
-        (format!("{base}/{}/{{{p}}}", kind.collection_segment()), ps, gw)
+        (
+            format!("{base}/{}/{{{p}}}", kind.collection_segment()),
+            ps,
+            gw,
+        )
     };
     match kind.parent_kinds() {
         [] => vec![own("/infra", &[], "")],
@@ -147,7 +214,15 @@ fn templates(kind: Kind) -> Vec<(String, Vec<String>, &'static str)> {
             let mut out = Vec::new();
             for parent in parents {
                 for (base, ps, gw) in templates(*parent) {
-                    let gw = if gw.is_empty() { if *parent == Kind::Tier0 { "tier0_" } else { "tier1_" } } else { gw };
+                    let gw = if gw.is_empty() {
+                        if *parent == Kind::Tier0 {
+                            "tier0_"
+                        } else {
+                            "tier1_"
+                        }
+                    } else {
+                        gw
+                    };
                     out.push(own(&base, &ps, gw));
                 }
             }
@@ -183,13 +258,19 @@ fn query_param(name: &str, t: Type, description: &str) -> utoipa::openapi::path:
 fn json_response(description: &str, schema: RefOr<Schema>) -> utoipa::openapi::Response {
     ResponseBuilder::new()
         .description(description)
-        .content("application/json", ContentBuilder::new().schema(Some(schema)).build())
+        .content(
+            "application/json",
+            ContentBuilder::new().schema(Some(schema)).build(),
+        )
         .build()
 }
 
 fn error_responses(op: OperationBuilder) -> OperationBuilder {
     let err = || json_response("NSX ApiError", schema_ref("ApiError"));
-    op.response("400", err()).response("401", err()).response("403", err()).response("404", err())
+    op.response("400", err())
+        .response("401", err())
+        .response("403", err())
+        .response("404", err())
 }
 
 fn object_schema(doc: &KindDoc, write: bool) -> RefOr<Schema> {
@@ -225,8 +306,14 @@ pub fn document() -> OpenApi {
     components = add_type::<UserWrite>(components);
     components = add_type::<AuditEntry>(components);
     components = components
-        .security_scheme("basic", SecurityScheme::Http(Http::new(HttpAuthScheme::Basic)))
-        .security_scheme("session", SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new("JSESSIONID"))));
+        .security_scheme(
+            "basic",
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Basic)),
+        )
+        .security_scheme(
+            "session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new("JSESSIONID"))),
+        );
 
     let mut paths: BTreeMap<String, PathItem> = BTreeMap::new();
     for doc in KINDS {
@@ -242,7 +329,12 @@ pub fn document() -> OpenApi {
             };
             let body = RequestBodyBuilder::new()
                 .required(Some(Required::True))
-                .content("application/json", ContentBuilder::new().schema(Some(object_schema(doc, true))).build())
+                .content(
+                    "application/json",
+                    ContentBuilder::new()
+                        .schema(Some(object_schema(doc, true)))
+                        .build(),
+                )
                 .build();
             let get = error_responses(
                 op("get", format!("Read a {noun}"))
@@ -254,20 +346,45 @@ pub fn document() -> OpenApi {
                     .response("200", json_response(noun, object_schema(doc, false))),
             );
             let patch = error_responses(
-                op("patch", format!("Create a {noun}, or merge changes into it (JSON merge patch)"))
-                    .request_body(Some(body.clone()))
-                    .response("200", ResponseBuilder::new().description("Applied; empty body").build())
-                    .response("412", json_response("Stale _revision", schema_ref("ApiError"))),
+                op(
+                    "patch",
+                    format!("Create a {noun}, or merge changes into it (JSON merge patch)"),
+                )
+                .request_body(Some(body.clone()))
+                .response(
+                    "200",
+                    ResponseBuilder::new()
+                        .description("Applied; empty body")
+                        .build(),
+                )
+                .response(
+                    "412",
+                    json_response("Stale _revision", schema_ref("ApiError")),
+                ),
             );
             let put = error_responses(
-                op("put", format!("Create or replace a {noun} (_revision required on update)"))
-                    .request_body(Some(body))
-                    .response("200", json_response(noun, object_schema(doc, false)))
-                    .response("412", json_response("Stale _revision", schema_ref("ApiError"))),
+                op(
+                    "put",
+                    format!("Create or replace a {noun} (_revision required on update)"),
+                )
+                .request_body(Some(body))
+                .response("200", json_response(noun, object_schema(doc, false)))
+                .response(
+                    "412",
+                    json_response("Stale _revision", schema_ref("ApiError")),
+                ),
             );
             let delete = error_responses(
-                op("delete", format!("Delete a {noun} (idempotent; refused while in use)"))
-                    .response("200", ResponseBuilder::new().description("Deleted or absent").build()),
+                op(
+                    "delete",
+                    format!("Delete a {noun} (idempotent; refused while in use)"),
+                )
+                .response(
+                    "200",
+                    ResponseBuilder::new()
+                        .description("Deleted or absent")
+                        .build(),
+                ),
             );
             let mut item = PathItem::new(HttpMethod::Get, get.build());
             item.merge_operations(PathItem::new(HttpMethod::Patch, patch.build()));
@@ -275,13 +392,25 @@ pub fn document() -> OpenApi {
             item.merge_operations(PathItem::new(HttpMethod::Delete, delete.build()));
             paths.insert(url.clone(), item);
 
-            let coll_url = url.rsplit_once('/').map(|(c, _)| c.to_owned()).unwrap_or_default();
+            let coll_url = url
+                .rsplit_once('/')
+                .map(|(c, _)| c.to_owned())
+                .unwrap_or_default();
             let list_schema = ObjectBuilder::new()
-                .property("results", ArrayBuilder::new().items(object_schema(doc, false)))
-                .property("result_count", ObjectBuilder::new().schema_type(Type::Integer))
+                .property(
+                    "results",
+                    ArrayBuilder::new().items(object_schema(doc, false)),
+                )
+                .property(
+                    "result_count",
+                    ObjectBuilder::new().schema_type(Type::Integer),
+                )
                 .property("cursor", ObjectBuilder::new().schema_type(Type::String))
                 .property("sort_by", ObjectBuilder::new().schema_type(Type::String))
-                .property("sort_ascending", ObjectBuilder::new().schema_type(Type::Boolean))
+                .property(
+                    "sort_ascending",
+                    ObjectBuilder::new().schema_type(Type::Boolean),
+                )
                 .build();
             let list = error_responses(
                 OperationBuilder::new()
@@ -289,12 +418,38 @@ pub fn document() -> OpenApi {
                     .tag(noun)
                     .summary(Some(format!("List {noun}s")))
                     .parameters(Some(path_params(&params[..params.len() - 1])))
-                    .parameter(query_param("cursor", Type::String, "Opaque cursor from the previous page"))
-                    .parameter(query_param("page_size", Type::Integer, "Results per page, 1-1000 (default 1000)"))
-                    .parameter(query_param("sort_by", Type::String, "Field to sort by (default display_name)"))
-                    .parameter(query_param("sort_ascending", Type::Boolean, "Sort direction (default true)"))
-                    .parameter(query_param("included_fields", Type::String, "Comma-separated fields to return"))
-                    .response("200", json_response(&format!("{noun} list"), RefOr::T(Schema::Object(list_schema)))),
+                    .parameter(query_param(
+                        "cursor",
+                        Type::String,
+                        "Opaque cursor from the previous page",
+                    ))
+                    .parameter(query_param(
+                        "page_size",
+                        Type::Integer,
+                        "Results per page, 1-1000 (default 1000)",
+                    ))
+                    .parameter(query_param(
+                        "sort_by",
+                        Type::String,
+                        "Field to sort by (default display_name)",
+                    ))
+                    .parameter(query_param(
+                        "sort_ascending",
+                        Type::Boolean,
+                        "Sort direction (default true)",
+                    ))
+                    .parameter(query_param(
+                        "included_fields",
+                        Type::String,
+                        "Comma-separated fields to return",
+                    ))
+                    .response(
+                        "200",
+                        json_response(
+                            &format!("{noun} list"),
+                            RefOr::T(Schema::Object(list_schema)),
+                        ),
+                    ),
             );
             paths.insert(coll_url, PathItem::new(HttpMethod::Get, list.build()));
         }
@@ -325,20 +480,30 @@ pub fn document() -> OpenApi {
 fn add_account_paths(paths: &mut BTreeMap<String, PathItem>) {
     let name_param = || path_params(&["username".to_owned()]);
     let list_users = error_responses(
-        OperationBuilder::new().operation_id(Some("user_list")).tag("user").summary(Some("List users")).response(
-            "200",
-            json_response(
-                "users",
-                RefOr::T(Schema::Object(
-                    ObjectBuilder::new()
-                        .property("results", ArrayBuilder::new().items(schema_ref("User")))
-                        .property("result_count", ObjectBuilder::new().schema_type(Type::Integer))
-                        .build(),
-                )),
+        OperationBuilder::new()
+            .operation_id(Some("user_list"))
+            .tag("user")
+            .summary(Some("List users"))
+            .response(
+                "200",
+                json_response(
+                    "users",
+                    RefOr::T(Schema::Object(
+                        ObjectBuilder::new()
+                            .property("results", ArrayBuilder::new().items(schema_ref("User")))
+                            .property(
+                                "result_count",
+                                ObjectBuilder::new().schema_type(Type::Integer),
+                            )
+                            .build(),
+                    )),
+                ),
             ),
-        ),
     );
-    paths.insert("/api/v1/users".into(), PathItem::new(HttpMethod::Get, list_users.build()));
+    paths.insert(
+        "/api/v1/users".into(),
+        PathItem::new(HttpMethod::Get, list_users.build()),
+    );
     let get = error_responses(
         OperationBuilder::new()
             .operation_id(Some("user_get"))
@@ -350,11 +515,18 @@ fn add_account_paths(paths: &mut BTreeMap<String, PathItem>) {
         OperationBuilder::new()
             .operation_id(Some("user_put"))
             .tag("user")
-            .summary(Some("Create or update a user; a user changes their own password with old_password"))
+            .summary(Some(
+                "Create or update a user; a user changes their own password with old_password",
+            ))
             .parameters(Some(name_param()))
             .request_body(Some(
                 RequestBodyBuilder::new()
-                    .content("application/json", ContentBuilder::new().schema(Some(schema_ref("UserWrite"))).build())
+                    .content(
+                        "application/json",
+                        ContentBuilder::new()
+                            .schema(Some(schema_ref("UserWrite")))
+                            .build(),
+                    )
                     .build(),
             ))
             .response("200", json_response("user", schema_ref("User"))),
@@ -365,7 +537,12 @@ fn add_account_paths(paths: &mut BTreeMap<String, PathItem>) {
             .tag("user")
             .summary(Some("Delete a user (never the last admin)"))
             .parameters(Some(name_param()))
-            .response("200", ResponseBuilder::new().description("Deleted or absent").build()),
+            .response(
+                "200",
+                ResponseBuilder::new()
+                    .description("Deleted or absent")
+                    .build(),
+            ),
     );
     let mut item = PathItem::new(HttpMethod::Get, get.build());
     item.merge_operations(PathItem::new(HttpMethod::Put, put.build()));
@@ -376,45 +553,76 @@ fn add_account_paths(paths: &mut BTreeMap<String, PathItem>) {
             .operation_id(Some("audit_log_list"))
             .tag("audit")
             .summary(Some("Audit log, newest first"))
-            .parameter(query_param("cursor", Type::String, "Cursor from the previous page"))
-            .parameter(query_param("page_size", Type::Integer, "Entries per page, 1-1000 (default 100)"))
+            .parameter(query_param(
+                "cursor",
+                Type::String,
+                "Cursor from the previous page",
+            ))
+            .parameter(query_param(
+                "page_size",
+                Type::Integer,
+                "Entries per page, 1-1000 (default 100)",
+            ))
             .response(
                 "200",
                 json_response(
                     "entries",
                     RefOr::T(Schema::Object(
                         ObjectBuilder::new()
-                            .property("results", ArrayBuilder::new().items(schema_ref("AuditEntry")))
-                            .property("result_count", ObjectBuilder::new().schema_type(Type::Integer))
+                            .property(
+                                "results",
+                                ArrayBuilder::new().items(schema_ref("AuditEntry")),
+                            )
+                            .property(
+                                "result_count",
+                                ObjectBuilder::new().schema_type(Type::Integer),
+                            )
                             .property("cursor", ObjectBuilder::new().schema_type(Type::String))
                             .build(),
                     )),
                 ),
             ),
     );
-    paths.insert("/api/v1/audit-log".into(), PathItem::new(HttpMethod::Get, audit.build()));
+    paths.insert(
+        "/api/v1/audit-log".into(),
+        PathItem::new(HttpMethod::Get, audit.build()),
+    );
     let login = OperationBuilder::new()
         .operation_id(Some("session_create"))
         .tag("authentication")
         .summary(Some("Log in (form fields j_username, j_password); returns cookie JSESSIONID and header X-XSRF-TOKEN"))
         .response("200", ResponseBuilder::new().description("Logged in").build())
         .response("403", json_response("Login failed", schema_ref("ApiError")));
-    paths.insert("/api/session/create".into(), PathItem::new(HttpMethod::Post, login.build()));
+    paths.insert(
+        "/api/session/create".into(),
+        PathItem::new(HttpMethod::Post, login.build()),
+    );
     let logout = OperationBuilder::new()
         .operation_id(Some("session_destroy"))
         .tag("authentication")
         .summary(Some("Log out"))
-        .response("200", ResponseBuilder::new().description("Logged out").build());
-    paths.insert("/api/session/destroy".into(), PathItem::new(HttpMethod::Post, logout.build()));
+        .response(
+            "200",
+            ResponseBuilder::new().description("Logged out").build(),
+        );
+    paths.insert(
+        "/api/session/destroy".into(),
+        PathItem::new(HttpMethod::Post, logout.build()),
+    );
     let health = OperationBuilder::new()
         .operation_id(Some("healthz"))
         .tag("health")
         .summary(Some("Liveness (no authentication); body `ok`"))
         .response("200", ResponseBuilder::new().description("ok").build());
-    paths.insert("/healthz".into(), PathItem::new(HttpMethod::Get, health.build()));
+    paths.insert(
+        "/healthz".into(),
+        PathItem::new(HttpMethod::Get, health.build()),
+    );
 }
 
 /// The document as pretty JSON (what is served and checked in).
 pub fn json() -> String {
-    document().to_pretty_json().unwrap_or_else(|_| "{}".to_owned())
+    document()
+        .to_pretty_json()
+        .unwrap_or_else(|_| "{}".to_owned())
 }

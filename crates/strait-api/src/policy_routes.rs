@@ -17,7 +17,11 @@ pub const PREFIX: &str = "/policy/api/v1";
 
 /// Query parameters NSX defines for these calls that strait accepts and ignores
 /// (single enforcement point, always realtime).
-const IGNORED_PARAMS: &[&str] = &["enforcement_point_path", "source", "include_mark_for_delete_objects"];
+const IGNORED_PARAMS: &[&str] = &[
+    "enforcement_point_path",
+    "source",
+    "include_mark_for_delete_objects",
+];
 
 fn decode_path(raw: &str) -> Result<String, ApiError> {
     percent_encoding::percent_decode_str(raw)
@@ -27,7 +31,11 @@ fn decode_path(raw: &str) -> Result<String, ApiError> {
 }
 
 /// The single handler for the policy tree.
-pub async fn handle(State(state): State<AppState>, Extension(actor): Extension<Actor>, req: Request) -> Response {
+pub async fn handle(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    req: Request,
+) -> Response {
     let method = req.method().clone();
     let raw_path = req.uri().path().to_owned();
     let result = dispatch(&state, &actor, req).await;
@@ -37,10 +45,16 @@ pub async fn handle(State(state): State<AppState>, Extension(actor): Extension<A
             if !matches!(method, Method::GET | Method::HEAD) {
                 let policy = state.policy.clone();
                 let user = actor.user.clone();
-                let path = raw_path.strip_prefix(PREFIX).unwrap_or(&raw_path).to_owned();
+                let path = raw_path
+                    .strip_prefix(PREFIX)
+                    .unwrap_or(&raw_path)
+                    .to_owned();
                 let outcome = format!("failure: {} {}", e.status().as_u16(), e.error_message);
                 let m = method.to_string();
-                let _ = tokio::task::spawn_blocking(move || policy.audit_failure(&user, &m, &path, &outcome)).await;
+                let _ = tokio::task::spawn_blocking(move || {
+                    policy.audit_failure(&user, &m, &path, &outcome)
+                })
+                .await;
             }
             e.into_response()
         }
@@ -61,7 +75,13 @@ async fn dispatch(state: &AppState, actor: &Actor, req: Request) -> Result<Respo
                     &format!("GET to list, or PATCH/PUT/DELETE on {path}/<id>"),
                 ));
             }
-            let mut known = vec!["cursor", "page_size", "sort_by", "sort_ascending", "included_fields"];
+            let mut known = vec![
+                "cursor",
+                "page_size",
+                "sort_by",
+                "sort_ascending",
+                "included_fields",
+            ];
             known.extend_from_slice(IGNORED_PARAMS);
             q.only(&known)?;
             let lq = ListQuery {
@@ -90,7 +110,10 @@ async fn dispatch(state: &AppState, actor: &Actor, req: Request) -> Result<Respo
                     }
                 };
                 let actor = actor.clone();
-                let v = blocking(state, move |p| p.get(o.as_str(), &actor, GetOptions { sensitive })).await?;
+                let v = blocking(state, move |p| {
+                    p.get(o.as_str(), &actor, GetOptions { sensitive })
+                })
+                .await?;
                 Ok(axum::Json(v).into_response())
             }
             Method::PATCH => {
@@ -113,7 +136,11 @@ async fn dispatch(state: &AppState, actor: &Actor, req: Request) -> Result<Respo
                 blocking(state, move |p| p.delete(o.as_str(), &actor)).await?;
                 Ok(StatusCode::OK.into_response())
             }
-            m => Err(ApiError::method_not_allowed(m.as_str(), &path, "GET, PATCH, PUT or DELETE")),
+            m => Err(ApiError::method_not_allowed(
+                m.as_str(),
+                &path,
+                "GET, PATCH, PUT or DELETE",
+            )),
         },
     }
 }

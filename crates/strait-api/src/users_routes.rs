@@ -18,7 +18,10 @@ pub async fn list(State(state): State<AppState>) -> Result<Response, ApiError> {
 }
 
 /// `GET /api/v1/users/{username}`.
-pub async fn get(State(state): State<AppState>, Path(name): Path<String>) -> Result<Response, ApiError> {
+pub async fn get(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
     let u = blocking(&state, move |p| p.accounts().get(&name)).await?;
     Ok(axum::Json(u).into_response())
 }
@@ -59,17 +62,32 @@ pub async fn delete(
     Ok(StatusCode::OK.into_response())
 }
 
-async fn audit_failure<T>(state: &AppState, actor: &Actor, method: &str, name: &str, r: &Result<T, ApiError>) {
+async fn audit_failure<T>(
+    state: &AppState,
+    actor: &Actor,
+    method: &str,
+    name: &str,
+    r: &Result<T, ApiError>,
+) {
     if let Err(e) = r {
         let policy = state.policy.clone();
-        let (user, m, path) = (actor.user.clone(), method.to_owned(), format!("/api/v1/users/{name}"));
+        let (user, m, path) = (
+            actor.user.clone(),
+            method.to_owned(),
+            format!("/api/v1/users/{name}"),
+        );
         let outcome = format!("failure: {} {}", e.status().as_u16(), e.error_message);
-        let _ = tokio::task::spawn_blocking(move || policy.audit_failure(&user, &m, &path, &outcome)).await;
+        let _ =
+            tokio::task::spawn_blocking(move || policy.audit_failure(&user, &m, &path, &outcome))
+                .await;
     }
 }
 
 /// `GET /api/v1/audit-log?cursor=&page_size=`.
-pub async fn audit_log(State(state): State<AppState>, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
+pub async fn audit_log(
+    State(state): State<AppState>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
     let q = Query::parse(raw.as_deref())?;
     q.only(&["cursor", "page_size"])?;
     let page_size = match q.u32("page_size")? {

@@ -52,8 +52,20 @@ fn openapi_documents_every_policy_path_and_schema() {
         assert!(paths.contains_key(p), "missing {p}");
     }
     let session = &doc["components"]["schemas"]["RouteBasedSession"]["properties"];
-    for f in ["peer_address", "peer_id", "tunnel_interfaces", "tcp_mss_clamping", "compliance_suite"] {
-        assert!(session.get(f).is_some() || doc["components"]["schemas"]["RouteBasedSession"].to_string().contains(f), "session schema lacks {f}");
+    for f in [
+        "peer_address",
+        "peer_id",
+        "tunnel_interfaces",
+        "tcp_mss_clamping",
+        "compliance_suite",
+    ] {
+        assert!(
+            session.get(f).is_some()
+                || doc["components"]["schemas"]["RouteBasedSession"]
+                    .to_string()
+                    .contains(f),
+            "session schema lacks {f}"
+        );
     }
     let enums = doc["components"]["schemas"]["DhGroup"].to_string();
     assert!(enums.contains("GROUP31"), "{enums}");

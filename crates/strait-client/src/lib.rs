@@ -134,7 +134,12 @@ impl rustls::client::danger::ServerCertVerifier for AcceptAny {
         cert: &rustls_pki_types::CertificateDer<'_>,
         dss: &rustls::DigitallySignedStruct,
     ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
     }
     fn verify_tls13_signature(
         &self,
@@ -142,7 +147,12 @@ impl rustls::client::danger::ServerCertVerifier for AcceptAny {
         cert: &rustls_pki_types::CertificateDer<'_>,
         dss: &rustls::DigitallySignedStruct,
     ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
     }
     fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
         self.0.signature_verification_algorithms.supported_schemes()
@@ -163,13 +173,19 @@ fn tls_config(verify: &TlsVerify) -> Result<rustls::ClientConfig, ClientError> {
             let mut roots = rustls::RootCertStore::empty();
             if let Some(file) = file {
                 use rustls_pki_types::pem::PemObject;
-                let certs = rustls_pki_types::CertificateDer::pem_file_iter(file)
-                    .map_err(|e| ClientError::Setup(format!("cannot read --ca-cert {}: {e}", file.display())))?;
+                let certs = rustls_pki_types::CertificateDer::pem_file_iter(file).map_err(|e| {
+                    ClientError::Setup(format!("cannot read --ca-cert {}: {e}", file.display()))
+                })?;
                 for c in certs {
-                    let c = c.map_err(|e| ClientError::Setup(format!("--ca-cert {}: {e}", file.display())))?;
-                    roots
-                        .add(c)
-                        .map_err(|e| ClientError::Setup(format!("--ca-cert {}: unusable certificate: {e}", file.display())))?;
+                    let c = c.map_err(|e| {
+                        ClientError::Setup(format!("--ca-cert {}: {e}", file.display()))
+                    })?;
+                    roots.add(c).map_err(|e| {
+                        ClientError::Setup(format!(
+                            "--ca-cert {}: unusable certificate: {e}",
+                            file.display()
+                        ))
+                    })?;
                 }
             }
             for path in ["/etc/ssl/certs/ca-certificates.crt"] {
@@ -187,8 +203,11 @@ fn tls_config(verify: &TlsVerify) -> Result<rustls::ClientConfig, ClientError> {
 
 /// Percent-encode one path segment (an id).
 pub fn encode_segment(s: &str) -> String {
-    const SET: &percent_encoding::AsciiSet =
-        &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+    const SET: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'_')
+        .remove(b'.')
+        .remove(b'~');
     percent_encoding::utf8_percent_encode(s, SET).to_string()
 }
 
@@ -209,9 +228,17 @@ impl Client {
         &self.config.server
     }
 
-    fn send(&self, method: reqwest::Method, path: &str, body: Option<&Value>) -> Result<(u16, String), ClientError> {
+    fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<(u16, String), ClientError> {
         let url = format!("{}{}", self.config.server.trim_end_matches('/'), path);
-        let mut rb = self.http.request(method, &url).basic_auth(&self.config.user, Some(self.config.password.as_str()));
+        let mut rb = self
+            .http
+            .request(method, &url)
+            .basic_auth(&self.config.user, Some(self.config.password.as_str()));
         if let Some(b) = body {
             rb = rb.json(b);
         }
@@ -220,12 +247,19 @@ impl Client {
             reason: transport_reason(&e),
         })?;
         let status = resp.status().as_u16();
-        let text = resp.text().map_err(|e| ClientError::Decode(e.to_string()))?;
+        let text = resp
+            .text()
+            .map_err(|e| ClientError::Decode(e.to_string()))?;
         if status >= 400 {
-            let body = serde_json::from_str::<ApiErrorBody>(&text).unwrap_or_else(|_| ApiErrorBody {
-                error_message: if text.is_empty() { format!("HTTP {status}") } else { text.clone() },
-                ..Default::default()
-            });
+            let body =
+                serde_json::from_str::<ApiErrorBody>(&text).unwrap_or_else(|_| ApiErrorBody {
+                    error_message: if text.is_empty() {
+                        format!("HTTP {status}")
+                    } else {
+                        text.clone()
+                    },
+                    ..Default::default()
+                });
             return Err(ClientError::Api { status, body });
         }
         Ok((status, text))
@@ -260,7 +294,8 @@ impl Client {
 
     /// PATCH.
     pub fn patch(&self, path: &str, body: &Value) -> Result<(), ClientError> {
-        self.send(reqwest::Method::PATCH, path, Some(body)).map(|_| ())
+        self.send(reqwest::Method::PATCH, path, Some(body))
+            .map(|_| ())
     }
 
     /// PUT returning the stored object.

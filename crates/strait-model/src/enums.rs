@@ -253,13 +253,21 @@ mod tests {
             let back: DhGroup = serde_json::from_str(&json).unwrap();
             assert_eq!(*v, back);
         }
-        assert_eq!(serde_json::to_string(&DhGroup::Group31).unwrap(), "\"GROUP31\"");
+        assert_eq!(
+            serde_json::to_string(&DhGroup::Group31).unwrap(),
+            "\"GROUP31\""
+        );
     }
 
     #[test]
     fn unknown_enum_value_lists_accepted_values() {
-        let err = serde_json::from_str::<MssDirection>("\"UP\"").unwrap_err().to_string();
-        assert!(err.contains("NONE, INBOUND_CONNECTION, OUTBOUND_CONNECTION, BOTH"), "{err}");
+        let err = serde_json::from_str::<MssDirection>("\"UP\"")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("NONE, INBOUND_CONNECTION, OUTBOUND_CONNECTION, BOTH"),
+            "{err}"
+        );
         assert!(err.contains("\"UP\""), "{err}");
     }
 }

@@ -35,9 +35,11 @@ impl IkeIdentity {
     /// Classify and check an identity string.
     pub fn parse(s: &str) -> Result<IkeIdentity, String> {
         if s.is_empty() {
-            return Err("the ID is empty; use an IP address, an FQDN such as vpn.example.com, \
+            return Err(
+                "the ID is empty; use an IP address, an FQDN such as vpn.example.com, \
                         an email address, or (with certificates) a DN"
-                .into());
+                    .into(),
+            );
         }
         if s.trim() != s {
             return Err(format!("{s:?} has leading or trailing spaces; remove them"));
@@ -84,7 +86,10 @@ fn parse_dn(s: &str) -> Result<String, String> {
         ));
     }
     strait_pki::normalize_dn(s).map_err(|e| {
-        format!("{:?} looks like a distinguished name (it contains '=') but {e}", crate::reader::truncate(s, 128))
+        format!(
+            "{:?} looks like a distinguished name (it contains '=') but {e}",
+            crate::reader::truncate(s, 128)
+        )
     })
 }
 
@@ -96,7 +101,10 @@ pub fn check_fqdn(s: &str) -> Result<(), String> {
         return Err("the name is empty; use an FQDN such as vpn.example.com".into());
     }
     if name.len() > 253 {
-        return Err(format!("{:?} is longer than 253 characters", crate::reader::truncate(s, 64)));
+        return Err(format!(
+            "{:?} is longer than 253 characters",
+            crate::reader::truncate(s, 64)
+        ));
     }
     for label in name.split('.') {
         if label.is_empty() {
@@ -105,7 +113,10 @@ pub fn check_fqdn(s: &str) -> Result<(), String> {
         if label.len() > 63 {
             return Err(format!("{s:?} has a label longer than 63 characters"));
         }
-        if let Some(c) = label.chars().find(|c| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '_')) {
+        if let Some(c) = label
+            .chars()
+            .find(|c| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '_'))
+        {
             return Err(format!(
                 "{:?} contains {c:?}; an FQDN uses letters, digits, '-' and '.' (for a DN with \
                  certificates write attributes like \"C=US, O=Org, CN=site\")",
@@ -113,7 +124,10 @@ pub fn check_fqdn(s: &str) -> Result<(), String> {
             ));
         }
     }
-    if name.split('.').all(|l| l.chars().all(|c| c.is_ascii_digit())) {
+    if name
+        .split('.')
+        .all(|l| l.chars().all(|c| c.is_ascii_digit()))
+    {
         return Err(format!(
             "{s:?} looks like an IPv4 address but is not a valid one; write four numbers 0-255"
         ));
@@ -127,13 +141,27 @@ mod tests {
 
     #[test]
     fn classifies_per_the_contract() {
-        assert_eq!(IkeIdentity::parse("203.0.113.5").unwrap().type_name(), "ID_IPV4_ADDR");
-        assert_eq!(IkeIdentity::parse("2001:db8::1").unwrap().type_name(), "ID_IPV6_ADDR");
-        assert_eq!(IkeIdentity::parse("vpn.example.com").unwrap().type_name(), "ID_FQDN");
-        assert_eq!(IkeIdentity::parse("site-b").unwrap().type_name(), "ID_FQDN");
-        assert_eq!(IkeIdentity::parse("vpn@example.com").unwrap().type_name(), "ID_RFC822_ADDR");
         assert_eq!(
-            IkeIdentity::parse("C=US, O=Org, CN=Site").unwrap().type_name(),
+            IkeIdentity::parse("203.0.113.5").unwrap().type_name(),
+            "ID_IPV4_ADDR"
+        );
+        assert_eq!(
+            IkeIdentity::parse("2001:db8::1").unwrap().type_name(),
+            "ID_IPV6_ADDR"
+        );
+        assert_eq!(
+            IkeIdentity::parse("vpn.example.com").unwrap().type_name(),
+            "ID_FQDN"
+        );
+        assert_eq!(IkeIdentity::parse("site-b").unwrap().type_name(), "ID_FQDN");
+        assert_eq!(
+            IkeIdentity::parse("vpn@example.com").unwrap().type_name(),
+            "ID_RFC822_ADDR"
+        );
+        assert_eq!(
+            IkeIdentity::parse("C=US, O=Org, CN=Site")
+                .unwrap()
+                .type_name(),
             "ID_DER_ASN1_DN"
         );
     }
@@ -150,7 +178,10 @@ mod tests {
     #[test]
     fn the_openssl_slash_form_is_explained() {
         let e = IkeIdentity::parse("C=US, CN=Site123/emailAddress=a@example.com").unwrap_err();
-        assert!(e.contains("\"C=US, CN=Site123, emailAddress=a@example.com\""), "{e}");
+        assert!(
+            e.contains("\"C=US, CN=Site123, emailAddress=a@example.com\""),
+            "{e}"
+        );
     }
 
     #[test]

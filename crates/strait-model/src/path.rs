@@ -100,6 +100,14 @@ impl Kind {
         }
     }
 
+    /// The noun with its indefinite article, for messages: "an IKE profile", "a DPD profile".
+    pub fn a_noun(self) -> String {
+        let noun = self.noun();
+        // The nouns with a vowel sound first are exactly those starting with I (IKE, IPsec).
+        let article = if noun.starts_with('I') { "an" } else { "a" };
+        format!("{article} {noun}")
+    }
+
     /// Kinds that may be the parent of this kind (`None` in the list: directly under `/infra`).
     pub fn parent_kinds(self) -> &'static [Kind] {
         match self {
@@ -158,13 +166,18 @@ pub fn check_id(id: &str) -> Result<(), String> {
         return Err("the id is empty; give the object an id such as \"site-b\"".into());
     }
     if id.chars().count() > ID_MAX_CHARS {
-        return Err(format!("the id is longer than {ID_MAX_CHARS} characters; use a shorter id"));
+        return Err(format!(
+            "the id is longer than {ID_MAX_CHARS} characters; use a shorter id"
+        ));
     }
     if id.starts_with('.') {
-        return Err(format!("the id {id:?} starts with '.'; start it with a letter or digit"));
+        return Err(format!(
+            "the id {id:?} starts with '.'; start it with a letter or digit"
+        ));
     }
-    if let Some(bad) =
-        id.chars().find(|c| !(c.is_ascii_alphanumeric() || "-_.:@~+=".contains(*c)))
+    if let Some(bad) = id
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || "-_.:@~+=".contains(*c)))
     {
         return Err(format!(
             "the id {:?} contains {bad:?}; ids may use letters, digits and - _ . : @ ~ + =",
@@ -196,7 +209,11 @@ impl ObjectPath {
     }
 
     /// Build the path of a child of `parent` (or of a top-level object when `parent` is None).
-    pub fn child(parent: Option<&ObjectPath>, kind: Kind, id: &str) -> Result<ObjectPath, PathError> {
+    pub fn child(
+        parent: Option<&ObjectPath>,
+        kind: Kind,
+        id: &str,
+    ) -> Result<ObjectPath, PathError> {
         let base = match parent {
             Some(p) => p.as_str().to_owned(),
             None => "/infra".to_owned(),
@@ -344,7 +361,10 @@ fn children_of(kind: Option<Kind>) -> &'static [Kind] {
 
 /// Parse a policy path into an object or a collection. The path must start with `/infra`.
 pub fn parse_any(path: &str) -> Result<ParsedPath, PathError> {
-    let unknown = |hint: String| PathError::Unknown { path: crate::reader::truncate(path, 300), hint };
+    let unknown = |hint: String| PathError::Unknown {
+        path: crate::reader::truncate(path, 300),
+        hint,
+    };
     if path.len() > 2048 {
         return Err(unknown("the path is too long".into()));
     }
@@ -367,26 +387,43 @@ pub fn parse_any(path: &str) -> Result<ParsedPath, PathError> {
     loop {
         let allowed = children_of(parent.as_ref().map(|p| p.kind));
         let seg = segments[i];
-        let kind = allowed.iter().copied().find(|k| k.collection_segment() == seg).ok_or_else(|| {
-            let names: Vec<&str> = allowed.iter().map(|k| k.collection_segment()).collect();
-            if names.is_empty() {
-                unknown(format!("nothing lives under {}", parent.as_ref().map_or("/infra", |p| p.as_str())))
-            } else {
-                unknown(format!(
-                    "after {} expected one of: {}",
-                    parent.as_ref().map_or("/infra", |p| p.as_str()),
-                    names.join(", ")
-                ))
-            }
-        })?;
-        let base = parent.as_ref().map_or("/infra".to_owned(), |p| p.path.clone());
+        let kind = allowed
+            .iter()
+            .copied()
+            .find(|k| k.collection_segment() == seg)
+            .ok_or_else(|| {
+                let names: Vec<&str> = allowed.iter().map(|k| k.collection_segment()).collect();
+                if names.is_empty() {
+                    unknown(format!(
+                        "nothing lives under {}",
+                        parent.as_ref().map_or("/infra", |p| p.as_str())
+                    ))
+                } else {
+                    unknown(format!(
+                        "after {} expected one of: {}",
+                        parent.as_ref().map_or("/infra", |p| p.as_str()),
+                        names.join(", ")
+                    ))
+                }
+            })?;
+        let base = parent
+            .as_ref()
+            .map_or("/infra".to_owned(), |p| p.path.clone());
         let Some(id) = segments.get(i + 1) else {
             return Ok(ParsedPath::Collection(CollectionPath { kind, parent }));
         };
-        check_id(id).map_err(|reason| PathError::BadId { path: crate::reader::truncate(path, 300), reason })?;
+        check_id(id).map_err(|reason| PathError::BadId {
+            path: crate::reader::truncate(path, 300),
+            reason,
+        })?;
         let parent_len = base.len();
         let full = format!("{base}/{seg}/{id}");
-        let obj = ObjectPath { kind, id_start: full.len() - id.len(), parent_len, path: full };
+        let obj = ObjectPath {
+            kind,
+            id_start: full.len() - id.len(),
+            parent_len,
+            path: full,
+        };
         i += 2;
         if i >= segments.len() {
             return Ok(ParsedPath::Object(obj));
@@ -418,20 +455,26 @@ mod tests {
                 parent: Some(ObjectPath::parse("/infra/tier-1s/t1").unwrap())
             })
         );
-        let p = ObjectPath::parse("/infra/ipsec-vpn-ike-profiles/nsx-default-l3vpn-ike-profile").unwrap();
+        let p = ObjectPath::parse("/infra/ipsec-vpn-ike-profiles/nsx-default-l3vpn-ike-profile")
+            .unwrap();
         assert_eq!(p.parent_path(), "/infra");
         assert!(p.parent().is_none());
     }
 
     #[test]
     fn rejects_bad_paths_with_hints() {
-        let e = ObjectPath::parse("/infra/tier-0s/t0/sessions/x").unwrap_err().to_string();
+        let e = ObjectPath::parse("/infra/tier-0s/t0/sessions/x")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("ipsec-vpn-services, static-routes"), "{e}");
         assert!(ObjectPath::parse("/infra/tier-0s/../x").is_err());
         assert!(ObjectPath::parse("/infra/tier-0s/a b").is_err());
         assert!(ObjectPath::parse("/infra/tier-0s/").is_err());
         assert!(ObjectPath::parse("/foo").is_err());
-        assert!(matches!(ObjectPath::parse("/infra/tier-0s"), Err(PathError::NotAnObject { .. })));
+        assert!(matches!(
+            ObjectPath::parse("/infra/tier-0s"),
+            Err(PathError::NotAnObject { .. })
+        ));
     }
 
     #[test]

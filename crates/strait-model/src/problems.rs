@@ -53,7 +53,11 @@ impl Problems {
     /// Record a problem with an explicit code.
     pub fn push(&mut self, field: impl Into<String>, code: u32, message: impl Into<String>) {
         if self.list.len() < MAX_PROBLEMS {
-            self.list.push(Problem { field: field.into(), code, message: message.into() });
+            self.list.push(Problem {
+                field: field.into(),
+                code,
+                message: message.into(),
+            });
         }
     }
 

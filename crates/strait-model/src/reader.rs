@@ -74,7 +74,10 @@ impl<'a> ObjectReader<'a> {
             other => {
                 p.field(
                     prefix,
-                    format!("expected a JSON object ({type_name}), found {}", json_type(other)),
+                    format!(
+                        "expected a JSON object ({type_name}), found {}",
+                        json_type(other)
+                    ),
                 );
                 None
             }
@@ -83,7 +86,12 @@ impl<'a> ObjectReader<'a> {
 
     /// Start reading a map.
     pub fn from_map(map: &'a Map<String, Value>, prefix: &str, type_name: &'static str) -> Self {
-        Self { map, prefix: prefix.to_owned(), type_name, read: BTreeSet::new() }
+        Self {
+            map,
+            prefix: prefix.to_owned(),
+            type_name,
+            read: BTreeSet::new(),
+        }
     }
 
     /// The JSON path of a field of this object.
@@ -186,7 +194,10 @@ impl<'a> ObjectReader<'a> {
         for (field, v) in items {
             match enum_value::<E>(p, &field, v) {
                 Some(e) if out.contains(&e) => {
-                    p.field(field, format!("{} is listed twice; list each value once", e.as_str()));
+                    p.field(
+                        field,
+                        format!("{} is listed twice; list each value once", e.as_str()),
+                    );
                     ok = false;
                 }
                 Some(e) => out.push(e),
@@ -234,10 +245,17 @@ impl<'a> ObjectReader<'a> {
                 None
             }
             Value::Array(items) => Some(
-                items.iter().enumerate().map(|(i, v)| (format!("{field}[{i}]"), v)).collect(),
+                items
+                    .iter()
+                    .enumerate()
+                    .map(|(i, v)| (format!("{field}[{i}]"), v))
+                    .collect(),
             ),
             other => {
-                p.field(field, format!("expected an array, found {}", json_type(other)));
+                p.field(
+                    field,
+                    format!("expected an array, found {}", json_type(other)),
+                );
                 None
             }
         }
@@ -264,8 +282,11 @@ impl<'a> ObjectReader<'a> {
 
     /// Report every field that was never read as unknown.
     pub fn finish(self, p: &mut Problems) {
-        let unknown: Vec<&String> =
-            self.map.keys().filter(|k| !self.read.contains(k.as_str())).collect();
+        let unknown: Vec<&String> = self
+            .map
+            .keys()
+            .filter(|k| !self.read.contains(k.as_str()))
+            .collect();
         if unknown.is_empty() {
             return;
         }
@@ -277,6 +298,11 @@ impl<'a> ObjectReader<'a> {
             .collect();
         known.sort_unstable();
         for k in unknown {
+            // Only MAX_PROBLEMS are reported; building "did you mean" for the other keys of a
+            // body with 100 000 unknown ones would only burn CPU.
+            if p.len() >= crate::problems::MAX_PROBLEMS {
+                break;
+            }
             let mut msg = format!("{} has no field {:?}", self.type_name, truncate(k, 64));
             if let Some(close) = closest(k, &known) {
                 msg.push_str(&format!("; did you mean {close:?}?"));
@@ -293,14 +319,20 @@ pub fn string_value(p: &mut Problems, field: &str, v: &Value, max_chars: usize) 
         Value::String(s) => {
             let n = s.chars().count();
             if n > max_chars {
-                p.field(field, format!("is {n} characters long; the maximum is {max_chars}"));
+                p.field(
+                    field,
+                    format!("is {n} characters long; the maximum is {max_chars}"),
+                );
                 None
             } else {
                 Some(s.clone())
             }
         }
         other => {
-            p.field(field, format!("expected a string, found {}", json_type(other)));
+            p.field(
+                field,
+                format!("expected a string, found {}", json_type(other)),
+            );
             None
         }
     }
@@ -311,14 +343,20 @@ pub fn int_value(p: &mut Problems, field: &str, v: &Value, min: i64, max: i64) -
     let n = match v {
         Value::Number(n) => n,
         other => {
-            p.field(field, format!("expected an integer, found {}", json_type(other)));
+            p.field(
+                field,
+                format!("expected an integer, found {}", json_type(other)),
+            );
             return None;
         }
     };
     match n.as_i64() {
         Some(i) if (min..=max).contains(&i) => Some(i),
         Some(i) => {
-            p.field(field, format!("{i} is out of range; use a value from {min} to {max}"));
+            p.field(
+                field,
+                format!("{i} is out of range; use a value from {min} to {max}"),
+            );
             None
         }
         None => {
@@ -373,7 +411,10 @@ pub fn ip_value(p: &mut Problems, field: &str, v: &Value, hint: &str) -> Option<
     let s = match v {
         Value::String(s) => s,
         other => {
-            p.field(field, format!("expected an IP address string, found {}", json_type(other)));
+            p.field(
+                field,
+                format!("expected an IP address string, found {}", json_type(other)),
+            );
             return None;
         }
     };
@@ -384,7 +425,11 @@ pub fn ip_value(p: &mut Problems, field: &str, v: &Value, hint: &str) -> Option<
         }
         Ok(ip) => Some(ip),
         Err(_) => {
-            let extra = if s.contains('/') { " without a prefix length" } else { "" };
+            let extra = if s.contains('/') {
+                " without a prefix length"
+            } else {
+                ""
+            };
             p.field(
                 field,
                 format!(
@@ -461,7 +506,9 @@ mod tests {
         let mut r = ObjectReader::new(&body, "", "Session", &mut p).unwrap();
         let _ = r.ip(&mut p, "peer_address", "x");
         r.finish(&mut p);
-        assert!(p.as_slice()[0].message.contains("did you mean \"peer_address\""));
+        assert!(p.as_slice()[0]
+            .message
+            .contains("did you mean \"peer_address\""));
     }
 
     #[test]

@@ -35,11 +35,18 @@ pub fn suite_profile_path(suite: ComplianceSuite, kind: Kind) -> Option<String> 
         Kind::TunnelProfile => "ipsec-tunnel-profile",
         _ => return None,
     };
-    Some(format!("/infra/{}/{prefix}-{suffix}", kind.collection_segment()))
+    Some(format!(
+        "/infra/{}/{prefix}-{suffix}",
+        kind.collection_segment()
+    ))
 }
 
 fn common(id: &str, description: &str) -> Common {
-    Common { display_name: id.to_owned(), description: Some(description.to_owned()), tags: Vec::new() }
+    Common {
+        display_name: id.to_owned(),
+        description: Some(description.to_owned()),
+        tags: Vec::new(),
+    }
 }
 
 fn ike(
@@ -85,7 +92,8 @@ fn tunnel(
 }
 
 fn path(kind: Kind, id: &str) -> ObjectPath {
-    ObjectPath::child(None, kind, id).expect("system profile ids are literals that satisfy check_id")
+    ObjectPath::child(None, kind, id)
+        .expect("system profile ids are literals that satisfy check_id")
 }
 
 /// Every system-owned object, in a stable order.
@@ -126,7 +134,10 @@ pub fn system_objects() -> Vec<(ObjectPath, PolicyObject)> {
         (
             path(Kind::DpdProfile, DEFAULT_DPD_PROFILE),
             PolicyObject::DpdProfile(DpdProfile {
-                common: common(DEFAULT_DPD_PROFILE, "System-defined default DPD profile for L3 VPN"),
+                common: common(
+                    DEFAULT_DPD_PROFILE,
+                    "System-defined default DPD profile for L3 VPN",
+                ),
                 enabled: true,
                 dpd_probe_mode: DpdProbeMode::Periodic,
                 dpd_probe_interval: 60,
@@ -135,21 +146,98 @@ pub fn system_objects() -> Vec<(ObjectPath, PolicyObject)> {
         ),
     ];
     // (suite, IKE version, IKE cipher, IKE digests, IKE groups, ESP cipher, ESP digests, ESP groups)
-    let suites: [(ComplianceSuite, IkeVersion, IkeEncryption, &[DigestAlgorithm], &[DhGroup], TunnelEncryption, &[DigestAlgorithm], &[DhGroup]); 6] = [
-        (ComplianceSuite::Cnsa, IkeVersion::IkeV2, IkeEncryption::Aes256, &[Sha2_384], &[Group15, Group20], TunnelEncryption::Aes256, &[Sha2_384], &[Group15, Group20]),
-        (ComplianceSuite::Fips, IkeVersion::IkeFlex, IkeEncryption::Aes128, &[Sha2_256], &[Group20], TunnelEncryption::AesGcm128, &[], &[Group20]),
-        (ComplianceSuite::Foundation, IkeVersion::IkeV1, IkeEncryption::Aes128, &[Sha2_256], &[Group14], TunnelEncryption::Aes128, &[Sha2_256], &[Group14]),
-        (ComplianceSuite::Prime, IkeVersion::IkeV2, IkeEncryption::AesGcm128, &[], &[Group19], TunnelEncryption::AesGcm128, &[], &[Group19]),
-        (ComplianceSuite::SuiteBGcm128, IkeVersion::IkeV2, IkeEncryption::Aes128, &[Sha2_256], &[Group19], TunnelEncryption::AesGcm128, &[], &[Group19]),
-        (ComplianceSuite::SuiteBGcm256, IkeVersion::IkeV2, IkeEncryption::Aes256, &[Sha2_384], &[Group20], TunnelEncryption::AesGcm256, &[], &[Group20]),
+    type Suite = (
+        ComplianceSuite,
+        IkeVersion,
+        IkeEncryption,
+        &'static [DigestAlgorithm],
+        &'static [DhGroup],
+        TunnelEncryption,
+        &'static [DigestAlgorithm],
+        &'static [DhGroup],
+    );
+    let suites: [Suite; 6] = [
+        (
+            ComplianceSuite::Cnsa,
+            IkeVersion::IkeV2,
+            IkeEncryption::Aes256,
+            &[Sha2_384],
+            &[Group15, Group20],
+            TunnelEncryption::Aes256,
+            &[Sha2_384],
+            &[Group15, Group20],
+        ),
+        (
+            ComplianceSuite::Fips,
+            IkeVersion::IkeFlex,
+            IkeEncryption::Aes128,
+            &[Sha2_256],
+            &[Group20],
+            TunnelEncryption::AesGcm128,
+            &[],
+            &[Group20],
+        ),
+        (
+            ComplianceSuite::Foundation,
+            IkeVersion::IkeV1,
+            IkeEncryption::Aes128,
+            &[Sha2_256],
+            &[Group14],
+            TunnelEncryption::Aes128,
+            &[Sha2_256],
+            &[Group14],
+        ),
+        (
+            ComplianceSuite::Prime,
+            IkeVersion::IkeV2,
+            IkeEncryption::AesGcm128,
+            &[],
+            &[Group19],
+            TunnelEncryption::AesGcm128,
+            &[],
+            &[Group19],
+        ),
+        (
+            ComplianceSuite::SuiteBGcm128,
+            IkeVersion::IkeV2,
+            IkeEncryption::Aes128,
+            &[Sha2_256],
+            &[Group19],
+            TunnelEncryption::AesGcm128,
+            &[],
+            &[Group19],
+        ),
+        (
+            ComplianceSuite::SuiteBGcm256,
+            IkeVersion::IkeV2,
+            IkeEncryption::Aes256,
+            &[Sha2_384],
+            &[Group20],
+            TunnelEncryption::AesGcm256,
+            &[],
+            &[Group20],
+        ),
     ];
     for (suite, ver, ike_enc, ike_dig, ike_dh, esp_enc, esp_dig, esp_dh) in suites {
         let ike_path = suite_profile_path(suite, Kind::IkeProfile).unwrap_or_default();
         let tun_path = suite_profile_path(suite, Kind::TunnelProfile).unwrap_or_default();
         let ike_id = ike_path.rsplit('/').next().unwrap_or_default().to_owned();
         let tun_id = tun_path.rsplit('/').next().unwrap_or_default().to_owned();
-        v.push(ike(&ike_id, &format!("System-defined IKE profile for the {suite} compliance suite"), ver, &[ike_enc], ike_dig, ike_dh));
-        v.push(tunnel(&tun_id, &format!("System-defined IPsec tunnel profile for the {suite} compliance suite"), &[esp_enc], esp_dig, esp_dh));
+        v.push(ike(
+            &ike_id,
+            &format!("System-defined IKE profile for the {suite} compliance suite"),
+            ver,
+            &[ike_enc],
+            ike_dig,
+            ike_dh,
+        ));
+        v.push(tunnel(
+            &tun_id,
+            &format!("System-defined IPsec tunnel profile for the {suite} compliance suite"),
+            &[esp_enc],
+            esp_dig,
+            esp_dh,
+        ));
     }
     v
 }

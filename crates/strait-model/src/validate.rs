@@ -22,7 +22,11 @@ pub trait PolicyView {
 }
 
 /// Check `obj`, about to be written at `path`, against the rest of the tree.
-pub fn validate_write(path: &ObjectPath, obj: &PolicyObject, view: &dyn PolicyView) -> Result<(), Problems> {
+pub fn validate_write(
+    path: &ObjectPath,
+    obj: &PolicyObject,
+    view: &dyn PolicyView,
+) -> Result<(), Problems> {
     let mut p = Problems::new();
     if let Some(parent) = path.parent() {
         if view.object(parent.as_str()).is_none() {
@@ -80,12 +84,40 @@ pub fn validate_write(path: &ObjectPath, obj: &PolicyObject, view: &dyn PolicyVi
                     }
                 }
             }
+            // The session-side rules of check_session, seen from the local endpoint: an edit
+            // here must not break a session that was valid when it was written.
+            let dn_local_id = le.local_id.as_deref().filter(|id| matches!(IkeIdentity::parse(id), Ok(IkeIdentity::Dn(_))));
             for (sp, s) in sessions_using(view, path.as_str()) {
                 if s.authentication_mode == AuthenticationMode::Certificate && le.certificate_path.is_none() {
                     p.push(
                         "certificate_path",
                         codes::CONFLICT,
                         format!("session {sp} uses certificate authentication through this local endpoint; keep a certificate_path or change that session first"),
+                    );
+                }
+                if s.authentication_mode == AuthenticationMode::Certificate
+                    && le.certificate_path.is_some()
+                    && le.trust_ca_paths.is_empty()
+                {
+                    p.push(
+                        "trust_ca_paths",
+                        codes::CONFLICT,
+                        format!(
+                            "session {sp} uses certificate authentication through this local endpoint, \
+                             which needs the CA that signed the peer's certificate; keep at least one \
+                             trust_ca_paths entry or change that session first"
+                        ),
+                    );
+                }
+                if let (Some(id), AuthenticationMode::Psk) = (dn_local_id, s.authentication_mode) {
+                    p.push(
+                        "local_id",
+                        codes::CONFLICT,
+                        format!(
+                            "{id:?} is a DN, which needs certificate authentication, but session {sp} \
+                             uses a PSK through this local endpoint; use an IP, FQDN or email local_id, \
+                             or switch that session to authentication_mode CERTIFICATE first"
+                        ),
                     );
                 }
                 if s.peer_address.is_ipv4() != le.local_address.is_ipv4() {
@@ -102,17 +134,15 @@ pub fn validate_write(path: &ObjectPath, obj: &PolicyObject, view: &dyn PolicyVi
             }
         }
         PolicyObject::Session(s) => check_session(&mut p, path, s, view),
-        PolicyObject::Certificate(c) => {
-            if !c.has_private_key {
-                for (lp, _) in view.objects(Kind::LocalEndpoint).into_iter().filter(|(_, o)| {
-                    matches!(o, PolicyObject::LocalEndpoint(le) if le.certificate_path.as_deref() == Some(path.as_str()))
-                }) {
-                    p.push(
-                        "private_key",
-                        codes::CONFLICT,
-                        format!("local endpoint {lp} uses this certificate as its site certificate, which needs a private key; import it with private_key"),
-                    );
-                }
+        PolicyObject::Certificate(c) if !c.has_private_key => {
+            for (lp, _) in view.objects(Kind::LocalEndpoint).into_iter().filter(|(_, o)| {
+                matches!(o, PolicyObject::LocalEndpoint(le) if le.certificate_path.as_deref() == Some(path.as_str()))
+            }) {
+                p.push(
+                    "private_key",
+                    codes::CONFLICT,
+                    format!("local endpoint {lp} uses this certificate as its site certificate, which needs a private key; import it with private_key"),
+                );
             }
         }
         _ => {}
@@ -128,12 +158,15 @@ fn check_refs(p: &mut Problems, view: &dyn PolicyView, refs: &[(&str, Option<&st
             Some(o) => p.push(
                 *field,
                 codes::BAD_REFERENCE,
-                format!("{value} is a {}, not a {}", o.kind().noun(), kind.noun()),
+                format!("{value} is {}, not {}", o.kind().a_noun(), kind.a_noun()),
             ),
             None => p.push(
                 *field,
                 codes::BAD_REFERENCE,
-                format!("{} {value} does not exist; create it first or pick an existing one", kind.noun()),
+                format!(
+                    "{} {value} does not exist; create it first or pick an existing one",
+                    kind.noun()
+                ),
             ),
         }
     }
@@ -171,7 +204,10 @@ fn check_service(p: &mut Problems, path: &ObjectPath, view: &dyn PolicyView) {
             );
         }
     }
-    if let Some(other) = children(view, &gw, Kind::VpnService).into_iter().find(|s| s != path) {
+    if let Some(other) = children(view, &gw, Kind::VpnService)
+        .into_iter()
+        .find(|s| s != path)
+    {
         p.push(
             "",
             codes::CONFLICT,
@@ -183,14 +219,31 @@ fn check_service(p: &mut Problems, path: &ObjectPath, view: &dyn PolicyView) {
     }
 }
 
-fn check_session(p: &mut Problems, path: &ObjectPath, s: &RouteBasedSession, view: &dyn PolicyView) {
+fn check_session(
+    p: &mut Problems,
+    path: &ObjectPath,
+    s: &RouteBasedSession,
+    view: &dyn PolicyView,
+) {
     check_refs(
         p,
         view,
         &[
-            ("ike_profile_path", Some(&s.ike_profile_path), Kind::IkeProfile),
-            ("tunnel_profile_path", Some(&s.tunnel_profile_path), Kind::TunnelProfile),
-            ("dpd_profile_path", Some(&s.dpd_profile_path), Kind::DpdProfile),
+            (
+                "ike_profile_path",
+                Some(&s.ike_profile_path),
+                Kind::IkeProfile,
+            ),
+            (
+                "tunnel_profile_path",
+                Some(&s.tunnel_profile_path),
+                Kind::TunnelProfile,
+            ),
+            (
+                "dpd_profile_path",
+                Some(&s.dpd_profile_path),
+                Kind::DpdProfile,
+            ),
         ],
     );
     let service = path.parent_path();
@@ -208,7 +261,11 @@ fn check_session(p: &mut Problems, path: &ObjectPath, s: &RouteBasedSession, vie
             None
         }
     };
-    let le_service = s.local_endpoint_path.rsplitn(3, '/').nth(2).unwrap_or_default();
+    let le_service = s
+        .local_endpoint_path
+        .rsplitn(3, '/')
+        .nth(2)
+        .unwrap_or_default();
     if le.is_some() && le_service != service {
         p.push(
             "local_endpoint_path",
@@ -273,7 +330,9 @@ fn check_session(p: &mut Problems, path: &ObjectPath, s: &RouteBasedSession, vie
         if &op == path {
             continue;
         }
-        let PolicyObject::Session(o) = other else { continue };
+        let PolicyObject::Session(o) = other else {
+            continue;
+        };
         if o.local_endpoint_path == s.local_endpoint_path && o.peer_address == s.peer_address {
             p.push(
                 "peer_address",
@@ -330,12 +389,20 @@ fn overlaps(a: &ipnet::IpNet, b: &ipnet::IpNet) -> bool {
 }
 
 /// Why an object cannot be deleted: the paths that still refer to it or live under it.
-pub fn delete_blockers(path: &ObjectPath, view: &dyn PolicyView, referrers: Vec<String>) -> Result<(), Problems> {
+pub fn delete_blockers(
+    path: &ObjectPath,
+    view: &dyn PolicyView,
+    referrers: Vec<String>,
+) -> Result<(), Problems> {
     let mut p = Problems::new();
     let mut kids: Vec<String> = Vec::new();
     for kind in Kind::ALL {
         if kind.parent_kinds().contains(&path.kind()) {
-            kids.extend(children(view, path, kind).into_iter().map(|c| c.to_string()));
+            kids.extend(
+                children(view, path, kind)
+                    .into_iter()
+                    .map(|c| c.to_string()),
+            );
         }
     }
     if !kids.is_empty() {

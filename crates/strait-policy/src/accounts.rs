@@ -90,17 +90,38 @@ fn hash_password(password: &str) -> Result<String, PolicyError> {
     let mut raw = [0u8; 16];
     aws_lc_rs::rand::SystemRandom::new()
         .fill(&mut raw)
-        .map_err(|_| PolicyError::invalid("password", codes::FIELD, "the system random generator failed"))?;
-    let salt = SaltString::encode_b64(&raw)
-        .map_err(|e| PolicyError::invalid("password", codes::FIELD, format!("cannot hash this password: {e}")))?;
+        .map_err(|_| {
+            PolicyError::invalid(
+                "password",
+                codes::FIELD,
+                "the system random generator failed",
+            )
+        })?;
+    let salt = SaltString::encode_b64(&raw).map_err(|e| {
+        PolicyError::invalid(
+            "password",
+            codes::FIELD,
+            format!("cannot hash this password: {e}"),
+        )
+    })?;
     Argon2::default()
         .hash_password(password.as_bytes(), &salt)
         .map(|h| h.to_string())
-        .map_err(|e| PolicyError::invalid("password", codes::FIELD, format!("cannot hash this password: {e}")))
+        .map_err(|e| {
+            PolicyError::invalid(
+                "password",
+                codes::FIELD,
+                format!("cannot hash this password: {e}"),
+            )
+        })
 }
 
 fn verify_password(password: &str, phc: &str) -> bool {
-    PasswordHash::new(phc).is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+    PasswordHash::new(phc).is_ok_and(|h| {
+        Argon2::default()
+            .verify_password(password.as_bytes(), &h)
+            .is_ok()
+    })
 }
 
 fn credential_key(user: &str, password: &str) -> [u8; 32] {
@@ -119,8 +140,13 @@ fn credential_key(user: &str, password: &str) -> [u8; 32] {
 pub fn check_username(name: &str) -> Result<(), String> {
     let ok = !name.is_empty()
         && name.len() <= 64
-        && name.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
+        && name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphanumeric())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
     if ok {
         Ok(())
     } else {
@@ -136,18 +162,28 @@ fn check_password(p: &mut Problems, field: &str, password: &str, username: &str)
     if n < PASSWORD_CHARS.0 || n > PASSWORD_CHARS.1 {
         p.field(
             field,
-            format!("the password has {n} characters; use {} to {}", PASSWORD_CHARS.0, PASSWORD_CHARS.1),
+            format!(
+                "the password has {n} characters; use {} to {}",
+                PASSWORD_CHARS.0, PASSWORD_CHARS.1
+            ),
         );
     } else if password == username {
         p.field(field, "the password must differ from the username");
     } else if password.chars().any(char::is_control) {
-        p.field(field, "the password contains a control character; use printable characters");
+        p.field(
+            field,
+            "the password contains a control character; use printable characters",
+        );
     }
 }
 
 impl Accounts {
     pub(crate) fn new(store: Arc<Store>) -> Accounts {
-        Accounts { store, cache: Mutex::new(HashMap::new()), failures: Mutex::new(HashMap::new()) }
+        Accounts {
+            store,
+            cache: Mutex::new(HashMap::new()),
+            failures: Mutex::new(HashMap::new()),
+        }
     }
 
     fn forget_cache(&self) {
@@ -184,22 +220,42 @@ impl Accounts {
                     create_time: now,
                     last_modified_time: now,
                 })?;
-                audit(tx, &Actor::system(), "CREATE_USER", "/api/v1/users/admin", None, "success (first start)")?;
+                audit(
+                    tx,
+                    &Actor::system(),
+                    "CREATE_USER",
+                    "/api/v1/users/admin",
+                    None,
+                    "success (first start)",
+                )?;
             }
             Ok(())
         })?;
-        Ok(if generated { InitialAdmin::Generated(file) } else { InitialAdmin::FromEnvironment })
+        Ok(if generated {
+            InitialAdmin::Generated(file)
+        } else {
+            InitialAdmin::FromEnvironment
+        })
     }
 
     /// Check credentials; returns the actor.
     pub fn authenticate(&self, username: &str, password: &str) -> Result<Actor, PolicyError> {
         let key = credential_key(username, password);
-        if let Some((role, at)) = self.cache.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
+        if let Some((role, at)) = self
+            .cache
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&key)
+        {
             if at.elapsed() < CACHE_TTL {
-                return Ok(Actor { user: username.to_owned(), role: *role });
+                return Ok(Actor {
+                    user: username.to_owned(),
+                    role: *role,
+                });
             }
         }
-        let denied = || PolicyError::Unauthenticated("the username or password is incorrect".into());
+        let denied =
+            || PolicyError::Unauthenticated("the username or password is incorrect".into());
         {
             let failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
             if let Some(f) = failures.get(username) {
@@ -227,9 +283,15 @@ impl Accounts {
                 failures.retain(|_, f| f.since.elapsed() < FAILURE_WINDOW);
             }
             if failures.len() < FAILURE_MAP_MAX {
-                let f = failures.entry(username.to_owned()).or_insert(Failures { count: 0, since: Instant::now() });
+                let f = failures.entry(username.to_owned()).or_insert(Failures {
+                    count: 0,
+                    since: Instant::now(),
+                });
                 if f.since.elapsed() >= FAILURE_WINDOW {
-                    *f = Failures { count: 0, since: Instant::now() };
+                    *f = Failures {
+                        count: 0,
+                        since: Instant::now(),
+                    };
                 }
                 f.count += 1;
             }
@@ -237,18 +299,29 @@ impl Accounts {
         }
         let user = user.ok_or_else(denied)?;
         let role = Role::parse(&user.role).unwrap_or(Role::Auditor);
-        self.failures.lock().unwrap_or_else(|e| e.into_inner()).remove(username);
+        self.failures
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(username);
         let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
         if cache.len() >= CACHE_MAX {
             cache.clear();
         }
         cache.insert(key, (role, Instant::now()));
-        Ok(Actor { user: user.username, role })
+        Ok(Actor {
+            user: user.username,
+            role,
+        })
     }
 
     /// Every user.
     pub fn list(&self) -> Result<Vec<UserView>, PolicyError> {
-        Ok(self.store.read(|tx| tx.users())?.iter().map(UserView::from).collect())
+        Ok(self
+            .store
+            .read(|tx| tx.users())?
+            .iter()
+            .map(UserView::from)
+            .collect())
     }
 
     /// One user.
@@ -256,21 +329,34 @@ impl Accounts {
         self.store
             .read(|tx| tx.user(username))?
             .map(|u| UserView::from(&u))
-            .ok_or_else(|| PolicyError::NotFound { noun: "user", path: username.to_owned() })
+            .ok_or_else(|| PolicyError::NotFound {
+                noun: "user",
+                path: username.to_owned(),
+            })
     }
 
     /// Create or update a user from `{"role", "password", "old_password"}`.
     ///
     /// Admins may create users and change anyone's role and password; changing one's own
     /// password needs `old_password`. Auditors may only change their own password.
-    pub fn put(&self, actor: &Actor, username: &str, body: &Value) -> Result<UserView, PolicyError> {
+    pub fn put(
+        &self,
+        actor: &Actor,
+        username: &str,
+        body: &Value,
+    ) -> Result<UserView, PolicyError> {
         check_username(username).map_err(|m| PolicyError::invalid("username", codes::FIELD, m))?;
         let mut p = Problems::new();
         let mut r = ObjectReader::new(body, "", "User", &mut p)
             .ok_or_else(|| PolicyError::from_problems("user", p.clone()))?;
         if let Some(n) = r.string(&mut p, "username", 64) {
             if n != username {
-                p.field("username", format!("the body names user {n:?} but the URL names {username:?}; make them equal"));
+                p.field(
+                    "username",
+                    format!(
+                        "the body names user {n:?} but the URL names {username:?}; make them equal"
+                    ),
+                );
             }
         }
         let role: Option<Role> = r.enumeration(&mut p, "role");
@@ -309,8 +395,12 @@ impl Accounts {
                 ));
             }
         }
-        if !actor.is_admin() && role.is_some_and(|r| existing.as_ref().is_none_or(|u| u.role != r.as_str())) {
-            return Err(PolicyError::Forbidden("only an admin can change roles".into()));
+        if !actor.is_admin()
+            && role.is_some_and(|r| existing.as_ref().is_none_or(|u| u.role != r.as_str()))
+        {
+            return Err(PolicyError::Forbidden(
+                "only an admin can change roles".into(),
+            ));
         }
         if existing.is_none() {
             let mut p = Problems::new();
@@ -321,7 +411,10 @@ impl Accounts {
                 p.field("role", "is required for a new user: admin or auditor");
             }
             if !p.is_empty() {
-                return Err(PolicyError::from_problems(&format!("new user {username}"), p));
+                return Err(PolicyError::from_problems(
+                    &format!("new user {username}"),
+                    p,
+                ));
             }
         }
         let hash = password.as_deref().map(|p| hash_password(p)).transpose()?;
@@ -362,7 +455,10 @@ impl Accounts {
     /// Delete a user (admins only; never the last admin). Returns whether it existed.
     pub fn delete(&self, actor: &Actor, username: &str) -> Result<bool, PolicyError> {
         if !actor.is_admin() {
-            return Err(PolicyError::Forbidden(format!("user {} (role auditor) cannot delete users", actor.user)));
+            return Err(PolicyError::Forbidden(format!(
+                "user {} (role auditor) cannot delete users",
+                actor.user
+            )));
         }
         let existed = self.store.write(|tx| -> Result<bool, PolicyError> {
             let Some(u) = tx.user(username)? else { return Ok(false) };
@@ -391,7 +487,9 @@ fn generate_password() -> Result<Zeroizing<String>, PolicyError> {
     aws_lc_rs::rand::SystemRandom::new()
         .fill(&mut *bytes)
         .map_err(|_| PolicyError::Unauthenticated("the system random generator failed".into()))?;
-    Ok(Zeroizing::new(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(*bytes)))
+    Ok(Zeroizing::new(
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(*bytes),
+    ))
 }
 
 fn write_private_file(path: &Path, contents: &[u8]) -> Result<(), PolicyError> {
@@ -403,7 +501,11 @@ fn write_private_file(path: &Path, contents: &[u8]) -> Result<(), PolicyError> {
         use std::os::unix::fs::OpenOptionsExt;
         opts.mode(0o600);
     }
-    let io = |source| strait_store::StoreError::Io { what: "cannot write", path: path.to_owned(), source };
+    let io = |source| strait_store::StoreError::Io {
+        what: "cannot write",
+        path: path.to_owned(),
+        source,
+    };
     let mut f = opts.open(path).map_err(io)?;
     f.write_all(contents).map_err(io)?;
     f.write_all(b"\n").map_err(io)?;

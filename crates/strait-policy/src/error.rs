@@ -55,7 +55,10 @@ impl PolicyError {
         let mut p = Problems::new();
         let message = message.into();
         p.push(field, code, message.clone());
-        PolicyError::Invalid { summary: message, problems: p }
+        PolicyError::Invalid {
+            summary: message,
+            problems: p,
+        }
     }
 
     /// Wrap collected problems with a summary naming the object.
@@ -67,7 +70,11 @@ impl PolicyError {
                 "{what} has {} problems: {}",
                 many.len(),
                 many.iter()
-                    .map(|p| if p.field.is_empty() { "(object)".to_owned() } else { p.field.clone() })
+                    .map(|p| if p.field.is_empty() {
+                        "(object)".to_owned()
+                    } else {
+                        p.field.clone()
+                    })
                     .collect::<Vec<_>>()
                     .join(", ")
             ),

@@ -35,7 +35,10 @@ pub struct Actor {
 impl Actor {
     /// The internal actor used for system-owned objects.
     pub fn system() -> Actor {
-        Actor { user: "system".into(), role: Role::Admin }
+        Actor {
+            user: "system".into(),
+            role: Role::Admin,
+        }
     }
 
     /// Whether the actor may change things.
@@ -54,7 +57,9 @@ pub struct Policy {
 
 impl std::fmt::Debug for Policy {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Policy").field("store", &self.store).finish_non_exhaustive()
+        f.debug_struct("Policy")
+            .field("store", &self.store)
+            .finish_non_exhaustive()
     }
 }
 

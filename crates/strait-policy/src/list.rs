@@ -74,9 +74,10 @@ fn cmp_json(a: &Value, b: &Value) -> Ordering {
             let (x, y) = (x.as_f64().unwrap_or(0.0), y.as_f64().unwrap_or(0.0));
             x.partial_cmp(&y).unwrap_or(Ordering::Equal)
         }
-        (Value::String(x), Value::String(y)) => {
-            x.to_lowercase().cmp(&y.to_lowercase()).then_with(|| x.cmp(y))
-        }
+        (Value::String(x), Value::String(y)) => x
+            .to_lowercase()
+            .cmp(&y.to_lowercase())
+            .then_with(|| x.cmp(y)),
         (Value::Array(_), Value::Array(_)) | (Value::Object(_), Value::Object(_)) => {
             a.to_string().cmp(&b.to_string())
         }
@@ -90,34 +91,61 @@ fn bad(field: &str, msg: String) -> PolicyError {
 
 /// Sort, page and project `items` (each a full object JSON with `path`).
 pub(crate) fn page(mut items: Vec<Value>, q: &ListQuery) -> Result<ListResult, PolicyError> {
-    let sort_by = q.sort_by.clone().filter(|s| !s.is_empty()).unwrap_or_else(|| "display_name".into());
+    let sort_by = q
+        .sort_by
+        .clone()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "display_name".into());
     let ascending = q.sort_ascending.unwrap_or(true);
-    if sort_by.len() > 128 || !sort_by.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-        return Err(bad("sort_by", format!("sort_by {sort_by:?} is not a field name; use e.g. display_name or _create_time")));
+    if sort_by.len() > 128
+        || !sort_by
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_')
+    {
+        return Err(bad(
+            "sort_by",
+            format!(
+                "sort_by {sort_by:?} is not a field name; use e.g. display_name or _create_time"
+            ),
+        ));
     }
     if !items.is_empty() && !items.iter().any(|i| i.get(&sort_by).is_some()) {
-        let mut fields: Vec<&String> = items.iter().filter_map(Value::as_object).flat_map(Map::keys).collect();
+        let mut fields: Vec<&String> = items
+            .iter()
+            .filter_map(Value::as_object)
+            .flat_map(Map::keys)
+            .collect();
         fields.sort();
         fields.dedup();
         return Err(bad(
             "sort_by",
             format!(
                 "no object in this collection has a field {sort_by:?}; sort by one of: {}",
-                fields.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+                fields
+                    .iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
         ));
     }
     let page_size = match q.page_size {
         None | Some(0) => PAGE_SIZE_MAX,
         Some(n) if n > PAGE_SIZE_MAX => {
-            return Err(bad("page_size", format!("page_size {n} is too large; use 1 to {PAGE_SIZE_MAX}")))
+            return Err(bad(
+                "page_size",
+                format!("page_size {n} is too large; use 1 to {PAGE_SIZE_MAX}"),
+            ))
         }
         Some(n) => n,
     } as usize;
     let key = |v: &Value| -> (Value, String) {
         (
             v.get(&sort_by).cloned().unwrap_or(Value::Null),
-            v.get("path").and_then(Value::as_str).unwrap_or_default().to_owned(),
+            v.get("path")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned(),
         )
     };
     let order = |a: &(Value, String), b: &(Value, String)| {
@@ -144,29 +172,50 @@ pub(crate) fn page(mut items: Vec<Value>, q: &ListQuery) -> Result<ListResult, P
                 ));
             }
             let after = (cur.v, cur.p);
-            items.iter().position(|i| order(&key(i), &after) == Ordering::Greater).unwrap_or(items.len())
+            items
+                .iter()
+                .position(|i| order(&key(i), &after) == Ordering::Greater)
+                .unwrap_or(items.len())
         }
     };
     let end = start.saturating_add(page_size).min(items.len());
     let cursor = (end < items.len()).then(|| {
         let (v, p) = key(&items[end - 1]);
-        encode_cursor(&Cursor { s: sort_by.clone(), a: ascending, v, p })
+        encode_cursor(&Cursor {
+            s: sort_by.clone(),
+            a: ascending,
+            v,
+            p,
+        })
     });
-    let fields: Option<Vec<&str>> = q
-        .included_fields
-        .as_deref()
-        .filter(|f| !f.is_empty())
-        .map(|f| f.split(',').map(str::trim).filter(|s| !s.is_empty()).collect());
+    let fields: Option<Vec<&str>> =
+        q.included_fields
+            .as_deref()
+            .filter(|f| !f.is_empty())
+            .map(|f| {
+                f.split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .collect()
+            });
     let results = items
         .drain(start..end)
         .map(|v| match (&fields, v) {
-            (Some(fields), Value::Object(m)) => {
-                Value::Object(m.into_iter().filter(|(k, _)| fields.contains(&k.as_str())).collect())
-            }
+            (Some(fields), Value::Object(m)) => Value::Object(
+                m.into_iter()
+                    .filter(|(k, _)| fields.contains(&k.as_str()))
+                    .collect(),
+            ),
             (_, v) => v,
         })
         .collect();
-    Ok(ListResult { results, result_count: total, cursor, sort_by, sort_ascending: ascending })
+    Ok(ListResult {
+        results,
+        result_count: total,
+        cursor,
+        sort_by,
+        sort_ascending: ascending,
+    })
 }
 
 fn encode_cursor(c: &Cursor) -> String {
@@ -175,11 +224,15 @@ fn encode_cursor(c: &Cursor) -> String {
 }
 
 fn decode_cursor(s: &str) -> Result<Cursor, PolicyError> {
-    let err = || bad("cursor", "the cursor is not one this server issued; pass the cursor value of the previous page unchanged, or omit it".into());
+    let err = || {
+        bad("cursor", "the cursor is not one this server issued; pass the cursor value of the previous page unchanged, or omit it".into())
+    };
     if s.len() > 4096 {
         return Err(err());
     }
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(s).map_err(|_| err())?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(s)
+        .map_err(|_| err())?;
     serde_json::from_slice(&bytes).map_err(|_| err())
 }
 
@@ -196,11 +249,18 @@ mod tests {
     fn pages_cover_everything_once() {
         let all = items(25);
         let mut seen = Vec::new();
-        let mut q = ListQuery { page_size: Some(7), ..Default::default() };
+        let mut q = ListQuery {
+            page_size: Some(7),
+            ..Default::default()
+        };
         loop {
             let r = page(all.clone(), &q).unwrap();
             assert_eq!(r.result_count, 25);
-            seen.extend(r.results.iter().map(|v| v["display_name"].as_str().unwrap().to_owned()));
+            seen.extend(
+                r.results
+                    .iter()
+                    .map(|v| v["display_name"].as_str().unwrap().to_owned()),
+            );
             match r.cursor {
                 Some(c) => q.cursor = Some(c),
                 None => break,
@@ -226,10 +286,47 @@ mod tests {
 
     #[test]
     fn rejects_bad_input() {
-        assert!(page(items(2), &ListQuery { cursor: Some("%%%".into()), ..Default::default() }).is_err());
-        assert!(page(items(2), &ListQuery { page_size: Some(5000), ..Default::default() }).is_err());
-        assert!(page(items(2), &ListQuery { sort_by: Some("nope".into()), ..Default::default() }).is_err());
-        let c = page(items(3), &ListQuery { page_size: Some(1), ..Default::default() }).unwrap().cursor;
-        assert!(page(items(3), &ListQuery { cursor: c, sort_ascending: Some(false), ..Default::default() }).is_err());
+        assert!(page(
+            items(2),
+            &ListQuery {
+                cursor: Some("%%%".into()),
+                ..Default::default()
+            }
+        )
+        .is_err());
+        assert!(page(
+            items(2),
+            &ListQuery {
+                page_size: Some(5000),
+                ..Default::default()
+            }
+        )
+        .is_err());
+        assert!(page(
+            items(2),
+            &ListQuery {
+                sort_by: Some("nope".into()),
+                ..Default::default()
+            }
+        )
+        .is_err());
+        let c = page(
+            items(3),
+            &ListQuery {
+                page_size: Some(1),
+                ..Default::default()
+            },
+        )
+        .unwrap()
+        .cursor;
+        assert!(page(
+            items(3),
+            &ListQuery {
+                cursor: c,
+                sort_ascending: Some(false),
+                ..Default::default()
+            }
+        )
+        .is_err());
     }
 }

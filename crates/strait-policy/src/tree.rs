@@ -24,7 +24,12 @@ fn secret_fields(kind: Kind) -> &'static [&'static str] {
 }
 
 /// Read-only fields computed by strait that clients may echo back.
-const COMPUTED_FIELDS: &[&str] = &["details", "has_private_key", "used_by", "leaf_certificate_type"];
+const COMPUTED_FIELDS: &[&str] = &[
+    "details",
+    "has_private_key",
+    "used_by",
+    "leaf_certificate_type",
+];
 
 /// Options of a single-object GET.
 #[derive(Debug, Clone, Copy, Default)]
@@ -62,17 +67,33 @@ pub(crate) fn render(o: &StoredObject, kind: Kind) -> Value {
     m.insert("marked_for_delete".into(), Value::from(false));
     m.insert("overridden".into(), Value::from(false));
     m.insert("_system_owned".into(), Value::from(o.system_owned));
-    m.insert("_protection".into(), Value::from(if o.system_owned { "PROTECTED" } else { "NOT_PROTECTED" }));
+    m.insert(
+        "_protection".into(),
+        Value::from(if o.system_owned {
+            "PROTECTED"
+        } else {
+            "NOT_PROTECTED"
+        }),
+    );
     m.insert("_create_time".into(), Value::from(o.create_time));
     m.insert("_create_user".into(), Value::from(o.create_user.clone()));
-    m.insert("_last_modified_time".into(), Value::from(o.last_modified_time));
-    m.insert("_last_modified_user".into(), Value::from(o.last_modified_user.clone()));
+    m.insert(
+        "_last_modified_time".into(),
+        Value::from(o.last_modified_time),
+    );
+    m.insert(
+        "_last_modified_user".into(),
+        Value::from(o.last_modified_user.clone()),
+    );
     m.insert("_revision".into(), Value::from(o.revision));
     Value::Object(m)
 }
 
 fn not_found(path: &ObjectPath) -> PolicyError {
-    PolicyError::NotFound { noun: path.kind().noun(), path: path.to_string() }
+    PolicyError::NotFound {
+        noun: path.kind().noun(),
+        path: path.to_string(),
+    }
 }
 
 /// Insert or refresh the system-owned profiles.
@@ -144,7 +165,11 @@ impl Policy {
         let coll = match parse_any(collection)? {
             ParsedPath::Collection(c) => c,
             ParsedPath::Object(o) => {
-                return Err(PolicyError::invalid("", codes::FIELD, format!("{o} is an object, not a collection")))
+                return Err(PolicyError::invalid(
+                    "",
+                    codes::FIELD,
+                    format!("{o} is an object, not a collection"),
+                ))
             }
         };
         let items = self.store.read(|tx| -> Result<Vec<Value>, PolicyError> {
@@ -164,13 +189,20 @@ impl Policy {
 
     /// Every object of `kind`, typed (for the runtime and status).
     pub fn snapshot(&self, kind: Kind) -> Result<Vec<ObjectSnapshot>, PolicyError> {
-        self.store.read(|tx| -> Result<Vec<ObjectSnapshot>, PolicyError> {
-            Ok(tx
-                .objects(kind.as_str(), None)?
-                .iter()
-                .filter_map(|o| typed(o).map(|(path, object)| ObjectSnapshot { path, object, revision: o.revision }))
-                .collect())
-        })
+        self.store
+            .read(|tx| -> Result<Vec<ObjectSnapshot>, PolicyError> {
+                Ok(tx
+                    .objects(kind.as_str(), None)?
+                    .iter()
+                    .filter_map(|o| {
+                        typed(o).map(|(path, object)| ObjectSnapshot {
+                            path,
+                            object,
+                            revision: o.revision,
+                        })
+                    })
+                    .collect())
+            })
     }
 
     /// A stored secret (for the runtime: e.g. a session's PSK). Never expose through GET.
@@ -181,35 +213,54 @@ impl Policy {
     /// PATCH: create, or merge into the existing object (RFC 7396). Returns the new revision.
     pub fn patch(&self, path: &str, body: &Value, actor: &Actor) -> Result<i64, PolicyError> {
         let path = ObjectPath::parse(path)?;
-        self.write(&path, WriteOp::Patch(body), actor, "PATCH").map(|(rev, _)| rev)
+        self.write(&path, WriteOp::Patch(body), actor, "PATCH")
+            .map(|(rev, _)| rev)
     }
 
     /// PUT: create or replace. Returns the stored object.
     pub fn put(&self, path: &str, body: &Value, actor: &Actor) -> Result<Value, PolicyError> {
         let path = ObjectPath::parse(path)?;
-        self.write(&path, WriteOp::Put(body), actor, "PUT").map(|(_, v)| v)
+        self.write(&path, WriteOp::Put(body), actor, "PUT")
+            .map(|(_, v)| v)
     }
 
     /// DELETE (idempotent: a missing object is not an error). Returns whether it existed.
     pub fn delete(&self, path: &str, actor: &Actor) -> Result<bool, PolicyError> {
         let path = ObjectPath::parse(path)?;
         require_admin(actor)?;
-        let (existed, rev) = self.store.write(|tx| -> Result<(bool, Option<u64>), PolicyError> {
-            let Some(current) = tx.object(path.as_str())? else {
-                audit(tx, actor, "DELETE", path.as_str(), None, "success (already absent)")?;
-                return Ok((false, None));
-            };
-            if current.system_owned {
-                return Err(system_owned(&path));
-            }
-            let referrers = tx.referrers(path.as_str())?;
-            delete_blockers(&path, &TxView { tx }, referrers)
-                .map_err(|p| PolicyError::from_problems(&format!("cannot delete {path}"), p))?;
-            tx.delete_object(path.as_str())?;
-            let rev = tx.bump_config_revision()?;
-            audit(tx, actor, "DELETE", path.as_str(), Some(current.revision), "success")?;
-            Ok((true, Some(rev)))
-        })?;
+        let (existed, rev) =
+            self.store
+                .write(|tx| -> Result<(bool, Option<u64>), PolicyError> {
+                    let Some(current) = tx.object(path.as_str())? else {
+                        audit(
+                            tx,
+                            actor,
+                            "DELETE",
+                            path.as_str(),
+                            None,
+                            "success (already absent)",
+                        )?;
+                        return Ok((false, None));
+                    };
+                    if current.system_owned {
+                        return Err(system_owned(&path));
+                    }
+                    let referrers = tx.referrers(path.as_str())?;
+                    delete_blockers(&path, &TxView { tx }, referrers).map_err(|p| {
+                        PolicyError::from_problems(&format!("cannot delete {path}"), p)
+                    })?;
+                    tx.delete_object(path.as_str())?;
+                    let rev = tx.bump_config_revision()?;
+                    audit(
+                        tx,
+                        actor,
+                        "DELETE",
+                        path.as_str(),
+                        Some(current.revision),
+                        "success",
+                    )?;
+                    Ok((true, Some(rev)))
+                })?;
         if let Some(rev) = rev {
             self.announce(rev);
         }
@@ -219,7 +270,17 @@ impl Policy {
     /// Record a failed change attempt in the audit log.
     pub fn audit_failure(&self, actor: &str, method: &str, path: &str, result: &str) {
         let r = self.store.write(|tx| -> Result<(), PolicyError> {
-            audit(tx, &Actor { user: actor.into(), role: crate::Role::Auditor }, method, path, None, result)
+            audit(
+                tx,
+                &Actor {
+                    user: actor.into(),
+                    role: crate::Role::Auditor,
+                },
+                method,
+                path,
+                None,
+                result,
+            )
         });
         if let Err(e) = r {
             tracing::warn!(error = %e, "could not write audit log entry");
@@ -227,11 +288,21 @@ impl Policy {
     }
 
     /// Audit log page, newest first.
-    pub fn audit_log(&self, before: Option<i64>, limit: u32) -> Result<strait_store::AuditPage, PolicyError> {
+    pub fn audit_log(
+        &self,
+        before: Option<i64>,
+        limit: u32,
+    ) -> Result<strait_store::AuditPage, PolicyError> {
         Ok(self.store.read(|tx| tx.audit_page(before, limit))?)
     }
 
-    fn write(&self, path: &ObjectPath, op: WriteOp<'_>, actor: &Actor, method: &str) -> Result<(i64, Value), PolicyError> {
+    fn write(
+        &self,
+        path: &ObjectPath,
+        op: WriteOp<'_>,
+        actor: &Actor,
+        method: &str,
+    ) -> Result<(i64, Value), PolicyError> {
         require_admin(actor)?;
         let body = match op {
             WriteOp::Patch(b) | WriteOp::Put(b) => b,
@@ -240,13 +311,20 @@ impl Policy {
             return Err(PolicyError::invalid(
                 "",
                 codes::FIELD,
-                format!("the request body must be a JSON object describing the {}", path.kind().noun()),
+                format!(
+                    "the request body must be a JSON object describing the {}",
+                    path.kind().noun()
+                ),
             ));
         }
         let given_revision = match body.get("_revision") {
             None | Some(Value::Null) => None,
             Some(v) => Some(v.as_i64().ok_or_else(|| {
-                PolicyError::invalid("_revision", codes::FIELD, "_revision must be an integer (the value GET returned)")
+                PolicyError::invalid(
+                    "_revision",
+                    codes::FIELD,
+                    "_revision must be an integer (the value GET returned)",
+                )
             })?),
         };
         let secret_names = secret_fields(path.kind());
@@ -354,7 +432,11 @@ impl Policy {
     pub fn collection(path: &str) -> Result<CollectionPath, PolicyError> {
         match parse_any(path)? {
             ParsedPath::Collection(c) => Ok(c),
-            ParsedPath::Object(o) => Err(PolicyError::invalid("", codes::FIELD, format!("{o} is an object"))),
+            ParsedPath::Object(o) => Err(PolicyError::invalid(
+                "",
+                codes::FIELD,
+                format!("{o} is an object"),
+            )),
         }
     }
 }

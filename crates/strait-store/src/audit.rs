@@ -47,7 +47,10 @@ impl Tx<'_> {
         )?;
         let seq = self.tx.last_insert_rowid();
         if seq % 1000 == 0 {
-            self.tx.execute("DELETE FROM audit_log WHERE seq <= ?1", [seq - AUDIT_LOG_MAX_ENTRIES])?;
+            self.tx.execute(
+                "DELETE FROM audit_log WHERE seq <= ?1",
+                [seq - AUDIT_LOG_MAX_ENTRIES],
+            )?;
         }
         Ok(())
     }
@@ -58,17 +61,20 @@ impl Tx<'_> {
             "SELECT seq, time, user, method, path, revision, result FROM audit_log
              WHERE seq < ?1 ORDER BY seq DESC LIMIT ?2",
         )?;
-        let rows = stmt.query_map(params![before.unwrap_or(i64::MAX), i64::from(limit) + 1], |r| {
-            Ok(AuditEntry {
-                seq: r.get(0)?,
-                time: r.get(1)?,
-                user: r.get(2)?,
-                method: r.get(3)?,
-                path: r.get(4)?,
-                revision: r.get(5)?,
-                result: r.get(6)?,
-            })
-        })?;
+        let rows = stmt.query_map(
+            params![before.unwrap_or(i64::MAX), i64::from(limit) + 1],
+            |r| {
+                Ok(AuditEntry {
+                    seq: r.get(0)?,
+                    time: r.get(1)?,
+                    user: r.get(2)?,
+                    method: r.get(3)?,
+                    path: r.get(4)?,
+                    revision: r.get(5)?,
+                    result: r.get(6)?,
+                })
+            },
+        )?;
         let mut entries = rows.collect::<rusqlite::Result<Vec<_>>>()?;
         let next_before = if entries.len() > limit as usize {
             entries.truncate(limit as usize);
@@ -76,7 +82,10 @@ impl Tx<'_> {
         } else {
             None
         };
-        Ok(AuditPage { entries, next_before })
+        Ok(AuditPage {
+            entries,
+            next_before,
+        })
     }
 }
 
@@ -106,8 +115,16 @@ mod tests {
             })
             .unwrap();
         let page = store.read(|tx| tx.audit_page(None, 2)).unwrap();
-        assert_eq!(page.entries.iter().map(|e| e.path.as_str()).collect::<Vec<_>>(), ["/p4", "/p3"]);
-        let page2 = store.read(|tx| tx.audit_page(page.next_before, 10)).unwrap();
+        assert_eq!(
+            page.entries
+                .iter()
+                .map(|e| e.path.as_str())
+                .collect::<Vec<_>>(),
+            ["/p4", "/p3"]
+        );
+        let page2 = store
+            .read(|tx| tx.audit_page(page.next_before, 10))
+            .unwrap();
         assert_eq!(page2.entries.len(), 3);
         assert_eq!(page2.next_before, None);
     }

@@ -131,7 +131,9 @@ pub struct Store {
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store").field("dir", &self.dir).finish_non_exhaustive()
+        f.debug_struct("Store")
+            .field("dir", &self.dir)
+            .finish_non_exhaustive()
     }
 }
 
@@ -152,7 +154,11 @@ impl Store {
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
         conn.execute_batch(SCHEMA)?;
         let version: Option<String> = conn
-            .query_row("SELECT value FROM meta WHERE key = 'schema_version'", [], |r| r.get(0))
+            .query_row(
+                "SELECT value FROM meta WHERE key = 'schema_version'",
+                [],
+                |r| r.get(0),
+            )
             .optional()?;
         match version.and_then(|v| v.parse::<i64>().ok()) {
             None => {
@@ -161,11 +167,17 @@ impl Store {
                     [SCHEMA_VERSION.to_string()],
                 )?;
             }
-            Some(v) if v > SCHEMA_VERSION => return Err(StoreError::SchemaTooNew(v, SCHEMA_VERSION)),
+            Some(v) if v > SCHEMA_VERSION => {
+                return Err(StoreError::SchemaTooNew(v, SCHEMA_VERSION))
+            }
             Some(_) => {}
         }
         restrict_permissions(&db);
-        Ok(Store { conn: Mutex::new(conn), cipher, dir: dir.to_owned() })
+        Ok(Store {
+            conn: Mutex::new(conn),
+            cipher,
+            dir: dir.to_owned(),
+        })
     }
 
     /// The data directory.
@@ -180,23 +192,35 @@ impl Store {
     }
 
     /// Run `f` in a write transaction; commit if it returns `Ok`, roll back otherwise.
-    pub fn write<T, E: From<StoreError>>(&self, f: impl FnOnce(&Tx<'_>) -> Result<T, E>) -> Result<T, E> {
+    pub fn write<T, E: From<StoreError>>(
+        &self,
+        f: impl FnOnce(&Tx<'_>) -> Result<T, E>,
+    ) -> Result<T, E> {
         let mut conn = self.lock();
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(StoreError::from)?;
-        let value = f(&Tx { tx: &tx, cipher: &self.cipher })?;
+        let value = f(&Tx {
+            tx: &tx,
+            cipher: &self.cipher,
+        })?;
         tx.commit().map_err(StoreError::from)?;
         Ok(value)
     }
 
     /// Run `f` in a read transaction (a consistent snapshot).
-    pub fn read<T, E: From<StoreError>>(&self, f: impl FnOnce(&Tx<'_>) -> Result<T, E>) -> Result<T, E> {
+    pub fn read<T, E: From<StoreError>>(
+        &self,
+        f: impl FnOnce(&Tx<'_>) -> Result<T, E>,
+    ) -> Result<T, E> {
         let mut conn = self.lock();
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Deferred)
             .map_err(StoreError::from)?;
-        let value = f(&Tx { tx: &tx, cipher: &self.cipher })?;
+        let value = f(&Tx {
+            tx: &tx,
+            cipher: &self.cipher,
+        })?;
         drop(tx);
         Ok(value)
     }
@@ -206,7 +230,11 @@ fn restrict_permissions(path: &Path) {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        for p in [path.to_owned(), path.with_extension("db-wal"), path.with_extension("db-shm")] {
+        for p in [
+            path.to_owned(),
+            path.with_extension("db-wal"),
+            path.with_extension("db-shm"),
+        ] {
             let _ = std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600));
         }
     }
@@ -229,14 +257,20 @@ impl Tx<'_> {
 
     /// Write a `meta` value.
     pub fn set_meta(&self, key: &str, value: &str) -> Result<()> {
-        self.tx.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?1, ?2)", [key, value])?;
+        self.tx.execute(
+            "INSERT OR REPLACE INTO meta(key, value) VALUES (?1, ?2)",
+            [key, value],
+        )?;
         Ok(())
     }
 
     /// The global configuration revision: bumped by every policy change so the runtime
     /// can tell when to reconcile.
     pub fn config_revision(&self) -> Result<u64> {
-        Ok(self.meta("config_revision")?.and_then(|v| v.parse().ok()).unwrap_or(0))
+        Ok(self
+            .meta("config_revision")?
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0))
     }
 
     /// Increment the global configuration revision and return the new value.

@@ -75,7 +75,11 @@ impl Tx<'_> {
     pub fn object(&self, path: &str) -> Result<Option<StoredObject>> {
         let row = self
             .tx
-            .query_row(&format!("SELECT {COLUMNS} FROM objects WHERE path = ?1"), [path], from_row)
+            .query_row(
+                &format!("SELECT {COLUMNS} FROM objects WHERE path = ?1"),
+                [path],
+                from_row,
+            )
             .optional()?;
         row.map(finish).transpose()
     }
@@ -93,9 +97,9 @@ impl Tx<'_> {
                 }
             }
             None => {
-                let mut stmt = self
-                    .tx
-                    .prepare_cached(&format!("SELECT {COLUMNS} FROM objects WHERE kind = ?1 ORDER BY path"))?;
+                let mut stmt = self.tx.prepare_cached(&format!(
+                    "SELECT {COLUMNS} FROM objects WHERE kind = ?1 ORDER BY path"
+                ))?;
                 for row in stmt.query_map([kind], from_row)? {
                     out.push(finish(row?)?);
                 }
@@ -132,7 +136,8 @@ impl Tx<'_> {
                 spec
             ],
         )?;
-        self.tx.execute("DELETE FROM refs WHERE from_path = ?1", [&o.path])?;
+        self.tx
+            .execute("DELETE FROM refs WHERE from_path = ?1", [&o.path])?;
         for r in references {
             self.tx.execute(
                 "INSERT OR IGNORE INTO refs(from_path, to_path) VALUES (?1, ?2)",
@@ -144,22 +149,28 @@ impl Tx<'_> {
 
     /// Delete an object (its references and secrets go with it). Returns whether it existed.
     pub fn delete_object(&self, path: &str) -> Result<bool> {
-        Ok(self.tx.execute("DELETE FROM objects WHERE path = ?1", [path])? > 0)
+        Ok(self
+            .tx
+            .execute("DELETE FROM objects WHERE path = ?1", [path])?
+            > 0)
     }
 
     /// Paths of objects that refer to `path`.
     pub fn referrers(&self, path: &str) -> Result<Vec<String>> {
-        let mut stmt = self.tx.prepare_cached("SELECT from_path FROM refs WHERE to_path = ?1 ORDER BY from_path")?;
+        let mut stmt = self
+            .tx
+            .prepare_cached("SELECT from_path FROM refs WHERE to_path = ?1 ORDER BY from_path")?;
         let rows = stmt.query_map([path], |r| r.get::<_, String>(0))?;
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
 
     /// Number of stored objects of `kind`.
     pub fn count_objects(&self, kind: &str) -> Result<u64> {
-        Ok(self
-            .tx
-            .query_row("SELECT COUNT(*) FROM objects WHERE kind = ?1", [kind], |r| r.get::<_, i64>(0))?
-            as u64)
+        Ok(self.tx.query_row(
+            "SELECT COUNT(*) FROM objects WHERE kind = ?1",
+            [kind],
+            |r| r.get::<_, i64>(0),
+        )? as u64)
     }
 }
 

@@ -35,7 +35,8 @@ impl SecretCipher {
             Ok(b) => Zeroizing::new(b),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let mut key = Zeroizing::new(vec![0u8; KEY_LEN]);
-                rng.fill(&mut key).map_err(|_| StoreError::BadKeyFile(path.to_owned()))?;
+                rng.fill(&mut key)
+                    .map_err(|_| StoreError::BadKeyFile(path.to_owned()))?;
                 let mut opts = std::fs::OpenOptions::new();
                 opts.write(true).create_new(true);
                 #[cfg(unix)]
@@ -43,8 +44,11 @@ impl SecretCipher {
                     use std::os::unix::fs::OpenOptionsExt;
                     opts.mode(0o600);
                 }
-                let mut f = opts.open(path).map_err(io("cannot create secret key file"))?;
-                f.write_all(&key).map_err(io("cannot write secret key file"))?;
+                let mut f = opts
+                    .open(path)
+                    .map_err(io("cannot create secret key file"))?;
+                f.write_all(&key)
+                    .map_err(io("cannot write secret key file"))?;
                 f.sync_all().map_err(io("cannot sync secret key file"))?;
                 key
             }
@@ -53,9 +57,12 @@ impl SecretCipher {
         if bytes.len() != KEY_LEN {
             return Err(StoreError::BadKeyFile(path.to_owned()));
         }
-        let unbound =
-            UnboundKey::new(&AES_256_GCM, &bytes).map_err(|_| StoreError::BadKeyFile(path.to_owned()))?;
-        Ok(SecretCipher { key: LessSafeKey::new(unbound), rng })
+        let unbound = UnboundKey::new(&AES_256_GCM, &bytes)
+            .map_err(|_| StoreError::BadKeyFile(path.to_owned()))?;
+        Ok(SecretCipher {
+            key: LessSafeKey::new(unbound),
+            rng,
+        })
     }
 
     fn aad(path: &str, name: &str) -> Vec<u8> {
@@ -69,7 +76,9 @@ impl SecretCipher {
     /// Encrypt: `version(1) || nonce(12) || ciphertext || tag(16)`.
     pub fn seal(&self, path: &str, name: &str, plaintext: &[u8]) -> Result<Vec<u8>> {
         let mut nonce = [0u8; NONCE_LEN];
-        self.rng.fill(&mut nonce).map_err(|_| StoreError::SecretUndecryptable(path.to_owned()))?;
+        self.rng
+            .fill(&mut nonce)
+            .map_err(|_| StoreError::SecretUndecryptable(path.to_owned()))?;
         let mut buf = Zeroizing::new(plaintext.to_vec());
         self.key
             .seal_in_place_append_tag(
@@ -97,7 +106,7 @@ impl SecretCipher {
         let mut buf = Zeroizing::new(ct.to_vec());
         let len = self
             .key
-            .open_in_place(nonce, Aad::from(Self::aad(path, name)), &mut *buf)
+            .open_in_place(nonce, Aad::from(Self::aad(path, name)), &mut buf)
             .map_err(|_| bad())?
             .len();
         buf.truncate(len);
@@ -110,13 +119,18 @@ impl Tx<'_> {
     pub fn secret(&self, path: &str, name: &str) -> Result<Option<Zeroizing<String>>> {
         let sealed: Option<Vec<u8>> = self
             .tx
-            .query_row("SELECT ciphertext FROM secrets WHERE path = ?1 AND name = ?2", [path, name], |r| {
-                r.get(0)
-            })
+            .query_row(
+                "SELECT ciphertext FROM secrets WHERE path = ?1 AND name = ?2",
+                [path, name],
+                |r| r.get(0),
+            )
             .optional()?;
-        let Some(sealed) = sealed else { return Ok(None) };
+        let Some(sealed) = sealed else {
+            return Ok(None);
+        };
         let plain = self.cipher.open(path, name, &sealed)?;
-        let s = std::str::from_utf8(&plain).map_err(|_| StoreError::SecretUndecryptable(path.to_owned()))?;
+        let s = std::str::from_utf8(&plain)
+            .map_err(|_| StoreError::SecretUndecryptable(path.to_owned()))?;
         Ok(Some(Zeroizing::new(s.to_owned())))
     }
 
@@ -124,7 +138,11 @@ impl Tx<'_> {
     pub fn has_secret(&self, path: &str, name: &str) -> Result<bool> {
         Ok(self
             .tx
-            .query_row("SELECT 1 FROM secrets WHERE path = ?1 AND name = ?2", [path, name], |_| Ok(()))
+            .query_row(
+                "SELECT 1 FROM secrets WHERE path = ?1 AND name = ?2",
+                [path, name],
+                |_| Ok(()),
+            )
             .optional()?
             .is_some())
     }
@@ -141,7 +159,10 @@ impl Tx<'_> {
 
     /// Remove a secret.
     pub fn delete_secret(&self, path: &str, name: &str) -> Result<()> {
-        self.tx.execute("DELETE FROM secrets WHERE path = ?1 AND name = ?2", [path, name])?;
+        self.tx.execute(
+            "DELETE FROM secrets WHERE path = ?1 AND name = ?2",
+            [path, name],
+        )?;
         Ok(())
     }
 }
@@ -174,7 +195,10 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+            assert_eq!(
+                std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+                0o600
+            );
         }
     }
 
@@ -183,6 +207,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(KEY_FILE);
         std::fs::write(&path, b"short").unwrap();
-        assert!(matches!(SecretCipher::load_or_create(&path), Err(StoreError::BadKeyFile(_))));
+        assert!(matches!(
+            SecretCipher::load_or_create(&path),
+            Err(StoreError::BadKeyFile(_))
+        ));
     }
 }

@@ -66,16 +66,25 @@ impl Tx<'_> {
 
     /// Delete a user; returns whether it existed.
     pub fn delete_user(&self, username: &str) -> Result<bool> {
-        Ok(self.tx.execute("DELETE FROM users WHERE username = ?1", [username])? > 0)
+        Ok(self
+            .tx
+            .execute("DELETE FROM users WHERE username = ?1", [username])?
+            > 0)
     }
 
     /// Number of users with `role`.
     pub fn count_users_with_role(&self, role: &str) -> Result<u64> {
-        Ok(self.tx.query_row("SELECT COUNT(*) FROM users WHERE role = ?1", [role], |r| r.get::<_, i64>(0))? as u64)
+        Ok(self
+            .tx
+            .query_row("SELECT COUNT(*) FROM users WHERE role = ?1", [role], |r| {
+                r.get::<_, i64>(0)
+            })? as u64)
     }
 
     /// Number of users.
     pub fn count_users(&self) -> Result<u64> {
-        Ok(self.tx.query_row("SELECT COUNT(*) FROM users", [], |r| r.get::<_, i64>(0))? as u64)
+        Ok(self
+            .tx
+            .query_row("SELECT COUNT(*) FROM users", [], |r| r.get::<_, i64>(0))? as u64)
     }
 }

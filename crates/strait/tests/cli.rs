@@ -52,13 +52,21 @@ impl Cli<'_> {
     #[track_caller]
     fn fails(&self, args: &[&str]) -> String {
         let out = self.run(args, &[]);
-        assert!(!out.status.success(), "strait {args:?} should fail: {}", String::from_utf8_lossy(&out.stdout));
+        assert!(
+            !out.status.success(),
+            "strait {args:?} should fail: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
         String::from_utf8_lossy(&out.stderr).into_owned()
     }
 }
 
 fn admin(d: &Daemon) -> Cli<'_> {
-    Cli { d, password: ADMIN_PASSWORD.into(), user: "admin".into() }
+    Cli {
+        d,
+        password: ADMIN_PASSWORD.into(),
+        user: "admin".into(),
+    }
 }
 
 #[test]
@@ -67,67 +75,134 @@ fn seed_flow_through_the_cli() {
     let cli = admin(&d);
     cli.ok(&["gateway", "create", "t0", "--display-name", "Tier-0"]);
     cli.ok(&["service", "create", "vpn", "--ike-log-level", "debug"]);
-    cli.ok(&["endpoint", "create", "le", "--local-address", "198.51.100.1", "--local-id", "site-a.example.com"]);
+    cli.ok(&[
+        "endpoint",
+        "create",
+        "le",
+        "--local-address",
+        "198.51.100.1",
+        "--local-id",
+        "site-a.example.com",
+    ]);
     let psk_file = d.path("psk.txt");
     std::fs::write(&psk_file, "correct horse battery staple\n").unwrap();
     cli.ok(&[
-        "session", "add", "--route-based", "site-b",
-        "--service", "vpn",
-        "--local-endpoint", "le",
-        "--remote-ip", "198.51.100.2",
-        "--description", "to site B",
-        "--admin-status", "enabled",
-        "--compliance-suite", "none",
-        "--tunnel-interface", "169.254.100.1/30",
-        "--auth-mode", "psk",
-        "--psk-file", psk_file.to_str().unwrap(),
-        "--remote-id", "site-b.example.com",
-        "--tag", "env=lab",
-        "--ike-profile", "nsx-default-l3vpn-ike-profile",
-        "--ipsec-profile", "nsx-default-l3vpn-tunnel-profile",
-        "--dpd-profile", "nsx-default-l3vpn-dpd-profile",
-        "--initiation-mode", "respond-only",
-        "--mss-direction", "both",
-        "--mss-value", "1360",
+        "session",
+        "add",
+        "--route-based",
+        "site-b",
+        "--service",
+        "vpn",
+        "--local-endpoint",
+        "le",
+        "--remote-ip",
+        "198.51.100.2",
+        "--description",
+        "to site B",
+        "--admin-status",
+        "enabled",
+        "--compliance-suite",
+        "none",
+        "--tunnel-interface",
+        "169.254.100.1/30",
+        "--auth-mode",
+        "psk",
+        "--psk-file",
+        psk_file.to_str().unwrap(),
+        "--remote-id",
+        "site-b.example.com",
+        "--tag",
+        "env=lab",
+        "--ike-profile",
+        "nsx-default-l3vpn-ike-profile",
+        "--ipsec-profile",
+        "nsx-default-l3vpn-tunnel-profile",
+        "--dpd-profile",
+        "nsx-default-l3vpn-dpd-profile",
+        "--initiation-mode",
+        "respond-only",
+        "--mss-direction",
+        "both",
+        "--mss-value",
+        "1360",
     ]);
 
     // What the CLI created is exactly what the API serves.
-    let s = d.admin().get("/policy/api/v1/infra/tier-0s/t0/ipsec-vpn-services/vpn/sessions/site-b").expect(200).body;
+    let s = d
+        .admin()
+        .get("/policy/api/v1/infra/tier-0s/t0/ipsec-vpn-services/vpn/sessions/site-b")
+        .expect(200)
+        .body;
     assert_eq!(s["peer_address"], "198.51.100.2");
     assert_eq!(s["peer_id"], "site-b.example.com");
     assert_eq!(s["connection_initiation_mode"], "RESPOND_ONLY");
     assert_eq!(s["tcp_mss_clamping"]["direction"], "BOTH");
     assert_eq!(s["tcp_mss_clamping"]["max_segment_size"], 1360);
-    assert_eq!(s["tunnel_interfaces"][0]["ip_subnets"][0]["ip_addresses"][0], "169.254.100.1");
+    assert_eq!(
+        s["tunnel_interfaces"][0]["ip_subnets"][0]["ip_addresses"][0],
+        "169.254.100.1"
+    );
     assert_eq!(s["tags"][0]["tag"], "lab");
     let sens = d
         .admin()
         .get("/policy/api/v1/infra/tier-0s/t0/ipsec-vpn-services/vpn/sessions/site-b?action=show_sensitive_data")
         .expect(200)
         .body;
-    assert_eq!(sens["psk"], "correct horse battery staple", "the file's trailing newline is not part of the PSK");
+    assert_eq!(
+        sens["psk"], "correct horse battery staple",
+        "the file's trailing newline is not part of the PSK"
+    );
 
     // Tables.
     let list = cli.ok(&["session", "list"]);
     assert!(list.lines().next().unwrap().starts_with("ID"), "{list}");
-    assert!(list.contains("site-b") && list.contains("169.254.100.1/30") && list.contains("RESPOND_ONLY"), "{list}");
-    assert!(!list.contains("correct horse"), "the PSK never appears in output");
+    assert!(
+        list.contains("site-b")
+            && list.contains("169.254.100.1/30")
+            && list.contains("RESPOND_ONLY"),
+        "{list}"
+    );
+    assert!(
+        !list.contains("correct horse"),
+        "the PSK never appears in output"
+    );
     let profiles = cli.ok(&["ike-profile", "list"]);
-    assert!(profiles.contains("nsx-default-l3vpn-ike-profile") && profiles.contains("yes"), "{profiles}");
+    assert!(
+        profiles.contains("nsx-default-l3vpn-ike-profile") && profiles.contains("yes"),
+        "{profiles}"
+    );
 
     // show, --json, update, PSK from the environment on create.
     let shown = cli.ok(&["session", "show", "site-b"]);
-    assert!(shown.contains("peer_address") && shown.contains("198.51.100.2"), "{shown}");
-    let json: serde_json::Value = serde_json::from_str(&cli.ok(&["--json", "session", "show", "site-b"])).unwrap();
+    assert!(
+        shown.contains("peer_address") && shown.contains("198.51.100.2"),
+        "{shown}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&cli.ok(&["--json", "session", "show", "site-b"])).unwrap();
     assert_eq!(json["id"], "site-b");
     cli.ok(&["session", "update", "site-b", "--admin-status", "disabled"]);
     assert_eq!(
-        d.admin().get("/policy/api/v1/infra/tier-0s/t0/ipsec-vpn-services/vpn/sessions/site-b").body["enabled"],
+        d.admin()
+            .get("/policy/api/v1/infra/tier-0s/t0/ipsec-vpn-services/vpn/sessions/site-b")
+            .body["enabled"],
         false
     );
     cli.ok_env(
-        &["session", "add", "--route-based", "site-c", "--local-endpoint", "le", "--remote-ip", "198.51.100.3",
-          "--remote-id", "198.51.100.3", "--tunnel-interface", "169.254.100.5/30"],
+        &[
+            "session",
+            "add",
+            "--route-based",
+            "site-c",
+            "--local-endpoint",
+            "le",
+            "--remote-ip",
+            "198.51.100.3",
+            "--remote-id",
+            "198.51.100.3",
+            "--tunnel-interface",
+            "169.254.100.5/30",
+        ],
         &[("STRAIT_PSK", "psk-from-env")],
     );
     assert_eq!(
@@ -139,30 +214,94 @@ fn seed_flow_through_the_cli() {
 
     // Errors from the API reach the user with every problem listed, and a failing exit code.
     let err = cli.fails(&[
-        "session", "add", "--route-based", "bad", "--local-endpoint", "le", "--remote-ip", "1.2.3",
-        "--remote-id", "C=US, CN=x", "--tunnel-interface", "169.254.100.2/32",
-        "--psk-file", psk_file.to_str().unwrap(),
+        "session",
+        "add",
+        "--route-based",
+        "bad",
+        "--local-endpoint",
+        "le",
+        "--remote-ip",
+        "1.2.3",
+        "--remote-id",
+        "C=US, CN=x",
+        "--tunnel-interface",
+        "169.254.100.2/32",
+        "--psk-file",
+        psk_file.to_str().unwrap(),
     ]);
-    assert!(err.contains("peer_address") && err.contains("prefix_length") && err.contains("peer_id"), "{err}");
-    let err = cli.fails(&["session", "add", "--route-based", "site-b", "--local-endpoint", "le"]);
+    assert!(
+        err.contains("peer_address") && err.contains("prefix_length") && err.contains("peer_id"),
+        "{err}"
+    );
+    let err = cli.fails(&[
+        "session",
+        "add",
+        "--route-based",
+        "site-b",
+        "--local-endpoint",
+        "le",
+    ]);
     assert!(err.contains("already exists"), "{err}");
     let err = cli.fails(&["endpoint", "delete", "le"]);
     assert!(err.contains("in use by") && err.contains("site-b"), "{err}");
 
     // Profiles, routes, delete.
-    cli.ok(&["ike-profile", "create", "strong", "--encryption", "aes-256", "--digest", "sha2-384", "--dh-group", "20"]);
-    let p = d.admin().get("/policy/api/v1/infra/ipsec-vpn-ike-profiles/strong").expect(200).body;
+    cli.ok(&[
+        "ike-profile",
+        "create",
+        "strong",
+        "--encryption",
+        "aes-256",
+        "--digest",
+        "sha2-384",
+        "--dh-group",
+        "20",
+    ]);
+    let p = d
+        .admin()
+        .get("/policy/api/v1/infra/ipsec-vpn-ike-profiles/strong")
+        .expect(200)
+        .body;
     assert_eq!(p["dh_groups"][0], "GROUP20");
-    cli.ok(&["tunnel-profile", "create", "gcm256", "--encryption", "aes-gcm-256", "--dh-group", "group19"]);
-    cli.ok(&["dpd-profile", "create", "fast", "--mode", "on-demand", "--interval", "5"]);
-    cli.ok(&["route", "create", "to-b-lan", "--network", "10.2.0.0/24", "--next-hop", "169.254.100.2"]);
+    cli.ok(&[
+        "tunnel-profile",
+        "create",
+        "gcm256",
+        "--encryption",
+        "aes-gcm-256",
+        "--dh-group",
+        "group19",
+    ]);
+    cli.ok(&[
+        "dpd-profile",
+        "create",
+        "fast",
+        "--mode",
+        "on-demand",
+        "--interval",
+        "5",
+    ]);
+    cli.ok(&[
+        "route",
+        "create",
+        "to-b-lan",
+        "--network",
+        "10.2.0.0/24",
+        "--next-hop",
+        "169.254.100.2",
+    ]);
     assert!(cli.ok(&["route", "list"]).contains("10.2.0.0/24"));
     cli.ok(&["session", "delete", "site-c"]);
-    d.admin().get("/policy/api/v1/infra/tier-0s/t0/ipsec-vpn-services/vpn/sessions/site-c").expect(404);
+    d.admin()
+        .get("/policy/api/v1/infra/tier-0s/t0/ipsec-vpn-services/vpn/sessions/site-c")
+        .expect(404);
 
     // The audit log shows who did what.
     let audit = cli.ok(&["audit", "list", "--page-size", "5"]);
-    assert!(audit.contains("DELETE") && audit.contains("sessions/site-c"), "{audit}");
+    assert!(
+        audit.contains("DELETE") && audit.contains("sessions/site-c"),
+        "{audit}"
+    );
 }
 
 #[test]
@@ -171,16 +310,40 @@ fn users_through_the_cli() {
     let cli = admin(&d);
     let pw = d.path("pw.txt");
     std::fs::write(&pw, "auditor-password-1\n").unwrap();
-    cli.ok(&["user", "create", "ops", "--role", "auditor", "--password-file", pw.to_str().unwrap()]);
+    cli.ok(&[
+        "user",
+        "create",
+        "ops",
+        "--role",
+        "auditor",
+        "--password-file",
+        pw.to_str().unwrap(),
+    ]);
     assert!(cli.ok(&["user", "list"]).contains("auditor"));
-    let auditor = Cli { d: &d, password: "auditor-password-1".into(), user: "ops".into() };
-    assert!(auditor.ok(&["ike-profile", "list"]).contains("nsx-default-l3vpn-ike-profile"));
+    let auditor = Cli {
+        d: &d,
+        password: "auditor-password-1".into(),
+        user: "ops".into(),
+    };
+    assert!(auditor
+        .ok(&["ike-profile", "list"])
+        .contains("nsx-default-l3vpn-ike-profile"));
     let err = auditor.fails(&["gateway", "create", "t9"]);
     assert!(err.contains("read-only") && err.contains("403"), "{err}");
     // An auditor changes their own password: the CLI sends the login password as old_password.
     std::fs::write(&pw, "auditor-password-2\n").unwrap();
-    auditor.ok(&["user", "update", "ops", "--password-file", pw.to_str().unwrap()]);
-    let again = Cli { d: &d, password: "auditor-password-2".into(), user: "ops".into() };
+    auditor.ok(&[
+        "user",
+        "update",
+        "ops",
+        "--password-file",
+        pw.to_str().unwrap(),
+    ]);
+    let again = Cli {
+        d: &d,
+        password: "auditor-password-2".into(),
+        user: "ops".into(),
+    };
     again.ok(&["user", "show", "ops"]);
     let err = cli.fails(&["user", "delete", "admin"]);
     assert!(err.contains("last admin"), "{err}");
@@ -197,13 +360,20 @@ fn the_cli_refuses_an_unverified_certificate_and_explains() {
         .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("--ca-cert") && err.contains("--insecure"), "{err}");
+    assert!(
+        err.contains("--ca-cert") && err.contains("--insecure"),
+        "{err}"
+    );
     let out = Command::new(env!("CARGO_BIN_EXE_strait"))
         .args(["--server", &d.base, "--insecure", "gateway", "list"])
         .env("STRAIT_PASSWORD", ADMIN_PASSWORD)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let out = Command::new(env!("CARGO_BIN_EXE_strait"))
         .args(["--server", &d.base, "--insecure", "gateway", "list"])
         .env("STRAIT_PASSWORD", "wrong-password")

@@ -100,7 +100,12 @@ impl Certificate {
         secrets: &mut Vec<(&'static str, SecretChange)>,
     ) -> Option<Certificate> {
         let common = Common::read(r, p, ctx.path.id());
-        r.ignore(&["details", "has_private_key", "used_by", "leaf_certificate_type"]);
+        r.ignore(&[
+            "details",
+            "has_private_key",
+            "used_by",
+            "leaf_certificate_type",
+        ]);
         let pem = r.required_string(
             p,
             "pem_encoded",
@@ -123,15 +128,26 @@ impl Certificate {
         // must still belong to the (possibly replaced) certificate.
         let (key_pem, pass) = match (&key, ctx.existing_secret("private_key")) {
             (Some(k), _) => (Some(k.clone()), passphrase.clone()),
-            (None, Some(stored)) => (Some(stored), ctx.existing_secret("passphrase").or(passphrase.clone())),
+            (None, Some(stored)) => (
+                Some(stored),
+                ctx.existing_secret("passphrase").or(passphrase.clone()),
+            ),
             (None, None) => (None, passphrase.clone()),
         };
-        let mut key_algo = chain.certificates.first().map(|c| c.public_key_algo.clone()).unwrap_or_default();
+        let mut key_algo = chain
+            .certificates
+            .first()
+            .map(|c| c.public_key_algo.clone())
+            .unwrap_or_default();
         if let Some(k) = &key_pem {
             match strait_pki::check_private_key(&chain, k, pass.as_deref().map(|s| s.as_str())) {
                 Ok(alg) => key_algo = alg.as_str().to_owned(),
                 Err(e) => {
-                    let field = if key.is_some() { "private_key" } else { "pem_encoded" };
+                    let field = if key.is_some() {
+                        "private_key"
+                    } else {
+                        "pem_encoded"
+                    };
                     p.push(field, codes::CERTIFICATE, e.to_string());
                     return None;
                 }
@@ -159,7 +175,11 @@ impl Certificate {
             key_algo,
             purpose,
             has_private_key: key_pem.is_some(),
-            details: chain.certificates.iter().map(X509Certificate::from).collect(),
+            details: chain
+                .certificates
+                .iter()
+                .map(X509Certificate::from)
+                .collect(),
         })
     }
 
@@ -169,7 +189,12 @@ impl Certificate {
     }
 }
 
-fn secret_string<'a>(r: &mut ObjectReader<'a>, p: &mut Problems, name: &'a str, max: usize) -> Option<Zeroizing<String>> {
+fn secret_string<'a>(
+    r: &mut ObjectReader<'a>,
+    p: &mut Problems,
+    name: &'a str,
+    max: usize,
+) -> Option<Zeroizing<String>> {
     match r.raw(name)? {
         serde_json::Value::String(s) if s.len() > max => {
             p.field(name, format!("is longer than {max} characters"));
@@ -178,7 +203,10 @@ fn secret_string<'a>(r: &mut ObjectReader<'a>, p: &mut Problems, name: &'a str, 
         serde_json::Value::String(s) if s.is_empty() => None,
         serde_json::Value::String(s) => Some(Zeroizing::new(s.clone())),
         other => {
-            p.field(name, format!("expected a string, found {}", json_type(other)));
+            p.field(
+                name,
+                format!("expected a string, found {}", json_type(other)),
+            );
             None
         }
     }
@@ -220,15 +248,28 @@ pub struct Crl {
 }
 
 impl Crl {
-    pub(crate) fn parse<'a>(r: &mut ObjectReader<'a>, p: &mut Problems, ctx: &ParseCtx<'_>) -> Option<Crl> {
+    pub(crate) fn parse<'a>(
+        r: &mut ObjectReader<'a>,
+        p: &mut Problems,
+        ctx: &ParseCtx<'_>,
+    ) -> Option<Crl> {
         let common = Common::read(r, p, ctx.path.id());
         r.ignore(&["details"]);
         if let Some(t) = r.string(p, "crl_type", 32) {
             if t != "X509" {
-                p.push("crl_type", codes::UNSUPPORTED, format!("crl_type {t:?} is not supported; use X509"));
+                p.push(
+                    "crl_type",
+                    codes::UNSUPPORTED,
+                    format!("crl_type {t:?} is not supported; use X509"),
+                );
             }
         }
-        let pem = r.required_string(p, "pem_encoded", PEM_MAX_CHARS, "paste the CRL as a -----BEGIN X509 CRL----- block")?;
+        let pem = r.required_string(
+            p,
+            "pem_encoded",
+            PEM_MAX_CHARS,
+            "paste the CRL as a -----BEGIN X509 CRL----- block",
+        )?;
         match strait_pki::parse_crl(&pem) {
             Ok(d) => Some(Crl {
                 common,

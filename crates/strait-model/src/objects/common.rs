@@ -52,7 +52,11 @@ pub struct Common {
 impl Common {
     /// Defaults for an object with this id.
     pub fn with_id(id: &str) -> Self {
-        Common { display_name: id.to_owned(), description: None, tags: Vec::new() }
+        Common {
+            display_name: id.to_owned(),
+            description: None,
+            tags: Vec::new(),
+        }
     }
 
     /// Read `display_name`, `description` and `tags`.
@@ -65,13 +69,23 @@ impl Common {
         let mut tags = Vec::new();
         if let Some(items) = r.array(p, "tags", limits::TAGS_MAX) {
             for (field, v) in items {
-                let Some(mut t) = ObjectReader::new(v, &field, "Tag", p) else { continue };
-                let scope = t.string(p, "scope", limits::TAG_SCOPE_MAX_CHARS).unwrap_or_default();
-                let tag = t.string(p, "tag", limits::TAG_MAX_CHARS).unwrap_or_default();
+                let Some(mut t) = ObjectReader::new(v, &field, "Tag", p) else {
+                    continue;
+                };
+                let scope = t
+                    .string(p, "scope", limits::TAG_SCOPE_MAX_CHARS)
+                    .unwrap_or_default();
+                let tag = t
+                    .string(p, "tag", limits::TAG_MAX_CHARS)
+                    .unwrap_or_default();
                 t.finish(p);
                 tags.push(Tag { scope, tag });
             }
         }
-        Common { display_name, description, tags }
+        Common {
+            display_name,
+            description,
+            tags,
+        }
     }
 }

@@ -29,18 +29,30 @@ pub struct Gateway {
 }
 
 impl Gateway {
-    pub(crate) fn parse<'a>(r: &mut ObjectReader<'a>, p: &mut Problems, ctx: &ParseCtx<'_>) -> Gateway {
+    pub(crate) fn parse<'a>(
+        r: &mut ObjectReader<'a>,
+        p: &mut Problems,
+        ctx: &ParseCtx<'_>,
+    ) -> Gateway {
         let common = Common::read(r, p, ctx.path.id());
         let ha_mode = r.enumeration(p, "ha_mode").unwrap_or(HaMode::ActiveStandby);
-        let failover_mode = r.enumeration(p, "failover_mode").unwrap_or(FailoverMode::NonPreemptive);
+        let failover_mode = r
+            .enumeration(p, "failover_mode")
+            .unwrap_or(FailoverMode::NonPreemptive);
         let tier0_path = if ctx.path.kind() == Kind::Tier1 {
-            r.string(p, "tier0_path", limits::PATH_MAX_CHARS).and_then(|s| {
-                super::check_path_syntax(p, "tier0_path", &s, &[Kind::Tier0]).then_some(s)
-            })
+            r.string(p, "tier0_path", limits::PATH_MAX_CHARS)
+                .and_then(|s| {
+                    super::check_path_syntax(p, "tier0_path", &s, &[Kind::Tier0]).then_some(s)
+                })
         } else {
             None
         };
-        Gateway { common, ha_mode, failover_mode, tier0_path }
+        Gateway {
+            common,
+            ha_mode,
+            failover_mode,
+            tier0_path,
+        }
     }
 
     pub(crate) fn references(&self) -> Vec<String> {

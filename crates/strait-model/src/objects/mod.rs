@@ -172,20 +172,36 @@ impl PolicyObject {
 
 /// Check that a reference is a syntactically valid path of one of `kinds`; record a problem
 /// and return false otherwise. Existence is checked later against the store.
-pub(crate) fn check_path_syntax(p: &mut Problems, field: &str, value: &str, kinds: &[Kind]) -> bool {
-    let want = kinds.iter().map(|k| k.noun()).collect::<Vec<_>>().join(" or ");
+pub(crate) fn check_path_syntax(
+    p: &mut Problems,
+    field: &str,
+    value: &str,
+    kinds: &[Kind],
+) -> bool {
+    let want = kinds
+        .iter()
+        .map(|k| k.a_noun())
+        .collect::<Vec<_>>()
+        .join(" or ");
     match ObjectPath::parse(value) {
         Ok(path) if kinds.contains(&path.kind()) => true,
         Ok(path) => {
             p.push(
                 field,
                 codes::BAD_REFERENCE,
-                format!("{value} is a {}, but this field needs a {want}", path.kind().noun()),
+                format!(
+                    "{value} is {}, but this field needs {want}",
+                    path.kind().a_noun()
+                ),
             );
             false
         }
         Err(e) => {
-            p.push(field, codes::BAD_REFERENCE, format!("needs the policy path of a {want}: {e}"));
+            p.push(
+                field,
+                codes::BAD_REFERENCE,
+                format!("needs the policy path of {want}: {e}"),
+            );
             false
         }
     }
@@ -217,8 +233,12 @@ pub fn parse_body(body: &Value, ctx: &ParseCtx<'_>) -> Result<Parsed, Problems> 
     let object = match kind {
         Kind::Tier0 => Some(PolicyObject::Tier0(Gateway::parse(&mut r, &mut p, ctx))),
         Kind::Tier1 => Some(PolicyObject::Tier1(Gateway::parse(&mut r, &mut p, ctx))),
-        Kind::VpnService => Some(PolicyObject::VpnService(VpnService::parse(&mut r, &mut p, ctx))),
-        Kind::LocalEndpoint => LocalEndpoint::parse(&mut r, &mut p, ctx).map(PolicyObject::LocalEndpoint),
+        Kind::VpnService => Some(PolicyObject::VpnService(VpnService::parse(
+            &mut r, &mut p, ctx,
+        ))),
+        Kind::LocalEndpoint => {
+            LocalEndpoint::parse(&mut r, &mut p, ctx).map(PolicyObject::LocalEndpoint)
+        }
         Kind::Session => {
             if p.as_slice().iter().any(|x| x.field == "resource_type") {
                 // A policy-based or unknown body: its other fields would only add noise.
@@ -226,10 +246,18 @@ pub fn parse_body(body: &Value, ctx: &ParseCtx<'_>) -> Result<Parsed, Problems> 
             }
             RouteBasedSession::parse(&mut r, &mut p, ctx, &mut secrets).map(PolicyObject::Session)
         }
-        Kind::IkeProfile => Some(PolicyObject::IkeProfile(IkeProfile::parse(&mut r, &mut p, ctx))),
-        Kind::TunnelProfile => Some(PolicyObject::TunnelProfile(TunnelProfile::parse(&mut r, &mut p, ctx))),
-        Kind::DpdProfile => Some(PolicyObject::DpdProfile(DpdProfile::parse(&mut r, &mut p, ctx))),
-        Kind::Certificate => Certificate::parse(&mut r, &mut p, ctx, &mut secrets).map(PolicyObject::Certificate),
+        Kind::IkeProfile => Some(PolicyObject::IkeProfile(IkeProfile::parse(
+            &mut r, &mut p, ctx,
+        ))),
+        Kind::TunnelProfile => Some(PolicyObject::TunnelProfile(TunnelProfile::parse(
+            &mut r, &mut p, ctx,
+        ))),
+        Kind::DpdProfile => Some(PolicyObject::DpdProfile(DpdProfile::parse(
+            &mut r, &mut p, ctx,
+        ))),
+        Kind::Certificate => {
+            Certificate::parse(&mut r, &mut p, ctx, &mut secrets).map(PolicyObject::Certificate)
+        }
         Kind::Crl => Crl::parse(&mut r, &mut p, ctx).map(PolicyObject::Crl),
         Kind::StaticRoute => StaticRoute::parse(&mut r, &mut p, ctx).map(PolicyObject::StaticRoute),
     };

@@ -45,20 +45,34 @@ pub struct IkeProfile {
 }
 
 impl IkeProfile {
-    pub(crate) fn parse<'a>(r: &mut ObjectReader<'a>, p: &mut Problems, ctx: &ParseCtx<'_>) -> IkeProfile {
+    pub(crate) fn parse<'a>(
+        r: &mut ObjectReader<'a>,
+        p: &mut Problems,
+        ctx: &ParseCtx<'_>,
+    ) -> IkeProfile {
         let common = Common::read(r, p, ctx.path.id());
         let ike_version = r.enumeration(p, "ike_version").unwrap_or(IkeVersion::IkeV2);
         let enc = r.enum_list(p, "encryption_algorithms", 8);
-        let encryption_algorithms = non_empty(p, "encryption_algorithms", enc, IkeEncryption::Aes128);
+        let encryption_algorithms =
+            non_empty(p, "encryption_algorithms", enc, IkeEncryption::Aes128);
         let digests_given = r.raw("digest_algorithms").is_some();
         let mut digest_algorithms = r.enum_list(p, "digest_algorithms", 8).unwrap_or_default();
         let dh = r.enum_list(p, "dh_groups", 16);
         let dh_groups = non_empty(p, "dh_groups", dh, DhGroup::Group14);
         let sa_life_time = r
-            .int(p, "sa_life_time", IKE_SA_LIFETIME_SECS.0, IKE_SA_LIFETIME_SECS.1)
+            .int(
+                p,
+                "sa_life_time",
+                IKE_SA_LIFETIME_SECS.0,
+                IKE_SA_LIFETIME_SECS.1,
+            )
             .unwrap_or(IKE_SA_LIFETIME_DEFAULT_SECS) as u64;
 
-        let gcm: Vec<&str> = encryption_algorithms.iter().filter(|e| e.is_aead()).map(|e| e.as_str()).collect();
+        let gcm: Vec<&str> = encryption_algorithms
+            .iter()
+            .filter(|e| e.is_aead())
+            .map(|e| e.as_str())
+            .collect();
         let has_cbc = encryption_algorithms.iter().any(|e| !e.is_aead());
         if !gcm.is_empty() && ike_version != IkeVersion::IkeV2 {
             p.push(
@@ -88,7 +102,14 @@ impl IkeProfile {
             let _ = digests_given;
             digest_algorithms.push(DigestAlgorithm::Sha2_256);
         }
-        IkeProfile { common, ike_version, encryption_algorithms, digest_algorithms, dh_groups, sa_life_time }
+        IkeProfile {
+            common,
+            ike_version,
+            encryption_algorithms,
+            digest_algorithms,
+            dh_groups,
+            sa_life_time,
+        }
     }
 }
 
@@ -119,17 +140,28 @@ pub struct TunnelProfile {
 }
 
 impl TunnelProfile {
-    pub(crate) fn parse<'a>(r: &mut ObjectReader<'a>, p: &mut Problems, ctx: &ParseCtx<'_>) -> TunnelProfile {
+    pub(crate) fn parse<'a>(
+        r: &mut ObjectReader<'a>,
+        p: &mut Problems,
+        ctx: &ParseCtx<'_>,
+    ) -> TunnelProfile {
         let common = Common::read(r, p, ctx.path.id());
         let enc = r.enum_list(p, "encryption_algorithms", 12);
-        let encryption_algorithms = non_empty(p, "encryption_algorithms", enc, TunnelEncryption::AesGcm128);
+        let encryption_algorithms =
+            non_empty(p, "encryption_algorithms", enc, TunnelEncryption::AesGcm128);
         let mut digest_algorithms = r.enum_list(p, "digest_algorithms", 8).unwrap_or_default();
-        let enable_perfect_forward_secrecy = r.bool(p, "enable_perfect_forward_secrecy").unwrap_or(true);
+        let enable_perfect_forward_secrecy =
+            r.bool(p, "enable_perfect_forward_secrecy").unwrap_or(true);
         let dh = r.enum_list(p, "dh_groups", 16);
         let dh_groups = non_empty(p, "dh_groups", dh, DhGroup::Group14);
         let df_policy = r.enumeration(p, "df_policy").unwrap_or(DfPolicy::Copy);
         let sa_life_time = r
-            .int(p, "sa_life_time", TUNNEL_SA_LIFETIME_SECS.0, TUNNEL_SA_LIFETIME_SECS.1)
+            .int(
+                p,
+                "sa_life_time",
+                TUNNEL_SA_LIFETIME_SECS.0,
+                TUNNEL_SA_LIFETIME_SECS.1,
+            )
             .unwrap_or(TUNNEL_SA_LIFETIME_DEFAULT_SECS) as u64;
         if let Some(v) = r.raw("extended_attributes") {
             if !matches!(v, serde_json::Value::Array(a) if a.is_empty()) {
@@ -141,8 +173,11 @@ impl TunnelProfile {
                 );
             }
         }
-        let combined: Vec<&str> =
-            encryption_algorithms.iter().filter(|e| e.is_combined_mode()).map(|e| e.as_str()).collect();
+        let combined: Vec<&str> = encryption_algorithms
+            .iter()
+            .filter(|e| e.is_combined_mode())
+            .map(|e| e.as_str())
+            .collect();
         let needs_digest = encryption_algorithms.iter().any(|e| !e.is_combined_mode());
         let no_encryption = encryption_algorithms.contains(&TunnelEncryption::NoEncryption);
         if !needs_digest && !digest_algorithms.is_empty() {
@@ -220,10 +255,16 @@ pub struct DpdProfile {
 }
 
 impl DpdProfile {
-    pub(crate) fn parse<'a>(r: &mut ObjectReader<'a>, p: &mut Problems, ctx: &ParseCtx<'_>) -> DpdProfile {
+    pub(crate) fn parse<'a>(
+        r: &mut ObjectReader<'a>,
+        p: &mut Problems,
+        ctx: &ParseCtx<'_>,
+    ) -> DpdProfile {
         let common = Common::read(r, p, ctx.path.id());
         let enabled = r.bool(p, "enabled").unwrap_or(true);
-        let dpd_probe_mode = r.enumeration(p, "dpd_probe_mode").unwrap_or(DpdProbeMode::Periodic);
+        let dpd_probe_mode = r
+            .enumeration(p, "dpd_probe_mode")
+            .unwrap_or(DpdProbeMode::Periodic);
         let (lo, hi) = dpd_interval_bounds(dpd_probe_mode);
         let interval = match r.raw("dpd_probe_interval") {
             Some(v) => match v.as_i64() {
@@ -240,16 +281,31 @@ impl DpdProfile {
             },
             None => None,
         };
-        let dpd_probe_interval = interval.unwrap_or_else(|| dpd_interval_default(dpd_probe_mode)) as u32;
-        let retry_count = r.int(p, "retry_count", 1, 100).unwrap_or(DPD_RETRY_COUNT_DEFAULT) as u32;
-        DpdProfile { common, enabled, dpd_probe_mode, dpd_probe_interval, retry_count }
+        let dpd_probe_interval =
+            interval.unwrap_or_else(|| dpd_interval_default(dpd_probe_mode)) as u32;
+        let retry_count = r
+            .int(p, "retry_count", 1, 100)
+            .unwrap_or(DPD_RETRY_COUNT_DEFAULT) as u32;
+        DpdProfile {
+            common,
+            enabled,
+            dpd_probe_mode,
+            dpd_probe_interval,
+            retry_count,
+        }
     }
 }
 
 fn non_empty<E: NsxEnum>(p: &mut Problems, field: &str, v: Option<Vec<E>>, default: E) -> Vec<E> {
     match v {
         Some(list) if list.is_empty() => {
-            p.field(field, format!("is empty; list at least one value (one of: {})", E::expected()));
+            p.field(
+                field,
+                format!(
+                    "is empty; list at least one value (one of: {})",
+                    E::expected()
+                ),
+            );
             vec![default]
         }
         Some(list) => list,

@@ -39,10 +39,19 @@ pub struct StaticRoute {
 }
 
 impl StaticRoute {
-    pub(crate) fn parse<'a>(r: &mut ObjectReader<'a>, p: &mut Problems, ctx: &ParseCtx<'_>) -> Option<StaticRoute> {
+    pub(crate) fn parse<'a>(
+        r: &mut ObjectReader<'a>,
+        p: &mut Problems,
+        ctx: &ParseCtx<'_>,
+    ) -> Option<StaticRoute> {
         let common = Common::read(r, p, ctx.path.id());
         let network = r
-            .required_string(p, "network", 64, "give the destination in CIDR notation, e.g. 10.2.0.0/16")
+            .required_string(
+                p,
+                "network",
+                64,
+                "give the destination in CIDR notation, e.g. 10.2.0.0/16",
+            )
             .and_then(|s| match s.parse::<IpNet>() {
                 Ok(net) if net.trunc() != net => {
                     p.field(
@@ -53,7 +62,10 @@ impl StaticRoute {
                 }
                 Ok(net) => Some(net),
                 Err(_) => {
-                    p.field("network", format!("{s:?} is not a CIDR network; write it like 10.2.0.0/16"));
+                    p.field(
+                        "network",
+                        format!("{s:?} is not a CIDR network; write it like 10.2.0.0/16"),
+                    );
                     None
                 }
             });
@@ -61,17 +73,30 @@ impl StaticRoute {
         let hops_given = r.raw("next_hops").is_some();
         match r.array(p, "next_hops", NEXT_HOPS_MAX) {
             None if !hops_given => {
-                p.field("next_hops", "is required; give at least one {\"ip_address\": ...}");
+                p.field(
+                    "next_hops",
+                    "is required; give at least one {\"ip_address\": ...}",
+                );
             }
             None => {}
             Some(items) if items.is_empty() => {
-                p.field("next_hops", "is empty; give at least one {\"ip_address\": ...}");
+                p.field(
+                    "next_hops",
+                    "is empty; give at least one {\"ip_address\": ...}",
+                );
             }
             Some(items) => {
                 for (field, v) in items {
-                    let Some(mut h) = ObjectReader::new(v, &field, "RouterNexthop", p) else { continue };
+                    let Some(mut h) = ObjectReader::new(v, &field, "RouterNexthop", p) else {
+                        continue;
+                    };
                     let ip = match h.raw("ip_address") {
-                        Some(v) => ip_value(p, &h.path_of("ip_address"), v, "give the next-hop address, e.g. the peer's VTI address"),
+                        Some(v) => ip_value(
+                            p,
+                            &h.path_of("ip_address"),
+                            v,
+                            "give the next-hop address, e.g. the peer's VTI address",
+                        ),
                         None => {
                             p.field(h.path_of("ip_address"), "is required; give the next-hop address, e.g. the peer's VTI address 169.254.100.2");
                             None
@@ -82,18 +107,30 @@ impl StaticRoute {
                     h.finish(p);
                     if let (Some(ip), Some(net)) = (ip, network) {
                         if ip.is_ipv4() != matches!(net, IpNet::V4(_)) {
-                            p.field(h_path(&field), format!("next hop {ip} and network {net} are of different IP versions"));
+                            p.field(
+                                h_path(&field),
+                                format!(
+                                    "next hop {ip} and network {net} are of different IP versions"
+                                ),
+                            );
                             continue;
                         }
                     }
                     if let Some(ip) = ip {
-                        next_hops.push(RouterNexthop { ip_address: ip, admin_distance });
+                        next_hops.push(RouterNexthop {
+                            ip_address: ip,
+                            admin_distance,
+                        });
                     }
                 }
             }
         }
         r.ignore(&["enabled_on_secondary"]);
-        Some(StaticRoute { common, network: network?, next_hops })
+        Some(StaticRoute {
+            common,
+            network: network?,
+            next_hops,
+        })
     }
 }
 

@@ -35,11 +35,17 @@ pub struct VpnService {
 }
 
 impl VpnService {
-    pub(crate) fn parse<'a>(r: &mut ObjectReader<'a>, p: &mut Problems, ctx: &ParseCtx<'_>) -> VpnService {
+    pub(crate) fn parse<'a>(
+        r: &mut ObjectReader<'a>,
+        p: &mut Problems,
+        ctx: &ParseCtx<'_>,
+    ) -> VpnService {
         let common = Common::read(r, p, ctx.path.id());
         let enabled = r.bool(p, "enabled").unwrap_or(true);
         let ha_sync = r.bool(p, "ha_sync").unwrap_or(true);
-        let ike_log_level = r.enumeration(p, "ike_log_level").unwrap_or(IkeLogLevel::Info);
+        let ike_log_level = r
+            .enumeration(p, "ike_log_level")
+            .unwrap_or(IkeLogLevel::Info);
         if let Some(v) = r.raw("bypass_rules") {
             if !matches!(v, serde_json::Value::Array(a) if a.is_empty()) {
                 p.push(
@@ -50,7 +56,12 @@ impl VpnService {
                 );
             }
         }
-        VpnService { common, enabled, ha_sync, ike_log_level }
+        VpnService {
+            common,
+            enabled,
+            ha_sync,
+            ike_log_level,
+        }
     }
 }
 
@@ -79,7 +90,11 @@ pub struct LocalEndpoint {
 }
 
 impl LocalEndpoint {
-    pub(crate) fn parse<'a>(r: &mut ObjectReader<'a>, p: &mut Problems, ctx: &ParseCtx<'_>) -> Option<LocalEndpoint> {
+    pub(crate) fn parse<'a>(
+        r: &mut ObjectReader<'a>,
+        p: &mut Problems,
+        ctx: &ParseCtx<'_>,
+    ) -> Option<LocalEndpoint> {
         let common = Common::read(r, p, ctx.path.id());
         let local_address = required_ip(
             r,
@@ -87,13 +102,15 @@ impl LocalEndpoint {
             "local_address",
             "give the gateway's public IPv4 or IPv6 address that peers connect to, e.g. 198.51.100.1",
         );
-        let local_id = r.string(p, "local_id", 1024).and_then(|s| match IkeIdentity::parse(&s) {
-            Ok(_) => Some(s),
-            Err(e) => {
-                p.field("local_id", e);
-                None
-            }
-        });
+        let local_id = r
+            .string(p, "local_id", 1024)
+            .and_then(|s| match IkeIdentity::parse(&s) {
+                Ok(_) => Some(s),
+                Err(e) => {
+                    p.field("local_id", e);
+                    None
+                }
+            });
         let certificate_path = r
             .string(p, "certificate_path", limits::PATH_MAX_CHARS)
             .filter(|s| check_path_syntax(p, "certificate_path", s, &[Kind::Certificate]));
@@ -120,8 +137,15 @@ impl LocalEndpoint {
     }
 }
 
-fn path_list<'a>(r: &mut ObjectReader<'a>, p: &mut Problems, name: &'a str, kind: Kind) -> Vec<String> {
-    let list = r.string_list(p, name, limits::PATH_LIST_MAX, limits::PATH_MAX_CHARS).unwrap_or_default();
+fn path_list<'a>(
+    r: &mut ObjectReader<'a>,
+    p: &mut Problems,
+    name: &'a str,
+    kind: Kind,
+) -> Vec<String> {
+    let list = r
+        .string_list(p, name, limits::PATH_LIST_MAX, limits::PATH_MAX_CHARS)
+        .unwrap_or_default();
     let mut out: Vec<String> = Vec::with_capacity(list.len());
     for (i, s) in list.into_iter().enumerate() {
         let field = format!("{name}[{i}]");
@@ -134,7 +158,12 @@ fn path_list<'a>(r: &mut ObjectReader<'a>, p: &mut Problems, name: &'a str, kind
     out
 }
 
-fn required_ip<'a>(r: &mut ObjectReader<'a>, p: &mut Problems, name: &'a str, hint: &str) -> Option<IpAddr> {
+fn required_ip<'a>(
+    r: &mut ObjectReader<'a>,
+    p: &mut Problems,
+    name: &'a str,
+    hint: &str,
+) -> Option<IpAddr> {
     let field = r.path_of(name);
     let Some(v) = r.raw(name) else {
         p.field(field, format!("is required; {hint}"));
@@ -194,7 +223,9 @@ impl TunnelInterfaceIpSubnet {
     /// The subnet as a network (host bits cleared).
     pub fn network(&self) -> Option<ipnet::IpNet> {
         let ip = *self.ip_addresses.first()?;
-        ipnet::IpNet::new(ip, self.prefix_length).ok().map(|n| n.trunc())
+        ipnet::IpNet::new(ip, self.prefix_length)
+            .ok()
+            .map(|n| n.trunc())
     }
 
     /// The address with its prefix, e.g. 169.254.10.1/30.
@@ -273,9 +304,13 @@ impl RouteBasedSession {
     ) -> Option<RouteBasedSession> {
         let common = Common::read(r, p, ctx.path.id());
         let enabled = r.bool(p, "enabled").unwrap_or(true);
-        let compliance_suite = r.enumeration(p, "compliance_suite").unwrap_or(ComplianceSuite::None);
+        let compliance_suite = r
+            .enumeration(p, "compliance_suite")
+            .unwrap_or(ComplianceSuite::None);
         let suite_on = compliance_suite != ComplianceSuite::None;
-        let authentication_mode = match r.enumeration::<AuthenticationMode>(p, "authentication_mode") {
+        let authentication_mode = match r
+            .enumeration::<AuthenticationMode>(p, "authentication_mode")
+        {
             Some(AuthenticationMode::Psk) if suite_on => {
                 p.push(
                     "authentication_mode",
@@ -306,7 +341,9 @@ impl RouteBasedSession {
             None => ConnectionInitiationMode::Initiator,
         };
         let local_endpoint_path = match r.string(p, "local_endpoint_path", limits::PATH_MAX_CHARS) {
-            Some(s) if check_path_syntax(p, "local_endpoint_path", &s, &[Kind::LocalEndpoint]) => Some(s),
+            Some(s) if check_path_syntax(p, "local_endpoint_path", &s, &[Kind::LocalEndpoint]) => {
+                Some(s)
+            }
             Some(_) => None,
             None => {
                 p.field(
@@ -351,10 +388,17 @@ impl RouteBasedSession {
                 }
             });
         read_psk(r, p, ctx, authentication_mode, secrets);
-        let ike_profile_path = profile_path(r, p, "ike_profile_path", Kind::IkeProfile, compliance_suite);
-        let tunnel_profile_path =
-            profile_path(r, p, "tunnel_profile_path", Kind::TunnelProfile, compliance_suite);
-        let dpd_profile_path = profile_path(r, p, "dpd_profile_path", Kind::DpdProfile, compliance_suite);
+        let ike_profile_path =
+            profile_path(r, p, "ike_profile_path", Kind::IkeProfile, compliance_suite);
+        let tunnel_profile_path = profile_path(
+            r,
+            p,
+            "tunnel_profile_path",
+            Kind::TunnelProfile,
+            compliance_suite,
+        );
+        let dpd_profile_path =
+            profile_path(r, p, "dpd_profile_path", Kind::DpdProfile, compliance_suite);
         let tcp_mss_clamping = read_mss(r, p);
         let tunnel_interfaces = read_tunnel_interfaces(r, p);
         let force_whitelisting = r.bool(p, "force_whitelisting").unwrap_or(false);
@@ -403,7 +447,9 @@ impl RouteBasedSession {
 
     /// The VTI's subnets.
     pub fn vti_subnets(&self) -> impl Iterator<Item = &TunnelInterfaceIpSubnet> {
-        self.tunnel_interfaces.iter().flat_map(|t| t.ip_subnets.iter())
+        self.tunnel_interfaces
+            .iter()
+            .flat_map(|t| t.ip_subnets.iter())
     }
 }
 
@@ -419,6 +465,14 @@ fn read_psk<'a>(
     match raw {
         None if present && ctx.null_clears_secrets => secrets.push(("psk", SecretChange::Clear)),
         None => {}
+        // NSX clients send `"psk": ""` to mean "no PSK here": Terraform's provider always
+        // sends the field, empty for certificate sessions and for sessions imported without
+        // their key (GET never returns it). An empty string is never a usable key, so it is
+        // ignored there: a certificate session needs none, and a stored PSK is kept.
+        Some(serde_json::Value::String(s))
+            if s.is_empty()
+                && (mode == AuthenticationMode::Certificate
+                    || ctx.existing_secret("psk").is_some()) => {}
         Some(serde_json::Value::String(s)) => {
             let s = Zeroizing::new(s.clone());
             let n = s.chars().count();
@@ -430,9 +484,17 @@ fn read_psk<'a>(
                      authentication_mode to PSK",
                 );
             } else if n == 0 {
-                p.field("psk", "the pre-shared key is empty; enter the key agreed with the remote site");
+                p.field(
+                    "psk",
+                    "the pre-shared key is empty; enter the key agreed with the remote site",
+                );
             } else if n > PSK_MAX_CHARS {
-                p.field("psk", format!("the pre-shared key is {n} characters long; the maximum is {PSK_MAX_CHARS}"));
+                p.field(
+                    "psk",
+                    format!(
+                        "the pre-shared key is {n} characters long; the maximum is {PSK_MAX_CHARS}"
+                    ),
+                );
             } else if s.chars().any(char::is_control) {
                 p.field(
                     "psk",
@@ -443,7 +505,10 @@ fn read_psk<'a>(
                 secrets.push(("psk", SecretChange::Set(s)));
             }
         }
-        Some(other) => p.field("psk", format!("expected a string, found {}", json_type(other))),
+        Some(other) => p.field(
+            "psk",
+            format!("expected a string, found {}", json_type(other)),
+        ),
     }
     if mode == AuthenticationMode::Psk && raw.is_none_or(|v| v.is_string()) {
         let psk_after = match secrets.iter().find(|(n, _)| *n == "psk") {
@@ -497,7 +562,9 @@ fn profile_path<'a>(
 fn read_mss<'a>(r: &mut ObjectReader<'a>, p: &mut Problems) -> Option<TcpMssClamping> {
     let mut m = r.object(p, "tcp_mss_clamping", "TcpMaximumSegmentSizeClamping")?;
     let direction = m.enumeration(p, "direction").unwrap_or(MssDirection::None);
-    let max_segment_size = m.int(p, "max_segment_size", MSS_MIN, MSS_MAX).map(|v| v as u32);
+    let max_segment_size = m
+        .int(p, "max_segment_size", MSS_MIN, MSS_MAX)
+        .map(|v| v as u32);
     if direction == MssDirection::None && max_segment_size.is_some() {
         p.push(
             "tcp_mss_clamping.max_segment_size",
@@ -507,16 +574,26 @@ fn read_mss<'a>(r: &mut ObjectReader<'a>, p: &mut Problems) -> Option<TcpMssClam
         );
     }
     m.finish(p);
-    Some(TcpMssClamping { direction, max_segment_size })
+    Some(TcpMssClamping {
+        direction,
+        max_segment_size,
+    })
 }
 
-fn read_tunnel_interfaces<'a>(r: &mut ObjectReader<'a>, p: &mut Problems) -> Option<Vec<TunnelInterface>> {
-    const HINT: &str = "give the VTI address in CIDR form, e.g. [{\"ip_subnets\": [{\"ip_addresses\": \
+fn read_tunnel_interfaces<'a>(
+    r: &mut ObjectReader<'a>,
+    p: &mut Problems,
+) -> Option<Vec<TunnelInterface>> {
+    const HINT: &str =
+        "give the VTI address in CIDR form, e.g. [{\"ip_subnets\": [{\"ip_addresses\": \
                         [\"169.254.10.1\"], \"prefix_length\": 30}]}]";
     let given = r.raw("tunnel_interfaces").is_some();
     let Some(items) = r.array(p, "tunnel_interfaces", 16) else {
         if !given {
-            p.field("tunnel_interfaces", format!("is required (\"Tunnel Interface\"); {HINT}"));
+            p.field(
+                "tunnel_interfaces",
+                format!("is required (\"Tunnel Interface\"); {HINT}"),
+            );
         }
         return None;
     };
@@ -539,12 +616,37 @@ fn read_tunnel_interfaces<'a>(r: &mut ObjectReader<'a>, p: &mut Problems) -> Opt
     }
     let (field, v) = &items[0];
     let mut t = ObjectReader::new(v, field, "IPSecVpnTunnelInterface", p)?;
-    let id = t.string(p, "id", 255).unwrap_or_else(|| "default".to_owned());
+    let id = t
+        .string(p, "id", 255)
+        .unwrap_or_else(|| "default".to_owned());
     if let Err(e) = crate::path::check_id(&id) {
         p.field(t.path_of("id"), e);
     }
-    let display_name = t.string(p, "display_name", limits::DISPLAY_NAME_MAX_CHARS).unwrap_or_else(|| id.clone());
-    t.ignore(&["description", "tags", "resource_type", "path", "parent_path", "relative_path", "_revision", "unique_id", "realization_id", "marked_for_delete", "overridden", "_create_time", "_create_user", "_last_modified_time", "_last_modified_user", "_system_owned", "_protection", "_links", "_schema", "_self"]);
+    let display_name = t
+        .string(p, "display_name", limits::DISPLAY_NAME_MAX_CHARS)
+        .unwrap_or_else(|| id.clone());
+    t.ignore(&[
+        "description",
+        "tags",
+        "resource_type",
+        "path",
+        "parent_path",
+        "relative_path",
+        "_revision",
+        "unique_id",
+        "realization_id",
+        "marked_for_delete",
+        "overridden",
+        "_create_time",
+        "_create_user",
+        "_last_modified_time",
+        "_last_modified_user",
+        "_system_owned",
+        "_protection",
+        "_links",
+        "_schema",
+        "_self",
+    ]);
     let subnets_field = t.path_of("ip_subnets");
     let subnets_given = t.raw("ip_subnets").is_some();
     let subnets = match t.array(p, "ip_subnets", 2) {
@@ -586,25 +688,46 @@ fn read_tunnel_interfaces<'a>(r: &mut ObjectReader<'a>, p: &mut Problems) -> Opt
         }
     }
     t.finish(p);
-    ok.then(|| vec![TunnelInterface { id, display_name, ip_subnets }])
+    ok.then(|| {
+        vec![TunnelInterface {
+            id,
+            display_name,
+            ip_subnets,
+        }]
+    })
 }
 
-fn read_subnet(p: &mut Problems, field: &str, v: &serde_json::Value) -> Option<TunnelInterfaceIpSubnet> {
+fn read_subnet(
+    p: &mut Problems,
+    field: &str,
+    v: &serde_json::Value,
+) -> Option<TunnelInterfaceIpSubnet> {
     let mut s = ObjectReader::new(v, field, "TunnelInterfaceIPSubnet", p)?;
     let addr_field = s.path_of("ip_addresses");
     let addr_given = s.raw("ip_addresses").is_some();
     let ip = match s.array(p, "ip_addresses", 1024) {
-        Some(list) if list.len() == 1 => ip_value(p, &list[0].0, list[0].1, "give the VTI's own address, e.g. 169.254.10.1"),
+        Some(list) if list.len() == 1 => ip_value(
+            p,
+            &list[0].0,
+            list[0].1,
+            "give the VTI's own address, e.g. 169.254.10.1",
+        ),
         Some(list) => {
             p.field(
                 addr_field.clone(),
-                format!("has {} addresses; give exactly one (this gateway's VTI address)", list.len()),
+                format!(
+                    "has {} addresses; give exactly one (this gateway's VTI address)",
+                    list.len()
+                ),
             );
             None
         }
         None => {
             if !addr_given {
-                p.field(addr_field.clone(), "is required; give exactly one address, e.g. [\"169.254.10.1\"]");
+                p.field(
+                    addr_field.clone(),
+                    "is required; give exactly one address, e.g. [\"169.254.10.1\"]",
+                );
             }
             None
         }
@@ -615,7 +738,10 @@ fn read_subnet(p: &mut Problems, field: &str, v: &serde_json::Value) -> Option<T
         Some(v) => Some(v as u8),
         None => {
             if !prefix_given {
-                p.field(prefix_field.clone(), "is required; e.g. 30 for a /30 point-to-point subnet");
+                p.field(
+                    prefix_field.clone(),
+                    "is required; e.g. 30 for a /30 point-to-point subnet",
+                );
             }
             None
         }
@@ -635,7 +761,10 @@ fn read_subnet(p: &mut Problems, field: &str, v: &serde_json::Value) -> Option<T
     }
     let first = format!("{addr_field}[0]");
     if ip.is_unspecified() || ip.is_multicast() || ip.is_loopback() {
-        p.field(first, format!("{ip} cannot be a tunnel interface address; use e.g. 169.254.10.1"));
+        p.field(
+            first,
+            format!("{ip} cannot be a tunnel interface address; use e.g. 169.254.10.1"),
+        );
         return None;
     }
     let net = ipnet::IpNet::new(ip, prefix).ok()?;
@@ -644,17 +773,33 @@ fn read_subnet(p: &mut Problems, field: &str, v: &serde_json::Value) -> Option<T
     if prefix < max && host_bits_zero {
         p.field(
             first,
-            format!("{ip} is the network address of {}; use a host address such as {}", net.trunc(), next_host(&net)),
+            format!(
+                "{ip} is the network address of {}; use a host address such as {}",
+                net.trunc(),
+                next_host(&net)
+            ),
         );
         return None;
     }
     if ip.is_ipv4() && prefix < 31 && is_v4_broadcast {
-        p.field(first, format!("{ip} is the broadcast address of {}; use a host address", net.trunc()));
+        p.field(
+            first,
+            format!(
+                "{ip} is the broadcast address of {}; use a host address",
+                net.trunc()
+            ),
+        );
         return None;
     }
-    Some(TunnelInterfaceIpSubnet { ip_addresses: vec![ip], prefix_length: prefix })
+    Some(TunnelInterfaceIpSubnet {
+        ip_addresses: vec![ip],
+        prefix_length: prefix,
+    })
 }
 
 fn next_host(net: &ipnet::IpNet) -> String {
-    net.hosts().next().map(|h| h.to_string()).unwrap_or_default()
+    net.hosts()
+        .next()
+        .map(|h| h.to_string())
+        .unwrap_or_default()
 }

@@ -44,7 +44,10 @@ impl Daemon {
             dir,
             base: String::new(),
             stderr: Arc::new(Mutex::new(Vec::new())),
-            env: env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
         };
         d.spawn(&[]);
         d
@@ -73,12 +76,19 @@ impl Daemon {
             self.base.trim_start_matches("https://").to_owned()
         };
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_straitd"));
-        cmd.arg("--data-dir").arg(&self.dir).arg("--listen").arg(&listen).args(extra);
-        cmd.env_remove("STRAIT_ADMIN_PASSWORD").env("STRAIT_LOG", "warn");
+        cmd.arg("--data-dir")
+            .arg(&self.dir)
+            .arg("--listen")
+            .arg(&listen)
+            .args(extra);
+        cmd.env_remove("STRAIT_ADMIN_PASSWORD")
+            .env("STRAIT_LOG", "warn");
         for (k, v) in &self.env {
             cmd.env(k, v);
         }
-        cmd.stdout(Stdio::null()).stderr(Stdio::piped()).stdin(Stdio::null());
+        cmd.stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .stdin(Stdio::null());
         let mut child = cmd.spawn().expect("spawn straitd");
         let stderr = child.stderr.take().expect("stderr");
         let (tx, rx) = mpsc::channel();
@@ -95,7 +105,10 @@ impl Daemon {
             Ok(b) => b,
             Err(_) => {
                 let _ = child.kill();
-                panic!("straitd did not start; stderr:\n{}", self.stderr.lock().unwrap().join("\n"));
+                panic!(
+                    "straitd did not start; stderr:\n{}",
+                    self.stderr.lock().unwrap().join("\n")
+                );
             }
         };
         self.base = base;
@@ -105,7 +118,10 @@ impl Daemon {
     /// Stop with SIGTERM and wait.
     pub fn stop(&mut self) {
         if let Some(mut c) = self.child.take() {
-            let _ = Command::new("kill").arg("-TERM").arg(c.id().to_string()).status();
+            let _ = Command::new("kill")
+                .arg("-TERM")
+                .arg(c.id().to_string())
+                .status();
             let _ = c.wait();
         }
     }
@@ -132,7 +148,9 @@ impl Daemon {
 
     /// Whether the process has exited.
     pub fn exit_status(&mut self) -> Option<std::process::ExitStatus> {
-        self.child.as_mut().and_then(|c| c.try_wait().ok().flatten())
+        self.child
+            .as_mut()
+            .and_then(|c| c.try_wait().ok().flatten())
     }
 
     /// Client as admin.
@@ -180,17 +198,25 @@ impl Resp {
     /// Assert the status, showing the body on failure.
     #[track_caller]
     pub fn expect(self, status: u16) -> Resp {
-        assert_eq!(self.status, status, "unexpected status; body: {}", self.text);
+        assert_eq!(
+            self.status, status,
+            "unexpected status; body: {}",
+            self.text
+        );
         self
     }
 
     /// Messages of `related_errors`, or the top-level message.
     pub fn messages(&self) -> Vec<String> {
         match self.body["related_errors"].as_array() {
-            Some(a) if !a.is_empty() => {
-                a.iter().map(|e| e["error_message"].as_str().unwrap_or_default().to_owned()).collect()
-            }
-            _ => vec![self.body["error_message"].as_str().unwrap_or_default().to_owned()],
+            Some(a) if !a.is_empty() => a
+                .iter()
+                .map(|e| e["error_message"].as_str().unwrap_or_default().to_owned())
+                .collect(),
+            _ => vec![self.body["error_message"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()],
         }
     }
 
@@ -198,7 +224,16 @@ impl Resp {
     pub fn error_fields(&self) -> Vec<String> {
         self.body["related_errors"]
             .as_array()
-            .map(|a| a.iter().map(|e| e["error_data"]["field"].as_str().unwrap_or_default().to_owned()).collect())
+            .map(|a| {
+                a.iter()
+                    .map(|e| {
+                        e["error_data"]["field"]
+                            .as_str()
+                            .unwrap_or_default()
+                            .to_owned()
+                    })
+                    .collect()
+            })
             .unwrap_or_default()
     }
 
@@ -209,10 +244,19 @@ impl Resp {
         let found = self.body["related_errors"].as_array().is_some_and(|a| {
             a.iter().any(|e| {
                 e["error_data"]["field"].as_str() == Some(field)
-                    && e["error_message"].as_str().is_some_and(|m| m.contains(needle))
+                    && e["error_message"]
+                        .as_str()
+                        .is_some_and(|m| m.contains(needle))
             })
-        }) || (field.is_empty() && self.body["error_message"].as_str().is_some_and(|m| m.contains(needle)));
-        assert!(found, "no problem on field {field:?} mentioning {needle:?} in: {}", self.text);
+        }) || (field.is_empty()
+            && self.body["error_message"]
+                .as_str()
+                .is_some_and(|m| m.contains(needle)));
+        assert!(
+            found,
+            "no problem on field {field:?} mentioning {needle:?} in: {}",
+            self.text
+        );
         self
     }
 }
@@ -233,10 +277,20 @@ impl Http {
             .timeout(Duration::from_secs(60))
             .build()
             .expect("client");
-        Http { client, base: base.to_owned(), auth: auth.map(|(u, p)| (u.to_owned(), p.to_owned())) }
+        Http {
+            client,
+            base: base.to_owned(),
+            auth: auth.map(|(u, p)| (u.to_owned(), p.to_owned())),
+        }
     }
 
-    pub fn request(&self, method: &str, path: &str, body: Option<&str>, headers: &[(&str, &str)]) -> Resp {
+    pub fn request(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&str>,
+        headers: &[(&str, &str)],
+    ) -> Resp {
         let url = format!("{}{}", self.base, path);
         let m = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
         let mut rb = self.client.request(m, url);
@@ -247,14 +301,21 @@ impl Http {
             rb = rb.header(*k, *v);
         }
         if let Some(b) = body {
-            rb = rb.header("content-type", "application/json").body(b.to_owned());
+            rb = rb
+                .header("content-type", "application/json")
+                .body(b.to_owned());
         }
         let resp = rb.send().expect("request");
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
         let text = resp.text().unwrap_or_default();
         let body = serde_json::from_str(&text).unwrap_or(Value::Null);
-        Resp { status, body, text, headers }
+        Resp {
+            status,
+            body,
+            text,
+            headers,
+        }
     }
 
     pub fn get(&self, path: &str) -> Resp {
@@ -286,7 +347,12 @@ impl Http {
         let headers = resp.headers().clone();
         let text = resp.text().unwrap_or_default();
         let body = serde_json::from_str(&text).unwrap_or(Value::Null);
-        Resp { status, body, text, headers }
+        Resp {
+            status,
+            body,
+            text,
+            headers,
+        }
     }
 }
 
@@ -300,7 +366,8 @@ pub mod seed {
 
     pub const T0: &str = "/policy/api/v1/infra/tier-0s/t0";
     pub const SVC: &str = "/policy/api/v1/infra/tier-0s/t0/ipsec-vpn-services/vpn";
-    pub const LE: &str = "/policy/api/v1/infra/tier-0s/t0/ipsec-vpn-services/vpn/local-endpoints/le";
+    pub const LE: &str =
+        "/policy/api/v1/infra/tier-0s/t0/ipsec-vpn-services/vpn/local-endpoints/le";
     pub const LE_PATH: &str = "/infra/tier-0s/t0/ipsec-vpn-services/vpn/local-endpoints/le";
     pub const SESSIONS: &str = "/policy/api/v1/infra/tier-0s/t0/ipsec-vpn-services/vpn/sessions";
 
@@ -308,7 +375,11 @@ pub mod seed {
     pub fn base(h: &Http) {
         h.patch(T0, &json!({"display_name": "t0"})).expect(200);
         h.patch(SVC, &json!({"display_name": "vpn"})).expect(200);
-        h.patch(LE, &json!({"local_address": "198.51.100.1", "local_id": "198.51.100.1"})).expect(200);
+        h.patch(
+            LE,
+            &json!({"local_address": "198.51.100.1", "local_id": "198.51.100.1"}),
+        )
+        .expect(200);
     }
 
     /// A valid route-based PSK session body.
@@ -345,7 +416,10 @@ pub fn problems(r: &Resp) -> Vec<(String, String)> {
             a.iter()
                 .map(|e| {
                     (
-                        e["error_data"]["field"].as_str().unwrap_or_default().to_owned(),
+                        e["error_data"]["field"]
+                            .as_str()
+                            .unwrap_or_default()
+                            .to_owned(),
                         e["error_message"].as_str().unwrap_or_default().to_owned(),
                     )
                 })
@@ -378,4 +452,53 @@ pub fn assert_fields(r: &Resp, fields: &[&str]) {
     want.sort();
     want.dedup();
     assert_eq!(got, want, "related_errors fields differ; body: {}", r.text);
+}
+
+impl Daemon {
+    /// Set (or replace) an environment variable for the next (re)start.
+    pub fn set_env(&mut self, key: &str, value: &str) {
+        self.env.retain(|(k, _)| k != key);
+        self.env.push((key.to_owned(), value.to_owned()));
+    }
+
+    /// Remove an environment variable for the next (re)start.
+    pub fn remove_env(&mut self, key: &str) {
+        self.env.retain(|(k, _)| k != key);
+    }
+
+    /// SIGTERM, wait, and return how the process exited.
+    pub fn terminate(&mut self) -> Option<std::process::ExitStatus> {
+        let mut c = self.child.take()?;
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(c.id().to_string())
+            .status();
+        c.wait().ok()
+    }
+
+    /// Start again on the same directory and port after `terminate` or `kill9`.
+    pub fn start_again(&mut self) {
+        assert!(self.child.is_none(), "straitd is still running");
+        self.spawn(&[]);
+    }
+
+    /// The stderr lines so far.
+    pub fn stderr_lines(&self) -> Vec<String> {
+        self.stderr.lock().unwrap().clone()
+    }
+}
+
+impl Http {
+    /// A request with extra headers and an optional raw body (no content type added when
+    /// `body` is None).
+    pub fn with_headers(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&Value>,
+        headers: &[(&str, &str)],
+    ) -> Resp {
+        let b = body.map(|v| v.to_string());
+        self.request(method, path, b.as_deref(), headers)
+    }
 }

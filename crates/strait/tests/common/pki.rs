@@ -39,30 +39,47 @@ fn new_key() -> KeyPair {
 /// A self-signed CA (`C=US, O=Strait Test, CN=<cn>`), valid 2024-2040.
 pub fn ca(cn: &str) -> Generated {
     let mut params = CertificateParams::default();
-    params.distinguished_name =
-        dn(&[(DnType::CountryName, "US"), (DnType::OrganizationName, "Strait Test"), (DnType::CommonName, cn)]);
+    params.distinguished_name = dn(&[
+        (DnType::CountryName, "US"),
+        (DnType::OrganizationName, "Strait Test"),
+        (DnType::CommonName, cn),
+    ]);
     params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    params.key_usages =
-        vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
+    params.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::CrlSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
     params.not_before = date_time_ymd(2024, 1, 1);
     params.not_after = date_time_ymd(2040, 1, 1);
     let key = new_key();
     let cert = params.self_signed(&key).expect("self-signed");
-    Generated { pem: cert.pem(), params, key }
+    Generated {
+        pem: cert.pem(),
+        params,
+        key,
+    }
 }
 
 /// A site certificate `C=US, O=Org, CN=<cn>` with SAN `<cn>.example.com`, signed by `issuer`,
 /// valid until 2039-06-01.
 pub fn leaf(cn: &str, issuer: &Generated) -> Generated {
     let mut params = CertificateParams::new(vec![format!("{cn}.example.com")]).expect("params");
-    params.distinguished_name =
-        dn(&[(DnType::CountryName, "US"), (DnType::OrganizationName, "Org"), (DnType::CommonName, cn)]);
+    params.distinguished_name = dn(&[
+        (DnType::CountryName, "US"),
+        (DnType::OrganizationName, "Org"),
+        (DnType::CommonName, cn),
+    ]);
     params.not_before = date_time_ymd(2024, 1, 1);
     params.not_after = date_time_ymd(2039, 6, 1);
     let key = new_key();
     let iss = Issuer::from_params(&issuer.params, &issuer.key);
     let cert = params.signed_by(&key, &iss).expect("signed");
-    Generated { pem: cert.pem(), params, key }
+    Generated {
+        pem: cert.pem(),
+        params,
+        key,
+    }
 }
 
 /// An empty CRL issued by `issuer`.
@@ -121,12 +138,14 @@ pub fn crl_url(id: &str) -> String {
 
 /// Import a CA certificate (no key) as `id`.
 pub fn import_ca(h: &Http, id: &str, ca: &Generated) {
-    h.patch(&cert_url(id), &json!({"pem_encoded": ca.pem})).expect(200);
+    h.patch(&cert_url(id), &json!({"pem_encoded": ca.pem}))
+        .expect(200);
 }
 
 /// Import a site certificate with its chain and private key as `id`.
 pub fn import_site(h: &Http, id: &str, site: &Generated, ca: &Generated) {
-    let body: Value = json!({"pem_encoded": format!("{}{}", site.pem, ca.pem), "private_key": site.key_pem()});
+    let body: Value =
+        json!({"pem_encoded": format!("{}{}", site.pem, ca.pem), "private_key": site.key_pem()});
     h.patch(&cert_url(id), &body).expect(200);
 }
 

@@ -9,7 +9,12 @@ use clap::{Args, Parser, Subcommand};
 #[command(name = "strait", version, about, propagate_version = true)]
 pub struct Cli {
     /// straitd's URL.
-    #[arg(long, global = true, env = "STRAIT_SERVER", default_value = "https://127.0.0.1:8443")]
+    #[arg(
+        long,
+        global = true,
+        env = "STRAIT_SERVER",
+        default_value = "https://127.0.0.1:8443"
+    )]
     pub server: String,
     /// User to log in as (password from STRAIT_PASSWORD, else a prompt).
     #[arg(long, global = true, env = "STRAIT_USER", default_value = "admin")]
@@ -28,6 +33,8 @@ pub struct Cli {
 }
 
 /// What to act on.
+// Parsed once per process; boxing the larger variants would only add noise.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Noun {
     /// Tier-0 / tier-1 gateways.

@@ -65,15 +65,19 @@ fn reference(collection: &str, s: &str) -> String {
 }
 
 fn read_json_file(path: &Path) -> Result<Map<String, Value>> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    match serde_json::from_str::<Value>(&text).with_context(|| format!("{} is not valid JSON", path.display()))? {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    match serde_json::from_str::<Value>(&text)
+        .with_context(|| format!("{} is not valid JSON", path.display()))?
+    {
         Value::Object(m) => Ok(m),
         _ => bail!("{} must hold a JSON object", path.display()),
     }
 }
 
 fn read_text_file(path: &Path, what: &str) -> Result<String> {
-    std::fs::read_to_string(path).with_context(|| format!("cannot read the {what} file {}", path.display()))
+    std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the {what} file {}", path.display()))
 }
 
 /// Where a noun's objects live, resolved from `--gateway` / `--service`.
@@ -91,7 +95,11 @@ impl ToBody for GatewayFlags {
     fn body(&self, _: &Ctx, _: bool) -> Result<Map<String, Value>> {
         let mut m = Map::new();
         common(&mut m, &self.common);
-        put_opt(&mut m, "ha_mode", self.ha_mode.as_deref().map(|s| nsx(s).into()));
+        put_opt(
+            &mut m,
+            "ha_mode",
+            self.ha_mode.as_deref().map(|s| nsx(s).into()),
+        );
         Ok(m)
     }
 }
@@ -100,8 +108,18 @@ impl ToBody for ServiceFlags {
     fn body(&self, _: &Ctx, _: bool) -> Result<Map<String, Value>> {
         let mut m = Map::new();
         common(&mut m, &self.common);
-        put_opt(&mut m, "enabled", self.admin_status.as_deref().map(|s| (s == "enabled").into()));
-        put_opt(&mut m, "ike_log_level", self.ike_log_level.as_deref().map(|s| nsx(s).into()));
+        put_opt(
+            &mut m,
+            "enabled",
+            self.admin_status
+                .as_deref()
+                .map(|s| (s == "enabled").into()),
+        );
+        put_opt(
+            &mut m,
+            "ike_log_level",
+            self.ike_log_level.as_deref().map(|s| nsx(s).into()),
+        );
         put_opt(&mut m, "ha_sync", self.ha_sync.map(Value::from));
         Ok(m)
     }
@@ -111,23 +129,35 @@ impl ToBody for EndpointFlags {
     fn body(&self, _: &Ctx, _: bool) -> Result<Map<String, Value>> {
         let mut m = Map::new();
         common(&mut m, &self.common);
-        put_opt(&mut m, "local_address", self.local_address.clone().map(Value::from));
+        put_opt(
+            &mut m,
+            "local_address",
+            self.local_address.clone().map(Value::from),
+        );
         put_opt(&mut m, "local_id", self.local_id.clone().map(Value::from));
         put_opt(
             &mut m,
             "certificate_path",
-            self.certificate.as_deref().map(|c| reference("/infra/certificates", c).into()),
+            self.certificate
+                .as_deref()
+                .map(|c| reference("/infra/certificates", c).into()),
         );
         if !self.trust_ca.is_empty() {
             m.insert(
                 "trust_ca_paths".into(),
-                self.trust_ca.iter().map(|c| Value::from(reference("/infra/certificates", c))).collect(),
+                self.trust_ca
+                    .iter()
+                    .map(|c| Value::from(reference("/infra/certificates", c)))
+                    .collect(),
             );
         }
         if !self.trust_crl.is_empty() {
             m.insert(
                 "trust_crl_paths".into(),
-                self.trust_crl.iter().map(|c| Value::from(reference("/infra/crls", c))).collect(),
+                self.trust_crl
+                    .iter()
+                    .map(|c| Value::from(reference("/infra/crls", c)))
+                    .collect(),
             );
         }
         Ok(m)
@@ -140,8 +170,16 @@ impl ToBody for SessionFlags {
         if creating {
             m.insert("resource_type".into(), "RouteBasedIPSecVpnSession".into());
         }
-        put_opt(&mut m, "display_name", self.display_name.clone().map(Value::from));
-        put_opt(&mut m, "description", self.description.clone().map(Value::from));
+        put_opt(
+            &mut m,
+            "display_name",
+            self.display_name.clone().map(Value::from),
+        );
+        put_opt(
+            &mut m,
+            "description",
+            self.description.clone().map(Value::from),
+        );
         put_opt(
             &mut m,
             "local_endpoint_path",
@@ -149,26 +187,54 @@ impl ToBody for SessionFlags {
                 .as_deref()
                 .map(|le| reference(&format!("{}/local-endpoints", ctx.parent), le).into()),
         );
-        put_opt(&mut m, "peer_address", self.remote_ip.clone().map(Value::from));
+        put_opt(
+            &mut m,
+            "peer_address",
+            self.remote_ip.clone().map(Value::from),
+        );
         put_opt(&mut m, "peer_id", self.remote_id.clone().map(Value::from));
-        put_opt(&mut m, "enabled", self.admin_status.as_deref().map(|s| (s == "enabled").into()));
-        put_opt(&mut m, "compliance_suite", self.compliance_suite.as_deref().map(|s| nsx(s).into()));
-        put_opt(&mut m, "authentication_mode", self.auth_mode.as_deref().map(|s| nsx(s).into()));
-        put_opt(&mut m, "connection_initiation_mode", self.initiation_mode.as_deref().map(|s| nsx(s).into()));
+        put_opt(
+            &mut m,
+            "enabled",
+            self.admin_status
+                .as_deref()
+                .map(|s| (s == "enabled").into()),
+        );
+        put_opt(
+            &mut m,
+            "compliance_suite",
+            self.compliance_suite.as_deref().map(|s| nsx(s).into()),
+        );
+        put_opt(
+            &mut m,
+            "authentication_mode",
+            self.auth_mode.as_deref().map(|s| nsx(s).into()),
+        );
+        put_opt(
+            &mut m,
+            "connection_initiation_mode",
+            self.initiation_mode.as_deref().map(|s| nsx(s).into()),
+        );
         put_opt(
             &mut m,
             "ike_profile_path",
-            self.ike_profile.as_deref().map(|p| reference("/infra/ipsec-vpn-ike-profiles", p).into()),
+            self.ike_profile
+                .as_deref()
+                .map(|p| reference("/infra/ipsec-vpn-ike-profiles", p).into()),
         );
         put_opt(
             &mut m,
             "tunnel_profile_path",
-            self.ipsec_profile.as_deref().map(|p| reference("/infra/ipsec-vpn-tunnel-profiles", p).into()),
+            self.ipsec_profile
+                .as_deref()
+                .map(|p| reference("/infra/ipsec-vpn-tunnel-profiles", p).into()),
         );
         put_opt(
             &mut m,
             "dpd_profile_path",
-            self.dpd_profile.as_deref().map(|p| reference("/infra/ipsec-vpn-dpd-profiles", p).into()),
+            self.dpd_profile
+                .as_deref()
+                .map(|p| reference("/infra/ipsec-vpn-dpd-profiles", p).into()),
         );
         if !self.tags.is_empty() {
             m.insert("tags".into(), tags(&self.tags));
@@ -179,25 +245,49 @@ impl ToBody for SessionFlags {
                 let (ip, prefix) = cidr.split_once('/').ok_or_else(|| {
                     anyhow!("--tunnel-interface {cidr:?} needs CIDR notation: the VTI address and prefix, e.g. 169.254.10.1/30")
                 })?;
-                let prefix: u32 = prefix
-                    .parse()
-                    .map_err(|_| anyhow!("--tunnel-interface {cidr:?}: the prefix length must be a number, e.g. /30"))?;
+                let prefix: u32 = prefix.parse().map_err(|_| {
+                    anyhow!(
+                        "--tunnel-interface {cidr:?}: the prefix length must be a number, e.g. /30"
+                    )
+                })?;
                 subnets.push(json!({"ip_addresses": [ip], "prefix_length": prefix}));
             }
-            m.insert("tunnel_interfaces".into(), json!([{ "ip_subnets": subnets }]));
+            m.insert(
+                "tunnel_interfaces".into(),
+                json!([{ "ip_subnets": subnets }]),
+            );
         }
         if self.mss_direction.is_some() || self.mss_value.is_some() {
             let mut mss = Map::new();
-            put_opt(&mut mss, "direction", self.mss_direction.as_deref().map(|s| nsx(s).into()));
-            put_opt(&mut mss, "max_segment_size", self.mss_value.map(Value::from));
+            put_opt(
+                &mut mss,
+                "direction",
+                self.mss_direction.as_deref().map(|s| nsx(s).into()),
+            );
+            put_opt(
+                &mut mss,
+                "max_segment_size",
+                self.mss_value.map(Value::from),
+            );
             m.insert("tcp_mss_clamping".into(), Value::Object(mss));
         }
         let psk_mode = self.auth_mode.as_deref().is_none_or(|a| a == "psk")
-            && self.compliance_suite.as_deref().is_none_or(|s| nsx(s) == "NONE");
-        let wants_psk = if creating { psk_mode } else { self.psk_file.is_some() || self.psk_prompt };
+            && self
+                .compliance_suite
+                .as_deref()
+                .is_none_or(|s| nsx(s) == "NONE");
+        let wants_psk = if creating {
+            psk_mode
+        } else {
+            self.psk_file.is_some() || self.psk_prompt
+        };
         if wants_psk {
             let psk = if creating || self.psk_file.is_some() {
-                secrets::file_env_or_prompt(self.psk_file.as_deref(), "STRAIT_PSK", "pre-shared key")?
+                secrets::file_env_or_prompt(
+                    self.psk_file.as_deref(),
+                    "STRAIT_PSK",
+                    "pre-shared key",
+                )?
             } else {
                 secrets::prompt_confirmed("pre-shared key")?
             };
@@ -211,7 +301,11 @@ impl ToBody for IkeProfileFlags {
     fn body(&self, _: &Ctx, _: bool) -> Result<Map<String, Value>> {
         let mut m = Map::new();
         common(&mut m, &self.common);
-        put_opt(&mut m, "ike_version", self.ike_version.as_deref().map(|s| nsx(s).into()));
+        put_opt(
+            &mut m,
+            "ike_version",
+            self.ike_version.as_deref().map(|s| nsx(s).into()),
+        );
         put_opt(&mut m, "encryption_algorithms", enum_list(&self.encryption));
         put_opt(&mut m, "digest_algorithms", enum_list(&self.digest));
         put_opt(&mut m, "dh_groups", enum_list(&self.dh_group));
@@ -226,9 +320,17 @@ impl ToBody for TunnelProfileFlags {
         common(&mut m, &self.common);
         put_opt(&mut m, "encryption_algorithms", enum_list(&self.encryption));
         put_opt(&mut m, "digest_algorithms", enum_list(&self.digest));
-        put_opt(&mut m, "enable_perfect_forward_secrecy", self.pfs.map(Value::from));
+        put_opt(
+            &mut m,
+            "enable_perfect_forward_secrecy",
+            self.pfs.map(Value::from),
+        );
         put_opt(&mut m, "dh_groups", enum_list(&self.dh_group));
-        put_opt(&mut m, "df_policy", self.df_policy.as_deref().map(|s| nsx(s).into()));
+        put_opt(
+            &mut m,
+            "df_policy",
+            self.df_policy.as_deref().map(|s| nsx(s).into()),
+        );
         put_opt(&mut m, "sa_life_time", self.sa_lifetime.map(Value::from));
         Ok(m)
     }
@@ -239,7 +341,11 @@ impl ToBody for DpdProfileFlags {
         let mut m = Map::new();
         common(&mut m, &self.common);
         put_opt(&mut m, "enabled", self.enabled.map(Value::from));
-        put_opt(&mut m, "dpd_probe_mode", self.mode.as_deref().map(|s| nsx(s).into()));
+        put_opt(
+            &mut m,
+            "dpd_probe_mode",
+            self.mode.as_deref().map(|s| nsx(s).into()),
+        );
         put_opt(&mut m, "dpd_probe_interval", self.interval.map(Value::from));
         put_opt(&mut m, "retry_count", self.retry_count.map(Value::from));
         Ok(m)
@@ -251,7 +357,10 @@ impl ToBody for CertificateFlags {
         let mut m = Map::new();
         common(&mut m, &self.common);
         if let Some(f) = &self.cert_file {
-            m.insert("pem_encoded".into(), read_text_file(f, "certificate")?.into());
+            m.insert(
+                "pem_encoded".into(),
+                read_text_file(f, "certificate")?.into(),
+            );
         }
         if let Some(f) = &self.key_file {
             let key = zeroize::Zeroizing::new(read_text_file(f, "private key")?);
@@ -286,7 +395,11 @@ impl ToBody for RouteFlags {
             for h in &self.next_hop {
                 let hop = match h.split_once(',') {
                     Some((ip, d)) => {
-                        let d: u32 = d.parse().map_err(|_| anyhow!("--next-hop {h:?}: the distance after ',' must be a number 1-255"))?;
+                        let d: u32 = d.parse().map_err(|_| {
+                            anyhow!(
+                                "--next-hop {h:?}: the distance after ',' must be a number 1-255"
+                            )
+                        })?;
                         json!({"ip_address": ip, "admin_distance": d})
                     }
                     None => json!({"ip_address": h}),
@@ -308,7 +421,11 @@ fn gateways(client: &Client) -> Result<Vec<Value>> {
 }
 
 fn paths(items: &[Value]) -> String {
-    items.iter().map(|i| field(i, "path")).collect::<Vec<_>>().join(", ")
+    items
+        .iter()
+        .map(|i| field(i, "path"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The gateway path for `--gateway` (id or path), or the only gateway.
@@ -332,7 +449,10 @@ fn resolve_gateway(client: &Client, g: Option<&str>) -> Result<String> {
             match all.as_slice() {
                 [one] => Ok(field(one, "path")),
                 [] => bail!("no gateway exists yet; create one with `strait gateway create ID`"),
-                _ => bail!("there are several gateways ({}); choose one with --gateway", paths(&all)),
+                _ => bail!(
+                    "there are several gateways ({}); choose one with --gateway",
+                    paths(&all)
+                ),
             }
         }
     }
@@ -356,13 +476,19 @@ fn resolve_service(client: &Client, scope: &Scope) -> Result<String> {
         return match services.as_slice() {
             [one] => Ok(field(one, "path")),
             [] => bail!("VPN service {id:?} does not exist; see `strait service list`"),
-            _ => bail!("several services are called {id:?} ({}); add --gateway", paths(&services)),
+            _ => bail!(
+                "several services are called {id:?} ({}); add --gateway",
+                paths(&services)
+            ),
         };
     }
     match services.as_slice() {
         [one] => Ok(field(one, "path")),
         [] => bail!("no IPsec VPN service exists yet; create one with `strait service create ID`"),
-        _ => bail!("there are several VPN services ({}); choose one with --service", paths(&services)),
+        _ => bail!(
+            "there are several VPN services ({}); choose one with --service",
+            paths(&services)
+        ),
     }
 }
 
@@ -397,15 +523,25 @@ fn generic<F: ToBody>(client: &Client, out: &Output, spec: &Spec, verb: VerbKind
                 (ParentKind::Gateway, None, _) => {
                     let mut v = Vec::new();
                     for g in gateways(client)? {
-                        v.extend(client.list_all(&url(&format!("{}/{}", field(&g, "path"), spec.segment)))?);
+                        v.extend(client.list_all(&url(&format!(
+                            "{}/{}",
+                            field(&g, "path"),
+                            spec.segment
+                        )))?);
                     }
                     v
                 }
                 (ParentKind::Service, None, None) => {
                     let mut v = Vec::new();
                     for g in gateways(client)? {
-                        for s in client.list_all(&url(&format!("{}/ipsec-vpn-services", field(&g, "path"))))? {
-                            v.extend(client.list_all(&url(&format!("{}/{}", field(&s, "path"), spec.segment)))?);
+                        for s in client
+                            .list_all(&url(&format!("{}/ipsec-vpn-services", field(&g, "path"))))?
+                        {
+                            v.extend(client.list_all(&url(&format!(
+                                "{}/{}",
+                                field(&s, "path"),
+                                spec.segment
+                            )))?);
                         }
                     }
                     v
@@ -419,16 +555,46 @@ fn generic<F: ToBody>(client: &Client, out: &Output, spec: &Spec, verb: VerbKind
         }
         VerbKind::Show { id, scope } => {
             let parent = parent_path(client, spec, &scope)?;
-            let v = client.get(&url(&format!("{parent}/{}/{}", spec.segment, encode_segment(&id))))?;
+            let v = client.get(&url(&format!(
+                "{parent}/{}/{}",
+                spec.segment,
+                encode_segment(&id)
+            )))?;
             out.object(&v);
         }
-        VerbKind::Create { id, scope, file, flags } => {
+        VerbKind::Create {
+            id,
+            scope,
+            file,
+            flags,
+        } => {
             let parent = parent_path(client, spec, &scope)?;
-            create(client, out, spec.noun, &format!("{parent}/{}/{id}", spec.segment), &parent, file.as_deref(), &flags)?;
+            create(
+                client,
+                out,
+                spec.noun,
+                &format!("{parent}/{}/{id}", spec.segment),
+                &parent,
+                file.as_deref(),
+                &flags,
+            )?;
         }
-        VerbKind::Update { id, scope, file, flags } => {
+        VerbKind::Update {
+            id,
+            scope,
+            file,
+            flags,
+        } => {
             let parent = parent_path(client, spec, &scope)?;
-            update(client, out, spec.noun, &format!("{parent}/{}/{id}", spec.segment), &parent, file.as_deref(), &flags)?;
+            update(
+                client,
+                out,
+                spec.noun,
+                &format!("{parent}/{}/{id}", spec.segment),
+                &parent,
+                file.as_deref(),
+                &flags,
+            )?;
         }
         VerbKind::Delete { id, scope } => {
             let parent = parent_path(client, spec, &scope)?;
@@ -456,7 +622,12 @@ fn create<F: ToBody>(
         Some(f) => read_json_file(f)?,
         None => Map::new(),
     };
-    body.extend(flags.body(&Ctx { parent: parent.to_owned() }, true)?);
+    body.extend(flags.body(
+        &Ctx {
+            parent: parent.to_owned(),
+        },
+        true,
+    )?);
     client.patch(&url(path), &Value::Object(body))?;
     let created = client.get(&url(path))?;
     out.done(&format!("created {noun} {path}"), Some(&created));
@@ -479,7 +650,12 @@ fn update<F: ToBody>(
         Some(f) => read_json_file(f)?,
         None => Map::new(),
     };
-    body.extend(flags.body(&Ctx { parent: parent.to_owned() }, false)?);
+    body.extend(flags.body(
+        &Ctx {
+            parent: parent.to_owned(),
+        },
+        false,
+    )?);
     if body.is_empty() {
         bail!("nothing to change: give the fields to update as flags or with -f FILE");
     }
@@ -492,14 +668,30 @@ fn update<F: ToBody>(
 // ---- nouns --------------------------------------------------------------------------------
 
 fn system(v: &Value) -> String {
-    if v["_system_owned"].as_bool() == Some(true) { "yes".into() } else { String::new() }
+    if v["_system_owned"].as_bool() == Some(true) {
+        "yes".into()
+    } else {
+        String::new()
+    }
 }
 
 const GATEWAY_COLUMNS: &[Column] = &[
-    Column { header: "ID", cell: |v| field(v, "id") },
-    Column { header: "TYPE", cell: |v| field(v, "resource_type") },
-    Column { header: "NAME", cell: |v| field(v, "display_name") },
-    Column { header: "HA MODE", cell: |v| field(v, "ha_mode") },
+    Column {
+        header: "ID",
+        cell: |v| field(v, "id"),
+    },
+    Column {
+        header: "TYPE",
+        cell: |v| field(v, "resource_type"),
+    },
+    Column {
+        header: "NAME",
+        cell: |v| field(v, "display_name"),
+    },
+    Column {
+        header: "HA MODE",
+        cell: |v| field(v, "ha_mode"),
+    },
 ];
 
 const SPECS: &[(&str, Spec)] = &[
@@ -510,11 +702,26 @@ const SPECS: &[(&str, Spec)] = &[
             segment: "ipsec-vpn-services",
             parent: ParentKind::Gateway,
             columns: &[
-                Column { header: "ID", cell: |v| field(v, "id") },
-                Column { header: "GATEWAY", cell: |v| last_segment(v, "parent_path") },
-                Column { header: "NAME", cell: |v| field(v, "display_name") },
-                Column { header: "ENABLED", cell: |v| field(v, "enabled") },
-                Column { header: "IKE LOG LEVEL", cell: |v| field(v, "ike_log_level") },
+                Column {
+                    header: "ID",
+                    cell: |v| field(v, "id"),
+                },
+                Column {
+                    header: "GATEWAY",
+                    cell: |v| last_segment(v, "parent_path"),
+                },
+                Column {
+                    header: "NAME",
+                    cell: |v| field(v, "display_name"),
+                },
+                Column {
+                    header: "ENABLED",
+                    cell: |v| field(v, "enabled"),
+                },
+                Column {
+                    header: "IKE LOG LEVEL",
+                    cell: |v| field(v, "ike_log_level"),
+                },
             ],
         },
     ),
@@ -525,11 +732,26 @@ const SPECS: &[(&str, Spec)] = &[
             segment: "local-endpoints",
             parent: ParentKind::Service,
             columns: &[
-                Column { header: "ID", cell: |v| field(v, "id") },
-                Column { header: "SERVICE", cell: |v| last_segment(v, "parent_path") },
-                Column { header: "LOCAL ADDRESS", cell: |v| field(v, "local_address") },
-                Column { header: "LOCAL ID", cell: |v| field(v, "local_id") },
-                Column { header: "CERTIFICATE", cell: |v| last_segment(v, "certificate_path") },
+                Column {
+                    header: "ID",
+                    cell: |v| field(v, "id"),
+                },
+                Column {
+                    header: "SERVICE",
+                    cell: |v| last_segment(v, "parent_path"),
+                },
+                Column {
+                    header: "LOCAL ADDRESS",
+                    cell: |v| field(v, "local_address"),
+                },
+                Column {
+                    header: "LOCAL ID",
+                    cell: |v| field(v, "local_id"),
+                },
+                Column {
+                    header: "CERTIFICATE",
+                    cell: |v| last_segment(v, "certificate_path"),
+                },
             ],
         },
     ),
@@ -540,10 +762,22 @@ const SPECS: &[(&str, Spec)] = &[
             segment: "sessions",
             parent: ParentKind::Service,
             columns: &[
-                Column { header: "ID", cell: |v| field(v, "id") },
-                Column { header: "NAME", cell: |v| field(v, "display_name") },
-                Column { header: "REMOTE IP", cell: |v| field(v, "peer_address") },
-                Column { header: "REMOTE ID", cell: |v| field(v, "peer_id") },
+                Column {
+                    header: "ID",
+                    cell: |v| field(v, "id"),
+                },
+                Column {
+                    header: "NAME",
+                    cell: |v| field(v, "display_name"),
+                },
+                Column {
+                    header: "REMOTE IP",
+                    cell: |v| field(v, "peer_address"),
+                },
+                Column {
+                    header: "REMOTE ID",
+                    cell: |v| field(v, "peer_id"),
+                },
                 Column {
                     header: "TUNNEL INTERFACE",
                     cell: |v| {
@@ -551,16 +785,31 @@ const SPECS: &[(&str, Spec)] = &[
                             .as_array()
                             .map(|a| {
                                 a.iter()
-                                    .map(|s| format!("{}/{}", s["ip_addresses"][0].as_str().unwrap_or_default(), s["prefix_length"]))
+                                    .map(|s| {
+                                        format!(
+                                            "{}/{}",
+                                            s["ip_addresses"][0].as_str().unwrap_or_default(),
+                                            s["prefix_length"]
+                                        )
+                                    })
                                     .collect::<Vec<_>>()
                                     .join(",")
                             })
                             .unwrap_or_default()
                     },
                 },
-                Column { header: "AUTH", cell: |v| field(v, "authentication_mode") },
-                Column { header: "ENABLED", cell: |v| field(v, "enabled") },
-                Column { header: "INITIATION", cell: |v| field(v, "connection_initiation_mode") },
+                Column {
+                    header: "AUTH",
+                    cell: |v| field(v, "authentication_mode"),
+                },
+                Column {
+                    header: "ENABLED",
+                    cell: |v| field(v, "enabled"),
+                },
+                Column {
+                    header: "INITIATION",
+                    cell: |v| field(v, "connection_initiation_mode"),
+                },
             ],
         },
     ),
@@ -571,13 +820,34 @@ const SPECS: &[(&str, Spec)] = &[
             segment: "ipsec-vpn-ike-profiles",
             parent: ParentKind::Infra,
             columns: &[
-                Column { header: "ID", cell: |v| field(v, "id") },
-                Column { header: "VERSION", cell: |v| field(v, "ike_version") },
-                Column { header: "ENCRYPTION", cell: |v| field(v, "encryption_algorithms") },
-                Column { header: "DIGEST", cell: |v| field(v, "digest_algorithms") },
-                Column { header: "DH GROUPS", cell: |v| field(v, "dh_groups") },
-                Column { header: "LIFETIME", cell: |v| field(v, "sa_life_time") },
-                Column { header: "SYSTEM", cell: system },
+                Column {
+                    header: "ID",
+                    cell: |v| field(v, "id"),
+                },
+                Column {
+                    header: "VERSION",
+                    cell: |v| field(v, "ike_version"),
+                },
+                Column {
+                    header: "ENCRYPTION",
+                    cell: |v| field(v, "encryption_algorithms"),
+                },
+                Column {
+                    header: "DIGEST",
+                    cell: |v| field(v, "digest_algorithms"),
+                },
+                Column {
+                    header: "DH GROUPS",
+                    cell: |v| field(v, "dh_groups"),
+                },
+                Column {
+                    header: "LIFETIME",
+                    cell: |v| field(v, "sa_life_time"),
+                },
+                Column {
+                    header: "SYSTEM",
+                    cell: system,
+                },
             ],
         },
     ),
@@ -588,13 +858,34 @@ const SPECS: &[(&str, Spec)] = &[
             segment: "ipsec-vpn-tunnel-profiles",
             parent: ParentKind::Infra,
             columns: &[
-                Column { header: "ID", cell: |v| field(v, "id") },
-                Column { header: "ENCRYPTION", cell: |v| field(v, "encryption_algorithms") },
-                Column { header: "DIGEST", cell: |v| field(v, "digest_algorithms") },
-                Column { header: "PFS", cell: |v| field(v, "enable_perfect_forward_secrecy") },
-                Column { header: "DH GROUPS", cell: |v| field(v, "dh_groups") },
-                Column { header: "LIFETIME", cell: |v| field(v, "sa_life_time") },
-                Column { header: "SYSTEM", cell: system },
+                Column {
+                    header: "ID",
+                    cell: |v| field(v, "id"),
+                },
+                Column {
+                    header: "ENCRYPTION",
+                    cell: |v| field(v, "encryption_algorithms"),
+                },
+                Column {
+                    header: "DIGEST",
+                    cell: |v| field(v, "digest_algorithms"),
+                },
+                Column {
+                    header: "PFS",
+                    cell: |v| field(v, "enable_perfect_forward_secrecy"),
+                },
+                Column {
+                    header: "DH GROUPS",
+                    cell: |v| field(v, "dh_groups"),
+                },
+                Column {
+                    header: "LIFETIME",
+                    cell: |v| field(v, "sa_life_time"),
+                },
+                Column {
+                    header: "SYSTEM",
+                    cell: system,
+                },
             ],
         },
     ),
@@ -605,12 +896,30 @@ const SPECS: &[(&str, Spec)] = &[
             segment: "ipsec-vpn-dpd-profiles",
             parent: ParentKind::Infra,
             columns: &[
-                Column { header: "ID", cell: |v| field(v, "id") },
-                Column { header: "ENABLED", cell: |v| field(v, "enabled") },
-                Column { header: "MODE", cell: |v| field(v, "dpd_probe_mode") },
-                Column { header: "INTERVAL", cell: |v| field(v, "dpd_probe_interval") },
-                Column { header: "RETRIES", cell: |v| field(v, "retry_count") },
-                Column { header: "SYSTEM", cell: system },
+                Column {
+                    header: "ID",
+                    cell: |v| field(v, "id"),
+                },
+                Column {
+                    header: "ENABLED",
+                    cell: |v| field(v, "enabled"),
+                },
+                Column {
+                    header: "MODE",
+                    cell: |v| field(v, "dpd_probe_mode"),
+                },
+                Column {
+                    header: "INTERVAL",
+                    cell: |v| field(v, "dpd_probe_interval"),
+                },
+                Column {
+                    header: "RETRIES",
+                    cell: |v| field(v, "retry_count"),
+                },
+                Column {
+                    header: "SYSTEM",
+                    cell: system,
+                },
             ],
         },
     ),
@@ -621,11 +930,31 @@ const SPECS: &[(&str, Spec)] = &[
             segment: "certificates",
             parent: ParentKind::Infra,
             columns: &[
-                Column { header: "ID", cell: |v| field(v, "id") },
-                Column { header: "SUBJECT", cell: |v| field(&v["details"][0], "subject") },
-                Column { header: "EXPIRES", cell: |v| v["details"][0]["not_after"].as_i64().map(time_ms).unwrap_or_default() },
-                Column { header: "KEY", cell: |v| field(v, "key_algo") },
-                Column { header: "PRIVATE KEY", cell: |v| field(v, "has_private_key") },
+                Column {
+                    header: "ID",
+                    cell: |v| field(v, "id"),
+                },
+                Column {
+                    header: "SUBJECT",
+                    cell: |v| field(&v["details"][0], "subject"),
+                },
+                Column {
+                    header: "EXPIRES",
+                    cell: |v| {
+                        v["details"][0]["not_after"]
+                            .as_i64()
+                            .map(time_ms)
+                            .unwrap_or_default()
+                    },
+                },
+                Column {
+                    header: "KEY",
+                    cell: |v| field(v, "key_algo"),
+                },
+                Column {
+                    header: "PRIVATE KEY",
+                    cell: |v| field(v, "has_private_key"),
+                },
             ],
         },
     ),
@@ -636,10 +965,27 @@ const SPECS: &[(&str, Spec)] = &[
             segment: "crls",
             parent: ParentKind::Infra,
             columns: &[
-                Column { header: "ID", cell: |v| field(v, "id") },
-                Column { header: "ISSUER", cell: |v| field(&v["details"], "issuer") },
-                Column { header: "REVOKED", cell: |v| field(&v["details"], "revoked_count") },
-                Column { header: "NEXT UPDATE", cell: |v| v["details"]["next_update"].as_i64().map(time_ms).unwrap_or_default() },
+                Column {
+                    header: "ID",
+                    cell: |v| field(v, "id"),
+                },
+                Column {
+                    header: "ISSUER",
+                    cell: |v| field(&v["details"], "issuer"),
+                },
+                Column {
+                    header: "REVOKED",
+                    cell: |v| field(&v["details"], "revoked_count"),
+                },
+                Column {
+                    header: "NEXT UPDATE",
+                    cell: |v| {
+                        v["details"]["next_update"]
+                            .as_i64()
+                            .map(time_ms)
+                            .unwrap_or_default()
+                    },
+                },
             ],
         },
     ),
@@ -650,15 +996,29 @@ const SPECS: &[(&str, Spec)] = &[
             segment: "static-routes",
             parent: ParentKind::Gateway,
             columns: &[
-                Column { header: "ID", cell: |v| field(v, "id") },
-                Column { header: "GATEWAY", cell: |v| last_segment(v, "parent_path") },
-                Column { header: "NETWORK", cell: |v| field(v, "network") },
+                Column {
+                    header: "ID",
+                    cell: |v| field(v, "id"),
+                },
+                Column {
+                    header: "GATEWAY",
+                    cell: |v| last_segment(v, "parent_path"),
+                },
+                Column {
+                    header: "NETWORK",
+                    cell: |v| field(v, "network"),
+                },
                 Column {
                     header: "NEXT HOPS",
                     cell: |v| {
                         v["next_hops"]
                             .as_array()
-                            .map(|a| a.iter().map(|h| field(h, "ip_address")).collect::<Vec<_>>().join(","))
+                            .map(|a| {
+                                a.iter()
+                                    .map(|h| field(h, "ip_address"))
+                                    .collect::<Vec<_>>()
+                                    .join(",")
+                            })
                             .unwrap_or_default()
                     },
                 },
@@ -668,21 +1028,55 @@ const SPECS: &[(&str, Spec)] = &[
 ];
 
 fn spec(name: &str) -> &'static Spec {
-    &SPECS.iter().find(|(n, _)| *n == name).expect("every noun has a spec").1
+    &SPECS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .expect("every noun has a spec")
+        .1
 }
 
 fn gateway(client: &Client, out: &Output, verb: VerbKind<GatewayFlags>) -> Result<()> {
     match verb {
         VerbKind::List { .. } => out.list(&gateways(client)?, GATEWAY_COLUMNS),
-        VerbKind::Show { id, .. } => out.object(&client.get(&url(&resolve_gateway(client, Some(&id))?))?),
-        VerbKind::Create { id, file, flags, .. } => {
-            let coll = if flags.tier == "1" { "/infra/tier-1s" } else { "/infra/tier-0s" };
-            let noun = if flags.tier == "1" { "tier-1 gateway" } else { "tier-0 gateway" };
-            create(client, out, noun, &format!("{coll}/{id}"), "/infra", file.as_deref(), &flags)?;
+        VerbKind::Show { id, .. } => {
+            out.object(&client.get(&url(&resolve_gateway(client, Some(&id))?))?)
         }
-        VerbKind::Update { id, file, flags, .. } => {
+        VerbKind::Create {
+            id, file, flags, ..
+        } => {
+            let coll = if flags.tier == "1" {
+                "/infra/tier-1s"
+            } else {
+                "/infra/tier-0s"
+            };
+            let noun = if flags.tier == "1" {
+                "tier-1 gateway"
+            } else {
+                "tier-0 gateway"
+            };
+            create(
+                client,
+                out,
+                noun,
+                &format!("{coll}/{id}"),
+                "/infra",
+                file.as_deref(),
+                &flags,
+            )?;
+        }
+        VerbKind::Update {
+            id, file, flags, ..
+        } => {
             let path = resolve_gateway(client, Some(&id))?;
-            update(client, out, "gateway", &path, "/infra", file.as_deref(), &flags)?;
+            update(
+                client,
+                out,
+                "gateway",
+                &path,
+                "/infra",
+                file.as_deref(),
+                &flags,
+            )?;
         }
         VerbKind::Delete { id, .. } => {
             let path = resolve_gateway(client, Some(&id))?;
@@ -695,31 +1089,54 @@ fn gateway(client: &Client, out: &Output, verb: VerbKind<GatewayFlags>) -> Resul
 
 fn user(client: &Client, out: &Output, me: &str, verb: VerbKind<UserFlags>) -> Result<()> {
     const COLUMNS: &[Column] = &[
-        Column { header: "USERNAME", cell: |v| field(v, "username") },
-        Column { header: "ROLE", cell: |v| field(v, "role") },
-        Column { header: "CREATED", cell: |v| v["_create_time"].as_i64().map(time_ms).unwrap_or_default() },
+        Column {
+            header: "USERNAME",
+            cell: |v| field(v, "username"),
+        },
+        Column {
+            header: "ROLE",
+            cell: |v| field(v, "role"),
+        },
+        Column {
+            header: "CREATED",
+            cell: |v| v["_create_time"].as_i64().map(time_ms).unwrap_or_default(),
+        },
     ];
     let user_url = |name: &str| format!("/api/v1/users/{}", encode_segment(name));
-    let new_password = |f: &UserFlags, required: bool| -> Result<Option<zeroize::Zeroizing<String>>> {
-        if f.password_file.is_some() || f.password || required {
-            Ok(Some(secrets::file_env_or_prompt(f.password_file.as_deref(), "STRAIT_NEW_PASSWORD", "new password")?))
-        } else {
-            Ok(None)
-        }
-    };
+    let new_password =
+        |f: &UserFlags, required: bool| -> Result<Option<zeroize::Zeroizing<String>>> {
+            if f.password_file.is_some() || f.password || required {
+                Ok(Some(secrets::file_env_or_prompt(
+                    f.password_file.as_deref(),
+                    "STRAIT_NEW_PASSWORD",
+                    "new password",
+                )?))
+            } else {
+                Ok(None)
+            }
+        };
     match verb {
         VerbKind::List { .. } => {
             let v = client.get("/api/v1/users")?;
-            out.list(v["results"].as_array().map(Vec::as_slice).unwrap_or(&[]), COLUMNS);
+            out.list(
+                v["results"].as_array().map(Vec::as_slice).unwrap_or(&[]),
+                COLUMNS,
+            );
         }
         VerbKind::Show { id, .. } => out.object(&client.get(&user_url(&id))?),
         VerbKind::Create { id, flags, .. } => {
             if client.get_opt(&user_url(&id))?.is_some() {
                 bail!("user {id} already exists; use `strait user update`");
             }
-            let role = flags.role.clone().ok_or_else(|| anyhow!("give the new user's role with --role admin|auditor"))?;
+            let role = flags
+                .role
+                .clone()
+                .ok_or_else(|| anyhow!("give the new user's role with --role admin|auditor"))?;
             let pw = new_password(&flags, true)?.unwrap_or_default();
-            let v = client.put(&user_url(&id), &json!({"role": role, "password": pw.as_str()}))?;
+            let v = client.put(
+                &user_url(&id),
+                &json!({"role": role, "password": pw.as_str()}),
+            )?;
             out.done(&format!("created user {id} ({role})"), Some(&v));
         }
         VerbKind::Update { id, flags, .. } => {
@@ -758,14 +1175,35 @@ fn audit(client: &Client, out: &Output, verb: AuditVerb) -> Result<()> {
     }
     let v = client.get(&q)?;
     const COLUMNS: &[Column] = &[
-        Column { header: "TIME (UTC)", cell: |v| v["time"].as_i64().map(time_ms).unwrap_or_default() },
-        Column { header: "USER", cell: |v| field(v, "user") },
-        Column { header: "METHOD", cell: |v| field(v, "method") },
-        Column { header: "PATH", cell: |v| field(v, "path") },
-        Column { header: "REVISION", cell: |v| field(v, "revision") },
-        Column { header: "RESULT", cell: |v| field(v, "result") },
+        Column {
+            header: "TIME (UTC)",
+            cell: |v| v["time"].as_i64().map(time_ms).unwrap_or_default(),
+        },
+        Column {
+            header: "USER",
+            cell: |v| field(v, "user"),
+        },
+        Column {
+            header: "METHOD",
+            cell: |v| field(v, "method"),
+        },
+        Column {
+            header: "PATH",
+            cell: |v| field(v, "path"),
+        },
+        Column {
+            header: "REVISION",
+            cell: |v| field(v, "revision"),
+        },
+        Column {
+            header: "RESULT",
+            cell: |v| field(v, "result"),
+        },
     ];
-    out.list(v["results"].as_array().map(Vec::as_slice).unwrap_or(&[]), COLUMNS);
+    out.list(
+        v["results"].as_array().map(Vec::as_slice).unwrap_or(&[]),
+        COLUMNS,
+    );
     if let (false, Some(c)) = (out.json, v["cursor"].as_str()) {
         println!("more: strait audit list --cursor {c}");
     }
@@ -774,13 +1212,26 @@ fn audit(client: &Client, out: &Output, verb: AuditVerb) -> Result<()> {
 
 fn session(client: &Client, out: &Output, verb: SessionVerb) -> Result<()> {
     match verb {
-        SessionVerb::Add { route_based, service, gateway, flags } => {
+        SessionVerb::Add {
+            route_based,
+            service,
+            gateway,
+            flags,
+        } => {
             let svc = resolve_service(client, &Scope { gateway, service })?;
             let mut flags = flags;
             if flags.display_name.is_none() {
                 flags.display_name = Some(route_based.clone());
             }
-            create(client, out, "IPsec session", &format!("{svc}/sessions/{route_based}"), &svc, None, &flags)
+            create(
+                client,
+                out,
+                "IPsec session",
+                &format!("{svc}/sessions/{route_based}"),
+                &svc,
+                None,
+                &flags,
+            )
         }
         SessionVerb::Common(v) => generic(client, out, spec("session"), v),
     }

@@ -18,21 +18,37 @@ impl Output {
     /// Print a list.
     pub fn list(&self, items: &[Value], columns: &[Column]) {
         if self.json {
-            println!("{}", serde_json::to_string_pretty(items).unwrap_or_default());
+            println!(
+                "{}",
+                serde_json::to_string_pretty(items).unwrap_or_default()
+            );
             return;
         }
         if items.is_empty() {
             println!("(none)");
             return;
         }
-        let rows: Vec<Vec<String>> = items.iter().map(|i| columns.iter().map(|c| (c.cell)(i)).collect()).collect();
+        let rows: Vec<Vec<String>> = items
+            .iter()
+            .map(|i| columns.iter().map(|c| (c.cell)(i)).collect())
+            .collect();
         let widths: Vec<usize> = columns
             .iter()
             .enumerate()
-            .map(|(n, c)| rows.iter().map(|r| r[n].chars().count()).max().unwrap_or(0).max(c.header.len()))
+            .map(|(n, c)| {
+                rows.iter()
+                    .map(|r| r[n].chars().count())
+                    .max()
+                    .unwrap_or(0)
+                    .max(c.header.len())
+            })
             .collect();
         let line = |cells: Vec<&str>| {
-            let s: Vec<String> = cells.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
+            let s: Vec<String> = cells
+                .iter()
+                .zip(&widths)
+                .map(|(c, w)| format!("{c:<w$}"))
+                .collect();
             println!("{}", s.join("  ").trim_end());
         };
         line(columns.iter().map(|c| c.header).collect());
@@ -86,7 +102,11 @@ pub fn field(v: &Value, name: &str) -> String {
 
 /// The last segment of a path field.
 pub fn last_segment(v: &Value, name: &str) -> String {
-    v[name].as_str().and_then(|s| s.rsplit('/').next()).unwrap_or_default().to_owned()
+    v[name]
+        .as_str()
+        .and_then(|s| s.rsplit('/').next())
+        .unwrap_or_default()
+        .to_owned()
 }
 
 /// Epoch milliseconds as UTC `YYYY-MM-DD HH:MM:SS`.
@@ -104,7 +124,12 @@ pub fn time_ms(ms: i64) -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}", rem / 3600, rem % 3600 / 60, rem % 60)
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
 }
 
 #[cfg(test)]

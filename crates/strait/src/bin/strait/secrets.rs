@@ -24,7 +24,8 @@ pub fn prompt_confirmed(what: &str) -> Result<Zeroizing<String>> {
 /// Read a secret from a file (one line; the trailing newline is dropped).
 pub fn from_file(path: &Path, what: &str) -> Result<Zeroizing<String>> {
     let raw = Zeroizing::new(
-        std::fs::read_to_string(path).with_context(|| format!("cannot read the {what} file {}", path.display()))?,
+        std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read the {what} file {}", path.display()))?,
     );
     let s = raw.strip_suffix('\n').unwrap_or(&raw);
     let s = s.strip_suffix('\r').unwrap_or(s);
@@ -41,5 +42,6 @@ pub fn file_env_or_prompt(file: Option<&Path>, env: &str, what: &str) -> Result<
             return Ok(Zeroizing::new(v));
         }
     }
-    prompt_confirmed(what).with_context(|| format!("no {what}: pass a file, set {env}, or run in a terminal"))
+    prompt_confirmed(what)
+        .with_context(|| format!("no {what}: pass a file, set {env}, or run in a terminal"))
 }

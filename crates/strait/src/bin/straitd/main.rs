@@ -52,7 +52,9 @@ struct Args {
 fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("STRAIT_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     match format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),
@@ -74,11 +76,18 @@ fn main() -> Result<()> {
 async fn run(args: Args) -> Result<()> {
     let dir = args.data_dir.clone();
     let store = Arc::new(
-        Store::open(&dir).with_context(|| format!("cannot open the data directory {}", dir.display()))?,
+        Store::open(&dir)
+            .with_context(|| format!("cannot open the data directory {}", dir.display()))?,
     );
     let policy = Policy::open(store).context("cannot initialize the policy store")?;
-    let env_password = std::env::var("STRAIT_ADMIN_PASSWORD").ok().map(Zeroizing::new);
-    match policy.accounts().ensure_initial_admin(&dir, env_password).context("cannot create the initial admin")? {
+    let env_password = std::env::var("STRAIT_ADMIN_PASSWORD")
+        .ok()
+        .map(Zeroizing::new);
+    match policy
+        .accounts()
+        .ensure_initial_admin(&dir, env_password)
+        .context("cannot create the initial admin")?
+    {
         InitialAdmin::Generated(file) => {
             eprintln!("initial admin password written to {}", file.display());
         }
@@ -93,15 +102,26 @@ async fn run(args: Args) -> Result<()> {
         (None, None) => tls::self_signed(&dir, args.listen.ip())?,
         _ => bail!("--tls-cert and --tls-key go together"),
     };
-    let listener = std::net::TcpListener::bind(args.listen)
-        .with_context(|| format!("cannot listen on {}: is another straitd running there?", args.listen))?;
-    listener.set_nonblocking(true).context("cannot configure the listening socket")?;
-    let local = listener.local_addr().context("cannot read the listening address")?;
+    let listener = std::net::TcpListener::bind(args.listen).with_context(|| {
+        format!(
+            "cannot listen on {}: is another straitd running there?",
+            args.listen
+        )
+    })?;
+    listener
+        .set_nonblocking(true)
+        .context("cannot configure the listening socket")?;
+    let local = listener
+        .local_addr()
+        .context("cannot read the listening address")?;
     let app = strait_api::router(strait_api::AppState::new(policy));
     let handle = axum_server::Handle::new();
-    let server = axum_server::from_tcp_rustls(listener, axum_server::tls_rustls::RustlsConfig::from_config(tls))
-        .context("cannot start the HTTPS server")?
-        .handle(handle.clone());
+    let server = axum_server::from_tcp_rustls(
+        listener,
+        axum_server::tls_rustls::RustlsConfig::from_config(tls),
+    )
+    .context("cannot start the HTTPS server")?
+    .handle(handle.clone());
     eprintln!("straitd listening on https://{local}");
     tracing::info!(address = %local, data_dir = %dir.display(), "straitd started");
 
@@ -111,14 +131,20 @@ async fn run(args: Args) -> Result<()> {
         tracing::info!("shutting down");
         shutdown.graceful_shutdown(Some(Duration::from_secs(5)));
     });
-    server.serve(app.into_make_service()).await.context("the HTTPS server failed")?;
+    server
+        .serve(app.into_make_service())
+        .await
+        .context("the HTTPS server failed")?;
     tracing::info!("straitd stopped");
     Ok(())
 }
 
 async fn wait_for_signal() {
     use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
         // Without signal handlers the process still stops on SIGTERM by default.
         std::future::pending::<()>().await;
         return;
