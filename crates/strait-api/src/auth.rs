@@ -6,7 +6,9 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use axum::extract::{Request, State};
+use std::net::{IpAddr, SocketAddr};
+
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -165,12 +167,20 @@ pub async fn authenticate(
     state: &AppState,
     user: String,
     password: Zeroizing<String>,
+    source: Option<IpAddr>,
 ) -> Result<Actor, ApiError> {
     let policy = state.policy.clone();
-    tokio::task::spawn_blocking(move || policy.accounts().authenticate(&user, &password))
+    tokio::task::spawn_blocking(move || policy.accounts().authenticate(&user, &password, source))
         .await
         .map_err(|_| ApiError::internal())?
         .map_err(ApiError::from)
+}
+
+/// The client's address, when the server was started with connect info.
+fn client_ip(extensions: &axum::http::Extensions) -> Option<IpAddr> {
+    extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip())
 }
 
 /// Middleware: attach the [`Actor`] to every request that is not public, or answer 401.
@@ -179,7 +189,7 @@ pub async fn require_auth(State(state): State<AppState>, mut req: Request, next:
         return next.run(req).await;
     }
     let actor = match basic_credentials(req.headers()) {
-        Some(Ok((user, pass))) => match authenticate(&state, user, pass).await {
+        Some(Ok((user, pass))) => match authenticate(&state, user, pass, client_ip(req.extensions())).await {
             Ok(a) => a,
             Err(e) => return e.into_response(),
         },
@@ -213,11 +223,13 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 }
 
 /// `POST /api/session/create`: form login.
-pub async fn login(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    body: axum::body::Bytes,
-) -> Response {
+pub async fn login(State(state): State<AppState>, req: Request) -> Response {
+    let source = client_ip(req.extensions());
+    let headers = req.headers().clone();
+    let body = match crate::body::read_limited(req.into_body(), "login form").await {
+        Ok(b) => Zeroizing::new(b),
+        Err(e) => return e.into_response(),
+    };
     let ct = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -251,7 +263,7 @@ pub async fn login(
         return ApiError::bad_request("the login form needs the fields j_username and j_password")
             .into_response();
     };
-    let actor = match authenticate(&state, user.clone(), pass).await {
+    let actor = match authenticate(&state, user.clone(), pass, source).await {
         Ok(a) => a,
         Err(e) if e.status() == StatusCode::TOO_MANY_REQUESTS => return e.into_response(),
         // NSX answers a failed form login with 403.

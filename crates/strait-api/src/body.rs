@@ -10,29 +10,65 @@ use crate::error::{codes, ApiError};
 /// Largest request body accepted (a certificate chain with its key fits easily).
 pub const BODY_MAX_BYTES: usize = 2 * 1024 * 1024;
 
+/// Bytes read and thrown away after a body went over the limit, so that the client
+/// finishes sending and reads the 413 instead of seeing its connection reset.
+const DRAIN_MAX_BYTES: usize = 16 * 1024 * 1024;
+
+fn too_large(what: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        codes::PAYLOAD_TOO_LARGE,
+        format!("the {what} is larger than {BODY_MAX_BYTES} bytes"),
+    )
+}
+
+/// Read a body of at most [`BODY_MAX_BYTES`]; `what` names it in the error.
+pub async fn read_limited(body: Body, what: &str) -> Result<Vec<u8>, ApiError> {
+    use http_body_util::BodyExt;
+    let mut body = body;
+    let mut buf = Vec::new();
+    let mut seen = 0usize;
+    while let Some(frame) = body.frame().await {
+        let frame =
+            frame.map_err(|_| ApiError::bad_request(format!("the {what} could not be read")))?;
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        seen = seen.saturating_add(data.len());
+        if seen > BODY_MAX_BYTES {
+            buf.clear();
+            if seen > DRAIN_MAX_BYTES {
+                break;
+            }
+            continue;
+        }
+        buf.extend_from_slice(&data);
+    }
+    if seen > BODY_MAX_BYTES {
+        return Err(too_large(what));
+    }
+    Ok(buf)
+}
+
 /// Read the body as JSON. An empty body is an error naming what was expected.
 pub async fn json_body(body: Body, what: &str) -> Result<Value, ApiError> {
-    let bytes = axum::body::to_bytes(body, BODY_MAX_BYTES)
-        .await
-        .map_err(|_| {
-            ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                codes::PAYLOAD_TOO_LARGE,
-                format!("the request body is larger than {} bytes", BODY_MAX_BYTES),
-            )
-        })?;
-    if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Err(ApiError::bad_request(format!(
+    let mut bytes = read_limited(body, "request body").await?;
+    let result = if bytes.iter().all(u8::is_ascii_whitespace) {
+        Err(ApiError::bad_request(format!(
             "the request body is empty; send a JSON object describing the {what}"
-        )));
-    }
-    serde_json::from_slice(&bytes).map_err(|e| {
-        ApiError::bad_request(format!(
-            "the request body is not valid JSON: {e} (line {}, column {})",
-            e.line(),
-            e.column()
-        ))
-    })
+        )))
+    } else {
+        serde_json::from_slice(&bytes).map_err(|e| {
+            ApiError::bad_request(format!(
+                "the request body is not valid JSON: {e} (line {}, column {})",
+                e.line(),
+                e.column()
+            ))
+        })
+    };
+    // The raw body may hold a PSK or private key.
+    zeroize::Zeroize::zeroize(&mut bytes);
+    result
 }
 
 /// Parsed query string (`key=value&...`), percent-decoded.

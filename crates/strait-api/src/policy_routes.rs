@@ -64,11 +64,16 @@ pub async fn handle(
 async fn dispatch(state: &AppState, actor: &Actor, req: Request) -> Result<Response, ApiError> {
     let (parts, body) = req.into_parts();
     let path = decode_path(parts.uri.path().strip_prefix(PREFIX).unwrap_or(""))?;
+    // `/infra/tier-0s/` means the collection, as it does to every HTTP client.
+    let path = match path.strip_suffix('/') {
+        Some(p) if !p.is_empty() => p.to_owned(),
+        _ => path,
+    };
     let q = Query::parse(parts.uri.query())?;
     let parsed = parse_any(&path).map_err(|e| ApiError::not_found(e.to_string()))?;
     match parsed {
         ParsedPath::Collection(c) => {
-            if parts.method != Method::GET {
+            if parts.method != Method::GET && parts.method != Method::HEAD {
                 return Err(ApiError::method_not_allowed(
                     parts.method.as_str(),
                     &path,
@@ -96,7 +101,7 @@ async fn dispatch(state: &AppState, actor: &Actor, req: Request) -> Result<Respo
             Ok(axum::Json(r).into_response())
         }
         ParsedPath::Object(o) => match parts.method {
-            Method::GET => {
+            Method::GET | Method::HEAD => {
                 let mut known = vec!["action"];
                 known.extend_from_slice(IGNORED_PARAMS);
                 q.only(&known)?;
@@ -118,16 +123,26 @@ async fn dispatch(state: &AppState, actor: &Actor, req: Request) -> Result<Respo
             }
             Method::PATCH => {
                 q.only(IGNORED_PARAMS)?;
-                let body = json_body(body, o.kind().noun()).await?;
+                let mut body = json_body(body, o.kind().noun()).await?;
                 let actor = actor.clone();
-                blocking(state, move |p| p.patch(o.as_str(), &body, &actor)).await?;
+                blocking(state, move |p| {
+                    let r = p.patch(o.as_str(), &body, &actor);
+                    strait_policy::scrub_secrets(&mut body);
+                    r
+                })
+                .await?;
                 Ok(StatusCode::OK.into_response())
             }
             Method::PUT => {
                 q.only(IGNORED_PARAMS)?;
-                let body = json_body(body, o.kind().noun()).await?;
+                let mut body = json_body(body, o.kind().noun()).await?;
                 let actor = actor.clone();
-                let v = blocking(state, move |p| p.put(o.as_str(), &body, &actor)).await?;
+                let v = blocking(state, move |p| {
+                    let r = p.put(o.as_str(), &body, &actor);
+                    strait_policy::scrub_secrets(&mut body);
+                    r
+                })
+                .await?;
                 Ok(axum::Json(v).into_response())
             }
             Method::DELETE => {

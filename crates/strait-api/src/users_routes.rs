@@ -33,10 +33,15 @@ pub async fn put(
     Path(name): Path<String>,
     req: Request,
 ) -> Result<Response, ApiError> {
-    let body = json_body(req.into_body(), "user").await?;
+    let mut body = json_body(req.into_body(), "user").await?;
     let a = actor.clone();
     let n = name.clone();
-    let result = blocking(&state, move |p| p.accounts().put(&a, &n, &body)).await;
+    let result = blocking(&state, move |p| {
+        let r = p.accounts().put(&a, &n, &body);
+        strait_policy::scrub_secrets(&mut body);
+        r
+    })
+    .await;
     audit_failure(&state, &actor, "PUT", &name, &result).await;
     let u = result?;
     // Existing logins of this user carry the old role; make them log in again. The user's

@@ -278,6 +278,17 @@ fn check_session(
         );
     }
     if let Some(le) = &le {
+        if le.local_address == s.peer_address {
+            p.push(
+                "peer_address",
+                codes::CONFLICT,
+                format!(
+                    "peer_address {} is this gateway's own local endpoint address; give the remote \
+                     site's public address",
+                    s.peer_address
+                ),
+            );
+        }
         if le.local_address.is_ipv4() != s.peer_address.is_ipv4() {
             p.push(
                 "peer_address",
@@ -333,14 +344,25 @@ fn check_session(
         let PolicyObject::Session(o) = other else {
             continue;
         };
-        if o.local_endpoint_path == s.local_endpoint_path && o.peer_address == s.peer_address {
+        // IKE tells sessions apart by local and peer address, so two sessions may not share
+        // both, even through two local endpoints with the same address.
+        let same_local = o.local_endpoint_path == s.local_endpoint_path
+            || le.as_ref().is_some_and(|le| {
+                matches!(view.object(&o.local_endpoint_path),
+                    Some(PolicyObject::LocalEndpoint(ole)) if ole.local_address == le.local_address)
+            });
+        if same_local && o.peer_address == s.peer_address {
             p.push(
                 "peer_address",
                 codes::CONFLICT,
                 format!(
-                    "session {op} already connects local endpoint {} to {}; one session per local \
-                     endpoint and peer: edit that session or use another peer_address",
-                    s.local_endpoint_path, s.peer_address
+                    "session {op} already connects local address {} to {}; one session per local \
+                     address and peer: edit that session or use another peer_address",
+                    le.as_ref().map_or_else(
+                        || s.local_endpoint_path.clone(),
+                        |le| le.local_address.to_string()
+                    ),
+                    s.peer_address
                 ),
             );
         }
@@ -363,8 +385,19 @@ fn check_session(
             }
         }
     }
-    // The peer must not be reached through the tunnel it builds.
+    // The outer addresses must not be reached through the tunnel they carry.
     for (i, net) in my_subnets.iter().enumerate() {
+        if let Some(le) = le.as_ref().filter(|le| net.contains(&le.local_address)) {
+            p.push(
+                format!("tunnel_interfaces[0].ip_subnets[{i}]"),
+                codes::CONFLICT,
+                format!(
+                    "VTI subnet {net} contains the local endpoint's address {}; the tunnel's outer \
+                     address must lie outside its inner subnet",
+                    le.local_address
+                ),
+            );
+        }
         if net.contains(&s.peer_address) {
             p.push(
                 format!("tunnel_interfaces[0].ip_subnets[{i}]"),

@@ -238,8 +238,18 @@ impl Accounts {
         })
     }
 
-    /// Check credentials; returns the actor.
-    pub fn authenticate(&self, username: &str, password: &str) -> Result<Actor, PolicyError> {
+    /// Check credentials; returns the actor. `source` (the client's address) scopes the
+    /// failed-login throttle, so that nobody can lock a user out from elsewhere.
+    pub fn authenticate(
+        &self,
+        username: &str,
+        password: &str,
+        source: Option<std::net::IpAddr>,
+    ) -> Result<Actor, PolicyError> {
+        let throttle_key = match source {
+            Some(ip) => format!("{ip}/{username}"),
+            None => format!("-/{username}"),
+        };
         let key = credential_key(username, password);
         if let Some((role, at)) = self
             .cache
@@ -258,7 +268,7 @@ impl Accounts {
             || PolicyError::Unauthenticated("the username or password is incorrect".into());
         {
             let failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-            if let Some(f) = failures.get(username) {
+            if let Some(f) = failures.get(&throttle_key) {
                 if f.count >= MAX_FAILURES && f.since.elapsed() < FAILURE_WINDOW {
                     let wait = FAILURE_WINDOW.saturating_sub(f.since.elapsed()).as_secs() + 1;
                     return Err(PolicyError::Unauthenticated(format!(
@@ -283,7 +293,7 @@ impl Accounts {
                 failures.retain(|_, f| f.since.elapsed() < FAILURE_WINDOW);
             }
             if failures.len() < FAILURE_MAP_MAX {
-                let f = failures.entry(username.to_owned()).or_insert(Failures {
+                let f = failures.entry(throttle_key.clone()).or_insert(Failures {
                     count: 0,
                     since: Instant::now(),
                 });
@@ -302,7 +312,7 @@ impl Accounts {
         self.failures
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .remove(username);
+            .remove(&throttle_key);
         let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
         if cache.len() >= CACHE_MAX {
             cache.clear();

@@ -388,7 +388,9 @@ impl Policy {
                 existing_secrets: &existing,
             };
             let what = format!("{} {}", path.kind().noun(), path);
-            let parsed = parse_body(&input, &ctx).map_err(|p| PolicyError::from_problems(&what, p))?;
+            let parsed = parse_body(&input, &ctx);
+            scrub_secrets(&mut input);
+            let parsed = parsed.map_err(|p| PolicyError::from_problems(&what, p))?;
             validate_write(path, &parsed.object, &TxView { tx })
                 .map_err(|p| PolicyError::from_problems(&what, p))?;
             let now = now_ms();
@@ -437,6 +439,25 @@ impl Policy {
                 codes::FIELD,
                 format!("{o} is an object"),
             )),
+        }
+    }
+}
+
+/// Overwrite the write-only secret fields of a request body in memory (PSKs, private keys),
+/// so they do not linger after the request. Call it on bodies once they are handled.
+pub fn scrub_secrets(body: &mut Value) {
+    use zeroize::Zeroize;
+    if let Value::Object(m) = body {
+        for name in [
+            "psk",
+            "private_key",
+            "passphrase",
+            "password",
+            "old_password",
+        ] {
+            if let Some(Value::String(s)) = m.get_mut(name) {
+                s.zeroize();
+            }
         }
     }
 }

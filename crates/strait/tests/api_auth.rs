@@ -627,3 +627,49 @@ fn audit_log_newest_first_with_failures_and_paging() {
     assert_nsx_error(&h.get("/api/v1/audit-log?cursor=abc"), 400);
     assert_nsx_error(&h.get("/api/v1/audit-log?page_size=5000"), 400);
 }
+
+#[test]
+fn failed_logins_are_throttled_per_client_address() {
+    let d = Daemon::start();
+    let h = d.admin();
+    add_user(&h, "ops", "auditor", "ops-password-1").expect(200);
+    let attacker = d.as_user("ops", "wrong-password");
+    for _ in 0..10 {
+        attacker.get("/api/v1/users").expect(401);
+    }
+    // The 11th attempt from the same address is refused even with the right password.
+    let r = d.as_user("ops", "ops-password-1").get("/api/v1/users");
+    assert_nsx_error(&r, 429);
+    assert!(r.text.contains("wait"), "{}", r.text);
+    let form = d.anonymous().form(
+        "/api/session/create",
+        "j_username=ops&j_password=ops-password-1",
+    );
+    assert_nsx_error(&form, 429);
+    // Other users from that address, and the same user from another host, are unaffected.
+    h.get("/api/v1/users").expect(200);
+    let elsewhere = Http::from_source(
+        &d.base,
+        Some(("ops", "ops-password-1")),
+        "127.0.0.2".parse().unwrap(),
+    );
+    elsewhere.get("/api/v1/users").expect(200);
+}
+
+#[test]
+fn head_and_trailing_slashes_behave_like_get() {
+    let d = Daemon::start();
+    let h = d.admin();
+    let r = h.request(
+        "HEAD",
+        "/policy/api/v1/infra/ipsec-vpn-ike-profiles/nsx-default-l3vpn-ike-profile",
+        None,
+        &[],
+    );
+    assert_eq!(r.status, 200);
+    assert!(r.text.is_empty());
+    let r = h
+        .get("/policy/api/v1/infra/ipsec-vpn-ike-profiles/")
+        .expect(200);
+    assert_eq!(r.body["result_count"], 8);
+}

@@ -587,8 +587,29 @@ fn vti_overlap_and_duplicate_peers() {
         &seed::session_url("c"),
         &seed::session("203.0.113.2", "169.254.100.9"),
     );
-    r.expect_problem("peer_address", "already connects local endpoint");
-    // Same peer through another local endpoint is fine.
+    r.expect_problem(
+        "peer_address",
+        "already connects local address 198.51.100.1",
+    );
+    // ... also through another local endpoint with the same address (IKE could not tell
+    // the two sessions apart).
+    let le_same = "/infra/tier-0s/t0/ipsec-vpn-services/vpn/local-endpoints/le-same";
+    h.patch(&url(le_same), &json!({"local_address": "198.51.100.1"}))
+        .expect(200);
+    let mut c = seed::session("203.0.113.2", "169.254.100.9");
+    c["local_endpoint_path"] = json!(le_same);
+    h.patch(&seed::session_url("c"), &c)
+        .expect_problem("peer_address", "already connects local address");
+    // The peer may not be this gateway's own address, and the VTI may not hold the local one.
+    let mut own = seed::session("198.51.100.1", "169.254.100.13");
+    own["peer_id"] = json!("peer.example.com");
+    h.patch(&seed::session_url("own"), &own)
+        .expect_problem("peer_address", "own local endpoint address");
+    let mut holds = seed::session("203.0.113.9", "198.51.100.2");
+    holds["tunnel_interfaces"][0]["ip_subnets"][0]["prefix_length"] = json!(24);
+    h.patch(&seed::session_url("holds"), &holds)
+        .expect_problem(S0, "contains the local endpoint's address");
+    // Same peer through a local endpoint with another address is fine.
     let le2 = "/infra/tier-0s/t0/ipsec-vpn-services/vpn/local-endpoints/le2";
     h.patch(&url(le2), &json!({"local_address": "198.51.100.7"}))
         .expect(200);

@@ -117,10 +117,12 @@ impl LocalEndpoint {
         let trust_ca_paths = path_list(r, p, "trust_ca_paths", Kind::Certificate);
         let trust_crl_paths = path_list(r, p, "trust_crl_paths", Kind::Crl);
         r.ignore(&["scope"]);
+        let local_address = local_address?;
         Some(LocalEndpoint {
             common,
-            local_address: local_address?,
-            local_id,
+            local_address,
+            // NSX computes the ID from the address when none is given (Terraform reads it back).
+            local_id: local_id.or_else(|| Some(local_address.to_string())),
             certificate_path,
             trust_ca_paths,
             trust_crl_paths,

@@ -502,3 +502,22 @@ impl Http {
         self.request(method, path, b.as_deref(), headers)
     }
 }
+
+impl Http {
+    /// A client whose connections come from `source` (another loopback address, e.g.
+    /// 127.0.0.2), to act as a different client host.
+    pub fn from_source(base: &str, auth: Option<(&str, &str)>, source: std::net::IpAddr) -> Http {
+        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+        let client = reqwest::blocking::Client::builder()
+            .danger_accept_invalid_certs(true)
+            .timeout(Duration::from_secs(60))
+            .local_address(source)
+            .build()
+            .expect("client");
+        Http {
+            client,
+            base: base.to_owned(),
+            auth: auth.map(|(u, p)| (u.to_owned(), p.to_owned())),
+        }
+    }
+}

@@ -132,7 +132,7 @@ async fn run(args: Args) -> Result<()> {
         shutdown.graceful_shutdown(Some(Duration::from_secs(5)));
     });
     server
-        .serve(app.into_make_service())
+        .serve(app.into_make_service_with_connect_info::<SocketAddr>())
         .await
         .context("the HTTPS server failed")?;
     tracing::info!("straitd stopped");
