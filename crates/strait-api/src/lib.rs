@@ -135,7 +135,7 @@ async fn nsx_error_bodies(req: Request, next: Next) -> Response {
             "a method this endpoint supports (see /api/v1/spec/openapi.json)",
         ),
         StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
-            status,
+            StatusCode::BAD_REQUEST,
             error::codes::PAYLOAD_TOO_LARGE,
             format!("the request body is larger than {} bytes; send a smaller body", crate::body::BODY_MAX_BYTES),
         ),
