@@ -1,0 +1,243 @@
+//! IKEv2 message codec (RFC 7296 §3; encrypted fragments RFC 7383 §2.5).
+//!
+//! Pure and bounded: no I/O, no allocation proportional to anything but the input, every
+//! count limited (see [`limits`]), and no panic on any input (fuzzed in `fuzz/`). Encrypted
+//! payloads stay opaque here; the protocol crate decrypts them and parses the inner chain
+//! with [`parse_payloads`].
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod header;
+mod payload;
+mod reader;
+pub mod registry;
+mod sa;
+mod ts;
+
+pub use header::{flags, Header, VERSION_2_0};
+pub use payload::{
+    emit_payloads, parse_payloads, Delete, Encrypted, EncryptedFragment, Notify, Payload,
+};
+pub use registry::*;
+pub use sa::{Proposal, Transform, ATTR_KEY_LENGTH};
+pub use ts::{TrafficSelector, TsPayload};
+
+/// Bounds on untrusted input.
+pub mod limits {
+    /// Largest IKE message accepted (RFC 7296 §2: 1280 must be accepted; 64 KiB is the UDP max).
+    pub const MESSAGE_MAX: usize = 65_535;
+    /// Payloads per message (outer or inner).
+    pub const PAYLOADS_MAX: usize = 64;
+    /// Proposals per SA payload.
+    pub const PROPOSALS_MAX: usize = 64;
+    /// Transforms per proposal.
+    pub const TRANSFORMS_MAX: usize = 128;
+    /// Attributes per transform.
+    pub const ATTRIBUTES_MAX: usize = 8;
+    /// Selectors per TS payload.
+    pub const TRAFFIC_SELECTORS_MAX: usize = 32;
+    /// SPIs per Delete payload.
+    pub const DELETE_SPIS_MAX: usize = 1024;
+    /// Fragments per message (RFC 7383).
+    pub const FRAGMENTS_MAX: usize = 64;
+}
+
+/// Why bytes are not a valid IKEv2 message. Each maps to INVALID_SYNTAX on the wire, except
+/// the version and critical-payload cases, which have their own notifies.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DecodeError {
+    /// Fewer bytes than a field needs.
+    #[error("{what} is truncated: {needed} bytes needed, {available} available")]
+    Truncated {
+        /// Structure being read.
+        what: &'static str,
+        /// Bytes needed.
+        needed: usize,
+        /// Bytes there.
+        available: usize,
+    },
+    /// A length field is impossible.
+    #[error("{what} has an impossible length {length}")]
+    BadLength {
+        /// Structure.
+        what: &'static str,
+        /// The length field.
+        length: usize,
+    },
+    /// More items than the limit.
+    #[error("too many {what} (at most {max})")]
+    TooMany {
+        /// Items.
+        what: &'static str,
+        /// Limit.
+        max: usize,
+    },
+    /// Structurally wrong.
+    #[error("invalid {what}: {reason}")]
+    Invalid {
+        /// Structure.
+        what: &'static str,
+        /// Why.
+        reason: &'static str,
+    },
+    /// Major version other than 2 (answered with INVALID_MAJOR_VERSION).
+    #[error("IKE major version {0} is not supported (only IKEv2)")]
+    UnsupportedVersion(u8),
+    /// Unknown payload marked critical (answered with UNSUPPORTED_CRITICAL_PAYLOAD).
+    #[error("unsupported critical payload type {0}")]
+    UnsupportedCriticalPayload(u8),
+}
+
+/// A whole message: header and the outer payload chain (an SK payload stays encrypted).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    /// The header; `length` matches the encoded size.
+    pub header: Header,
+    /// Outer payloads.
+    pub payloads: Vec<Payload>,
+}
+
+impl Message {
+    /// Decode a datagram (without the non-ESP marker).
+    pub fn parse(bytes: &[u8]) -> Result<Message, DecodeError> {
+        if bytes.len() > limits::MESSAGE_MAX {
+            return Err(DecodeError::TooMany {
+                what: "message bytes",
+                max: limits::MESSAGE_MAX,
+            });
+        }
+        let header = Header::parse(bytes)?;
+        if header.major_version() != 2 {
+            return Err(DecodeError::UnsupportedVersion(header.major_version()));
+        }
+        let len = header.length as usize;
+        if len != bytes.len() || len < Header::LEN {
+            return Err(DecodeError::BadLength {
+                what: "IKE message",
+                length: len,
+            });
+        }
+        let payloads = parse_payloads(header.next_payload, &bytes[Header::LEN..])?;
+        Ok(Message { header, payloads })
+    }
+
+    /// Encode; the header's next payload and length are filled in.
+    pub fn emit(&self) -> Vec<u8> {
+        let (first, body) = emit_payloads(&self.payloads);
+        let mut header = self.header;
+        header.next_payload = first;
+        header.length = (Header::LEN + body.len()) as u32;
+        let mut out = Vec::with_capacity(header.length as usize);
+        header.emit(&mut out);
+        out.extend_from_slice(&body);
+        out
+    }
+
+    /// The first notify of a type.
+    pub fn notify(&self, t: NotifyType) -> Option<&Notify> {
+        find_notify(&self.payloads, t)
+    }
+}
+
+/// The first notify of type `t` in a payload list.
+pub fn find_notify(payloads: &[Payload], t: NotifyType) -> Option<&Notify> {
+    payloads.iter().find_map(|p| match p {
+        Payload::Notify(n) if n.notify_type == t => Some(n),
+        _ => None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Message {
+        Message {
+            header: Header {
+                spi_i: [1; 8],
+                spi_r: [0; 8],
+                next_payload: PayloadType::NONE,
+                version: VERSION_2_0,
+                exchange: ExchangeType::IKE_SA_INIT,
+                flags: flags::INITIATOR,
+                message_id: 0,
+                length: 0,
+            },
+            payloads: vec![
+                Payload::Sa(vec![Proposal {
+                    number: 1,
+                    protocol: ProtocolId::IKE,
+                    spi: vec![],
+                    transforms: vec![
+                        Transform::with_key_length(
+                            TransformType::ENCR,
+                            EncrId::ENCR_AES_CBC.0,
+                            128,
+                        ),
+                        Transform::new(TransformType::INTEG, IntegId::AUTH_HMAC_SHA2_256_128.0),
+                        Transform::new(TransformType::PRF, PrfId::PRF_HMAC_SHA2_256.0),
+                        Transform::new(TransformType::DH, DhId::MODP_2048.0),
+                    ],
+                }]),
+                Payload::Ke {
+                    group: 14,
+                    data: vec![7; 256],
+                },
+                Payload::Nonce(vec![9; 32]),
+                Payload::Notify(Notify::new(
+                    NotifyType::NAT_DETECTION_SOURCE_IP,
+                    vec![1; 20],
+                )),
+                Payload::ts_i(vec![TrafficSelector::ANY_V4, TrafficSelector::ANY_V6]),
+                Payload::Delete(Delete {
+                    protocol: ProtocolId::ESP,
+                    spis: vec![vec![1, 2, 3, 4], vec![5, 6, 7, 8]],
+                }),
+            ],
+        }
+    }
+
+    #[test]
+    fn round_trip() {
+        let m = sample();
+        let bytes = m.emit();
+        let back = Message::parse(&bytes).unwrap();
+        assert_eq!(back.payloads, m.payloads);
+        assert_eq!(back.header.length as usize, bytes.len());
+        assert_eq!(back.emit(), bytes);
+    }
+
+    #[test]
+    fn rejects_truncation_everywhere() {
+        let bytes = sample().emit();
+        for cut in 0..bytes.len() {
+            assert!(Message::parse(&bytes[..cut]).is_err(), "cut at {cut}");
+        }
+    }
+
+    #[test]
+    fn unknown_critical_payload_is_reported() {
+        let mut bytes = sample().emit();
+        // Turn the first payload's type into an unknown one and mark it critical.
+        bytes[16] = 200;
+        bytes[Header::LEN + 1] = 0x80;
+        assert_eq!(
+            Message::parse(&bytes),
+            Err(DecodeError::UnsupportedCriticalPayload(200))
+        );
+        bytes[Header::LEN + 1] = 0;
+        let m = Message::parse(&bytes).unwrap();
+        assert!(matches!(m.payloads[0], Payload::Unknown { .. }));
+    }
+
+    #[test]
+    fn wrong_version() {
+        let mut bytes = sample().emit();
+        bytes[17] = 0x10;
+        assert_eq!(
+            Message::parse(&bytes),
+            Err(DecodeError::UnsupportedVersion(1))
+        );
+    }
+}
