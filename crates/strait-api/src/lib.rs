@@ -40,6 +40,8 @@ pub struct AppState {
     pub policy: Policy,
     /// Cookie sessions.
     pub sessions: Arc<auth::LoginSessions>,
+    /// Runtime status of sessions (the control plane), if one runs.
+    pub status: Option<Arc<dyn strait_model::status::StatusSource>>,
     openapi: Arc<String>,
 }
 
@@ -49,8 +51,15 @@ impl AppState {
         AppState {
             policy,
             sessions: Arc::new(auth::LoginSessions::default()),
+            status: None,
             openapi: Arc::new(openapi::json()),
         }
+    }
+
+    /// Attach the runtime's status.
+    pub fn with_status(mut self, status: Arc<dyn strait_model::status::StatusSource>) -> AppState {
+        self.status = Some(status);
+        self
     }
 }
 

@@ -305,6 +305,7 @@ pub fn document() -> OpenApi {
     components = add_type::<User>(components);
     components = add_type::<UserWrite>(components);
     components = add_type::<AuditEntry>(components);
+    components = add_type::<strait_model::status::AggregateSessionStatus>(components);
     components = components
         .security_scheme(
             "basic",
@@ -452,6 +453,24 @@ pub fn document() -> OpenApi {
                     ),
             );
             paths.insert(coll_url, PathItem::new(HttpMethod::Get, list.build()));
+            if doc.kind == Kind::Session {
+                let status = error_responses(
+                    OperationBuilder::new()
+                        .operation_id(Some(format!("{gw}session_detailed_status")))
+                        .tag(noun)
+                        .summary(Some(
+                            "Runtime status: IKE state, NSX fail reason, the alarm saying what to change, and the negotiated SAs",
+                        ))
+                        .parameters(Some(path_params(&params)))
+                        .parameter(query_param("enforcement_point_path", Type::String, "Accepted and ignored (one enforcement point)"))
+                        .parameter(query_param("source", Type::String, "Accepted and ignored (always realtime)"))
+                        .response("200", json_response("status", schema_ref("AggregateSessionStatus"))),
+                );
+                paths.insert(
+                    format!("{url}/detailed-status"),
+                    PathItem::new(HttpMethod::Get, status.build()),
+                );
+            }
         }
     }
     add_account_paths(&mut paths);

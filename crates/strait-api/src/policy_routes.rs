@@ -70,6 +70,9 @@ async fn dispatch(state: &AppState, actor: &Actor, req: Request) -> Result<Respo
         _ => path,
     };
     let q = Query::parse(parts.uri.query())?;
+    if let Some(session) = path.strip_suffix("/detailed-status") {
+        return detailed_status(state, &parts.method, session, &q).await;
+    }
     let parsed = parse_any(&path).map_err(|e| ApiError::not_found(e.to_string()))?;
     match parsed {
         ParsedPath::Collection(c) => {
@@ -158,4 +161,54 @@ async fn dispatch(state: &AppState, actor: &Actor, req: Request) -> Result<Respo
             )),
         },
     }
+}
+
+/// `GET {session}/detailed-status`: NSX `AggregateIPSecVpnSessionStatus` (contract §Status).
+async fn detailed_status(
+    state: &AppState,
+    method: &Method,
+    session: &str,
+    q: &Query,
+) -> Result<Response, ApiError> {
+    if method != Method::GET && method != Method::HEAD {
+        return Err(ApiError::method_not_allowed(
+            method.as_str(),
+            session,
+            "GET",
+        ));
+    }
+    q.only(IGNORED_PARAMS)?;
+    let path =
+        strait_model::ObjectPath::parse(session).map_err(|e| ApiError::not_found(e.to_string()))?;
+    if path.kind() != strait_model::Kind::Session {
+        return Err(ApiError::not_found(format!(
+            "detailed-status exists only for IPsec sessions; {session} is a {}",
+            path.kind().noun()
+        )));
+    }
+    let p = path.to_string();
+    let admin = strait_policy::Actor::system();
+    let stored = blocking(state, move |pol| pol.get(&p, &admin, GetOptions::default())).await?;
+    let display_name = stored["display_name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let now_ms = strait_policy::now_ms();
+    let result = state
+        .status
+        .as_ref()
+        .and_then(|s| s.session_status(path.as_str()))
+        .unwrap_or_else(|| {
+            strait_model::status::SessionStatusNsxT::down(
+                &display_name,
+                strait_model::status::reasons::NEGOTIATION_NOT_STARTED,
+                None,
+                now_ms,
+            )
+        });
+    let body = strait_model::status::AggregateSessionStatus {
+        intent_path: path.to_string(),
+        results: vec![result],
+    };
+    Ok(axum::Json(body).into_response())
 }

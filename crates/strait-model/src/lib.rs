@@ -16,6 +16,7 @@ pub mod objects;
 pub mod path;
 pub mod problems;
 pub mod reader;
+pub mod status;
 pub mod system;
 pub mod validate;
 

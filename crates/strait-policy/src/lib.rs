@@ -19,7 +19,7 @@ use std::sync::Arc;
 pub use error::PolicyError;
 pub use list::{ListQuery, ListResult};
 pub use strait_model::enums::Role;
-pub use tree::{scrub_secrets, GetOptions, ObjectSnapshot};
+pub use tree::{scrub_secrets, GetOptions, ObjectSnapshot, TreeSnapshot};
 
 use strait_store::Store;
 

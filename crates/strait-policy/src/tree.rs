@@ -49,6 +49,26 @@ pub struct ObjectSnapshot {
     pub revision: i64,
 }
 
+/// The whole configuration at one revision (for the runtime).
+pub struct TreeSnapshot {
+    /// Configuration revision.
+    pub revision: u64,
+    /// Every object.
+    pub objects: Vec<ObjectSnapshot>,
+    /// Session PSKs by session path.
+    pub psks: std::collections::HashMap<String, Zeroizing<String>>,
+}
+
+impl TreeSnapshot {
+    /// The object at `path`.
+    pub fn get(&self, path: &str) -> Option<&PolicyObject> {
+        self.objects
+            .iter()
+            .find(|o| o.path.as_str() == path)
+            .map(|o| &o.object)
+    }
+}
+
 /// The NSX JSON of a stored object: resource type and id first, body, then metadata.
 pub(crate) fn render(o: &StoredObject, kind: Kind) -> Value {
     let mut m = Map::new();
@@ -203,6 +223,37 @@ impl Policy {
                     })
                     .collect())
             })
+    }
+
+    /// Every object, typed, and every session's PSK, read in one transaction so that the
+    /// runtime sees a consistent configuration.
+    pub fn snapshot_all(&self) -> Result<TreeSnapshot, PolicyError> {
+        self.store.read(|tx| -> Result<TreeSnapshot, PolicyError> {
+            let mut objects = Vec::new();
+            let mut psks = std::collections::HashMap::new();
+            for kind in Kind::ALL {
+                for o in tx.objects(kind.as_str(), None)? {
+                    let Some((path, object)) = typed(&o) else {
+                        continue;
+                    };
+                    if kind == Kind::Session {
+                        if let Some(psk) = tx.secret(path.as_str(), "psk")? {
+                            psks.insert(path.to_string(), psk);
+                        }
+                    }
+                    objects.push(ObjectSnapshot {
+                        path,
+                        object,
+                        revision: o.revision,
+                    });
+                }
+            }
+            Ok(TreeSnapshot {
+                revision: tx.config_revision()?,
+                objects,
+                psks,
+            })
+        })
     }
 
     /// A stored secret (for the runtime: e.g. a session's PSK). Never expose through GET.

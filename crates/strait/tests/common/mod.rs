@@ -521,3 +521,4 @@ impl Http {
         }
     }
 }
+pub mod netns;

@@ -114,7 +114,12 @@ async fn run(args: Args) -> Result<()> {
     let local = listener
         .local_addr()
         .context("cannot read the listening address")?;
-    let app = strait_api::router(strait_api::AppState::new(policy));
+    let control = strait_control::ControlPlane::start(
+        policy.clone(),
+        Arc::new(strait_control::LoggingSaSink),
+        ike_proto::EndpointConfig::default(),
+    );
+    let app = strait_api::router(strait_api::AppState::new(policy).with_status(control.board()));
     let handle = axum_server::Handle::new();
     let server = axum_server::from_tcp_rustls(
         listener,
@@ -135,6 +140,8 @@ async fn run(args: Args) -> Result<()> {
         .serve(app.into_make_service_with_connect_info::<SocketAddr>())
         .await
         .context("the HTTPS server failed")?;
+    // SIGTERM: send Deletes for every IKE SA before exiting (contract).
+    control.shutdown().await;
     tracing::info!("straitd stopped");
     Ok(())
 }

@@ -1,0 +1,275 @@
+//! What a session negotiates: identities, the PSK, the proposals its profiles allow,
+//! lifetimes and initiation mode. Built by the runtime from the stored policy.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use ike_crypto::{Cipher, DhGroup, Integrity, Prf};
+use ike_wire::IdType;
+use zeroize::Zeroizing;
+
+/// Identifies a session (the runtime uses the policy path).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SessionId(pub String);
+
+impl std::fmt::Display for SessionId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// An IKE identity as it travels in IDi/IDr (RFC 7296 §3.5).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    /// ID type.
+    pub id_type: IdType,
+    /// ID data (address bytes, FQDN/email text, DER DN).
+    pub data: Vec<u8>,
+}
+
+impl Identity {
+    /// ID_IPV4_ADDR / ID_IPV6_ADDR.
+    pub fn ip(ip: IpAddr) -> Identity {
+        match ip {
+            IpAddr::V4(v4) => Identity {
+                id_type: IdType::ID_IPV4_ADDR,
+                data: v4.octets().to_vec(),
+            },
+            IpAddr::V6(v6) => Identity {
+                id_type: IdType::ID_IPV6_ADDR,
+                data: v6.octets().to_vec(),
+            },
+        }
+    }
+
+    /// ID_FQDN.
+    pub fn fqdn(name: &str) -> Identity {
+        Identity {
+            id_type: IdType::ID_FQDN,
+            data: name.as_bytes().to_vec(),
+        }
+    }
+
+    /// ID_RFC822_ADDR.
+    pub fn email(addr: &str) -> Identity {
+        Identity {
+            id_type: IdType::ID_RFC822_ADDR,
+            data: addr.as_bytes().to_vec(),
+        }
+    }
+
+    /// Human-readable form for status and alarms.
+    pub fn display(&self) -> String {
+        match self.id_type {
+            IdType::ID_IPV4_ADDR if self.data.len() == 4 => {
+                std::net::Ipv4Addr::new(self.data[0], self.data[1], self.data[2], self.data[3])
+                    .to_string()
+            }
+            IdType::ID_IPV6_ADDR if self.data.len() == 16 => {
+                let mut a = [0u8; 16];
+                a.copy_from_slice(&self.data);
+                std::net::Ipv6Addr::from(a).to_string()
+            }
+            IdType::ID_FQDN | IdType::ID_RFC822_ADDR => {
+                String::from_utf8_lossy(&self.data).into_owned()
+            }
+            t => format!("{t}:{}", hex(&self.data)),
+        }
+    }
+
+    /// Whether a received identity matches this configured one. FQDN and email compare
+    /// case-insensitively (DNS names are case-insensitive; strongSwan does the same).
+    pub fn matches(&self, other: &Identity) -> bool {
+        if self.id_type != other.id_type {
+            return false;
+        }
+        match self.id_type {
+            IdType::ID_FQDN | IdType::ID_RFC822_ADDR => self.data.eq_ignore_ascii_case(&other.data),
+            _ => self.data == other.data,
+        }
+    }
+}
+
+/// Lowercase hex.
+pub(crate) fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// One IKE proposal: every combination of its transforms is acceptable (RFC 7296 §3.3).
+/// AEAD and non-AEAD ciphers never share a proposal (RFC 5282 §8).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IkeProposal {
+    /// Ciphers, preferred first.
+    pub ciphers: Vec<Cipher>,
+    /// Integrity algorithms (empty for AEAD).
+    pub integrity: Vec<Integrity>,
+    /// PRFs.
+    pub prfs: Vec<Prf>,
+    /// DH groups.
+    pub groups: Vec<DhGroup>,
+}
+
+/// ESP encryption transforms (the tunnel profile's values).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EspCipher {
+    /// ENCR_AES_CBC with key bits.
+    AesCbc(u16),
+    /// ENCR_AES_GCM_16 with key bits (RFC 4106).
+    AesGcm16(u16),
+    /// ENCR_NULL_AUTH_AES_GMAC with key bits (RFC 4543).
+    NullAuthAesGmac(u16),
+    /// ENCR_NULL (needs an integrity algorithm).
+    Null,
+}
+
+impl EspCipher {
+    /// IKEv2 transform ID.
+    pub fn transform_id(self) -> u16 {
+        match self {
+            EspCipher::AesCbc(_) => 12,
+            EspCipher::AesGcm16(_) => 20,
+            EspCipher::NullAuthAesGmac(_) => 21,
+            EspCipher::Null => 11,
+        }
+    }
+
+    /// Key length attribute (None for NULL).
+    pub fn key_bits(self) -> Option<u16> {
+        match self {
+            EspCipher::AesCbc(b) | EspCipher::AesGcm16(b) | EspCipher::NullAuthAesGmac(b) => {
+                Some(b)
+            }
+            EspCipher::Null => None,
+        }
+    }
+
+    /// Whether it authenticates by itself (no integrity transform).
+    pub fn is_combined(self) -> bool {
+        matches!(self, EspCipher::AesGcm16(_) | EspCipher::NullAuthAesGmac(_))
+    }
+
+    /// From transform ID and key length attribute.
+    pub fn from_transform(id: u16, bits: Option<u16>) -> Option<EspCipher> {
+        let aes = |b: Option<u16>| b.filter(|b| matches!(b, 128 | 192 | 256));
+        match id {
+            12 => aes(bits).map(EspCipher::AesCbc),
+            20 => aes(bits).map(EspCipher::AesGcm16),
+            21 => aes(bits).map(EspCipher::NullAuthAesGmac),
+            11 if bits.is_none() => Some(EspCipher::Null),
+            _ => None,
+        }
+    }
+
+    /// Operator-facing name, in NSX's words.
+    pub fn nsx_name(self) -> String {
+        match self {
+            EspCipher::AesCbc(b) => format!("AES_{b}"),
+            EspCipher::AesGcm16(b) => format!("AES_GCM_{b}"),
+            EspCipher::NullAuthAesGmac(b) => format!("NO_ENCRYPTION_AUTH_AES_GMAC_{b}"),
+            EspCipher::Null => "NO_ENCRYPTION".into(),
+        }
+    }
+}
+
+/// One ESP proposal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EspProposal {
+    /// Ciphers.
+    pub ciphers: Vec<EspCipher>,
+    /// Integrity (empty for combined-mode ciphers).
+    pub integrity: Vec<Integrity>,
+    /// PFS groups for CREATE_CHILD_SA (empty: no PFS). Never sent in IKE_AUTH.
+    pub pfs_groups: Vec<DhGroup>,
+    /// Accept extended sequence numbers.
+    pub esn: bool,
+}
+
+/// Everything one session negotiates.
+#[derive(Clone)]
+pub struct SessionConfig {
+    /// Which session.
+    pub id: SessionId,
+    /// Local address IKE uses (the local endpoint).
+    pub local: IpAddr,
+    /// The peer's address.
+    pub remote: IpAddr,
+    /// Our IKE ID.
+    pub local_id: Identity,
+    /// The peer's expected IKE ID.
+    pub remote_id: Identity,
+    /// Pre-shared key.
+    pub psk: Zeroizing<Vec<u8>>,
+    /// IKE proposals (from the IKE profile).
+    pub ike: Vec<IkeProposal>,
+    /// ESP proposals (from the tunnel profile).
+    pub esp: Vec<EspProposal>,
+    /// IKE SA lifetime.
+    pub ike_lifetime: Duration,
+    /// Child SA lifetime.
+    pub child_lifetime: Duration,
+    /// Whether this side initiates (INITIATOR) or only responds (RESPOND_ONLY).
+    pub initiate: bool,
+    /// Claim to be behind a NAT so that ESP is UDP-encapsulated (contract default).
+    pub force_udp_encapsulation: bool,
+    /// Traffic selectors to negotiate: IPv4 and/or IPv6 "everything" (route-based).
+    pub ipv4: bool,
+    /// See `ipv4`.
+    pub ipv6: bool,
+}
+
+impl std::fmt::Debug for SessionConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionConfig")
+            .field("id", &self.id)
+            .field("local", &self.local)
+            .field("remote", &self.remote)
+            .field("local_id", &self.local_id.display())
+            .field("remote_id", &self.remote_id.display())
+            .field("psk", &"<redacted>")
+            .field("ike", &self.ike)
+            .field("esp", &self.esp)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Tunables of the whole endpoint (limits and timers).
+#[derive(Debug, Clone)]
+pub struct EndpointConfig {
+    /// First retransmission timeout (RFC 7296 §2.4).
+    pub retransmit_timeout: Duration,
+    /// Backoff factor between retransmissions.
+    pub retransmit_backoff: f64,
+    /// Sends of one request before the peer is declared unresponsive.
+    pub retransmit_tries: u32,
+    /// Half-open IKE SAs at which COOKIEs are required (§2.6).
+    pub cookie_threshold: usize,
+    /// Half-open IKE SAs at which new IKE_SA_INIT requests are dropped.
+    pub half_open_max: usize,
+    /// IKE SAs kept in all.
+    pub ike_sas_max: usize,
+    /// A half-open SA (responder) waits this long for IKE_AUTH.
+    pub half_open_timeout: Duration,
+    /// Rekeys start at lifetime × (1 - jitter) with jitter up to this fraction.
+    pub rekey_jitter: f64,
+    /// Rekey this long before the hard lifetime at the latest.
+    pub rekey_margin: Duration,
+    /// How many INVALID_KE_PAYLOAD / COOKIE retries one IKE_SA_INIT may take.
+    pub init_retries_max: u32,
+}
+
+impl Default for EndpointConfig {
+    fn default() -> Self {
+        EndpointConfig {
+            retransmit_timeout: Duration::from_secs(2),
+            retransmit_backoff: 1.8,
+            retransmit_tries: 5,
+            cookie_threshold: 64,
+            half_open_max: 4096,
+            ike_sas_max: 65_536,
+            half_open_timeout: Duration::from_secs(30),
+            rekey_jitter: 0.1,
+            rekey_margin: Duration::from_secs(60),
+            init_retries_max: 4,
+        }
+    }
+}

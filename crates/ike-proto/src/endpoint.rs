@@ -1,0 +1,701 @@
+//! The endpoint: sessions, IKE SAs, demultiplexing, timers and the output queues.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use ike_wire::{ExchangeType, Header, Message};
+
+use crate::config::{EndpointConfig, SessionConfig, SessionId};
+use crate::events::{ChildSaInfo, Event, FailReason, IkeSaInfo, IkeState, SessionStatus};
+use crate::random::{self, Random};
+use crate::sa::{IkeSa, SaState, Task};
+
+/// IKE's ports (RFC 7296 §2; RFC 3948 for 4500).
+pub const IKE_PORT: u16 = 500;
+/// NAT-T port.
+pub const NAT_T_PORT: u16 = 4500;
+/// Bytes that start every IKE message on port 4500 (the non-ESP marker, RFC 3948 §2.2).
+pub const NON_ESP_MARKER: [u8; 4] = [0; 4];
+
+/// A datagram to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transmit {
+    /// Source address and port.
+    pub local: SocketAddr,
+    /// Destination.
+    pub remote: SocketAddr,
+    /// UDP payload (with the non-ESP marker on port 4500).
+    pub data: Vec<u8>,
+}
+
+pub(crate) struct Session {
+    pub(crate) config: SessionConfig,
+    pub(crate) status: SessionStatus,
+    /// IKE SAs of this session (normally one; two briefly during races and rekeys).
+    pub(crate) retry_at: Option<Instant>,
+    pub(crate) retry_delay: Duration,
+}
+
+/// Initial and maximum delay before an initiator session tries again after a failure.
+const RETRY_MIN: Duration = Duration::from_secs(5);
+const RETRY_MAX: Duration = Duration::from_secs(120);
+
+/// The IKEv2 endpoint: all sessions of a gateway.
+pub struct Endpoint {
+    pub(crate) cfg: EndpointConfig,
+    pub(crate) sessions: BTreeMap<SessionId, Session>,
+    pub(crate) sas: HashMap<u64, IkeSa>,
+    /// Our IKE SPI → SA.
+    pub(crate) by_spi: HashMap<[u8; 8], u64>,
+    /// Responder: (peer, initiator SPI) → SA, to answer retransmitted IKE_SA_INIT requests.
+    pub(crate) by_init: HashMap<(SocketAddr, [u8; 8]), u64>,
+    next_handle: u64,
+    transmits: VecDeque<Transmit>,
+    events: VecDeque<Event>,
+    pub(crate) cookie_secret: [u8; 32],
+}
+
+/// Output queues are bounded; the runtime drains them after every input.
+const QUEUE_MAX: usize = 65_536;
+
+impl Endpoint {
+    /// A new endpoint.
+    pub fn new(cfg: EndpointConfig, rng: &mut dyn Random) -> Endpoint {
+        Endpoint {
+            cfg,
+            sessions: BTreeMap::new(),
+            sas: HashMap::new(),
+            by_spi: HashMap::new(),
+            by_init: HashMap::new(),
+            next_handle: 1,
+            transmits: VecDeque::new(),
+            events: VecDeque::new(),
+            cookie_secret: random::bytes(rng),
+        }
+    }
+
+    // ---- commands --------------------------------------------------------------------
+
+    /// Add or change a session. A changed session's IKE SAs are deleted and, for an
+    /// initiator, negotiated again with the new settings.
+    pub fn set_session(&mut self, now: Instant, config: SessionConfig, rng: &mut dyn Random) {
+        let id = config.id.clone();
+        let initiate = config.initiate;
+        match self.sessions.get_mut(&id) {
+            Some(s) if same_negotiation(&s.config, &config) => {
+                s.config.initiate = config.initiate;
+                return;
+            }
+            Some(_) => {
+                self.delete_session_sas(now, &id, rng);
+                if let Some(s) = self.sessions.get_mut(&id) {
+                    s.config = config;
+                }
+            }
+            None => {
+                self.sessions.insert(
+                    id.clone(),
+                    Session {
+                        config,
+                        status: SessionStatus {
+                            ike_state: IkeState::Down,
+                            fail_reason: Some(FailReason::NegotiationNotStarted),
+                            alarm: None,
+                            ike: None,
+                            children: Vec::new(),
+                            since: now,
+                        },
+                        retry_at: None,
+                        retry_delay: RETRY_MIN,
+                    },
+                );
+                self.events.push_back(Event::StatusChanged(id.clone()));
+            }
+        }
+        if initiate {
+            self.initiate(now, &id, rng);
+        }
+    }
+
+    /// Remove a session: its IKE SAs are deleted (a Delete is sent) and its Child SAs removed.
+    pub fn remove_session(&mut self, now: Instant, id: &SessionId, rng: &mut dyn Random) {
+        self.delete_session_sas(now, id, rng);
+        self.sessions.remove(id);
+    }
+
+    /// Send Deletes for every IKE SA and forget every session (shutdown).
+    pub fn shutdown(&mut self, now: Instant, rng: &mut dyn Random) {
+        let ids: Vec<SessionId> = self.sessions.keys().cloned().collect();
+        for id in ids {
+            self.remove_session(now, &id, rng);
+        }
+    }
+
+    /// Start IKE_SA_INIT for a session now (if it has no IKE SA under way or up).
+    pub fn initiate(&mut self, now: Instant, id: &SessionId, rng: &mut dyn Random) {
+        if self.session_sas(id).iter().any(|h| {
+            self.sas
+                .get(h)
+                .is_some_and(|sa| sa.state != SaState::Rekeyed)
+        }) {
+            return;
+        }
+        if let Some(s) = self.sessions.get_mut(id) {
+            s.retry_at = None;
+        }
+        self.start_init(now, id, rng);
+    }
+
+    /// Rekey the session's Child SAs now (CREATE_CHILD_SA).
+    pub fn rekey_child(&mut self, now: Instant, id: &SessionId, rng: &mut dyn Random) {
+        if let Some(h) = self.established_sa(id) {
+            let spis: Vec<u32> = self.sas[&h]
+                .children
+                .iter()
+                .filter(|c| !c.rekeying)
+                .map(|c| c.spi_in)
+                .collect();
+            for spi in spis {
+                self.queue(h, Task::RekeyChild(spi));
+            }
+            self.drive(now, h, rng);
+        }
+    }
+
+    /// Rekey the session's IKE SA now.
+    pub fn rekey_ike(&mut self, now: Instant, id: &SessionId, rng: &mut dyn Random) {
+        if let Some(h) = self.established_sa(id) {
+            self.queue(h, Task::RekeyIke);
+            self.drive(now, h, rng);
+        }
+    }
+
+    /// Send an empty INFORMATIONAL request (liveness check, §1.4); an unanswered one ends
+    /// the IKE SA with "Peer not responding".
+    pub fn check_liveness(&mut self, now: Instant, id: &SessionId, rng: &mut dyn Random) {
+        if let Some(h) = self.established_sa(id) {
+            self.queue(h, Task::Liveness);
+            self.drive(now, h, rng);
+        }
+    }
+
+    // ---- outputs ---------------------------------------------------------------------
+
+    /// The next datagram to send.
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.transmits.pop_front()
+    }
+
+    /// The next event.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// When [`Endpoint::handle_timeout`] must be called next.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let mut t: Option<Instant> = None;
+        let mut at = |i: Option<Instant>| {
+            if let Some(i) = i {
+                t = Some(t.map_or(i, |x| x.min(i)));
+            }
+        };
+        for sa in self.sas.values() {
+            at(sa.outstanding.as_ref().map(|o| o.next_send));
+            at(sa.half_open_deadline);
+            if sa.state == SaState::Established {
+                at(sa.rekey_at);
+                at(sa.expire_at);
+                for c in &sa.children {
+                    at((!c.rekeying).then_some(c.rekey_at));
+                    at(Some(c.expire_at));
+                }
+            }
+        }
+        for s in self.sessions.values() {
+            at(s.retry_at);
+        }
+        t
+    }
+
+    /// Status of a session.
+    pub fn status(&self, id: &SessionId) -> Option<SessionStatus> {
+        self.sessions.get(id).map(|s| s.status.clone())
+    }
+
+    /// Sessions known.
+    pub fn sessions(&self) -> impl Iterator<Item = &SessionId> {
+        self.sessions.keys()
+    }
+
+    // ---- inputs ----------------------------------------------------------------------
+
+    /// Process a received UDP datagram. On port 4500 only IKE messages (non-ESP marker) are
+    /// consumed; ESP and NAT keepalives belong to the data plane and are ignored here.
+    pub fn handle_datagram(
+        &mut self,
+        now: Instant,
+        local: SocketAddr,
+        remote: SocketAddr,
+        data: &[u8],
+        rng: &mut dyn Random,
+    ) {
+        let bytes = if local.port() == NAT_T_PORT {
+            match data.strip_prefix(&NON_ESP_MARKER[..]) {
+                Some(rest) => rest,
+                None => return,
+            }
+        } else {
+            data
+        };
+        if bytes.len() < Header::LEN {
+            return;
+        }
+        let Ok(header) = Header::parse(bytes) else {
+            return;
+        };
+        let msg = match Message::parse(bytes) {
+            Ok(m) => m,
+            Err(e) => {
+                self.undecodable(now, local, remote, &header, e, rng);
+                return;
+            }
+        };
+        if header.is_response() {
+            self.handle_response(now, local, remote, bytes, msg, rng);
+        } else {
+            self.handle_request(now, local, remote, bytes, msg, rng);
+        }
+    }
+
+    /// Process timers: retransmissions, half-open expiry, rekeys, lifetimes, retries.
+    pub fn handle_timeout(&mut self, now: Instant, rng: &mut dyn Random) {
+        let handles: Vec<u64> = self.sas.keys().copied().collect();
+        for h in handles {
+            let Some(sa) = self.sas.get_mut(&h) else {
+                continue;
+            };
+            if sa.half_open_deadline.is_some_and(|d| now >= d) {
+                let session = sa.session.clone();
+                self.remove_sa(h);
+                self.update_status(now, &session);
+                continue;
+            }
+            if let Some(o) = sa.outstanding.as_mut() {
+                if now >= o.next_send {
+                    if o.sends >= self.cfg.retransmit_tries {
+                        self.peer_unresponsive(now, h, rng);
+                        continue;
+                    }
+                    o.sends += 1;
+                    let backoff = self.cfg.retransmit_backoff.powi(o.sends as i32 - 1);
+                    o.next_send = now + self.cfg.retransmit_timeout.mul_f64(backoff);
+                    let (local, remote, data) = (sa.local, sa.remote, o.datagram.clone());
+                    self.send(local, remote, data);
+                }
+            }
+            let Some(sa) = self.sas.get_mut(&h) else {
+                continue;
+            };
+            if sa.state != SaState::Established {
+                continue;
+            }
+            if sa.expire_at.is_some_and(|t| now >= t) {
+                // Hard lifetime reached without a rekey: start over.
+                self.queue(h, Task::DeleteIke);
+            } else if sa.rekey_at.is_some_and(|t| now >= t) {
+                if let Some(sa) = self.sas.get_mut(&h) {
+                    sa.rekey_at = None;
+                }
+                self.queue(h, Task::RekeyIke);
+            }
+            let Some(sa) = self.sas.get_mut(&h) else {
+                continue;
+            };
+            let mut rekey = Vec::new();
+            let mut expired = Vec::new();
+            for c in &mut sa.children {
+                if now >= c.expire_at {
+                    expired.push(c.spi_in);
+                } else if !c.rekeying && now >= c.rekey_at {
+                    c.rekeying = true;
+                    rekey.push(c.spi_in);
+                }
+            }
+            for spi in rekey {
+                self.queue(h, Task::RekeyChild(spi));
+            }
+            if !expired.is_empty() {
+                self.queue(h, Task::DeleteChildren(expired));
+            }
+            self.drive(now, h, rng);
+        }
+        let due: Vec<SessionId> = self
+            .sessions
+            .iter()
+            .filter(|(_, s)| s.retry_at.is_some_and(|t| now >= t))
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in due {
+            self.initiate(now, &id, rng);
+        }
+    }
+
+    // ---- internals shared by the exchanges -------------------------------------------
+
+    pub(crate) fn alloc_handle(&mut self) -> u64 {
+        let h = self.next_handle;
+        self.next_handle += 1;
+        h
+    }
+
+    pub(crate) fn send(&mut self, local: SocketAddr, remote: SocketAddr, ike: Vec<u8>) {
+        if self.transmits.len() >= QUEUE_MAX {
+            return;
+        }
+        let data = if local.port() == NAT_T_PORT {
+            let mut d = Vec::with_capacity(4 + ike.len());
+            d.extend_from_slice(&NON_ESP_MARKER);
+            d.extend_from_slice(&ike);
+            d
+        } else {
+            ike
+        };
+        self.transmits.push_back(Transmit {
+            local,
+            remote,
+            data,
+        });
+    }
+
+    pub(crate) fn emit(&mut self, event: Event) {
+        if self.events.len() < QUEUE_MAX {
+            self.events.push_back(event);
+        }
+    }
+
+    pub(crate) fn queue(&mut self, h: u64, task: Task) {
+        if let Some(sa) = self.sas.get_mut(&h) {
+            if !sa.queue.contains(&task) && sa.queue.len() < 64 {
+                sa.queue.push_back(task);
+            }
+        }
+    }
+
+    /// The session's IKE SAs.
+    pub(crate) fn session_sas(&self, id: &SessionId) -> Vec<u64> {
+        let mut v: Vec<u64> = self
+            .sas
+            .iter()
+            .filter(|(_, sa)| &sa.session == id)
+            .map(|(h, _)| *h)
+            .collect();
+        v.sort_unstable();
+        v
+    }
+
+    /// The session's established IKE SA (the newest).
+    pub(crate) fn established_sa(&self, id: &SessionId) -> Option<u64> {
+        self.session_sas(id)
+            .into_iter()
+            .rev()
+            .find(|h| self.sas[h].state == SaState::Established)
+    }
+
+    pub(crate) fn register_sa(&mut self, h: u64, sa: IkeSa) {
+        self.by_spi.insert(sa.local_spi(), h);
+        self.sas.insert(h, sa);
+    }
+
+    /// Forget an IKE SA and remove its Child SAs from the data plane.
+    pub(crate) fn remove_sa(&mut self, h: u64) {
+        let Some(sa) = self.sas.remove(&h) else {
+            return;
+        };
+        self.by_spi.remove(&sa.local_spi());
+        self.by_init.retain(|_, v| *v != h);
+        for c in &sa.children {
+            self.emit(Event::ChildSaDeleted {
+                session: sa.session.clone(),
+                spi_in: c.spi_in,
+                spi_out: c.spi_out,
+            });
+        }
+    }
+
+    fn delete_session_sas(&mut self, now: Instant, id: &SessionId, rng: &mut dyn Random) {
+        for h in self.session_sas(id) {
+            let Some(sa) = self.sas.get_mut(&h) else {
+                continue;
+            };
+            if sa.state == SaState::Established || sa.state == SaState::Rekeyed {
+                // Best effort: send the Delete once and forget the SA without waiting, so a
+                // removed session leaves nothing behind (§1.4.1 allows not waiting).
+                sa.outstanding = None;
+                sa.queue.clear();
+                if let Ok(bytes) = self.build_delete_ike(h, rng) {
+                    let (l, r) = (self.sas[&h].local, self.sas[&h].remote);
+                    self.send(l, r, bytes);
+                }
+            }
+            self.remove_sa(h);
+        }
+        if let Some(s) = self.sessions.get_mut(id) {
+            s.retry_at = None;
+        }
+        self.set_down(now, id, FailReason::NegotiationNotStarted, None);
+    }
+
+    /// Send the next queued task if the request window is free.
+    pub(crate) fn drive(&mut self, now: Instant, h: u64, rng: &mut dyn Random) {
+        loop {
+            let Some(sa) = self.sas.get_mut(&h) else {
+                return;
+            };
+            if sa.outstanding.is_some()
+                || !matches!(sa.state, SaState::Established | SaState::Rekeyed)
+            {
+                return;
+            }
+            let Some(task) = sa.queue.pop_front() else {
+                return;
+            };
+            if self.start_task(now, h, task, rng) {
+                return;
+            }
+        }
+    }
+
+    /// Send a request we built: remember it for retransmission.
+    pub(crate) fn send_request(
+        &mut self,
+        now: Instant,
+        h: u64,
+        message_id: u32,
+        datagram: Vec<u8>,
+        kind: crate::sa::RequestKind,
+    ) {
+        let timeout = self.cfg.retransmit_timeout;
+        let Some(sa) = self.sas.get_mut(&h) else {
+            return;
+        };
+        sa.outstanding = Some(crate::sa::Outstanding {
+            message_id,
+            datagram: datagram.clone(),
+            kind,
+            sends: 1,
+            next_send: now + timeout,
+        });
+        let (l, r) = (sa.local, sa.remote);
+        self.send(l, r, datagram);
+    }
+
+    /// Send a response and keep it for retransmitted requests.
+    pub(crate) fn send_response(&mut self, h: u64, message_id: u32, datagram: Vec<u8>) {
+        let Some(sa) = self.sas.get_mut(&h) else {
+            return;
+        };
+        sa.last_response = Some((message_id, datagram.clone()));
+        sa.expected_peer_id = message_id.wrapping_add(1);
+        let (l, r) = (sa.local, sa.remote);
+        self.send(l, r, datagram);
+    }
+
+    fn peer_unresponsive(&mut self, now: Instant, h: u64, rng: &mut dyn Random) {
+        let Some(sa) = self.sas.get(&h) else { return };
+        let session = sa.session.clone();
+        let was = sa.state;
+        self.remove_sa(h);
+        let alarm = match was {
+            SaState::InitSent => format!(
+                "no answer to IKE_SA_INIT from {} after {} tries; check that the peer is reachable on UDP 500 and configured for this gateway's address",
+                session_remote(self, &session),
+                self.cfg.retransmit_tries
+            ),
+            _ => format!(
+                "the peer {} stopped answering IKE requests after {} tries; check the peer and the path (UDP 500/4500)",
+                session_remote(self, &session),
+                self.cfg.retransmit_tries
+            ),
+        };
+        self.fail(now, &session, FailReason::PeerNotResponding, alarm, rng);
+    }
+
+    /// An IKE SA of `session` failed: status down, retry later if we initiate.
+    pub(crate) fn fail(
+        &mut self,
+        now: Instant,
+        session: &SessionId,
+        reason: FailReason,
+        alarm: String,
+        _rng: &mut dyn Random,
+    ) {
+        if self.established_sa(session).is_some() {
+            // Another IKE SA of the session is fine (e.g. a failed rekey attempt).
+            return;
+        }
+        self.set_down(now, session, reason, Some(alarm));
+        if let Some(s) = self.sessions.get_mut(session) {
+            if s.config.initiate {
+                s.retry_at = Some(now + s.retry_delay);
+                s.retry_delay = (s.retry_delay * 2).min(RETRY_MAX);
+            }
+        }
+    }
+
+    pub(crate) fn set_down(
+        &mut self,
+        now: Instant,
+        id: &SessionId,
+        reason: FailReason,
+        alarm: Option<String>,
+    ) {
+        let Some(s) = self.sessions.get_mut(id) else {
+            return;
+        };
+        let negotiating = self.sas.values().any(|sa| {
+            &sa.session == id && matches!(sa.state, SaState::InitSent | SaState::AuthSent)
+        });
+        let new = SessionStatus {
+            ike_state: if negotiating {
+                IkeState::Negotiating
+            } else {
+                IkeState::Down
+            },
+            fail_reason: Some(reason),
+            alarm,
+            ike: None,
+            children: Vec::new(),
+            since: now,
+        };
+        if s.status != new {
+            s.status = new;
+            self.events.push_back(Event::StatusChanged(id.clone()));
+        }
+    }
+
+    /// Recompute a session's status from its SAs.
+    pub(crate) fn update_status(&mut self, now: Instant, id: &SessionId) {
+        let Some(h) = self.established_sa(id) else {
+            let negotiating = self
+                .session_sas(id)
+                .iter()
+                .any(|h| matches!(self.sas[h].state, SaState::InitSent | SaState::AuthSent));
+            if let Some(s) = self.sessions.get_mut(id) {
+                if negotiating && s.status.ike_state != IkeState::Negotiating {
+                    s.status.ike_state = IkeState::Negotiating;
+                    s.status.ike = None;
+                    s.status.children.clear();
+                    s.status.since = now;
+                    self.events.push_back(Event::StatusChanged(id.clone()));
+                } else if !negotiating && s.status.ike_state != IkeState::Down {
+                    s.status.ike_state = IkeState::Down;
+                    s.status.ike = None;
+                    s.status.children.clear();
+                    s.status.since = now;
+                    self.events.push_back(Event::StatusChanged(id.clone()));
+                }
+            }
+            return;
+        };
+        let sa = &self.sas[&h];
+        let info = IkeSaInfo {
+            spi_i: sa.spi_i,
+            spi_r: sa.spi_r,
+            initiator: sa.initiator,
+            algorithms: sa.suite.map(|s| s.describe()).unwrap_or_default(),
+            local: sa.local,
+            remote: sa.remote,
+            udp_encapsulation: sa.udp_encapsulation,
+            established: sa.established.unwrap_or(now),
+            rekey_at: sa.rekey_at,
+            remote_id: sa.remote_id.clone().unwrap_or_default(),
+        };
+        let children: Vec<ChildSaInfo> = sa
+            .children
+            .iter()
+            .filter(|c| !c.superseded)
+            .map(|c| ChildSaInfo {
+                spi_in: c.spi_in,
+                spi_out: c.spi_out,
+                algorithms: c.suite.describe(),
+                established: c.established,
+                rekey_at: (!c.rekeying).then_some(c.rekey_at),
+            })
+            .collect();
+        let Some(s) = self.sessions.get_mut(id) else {
+            return;
+        };
+        let changed = s.status.ike_state != IkeState::Up;
+        let new = SessionStatus {
+            ike_state: IkeState::Up,
+            fail_reason: None,
+            alarm: None,
+            ike: Some(info),
+            children,
+            since: if changed { now } else { s.status.since },
+        };
+        if s.status != new {
+            s.status = new;
+            s.retry_delay = RETRY_MIN;
+            s.retry_at = None;
+            self.events.push_back(Event::StatusChanged(id.clone()));
+        }
+    }
+
+    /// Lifetime with jitter: when to rekey something that expires after `lifetime`.
+    pub(crate) fn rekey_time(
+        &self,
+        now: Instant,
+        lifetime: Duration,
+        rng: &mut dyn Random,
+    ) -> (Instant, Instant) {
+        let jitter = self.cfg.rekey_jitter * random::fraction(rng);
+        let soft = lifetime.mul_f64(0.9 - jitter).min(
+            lifetime
+                .saturating_sub(self.cfg.rekey_margin)
+                .max(lifetime / 2),
+        );
+        (now + soft, now + lifetime)
+    }
+
+    pub(crate) fn session_config(&self, id: &SessionId) -> Option<&SessionConfig> {
+        self.sessions.get(id).map(|s| &s.config)
+    }
+
+    fn undecodable(
+        &mut self,
+        _now: Instant,
+        _local: SocketAddr,
+        _remote: SocketAddr,
+        header: &Header,
+        _err: ike_wire::DecodeError,
+        _rng: &mut dyn Random,
+    ) {
+        // An unauthenticated message that does not parse is dropped (§2.21.1: answering
+        // could be used to probe or amplify). Encrypted ones are checked after decryption.
+        let _ = header.exchange == ExchangeType::IKE_SA_INIT;
+    }
+}
+
+fn session_remote(ep: &Endpoint, id: &SessionId) -> String {
+    ep.sessions
+        .get(id)
+        .map_or_else(String::new, |s| s.config.remote.to_string())
+}
+
+/// Whether two configurations negotiate the same thing (only the initiation mode differs).
+fn same_negotiation(a: &SessionConfig, b: &SessionConfig) -> bool {
+    a.local == b.local
+        && a.remote == b.remote
+        && a.local_id == b.local_id
+        && a.remote_id == b.remote_id
+        && *a.psk == *b.psk
+        && a.ike == b.ike
+        && a.esp == b.esp
+        && a.ike_lifetime == b.ike_lifetime
+        && a.child_lifetime == b.child_lifetime
+        && a.force_udp_encapsulation == b.force_udp_encapsulation
+        && a.ipv4 == b.ipv4
+        && a.ipv6 == b.ipv6
+}

@@ -1,0 +1,2162 @@
+//! The four exchanges, as requester and responder.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use ike_crypto::{
+    child_sa_keys, derive_ike_keys, esp_key_lengths, nat_detection_hash, psk_auth, rekey_skeyseed,
+    skeyseed, DhGroup,
+};
+use ike_wire::{
+    find_notify, AuthMethod, Delete, ExchangeType, Header, Message, Notify, NotifyType, Payload,
+    ProtocolId, TrafficSelector,
+};
+
+use crate::config::{Identity, SessionConfig, SessionId};
+use crate::endpoint::{Endpoint, IKE_PORT, NAT_T_PORT};
+use crate::events::{ChildSaParams, Event, FailReason};
+use crate::proposal::{
+    accept_esp, accept_ike, describe_esp_allowed, describe_ike_allowed, describe_offer,
+    esp_proposals, ike_proposals, select_esp, select_ike, EspSuite,
+};
+use crate::random::{self, Random};
+use crate::sa::{ChildSa, IkeSa, RequestKind, SaState, Task};
+use crate::ProtoError;
+
+/// Nonce size we send (RFC 7296 §2.10: at least half the PRF key size, at least 128 bits).
+const NONCE_LEN: usize = 32;
+/// A received nonce must be 16 to 256 bytes (§3.9).
+const NONCE_MIN: usize = 16;
+const NONCE_MAX: usize = 256;
+/// Cookie format version byte (ours).
+const COOKIE_VERSION: u8 = 1;
+/// How long the loser of an IKE rekey, or the old SA, lingers waiting for the peer's Delete.
+const REKEYED_LINGER: Duration = Duration::from_secs(30);
+
+fn notify_name(n: NotifyType) -> String {
+    n.name()
+        .map_or_else(|| format!("notify {}", n.0), str::to_owned)
+}
+
+fn reason_for(n: NotifyType) -> FailReason {
+    match n {
+        NotifyType::AUTHENTICATION_FAILED => FailReason::AuthenticationFailed,
+        NotifyType::NO_PROPOSAL_CHOSEN | NotifyType::INVALID_KE_PAYLOAD => {
+            FailReason::NoProposalChosen
+        }
+        NotifyType::TS_UNACCEPTABLE | NotifyType::INVALID_SELECTORS => FailReason::TsUnacceptable,
+        NotifyType::INVALID_SYNTAX => FailReason::InvalidSyntax,
+        _ => FailReason::ConfigurationFailed,
+    }
+}
+
+fn first_error(payloads: &[Payload]) -> Option<NotifyType> {
+    payloads.iter().find_map(|p| match p {
+        Payload::Notify(n) if n.notify_type.is_error() => Some(n.notify_type),
+        _ => None,
+    })
+}
+
+fn nonce_of(payloads: &[Payload]) -> Option<Vec<u8>> {
+    payloads.iter().find_map(|p| match p {
+        Payload::Nonce(n) if (NONCE_MIN..=NONCE_MAX).contains(&n.len()) => Some(n.clone()),
+        _ => None,
+    })
+}
+
+fn ke_of(payloads: &[Payload]) -> Option<(u16, &[u8])> {
+    payloads.iter().find_map(|p| match p {
+        Payload::Ke { group, data } => Some((*group, data.as_slice())),
+        _ => None,
+    })
+}
+
+fn sa_of(payloads: &[Payload]) -> Option<&[ike_wire::Proposal]> {
+    payloads.iter().find_map(|p| match p {
+        Payload::Sa(s) => Some(s.as_slice()),
+        _ => None,
+    })
+}
+
+fn ts_of(payloads: &[Payload]) -> (Option<&[TrafficSelector]>, Option<&[TrafficSelector]>) {
+    let mut i = None;
+    let mut r = None;
+    for p in payloads {
+        match p {
+            Payload::TsI(t) => i = Some(t.selectors.as_slice()),
+            Payload::TsR(t) => r = Some(t.selectors.as_slice()),
+            _ => {}
+        }
+    }
+    (i, r)
+}
+
+/// Route-based: we negotiate "everything" for each address family the VTI has.
+fn our_selectors(cfg: &SessionConfig) -> Vec<TrafficSelector> {
+    let mut v = Vec::new();
+    if cfg.ipv4 {
+        v.push(TrafficSelector::ANY_V4);
+    }
+    if cfg.ipv6 {
+        v.push(TrafficSelector::ANY_V6);
+    }
+    v
+}
+
+/// Narrow the peer's selectors to ours (§2.9): each family we want must be covered by a
+/// full-range selector on both sides. Returns the agreed selectors, or None.
+fn narrow(
+    cfg: &SessionConfig,
+    ts_i: &[TrafficSelector],
+    ts_r: &[TrafficSelector],
+) -> Option<Vec<TrafficSelector>> {
+    let covers = |list: &[TrafficSelector], want: &TrafficSelector| list.iter().any(|t| t == want);
+    let agreed: Vec<TrafficSelector> = our_selectors(cfg)
+        .into_iter()
+        .filter(|want| covers(ts_i, want) && covers(ts_r, want))
+        .collect();
+    (!agreed.is_empty()).then_some(agreed)
+}
+
+fn describe_ts(ts: &[TrafficSelector]) -> String {
+    ts.iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn id_from(payloads: &[Payload], initiator: bool) -> Option<Identity> {
+    payloads.iter().find_map(|p| match (p, initiator) {
+        (Payload::IdI { id_type, data }, true) | (Payload::IdR { id_type, data }, false) => {
+            Some(Identity {
+                id_type: *id_type,
+                data: data.clone(),
+            })
+        }
+        _ => None,
+    })
+}
+
+fn auth_of(payloads: &[Payload]) -> Option<(AuthMethod, &[u8])> {
+    payloads.iter().find_map(|p| match p {
+        Payload::Auth { method, data } => Some((*method, data.as_slice())),
+        _ => None,
+    })
+}
+
+fn id_payload(id: &Identity, initiator: bool) -> Payload {
+    if initiator {
+        Payload::IdI {
+            id_type: id.id_type,
+            data: id.data.clone(),
+        }
+    } else {
+        Payload::IdR {
+            id_type: id.id_type,
+            data: id.data.clone(),
+        }
+    }
+}
+
+fn ct_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+fn with_port(addr: SocketAddr, port: u16) -> SocketAddr {
+    SocketAddr::new(addr.ip(), port)
+}
+
+/// NAT detection (§2.23): whether the hashes the peer sent match the addresses we see.
+fn nat_detected(
+    payloads: &[Payload],
+    spi_i: &[u8; 8],
+    spi_r: &[u8; 8],
+    local: SocketAddr,
+    remote: SocketAddr,
+) -> bool {
+    let src: Vec<&Notify> = payloads
+        .iter()
+        .filter_map(|p| match p {
+            Payload::Notify(n) if n.notify_type == NotifyType::NAT_DETECTION_SOURCE_IP => Some(n),
+            _ => None,
+        })
+        .collect();
+    let dst = find_notify(payloads, NotifyType::NAT_DETECTION_DESTINATION_IP);
+    if src.is_empty() && dst.is_none() {
+        return false;
+    }
+    let peer_hash = nat_detection_hash(spi_i, spi_r, remote.ip(), remote.port());
+    let our_hash = nat_detection_hash(spi_i, spi_r, local.ip(), local.port());
+    let peer_ok = src.iter().any(|n| n.data == peer_hash);
+    let us_ok = dst.is_some_and(|n| n.data == our_hash);
+    !(peer_ok && us_ok)
+}
+
+/// Our NAT_DETECTION notifies. With forced encapsulation the source hash is deliberately
+/// wrong, so the peer believes we are behind a NAT and both sides use UDP 4500 (what
+/// strongSwan's `encap = yes` does; contract: UDP encapsulation by default).
+fn nat_notifies(
+    spi_i: &[u8; 8],
+    spi_r: &[u8; 8],
+    local: SocketAddr,
+    remote: SocketAddr,
+    force: bool,
+    rng: &mut dyn Random,
+) -> [Payload; 2] {
+    let src = if force {
+        random::vec(rng, 20)
+    } else {
+        nat_detection_hash(spi_i, spi_r, local.ip(), local.port()).to_vec()
+    };
+    [
+        Payload::Notify(Notify::new(NotifyType::NAT_DETECTION_SOURCE_IP, src)),
+        Payload::Notify(Notify::new(
+            NotifyType::NAT_DETECTION_DESTINATION_IP,
+            nat_detection_hash(spi_i, spi_r, remote.ip(), remote.port()).to_vec(),
+        )),
+    ]
+}
+
+fn unprotected(header: Header, payloads: Vec<Payload>) -> Vec<u8> {
+    Message { header, payloads }.emit()
+}
+
+/// The nonce order for collisions (§2.8.1): the lowest of the nonces of an exchange.
+fn min_nonce<'a>(a: &'a [u8], b: &'a [u8]) -> &'a [u8] {
+    if a < b {
+        a
+    } else {
+        b
+    }
+}
+
+impl Endpoint {
+    // ============================== IKE_SA_INIT ==============================
+
+    pub(crate) fn start_init(&mut self, now: Instant, id: &SessionId, rng: &mut dyn Random) {
+        let Some(cfg) = self.session_config(id).cloned() else {
+            return;
+        };
+        if self.sas.len() >= self.cfg.ike_sas_max {
+            return;
+        }
+        let Some(group) = cfg.ike.first().and_then(|p| p.groups.first()).copied() else {
+            self.set_down(
+                now,
+                id,
+                FailReason::ConfigurationFailed,
+                Some("the IKE profile allows no DH group".into()),
+            );
+            return;
+        };
+        let local = SocketAddr::new(cfg.local, IKE_PORT);
+        let remote = SocketAddr::new(cfg.remote, IKE_PORT);
+        let mut sa = IkeSa::new(id.clone(), true, local, remote);
+        sa.spi_i = loop {
+            let s = random::ike_spi(rng);
+            if !self.by_spi.contains_key(&s) {
+                break s;
+            }
+        };
+        sa.ni = random::vec(rng, NONCE_LEN);
+        let Some(dh) = generate_dh(group, rng) else {
+            return;
+        };
+        sa.dh = Some(dh);
+        let h = self.alloc_handle();
+        self.register_sa(h, sa);
+        self.send_init(now, h, rng);
+        self.update_status(now, id);
+    }
+
+    fn send_init(&mut self, now: Instant, h: u64, rng: &mut dyn Random) {
+        let Some(sa) = self.sas.get(&h) else { return };
+        let Some(cfg) = self.session_config(&sa.session).cloned() else {
+            return;
+        };
+        let Some(dh) = sa.dh.as_ref() else { return };
+        let mut payloads = Vec::new();
+        if let Some(c) = &sa.cookie {
+            payloads.push(Payload::Notify(Notify::new(NotifyType::COOKIE, c.clone())));
+        }
+        payloads.push(Payload::Sa(ike_proposals(&cfg.ike, &[])));
+        payloads.push(Payload::Ke {
+            group: dh.group().id(),
+            data: dh.public_value(),
+        });
+        payloads.push(Payload::Nonce(sa.ni.clone()));
+        payloads.extend(nat_notifies(
+            &sa.spi_i,
+            &[0; 8],
+            sa.local,
+            sa.remote,
+            cfg.force_udp_encapsulation,
+            rng,
+        ));
+        let header = sa.header(ExchangeType::IKE_SA_INIT, 0, false);
+        let bytes = unprotected(header, payloads);
+        if let Some(sa) = self.sas.get_mut(&h) {
+            sa.init_request = bytes.clone();
+        }
+        self.send_request(now, h, 0, bytes, RequestKind::Init);
+    }
+
+    pub(crate) fn handle_request(
+        &mut self,
+        now: Instant,
+        local: SocketAddr,
+        remote: SocketAddr,
+        raw: &[u8],
+        msg: Message,
+        rng: &mut dyn Random,
+    ) {
+        let header = msg.header;
+        if header.exchange == ExchangeType::IKE_SA_INIT {
+            if header.spi_r == [0; 8] && header.message_id == 0 && header.is_initiator() {
+                self.init_request(now, local, remote, raw, msg, rng);
+            }
+            return;
+        }
+        let our_spi = if header.is_initiator() {
+            header.spi_r
+        } else {
+            header.spi_i
+        };
+        let Some(&h) = self.by_spi.get(&our_spi) else {
+            return;
+        };
+        let Some(sa) = self.sas.get(&h) else { return };
+        if sa.spi_i != header.spi_i || sa.spi_r != header.spi_r || sa.keys.is_none() {
+            return;
+        }
+        // Message ID window of one (§2.3): the next request, or a retransmission of the last.
+        if header.message_id != sa.expected_peer_id {
+            if let Some((id, resp)) = &sa.last_response {
+                if *id == header.message_id {
+                    let (l, r, d) = (sa.local, sa.remote, resp.clone());
+                    self.send(l, r, d);
+                }
+            }
+            return;
+        }
+        let Some(Payload::Sk(sk)) = msg.payloads.last() else {
+            return;
+        };
+        let inner = match sa.open(raw, sk) {
+            Ok(p) => p,
+            // Unauthenticated garbage is dropped silently (§2.21.2).
+            Err(ProtoError::IntegrityCheckFailed) => return,
+            Err(_) => {
+                // Authentic but malformed: answer INVALID_SYNTAX (§2.21.2).
+                self.respond_error(h, header, NotifyType::INVALID_SYNTAX, Vec::new(), rng);
+                return;
+            }
+        };
+        // NAT-T: the initiator floated to port 4500 (§2.23); follow it.
+        if let Some(sa) = self.sas.get_mut(&h) {
+            if local.port() == NAT_T_PORT && sa.local.port() != NAT_T_PORT {
+                sa.local = local;
+                sa.remote = remote;
+                sa.udp_encapsulation = true;
+            }
+        }
+        match header.exchange {
+            ExchangeType::IKE_AUTH => self.auth_request(now, h, header, inner, rng),
+            ExchangeType::CREATE_CHILD_SA => self.create_child_request(now, h, header, inner, rng),
+            ExchangeType::INFORMATIONAL => self.info_request(now, h, header, inner, rng),
+            _ => {}
+        }
+    }
+
+    pub(crate) fn handle_response(
+        &mut self,
+        now: Instant,
+        local: SocketAddr,
+        remote: SocketAddr,
+        raw: &[u8],
+        msg: Message,
+        rng: &mut dyn Random,
+    ) {
+        let header = msg.header;
+        let our_spi = if header.is_initiator() {
+            header.spi_r
+        } else {
+            header.spi_i
+        };
+        let Some(&h) = self.by_spi.get(&our_spi) else {
+            return;
+        };
+        let Some(sa) = self.sas.get(&h) else { return };
+        let Some(out) = &sa.outstanding else { return };
+        if out.message_id != header.message_id || sa.remote.ip() != remote.ip() {
+            return;
+        }
+        if header.exchange == ExchangeType::IKE_SA_INIT {
+            if sa.state == SaState::InitSent
+                && matches!(out.kind, RequestKind::Init)
+                && sa.local.ip() == local.ip()
+            {
+                self.init_response(now, h, raw, msg, rng);
+            }
+            return;
+        }
+        if sa.spi_r != header.spi_r {
+            return;
+        }
+        let Some(Payload::Sk(sk)) = msg.payloads.last() else {
+            return;
+        };
+        let inner = match sa.open(raw, sk) {
+            Ok(p) => p,
+            Err(ProtoError::IntegrityCheckFailed) => return,
+            Err(_) => {
+                let session = sa.session.clone();
+                self.remove_sa(h);
+                self.fail(
+                    now,
+                    &session,
+                    FailReason::InvalidSyntax,
+                    "the peer's response could not be decoded after decryption".into(),
+                    rng,
+                );
+                return;
+            }
+        };
+        let Some(sa) = self.sas.get_mut(&h) else {
+            return;
+        };
+        let Some(out) = sa.outstanding.take() else {
+            return;
+        };
+        sa.next_request_id = sa.next_request_id.wrapping_add(1);
+        match (header.exchange, out.kind) {
+            (ExchangeType::IKE_AUTH, RequestKind::Auth { spi_in }) => {
+                self.auth_response(now, h, inner, spi_in, rng)
+            }
+            (
+                ExchangeType::CREATE_CHILD_SA,
+                RequestKind::CreateChild {
+                    rekey_of,
+                    spi_in,
+                    nonce,
+                    dh,
+                },
+            ) => self.create_child_response(now, h, inner, rekey_of, spi_in, nonce, dh, rng),
+            (ExchangeType::CREATE_CHILD_SA, RequestKind::RekeyIke { new_spi, nonce, dh }) => {
+                self.rekey_ike_response(now, h, inner, new_spi, nonce, dh, rng)
+            }
+            (ExchangeType::INFORMATIONAL, RequestKind::DeleteChild { spis_in }) => {
+                self.remove_children(h, &spis_in);
+                self.update_status(now, &self.sas[&h].session.clone());
+            }
+            (ExchangeType::INFORMATIONAL, RequestKind::DeleteIke) => {
+                let session = self.sas[&h].session.clone();
+                self.remove_sa(h);
+                self.update_status(now, &session);
+            }
+            (ExchangeType::INFORMATIONAL, RequestKind::Liveness) => {}
+            _ => {
+                // A response of the wrong exchange type: treat as a protocol error.
+                let session = self.sas[&h].session.clone();
+                self.remove_sa(h);
+                self.fail(
+                    now,
+                    &session,
+                    FailReason::InvalidSyntax,
+                    "the peer answered with an unexpected exchange type".into(),
+                    rng,
+                );
+                return;
+            }
+        }
+        self.drive(now, h, rng);
+    }
+
+    fn init_request(
+        &mut self,
+        now: Instant,
+        local: SocketAddr,
+        remote: SocketAddr,
+        raw: &[u8],
+        msg: Message,
+        rng: &mut dyn Random,
+    ) {
+        let header = msg.header;
+        // A retransmission of a request we answered: answer again (§2.1).
+        if let Some(&h) = self.by_init.get(&(remote, header.spi_i)) {
+            if let Some(sa) = self.sas.get(&h) {
+                if sa.init_request == raw && !sa.init_response.is_empty() {
+                    let (l, r, d) = (sa.local, sa.remote, sa.init_response.clone());
+                    self.send(l, r, d);
+                }
+            }
+            return;
+        }
+        // Which session: the one configured between these two addresses.
+        let Some(cfg) = self
+            .sessions
+            .values()
+            .map(|s| &s.config)
+            .find(|c| c.local == local.ip() && c.remote == remote.ip())
+            .cloned()
+        else {
+            return;
+        };
+        let half_open = self
+            .sas
+            .values()
+            .filter(|sa| sa.state == SaState::InitDone)
+            .count();
+        if half_open >= self.cfg.half_open_max || self.sas.len() >= self.cfg.ike_sas_max {
+            return;
+        }
+        let ni = nonce_of(&msg.payloads);
+        // COOKIE (§2.6): under load, only peers that can receive at their address get state.
+        if half_open >= self.cfg.cookie_threshold {
+            let expected = self.cookie(
+                remote.ip(),
+                &header.spi_i,
+                ni.as_deref().unwrap_or_default(),
+            );
+            let ok = matches!(msg.payloads.first(), Some(Payload::Notify(n)) if n.notify_type == NotifyType::COOKIE && ct_eq(&n.data, &expected));
+            if !ok {
+                let mut h2 = header;
+                h2.flags = ike_wire::flags::RESPONSE;
+                h2.spi_r = [0; 8];
+                let bytes = unprotected(
+                    h2,
+                    vec![Payload::Notify(Notify::new(NotifyType::COOKIE, expected))],
+                );
+                self.send(local, remote, bytes);
+                return;
+            }
+        }
+        let refuse = |ep: &mut Endpoint, n: NotifyType, data: Vec<u8>| {
+            let mut h2 = header;
+            h2.flags = ike_wire::flags::RESPONSE;
+            h2.spi_r = [0; 8];
+            let bytes = unprotected(h2, vec![Payload::Notify(Notify::new(n, data))]);
+            ep.send(local, remote, bytes);
+        };
+        let (Some(offer), Some((ke_group, ke_data)), Some(ni)) =
+            (sa_of(&msg.payloads), ke_of(&msg.payloads), ni)
+        else {
+            refuse(self, NotifyType::INVALID_SYNTAX, Vec::new());
+            return;
+        };
+        let Some((suite, number)) = select_ike(offer, &cfg.ike) else {
+            refuse(self, NotifyType::NO_PROPOSAL_CHOSEN, Vec::new());
+            let alarm = format!(
+                "peer proposed {}; this session allows {}: align the IKE profile with the peer's IKE proposal",
+                describe_offer(offer),
+                describe_ike_allowed(&cfg.ike)
+            );
+            self.fail(now, &cfg.id, FailReason::NoProposalChosen, alarm, rng);
+            return;
+        };
+        if ke_group != suite.group.id() {
+            // §1.2: tell the initiator which group we want.
+            refuse(
+                self,
+                NotifyType::INVALID_KE_PAYLOAD,
+                suite.group.id().to_be_bytes().to_vec(),
+            );
+            return;
+        }
+        let Some(dh) = generate_dh(suite.group, rng) else {
+            return;
+        };
+        let Ok(g_ir) = dh.agree(ke_data) else {
+            refuse(self, NotifyType::INVALID_SYNTAX, Vec::new());
+            return;
+        };
+        let mut sa = IkeSa::new(cfg.id.clone(), false, local, remote);
+        sa.spi_i = header.spi_i;
+        sa.spi_r = loop {
+            let s = random::ike_spi(rng);
+            if !self.by_spi.contains_key(&s) {
+                break s;
+            }
+        };
+        sa.ni = ni;
+        sa.nr = random::vec(rng, NONCE_LEN);
+        sa.suite = Some(suite);
+        let seed = skeyseed(suite.prf, &sa.ni, &sa.nr, &g_ir);
+        let Ok(keys) = derive_ike_keys(
+            suite.prf,
+            &seed,
+            &sa.ni,
+            &sa.nr,
+            &sa.spi_i,
+            &sa.spi_r,
+            suite.integrity,
+            suite.cipher,
+        ) else {
+            return;
+        };
+        sa.keys = Some(keys);
+        // NAT detection on the request's hashes (SPIr was zero then).
+        sa.udp_encapsulation = cfg.force_udp_encapsulation
+            || nat_detected(&msg.payloads, &sa.spi_i, &[0; 8], local, remote);
+        sa.init_request = raw.to_vec();
+        sa.half_open_deadline = Some(now + self.cfg.half_open_timeout);
+        let mut payloads = vec![
+            Payload::Sa(vec![suite.to_proposal(number, Vec::new())]),
+            Payload::Ke {
+                group: suite.group.id(),
+                data: dh.public_value(),
+            },
+            Payload::Nonce(sa.nr.clone()),
+        ];
+        payloads.extend(nat_notifies(
+            &sa.spi_i,
+            &sa.spi_r,
+            local,
+            remote,
+            cfg.force_udp_encapsulation,
+            rng,
+        ));
+        let bytes = unprotected(sa.header(ExchangeType::IKE_SA_INIT, 0, true), payloads);
+        sa.init_response = bytes.clone();
+        let h = self.alloc_handle();
+        self.by_init.insert((remote, header.spi_i), h);
+        self.register_sa(h, sa);
+        self.send_response(h, 0, bytes);
+    }
+
+    fn cookie(&self, ip: IpAddr, spi_i: &[u8; 8], ni: &[u8]) -> Vec<u8> {
+        // §2.6: Cookie = <VersionIDofSecret> | Hash(Ni | IPi | SPIi | <secret>)
+        let ip_bytes = match ip {
+            IpAddr::V4(v4) => v4.octets().to_vec(),
+            IpAddr::V6(v6) => v6.octets().to_vec(),
+        };
+        let mut c = vec![COOKIE_VERSION];
+        c.extend_from_slice(&ike_crypto::hmac_sha256(
+            &self.cookie_secret,
+            &[ni, &ip_bytes, spi_i],
+        ));
+        c
+    }
+
+    fn init_response(
+        &mut self,
+        now: Instant,
+        h: u64,
+        raw: &[u8],
+        msg: Message,
+        rng: &mut dyn Random,
+    ) {
+        let Some(sa) = self.sas.get_mut(&h) else {
+            return;
+        };
+        let session = sa.session.clone();
+        let Some(cfg) = self.sessions.get(&session).map(|s| s.config.clone()) else {
+            return;
+        };
+        let retries_left = sa.init_attempts < self.cfg.init_retries_max;
+        // COOKIE: retry with it in front (§2.6).
+        if let Some(c) = find_notify(&msg.payloads, NotifyType::COOKIE) {
+            if retries_left && !c.data.is_empty() && c.data.len() <= 64 {
+                sa.cookie = Some(c.data.clone());
+                sa.init_attempts += 1;
+                sa.outstanding = None;
+                self.send_init(now, h, rng);
+            }
+            return;
+        }
+        if let Some(n) = find_notify(&msg.payloads, NotifyType::INVALID_KE_PAYLOAD) {
+            let wanted = (n.data.len() == 2).then(|| u16::from_be_bytes([n.data[0], n.data[1]]));
+            let allowed = wanted
+                .and_then(DhGroup::from_id)
+                .filter(|g| cfg.ike.iter().any(|p| p.groups.contains(g)));
+            match allowed {
+                Some(g) if retries_left && sa.dh.as_ref().is_none_or(|d| d.group() != g) => {
+                    let Some(dh) = generate_dh(g, rng) else {
+                        return;
+                    };
+                    sa.dh = Some(dh);
+                    sa.init_attempts += 1;
+                    sa.outstanding = None;
+                    self.send_init(now, h, rng);
+                }
+                _ => {
+                    self.remove_sa(h);
+                    let alarm = format!(
+                        "the peer asked for DH group {}, which this session's IKE profile does not allow ({}): add it to the IKE profile or change the peer",
+                        wanted.map_or("?".into(), |g| format!("GROUP{g}")),
+                        describe_ike_allowed(&cfg.ike)
+                    );
+                    self.fail(now, &session, FailReason::NoProposalChosen, alarm, rng);
+                }
+            }
+            return;
+        }
+        if let Some(err) = first_error(&msg.payloads) {
+            self.remove_sa(h);
+            let alarm = if err == NotifyType::NO_PROPOSAL_CHOSEN {
+                format!(
+                    "the peer answered NO_PROPOSAL_CHOSEN to our IKE proposal {}: none of it is acceptable to the peer; align the IKE profile with the peer",
+                    describe_ike_allowed(&cfg.ike)
+                )
+            } else {
+                format!("the peer refused IKE_SA_INIT with {}", notify_name(err))
+            };
+            self.fail(now, &session, reason_for(err), alarm, rng);
+            return;
+        }
+        let bad = |ep: &mut Endpoint, why: &str, rng: &mut dyn Random| {
+            ep.remove_sa(h);
+            ep.fail(
+                now,
+                &session,
+                FailReason::InvalidSyntax,
+                format!("the peer's IKE_SA_INIT response is invalid: {why}"),
+                rng,
+            );
+        };
+        let Some(suite) = sa_of(&msg.payloads).and_then(|s| accept_ike(s, &cfg.ike)) else {
+            bad(self, "it chose an IKE proposal we did not offer", rng);
+            return;
+        };
+        let (Some((group, ke)), Some(nr)) = (ke_of(&msg.payloads), nonce_of(&msg.payloads)) else {
+            bad(self, "KE or Nonce missing", rng);
+            return;
+        };
+        let Some(sa) = self.sas.get_mut(&h) else {
+            return;
+        };
+        let Some(dh) = sa.dh.take() else { return };
+        if group != suite.group.id() || dh.group() != suite.group || msg.header.spi_r == [0; 8] {
+            bad(self, "its KE group does not match the chosen proposal", rng);
+            return;
+        }
+        let Ok(g_ir) = dh.agree(ke) else {
+            bad(self, "its DH public value is invalid", rng);
+            return;
+        };
+        sa.spi_r = msg.header.spi_r;
+        sa.nr = nr;
+        sa.suite = Some(suite);
+        let seed = skeyseed(suite.prf, &sa.ni, &sa.nr, &g_ir);
+        let Ok(keys) = derive_ike_keys(
+            suite.prf,
+            &seed,
+            &sa.ni,
+            &sa.nr,
+            &sa.spi_i,
+            &sa.spi_r,
+            suite.integrity,
+            suite.cipher,
+        ) else {
+            return;
+        };
+        sa.keys = Some(keys);
+        sa.init_response = raw.to_vec();
+        sa.next_request_id = 1;
+        let nat = nat_detected(&msg.payloads, &sa.spi_i, &sa.spi_r, sa.local, sa.remote);
+        if nat || cfg.force_udp_encapsulation {
+            // §2.23: float to 4500 for everything after IKE_SA_INIT.
+            sa.udp_encapsulation = true;
+            sa.local = with_port(sa.local, NAT_T_PORT);
+            sa.remote = with_port(sa.remote, NAT_T_PORT);
+        }
+        self.send_auth(now, h, rng);
+    }
+
+    // ============================== IKE_AUTH ==============================
+
+    fn send_auth(&mut self, now: Instant, h: u64, rng: &mut dyn Random) {
+        let Some(sa) = self.sas.get(&h) else { return };
+        let session = sa.session.clone();
+        let Some(cfg) = self.session_config(&session).cloned() else {
+            return;
+        };
+        let spi_in = self.new_child_spi(rng);
+        let sa = &self.sas[&h];
+        let (Some(suite), Some(keys)) = (sa.suite, sa.keys.as_ref()) else {
+            return;
+        };
+        let id_body = Payload::id_body(cfg.local_id.id_type, &cfg.local_id.data);
+        let maced_id = suite.prf.compute(&keys.sk_pi, &[&id_body]);
+        let auth = psk_auth(suite.prf, &cfg.psk, &[&sa.init_request, &sa.nr, &maced_id]);
+        let others = self.session_sas(&session).len() > 1;
+        let mut inner = vec![id_payload(&cfg.local_id, true)];
+        if !others {
+            // We have no other IKE SA with this peer: it may drop stale ones (§2.4).
+            inner.push(Payload::Notify(Notify::new(
+                NotifyType::INITIAL_CONTACT,
+                Vec::new(),
+            )));
+        }
+        inner.push(id_payload(&cfg.remote_id, false));
+        inner.push(Payload::Auth {
+            method: AuthMethod::SHARED_KEY_MESSAGE_INTEGRITY_CODE,
+            data: auth,
+        });
+        inner.push(Payload::Sa(esp_proposals(&cfg.esp, spi_in, false)));
+        inner.push(Payload::ts_i(our_selectors(&cfg)));
+        inner.push(Payload::ts_r(our_selectors(&cfg)));
+        let Some(sa) = self.sas.get_mut(&h) else {
+            return;
+        };
+        sa.state = SaState::AuthSent;
+        let Ok(bytes) = sa.seal(ExchangeType::IKE_AUTH, 1, false, &inner, rng) else {
+            return;
+        };
+        self.send_request(now, h, 1, bytes, RequestKind::Auth { spi_in });
+    }
+
+    fn auth_request(
+        &mut self,
+        now: Instant,
+        h: u64,
+        header: Header,
+        inner: Vec<Payload>,
+        rng: &mut dyn Random,
+    ) {
+        let Some(sa) = self.sas.get(&h) else { return };
+        if sa.state != SaState::InitDone || header.message_id != 1 {
+            return;
+        }
+        let session = sa.session.clone();
+        let Some(cfg) = self.session_config(&session).cloned() else {
+            return;
+        };
+        let (Some(suite), Some(keys)) = (sa.suite, sa.keys.as_ref()) else {
+            return;
+        };
+        let deny = |ep: &mut Endpoint,
+                    reason: FailReason,
+                    notify: NotifyType,
+                    alarm: String,
+                    rng: &mut dyn Random| {
+            ep.respond_error(h, header, notify, Vec::new(), rng);
+            ep.remove_sa(h);
+            ep.fail(now, &session, reason, alarm, rng);
+        };
+        let Some(idi) = id_from(&inner, true) else {
+            deny(
+                self,
+                FailReason::InvalidSyntax,
+                NotifyType::INVALID_SYNTAX,
+                "the peer's IKE_AUTH request has no IDi".into(),
+                rng,
+            );
+            return;
+        };
+        if !cfg.remote_id.matches(&idi) {
+            let alarm = format!(
+                "the peer identified itself as {} ({}); this session expects remote ID {} ({}): set the session's remote ID to the peer's ID, or change the peer's local ID",
+                idi.display(),
+                idi.id_type,
+                cfg.remote_id.display(),
+                cfg.remote_id.id_type
+            );
+            deny(
+                self,
+                FailReason::AuthenticationFailed,
+                NotifyType::AUTHENTICATION_FAILED,
+                alarm,
+                rng,
+            );
+            return;
+        }
+        if let Some(idr) = id_from(&inner, false) {
+            if !cfg.local_id.matches(&idr) {
+                let alarm = format!(
+                    "the peer asked for our ID {} ({}), but this gateway's local ID is {} ({}): set the peer's remote ID to ours",
+                    idr.display(),
+                    idr.id_type,
+                    cfg.local_id.display(),
+                    cfg.local_id.id_type
+                );
+                deny(
+                    self,
+                    FailReason::AuthenticationFailed,
+                    NotifyType::AUTHENTICATION_FAILED,
+                    alarm,
+                    rng,
+                );
+                return;
+            }
+        }
+        let Some((method, auth)) = auth_of(&inner) else {
+            deny(
+                self,
+                FailReason::InvalidSyntax,
+                NotifyType::INVALID_SYNTAX,
+                "the peer's IKE_AUTH request has no AUTH".into(),
+                rng,
+            );
+            return;
+        };
+        if method != AuthMethod::SHARED_KEY_MESSAGE_INTEGRITY_CODE {
+            let alarm = format!(
+                "the peer authenticates with {method} but this session uses a pre-shared key: use PSK on the peer too (certificate authentication is not available yet)"
+            );
+            deny(
+                self,
+                FailReason::AuthenticationFailed,
+                NotifyType::AUTHENTICATION_FAILED,
+                alarm,
+                rng,
+            );
+            return;
+        }
+        let sa = &self.sas[&h];
+        let id_body = Payload::id_body(idi.id_type, &idi.data);
+        let maced = suite.prf.compute(&keys.sk_pi, &[&id_body]);
+        let expected = psk_auth(suite.prf, &cfg.psk, &[&sa.init_request, &sa.nr, &maced]);
+        if !ct_eq(&expected, auth) {
+            let alarm = "the peer's AUTH payload does not verify with this session's pre-shared key: the two sides have different PSKs; set the same key on both".to_owned();
+            deny(
+                self,
+                FailReason::AuthenticationFailed,
+                NotifyType::AUTHENTICATION_FAILED,
+                alarm,
+                rng,
+            );
+            return;
+        }
+        // Authenticated. Our AUTH: RealMessage2 | NonceIData | prf(SK_pr, IDr').
+        let our_body = Payload::id_body(cfg.local_id.id_type, &cfg.local_id.data);
+        let maced_r = suite.prf.compute(&keys.sk_pr, &[&our_body]);
+        let our_auth = psk_auth(suite.prf, &cfg.psk, &[&sa.init_response, &sa.ni, &maced_r]);
+        let initial_contact = find_notify(&inner, NotifyType::INITIAL_CONTACT).is_some();
+        let mut out = vec![
+            id_payload(&cfg.local_id, false),
+            Payload::Auth {
+                method: AuthMethod::SHARED_KEY_MESSAGE_INTEGRITY_CODE,
+                data: our_auth,
+            },
+        ];
+        let child = self.negotiate_first_child(&cfg, &inner, rng);
+        let mut child_failure = None;
+        match &child {
+            Ok((suite, spi_in, spi_out, number, ts)) => {
+                out.push(Payload::Sa(vec![suite.to_proposal(*number, *spi_in)]));
+                out.push(Payload::ts_i(ts.clone()));
+                out.push(Payload::ts_r(ts.clone()));
+                let _ = spi_out;
+            }
+            Err((n, alarm)) => {
+                out.push(Payload::Notify(Notify::new(*n, Vec::new())));
+                child_failure = Some((reason_for(*n), alarm.clone()));
+            }
+        }
+        let (ike_lifetime, child_lifetime) = (cfg.ike_lifetime, cfg.child_lifetime);
+        let (rekey_at, expire_at) = self.rekey_time(now, ike_lifetime, rng);
+        let Some(sa) = self.sas.get_mut(&h) else {
+            return;
+        };
+        sa.state = SaState::Established;
+        sa.half_open_deadline = None;
+        sa.established = Some(now);
+        sa.rekey_at = Some(rekey_at);
+        sa.expire_at = Some(expire_at);
+        sa.remote_id = Some(idi.display());
+        self.by_init.retain(|_, v| *v != h);
+        let Ok(bytes) = self
+            .sas
+            .get_mut(&h)
+            .map_or(Err(ProtoError::Internal("gone")), |sa| {
+                sa.seal(ExchangeType::IKE_AUTH, 1, true, &out, rng)
+            })
+        else {
+            return;
+        };
+        self.send_response(h, 1, bytes);
+        if let Ok((suite, spi_in, spi_out, _, ts)) = child {
+            let (ni, nr) = (self.sas[&h].ni.clone(), self.sas[&h].nr.clone());
+            self.install_child(
+                now,
+                h,
+                suite,
+                spi_in,
+                spi_out,
+                None,
+                &ni,
+                &nr,
+                false,
+                ts,
+                child_lifetime,
+                rng,
+            );
+        }
+        self.established(now, h, initial_contact, child_failure, rng);
+    }
+
+    /// Choose the first Child SA's proposal and selectors from an IKE_AUTH request.
+    #[allow(clippy::type_complexity)]
+    fn negotiate_first_child(
+        &mut self,
+        cfg: &SessionConfig,
+        inner: &[Payload],
+        rng: &mut dyn Random,
+    ) -> Result<(EspSuite, u32, u32, u8, Vec<TrafficSelector>), (NotifyType, String)> {
+        let Some(offer) = sa_of(inner) else {
+            return Err((
+                NotifyType::NO_PROPOSAL_CHOSEN,
+                "the peer's IKE_AUTH request proposes no Child SA".into(),
+            ));
+        };
+        let Some((suite, number, spi_out)) = select_esp(offer, &cfg.esp, false) else {
+            return Err((
+                NotifyType::NO_PROPOSAL_CHOSEN,
+                format!(
+                    "peer proposed ESP {}; this session allows {}: align the IPsec (tunnel) profile with the peer's ESP proposal",
+                    describe_offer(offer),
+                    describe_esp_allowed(&cfg.esp, false)
+                ),
+            ));
+        };
+        let (Some(ts_i), Some(ts_r)) = ts_of(inner) else {
+            return Err((
+                NotifyType::TS_UNACCEPTABLE,
+                "the peer sent no traffic selectors".into(),
+            ));
+        };
+        let Some(ts) = narrow(cfg, ts_i, ts_r) else {
+            return Err((
+                NotifyType::TS_UNACCEPTABLE,
+                format!(
+                    "peer proposed traffic selectors {} === {}; a route-based session needs {} (set the peer's local and remote traffic selectors to 0.0.0.0/0{})",
+                    describe_ts(ts_i),
+                    describe_ts(ts_r),
+                    describe_ts(&our_selectors(cfg)),
+                    if cfg.ipv6 { " and ::/0" } else { "" }
+                ),
+            ));
+        };
+        let spi_in = self.new_child_spi(rng);
+        Ok((suite, spi_in, spi_out, number, ts))
+    }
+
+    fn auth_response(
+        &mut self,
+        now: Instant,
+        h: u64,
+        inner: Vec<Payload>,
+        spi_in: u32,
+        rng: &mut dyn Random,
+    ) {
+        let Some(sa) = self.sas.get(&h) else { return };
+        let session = sa.session.clone();
+        let Some(cfg) = self.session_config(&session).cloned() else {
+            return;
+        };
+        let (Some(suite), Some(keys)) = (sa.suite, sa.keys.as_ref()) else {
+            return;
+        };
+        let give_up =
+            |ep: &mut Endpoint, reason: FailReason, alarm: String, rng: &mut dyn Random| {
+                ep.remove_sa(h);
+                ep.fail(now, &session, reason, alarm, rng);
+            };
+        let Some((method, auth)) = auth_of(&inner) else {
+            let (reason, alarm) = match first_error(&inner) {
+                Some(NotifyType::AUTHENTICATION_FAILED) => (
+                    FailReason::AuthenticationFailed,
+                    format!(
+                        "the peer rejected our authentication (AUTHENTICATION_FAILED): check that both sides use the same pre-shared key and that the peer expects our ID {} ({}) and has our address {} as its peer",
+                        cfg.local_id.display(),
+                        cfg.local_id.id_type,
+                        cfg.local
+                    ),
+                ),
+                Some(n) => (reason_for(n), format!("the peer refused IKE_AUTH with {}", notify_name(n))),
+                None => (FailReason::InvalidSyntax, "the peer's IKE_AUTH response has no AUTH payload".into()),
+            };
+            give_up(self, reason, alarm, rng);
+            return;
+        };
+        let Some(idr) = id_from(&inner, false) else {
+            give_up(
+                self,
+                FailReason::InvalidSyntax,
+                "the peer's IKE_AUTH response has no IDr".into(),
+                rng,
+            );
+            return;
+        };
+        if !cfg.remote_id.matches(&idr) {
+            let alarm = format!(
+                "the peer identified itself as {} ({}); this session expects remote ID {} ({}): set the session's remote ID to the peer's ID",
+                idr.display(),
+                idr.id_type,
+                cfg.remote_id.display(),
+                cfg.remote_id.id_type
+            );
+            self.delete_ike_now(h, rng);
+            give_up(self, FailReason::AuthenticationFailed, alarm, rng);
+            return;
+        }
+        let body = Payload::id_body(idr.id_type, &idr.data);
+        let maced = suite.prf.compute(&keys.sk_pr, &[&body]);
+        let sa = &self.sas[&h];
+        let expected = psk_auth(suite.prf, &cfg.psk, &[&sa.init_response, &sa.ni, &maced]);
+        if method != AuthMethod::SHARED_KEY_MESSAGE_INTEGRITY_CODE || !ct_eq(&expected, auth) {
+            let alarm = "the peer's AUTH payload does not verify with this session's pre-shared key: the two sides have different PSKs; set the same key on both".to_owned();
+            self.delete_ike_now(h, rng);
+            give_up(self, FailReason::AuthenticationFailed, alarm, rng);
+            return;
+        }
+        let (rekey_at, expire_at) = self.rekey_time(now, cfg.ike_lifetime, rng);
+        let Some(sa) = self.sas.get_mut(&h) else {
+            return;
+        };
+        sa.state = SaState::Established;
+        sa.established = Some(now);
+        sa.rekey_at = Some(rekey_at);
+        sa.expire_at = Some(expire_at);
+        sa.remote_id = Some(idr.display());
+        // The first Child SA.
+        let mut child_failure = None;
+        match (sa_of(&inner).and_then(|s| accept_esp(s, &cfg.esp, false)), ts_of(&inner)) {
+            (Some((suite, spi_out)), (Some(ts_i), Some(ts_r))) => match narrow(&cfg, ts_i, ts_r) {
+                Some(ts) => {
+                    let (ni, nr) = (sa.ni.clone(), sa.nr.clone());
+                    self.install_child(now, h, suite, spi_in, spi_out, None, &ni, &nr, true, ts, cfg.child_lifetime, rng);
+                }
+                None => {
+                    child_failure = Some((
+                        FailReason::TsUnacceptable,
+                        format!(
+                            "the peer narrowed the traffic selectors to {} === {}; a route-based session needs {}",
+                            describe_ts(ts_i),
+                            describe_ts(ts_r),
+                            describe_ts(&our_selectors(&cfg))
+                        ),
+                    ))
+                }
+            },
+            _ => {
+                let n = first_error(&inner).unwrap_or(NotifyType::NO_PROPOSAL_CHOSEN);
+                let alarm = if n == NotifyType::NO_PROPOSAL_CHOSEN {
+                    format!(
+                        "the peer answered NO_PROPOSAL_CHOSEN to our ESP proposal {}: align the IPsec (tunnel) profile with the peer's ESP proposal",
+                        describe_esp_allowed(&cfg.esp, false)
+                    )
+                } else if n == NotifyType::TS_UNACCEPTABLE {
+                    format!(
+                        "the peer answered TS_UNACCEPTABLE to our traffic selectors {}: configure the peer for a route-based tunnel (0.0.0.0/0 === 0.0.0.0/0)",
+                        describe_ts(&our_selectors(&cfg))
+                    )
+                } else {
+                    format!("the peer did not create the Child SA: {}", notify_name(n))
+                };
+                child_failure = Some((reason_for(n), alarm));
+            }
+        }
+        self.established(now, h, false, child_failure, rng);
+    }
+
+    /// An IKE SA became usable: resolve duplicates with the same peer and update status.
+    fn established(
+        &mut self,
+        now: Instant,
+        h: u64,
+        initial_contact: bool,
+        child_failure: Option<(FailReason, String)>,
+        rng: &mut dyn Random,
+    ) {
+        let session = self.sas[&h].session.clone();
+        let others: Vec<u64> = self
+            .session_sas(&session)
+            .into_iter()
+            .filter(|o| *o != h && self.sas[o].state == SaState::Established)
+            .collect();
+        for o in others {
+            // INITIAL_CONTACT: the peer has no other SA, so ours are stale (§2.4). Otherwise
+            // both sides keep the IKE SA with the lower initiator SPI, a rule both compute alike.
+            let drop_other = initial_contact || self.sas[&o].spi_i > self.sas[&h].spi_i;
+            let victim = if drop_other { o } else { h };
+            if initial_contact {
+                self.remove_sa(victim);
+            } else {
+                self.queue(victim, Task::DeleteIke);
+                self.drive(now, victim, rng);
+            }
+        }
+        if let Some(s) = self.sessions.get_mut(&session) {
+            s.retry_delay = Duration::from_secs(5);
+        }
+        self.update_status(now, &session);
+        if let Some((reason, alarm)) = child_failure {
+            if let Some(s) = self.sessions.get_mut(&session) {
+                s.status.fail_reason = Some(reason);
+                s.status.alarm = Some(alarm);
+                self.emit(Event::StatusChanged(session));
+            }
+        }
+        self.drive(now, h, rng);
+    }
+
+    fn new_child_spi(&self, rng: &mut dyn Random) -> u32 {
+        loop {
+            let s = random::spi(rng);
+            if !self
+                .sas
+                .values()
+                .any(|sa| sa.children.iter().any(|c| c.spi_in == s))
+            {
+                return s;
+            }
+        }
+    }
+
+    /// Derive the Child SA's keys (§2.17), add it to the IKE SA and hand it to the data plane.
+    #[allow(clippy::too_many_arguments)]
+    fn install_child(
+        &mut self,
+        now: Instant,
+        h: u64,
+        suite: EspSuite,
+        spi_in: u32,
+        spi_out: u32,
+        g_ir: Option<&[u8]>,
+        ni: &[u8],
+        nr: &[u8],
+        we_initiated: bool,
+        ts: Vec<TrafficSelector>,
+        lifetime: Duration,
+        rng: &mut dyn Random,
+    ) -> bool {
+        let Some(sa) = self.sas.get(&h) else {
+            return false;
+        };
+        let (Some(ike), Some(keys)) = (sa.suite, sa.keys.as_ref()) else {
+            return false;
+        };
+        let Ok((enc_len, integ_len)) = esp_key_lengths(
+            suite.cipher.transform_id(),
+            suite.cipher.key_bits(),
+            suite.integrity.map(|i| i.transform_id()),
+        ) else {
+            return false;
+        };
+        let Ok(k) = child_sa_keys(ike.prf, &keys.sk_d, g_ir, ni, nr, enc_len, integ_len) else {
+            return false;
+        };
+        // The initiator's keys protect initiator-to-responder traffic (§2.17).
+        let (enc_out, integ_out, enc_in, integ_in) = if we_initiated {
+            (k.encr_i, k.integ_i, k.encr_r, k.integ_r)
+        } else {
+            (k.encr_r, k.integ_r, k.encr_i, k.integ_i)
+        };
+        let params = ChildSaParams {
+            session: sa.session.clone(),
+            spi_in,
+            spi_out,
+            cipher: suite.cipher,
+            integrity: suite.integrity,
+            esn: suite.esn,
+            enc_key_in: enc_in,
+            integ_key_in: integ_in,
+            enc_key_out: enc_out,
+            integ_key_out: integ_out,
+            ts_local: ts.clone(),
+            ts_remote: ts.clone(),
+            local: sa.local,
+            remote: sa.remote,
+            udp_encapsulation: sa.udp_encapsulation,
+            lifetime,
+        };
+        let (rekey_at, expire_at) = self.rekey_time(now, lifetime, rng);
+        let Some(sa) = self.sas.get_mut(&h) else {
+            return false;
+        };
+        if sa.children.len() >= 16 {
+            return false;
+        }
+        sa.children.push(ChildSa {
+            spi_in,
+            spi_out,
+            suite,
+            ts_local: ts.clone(),
+            ts_remote: ts,
+            established: now,
+            rekey_at,
+            expire_at,
+            rekeying: false,
+            superseded: false,
+            own_rekey: None,
+            peer_rekey: None,
+        });
+        self.emit(Event::ChildSaInstalled(Box::new(params)));
+        true
+    }
+
+    fn remove_children(&mut self, h: u64, spis_in: &[u32]) {
+        let Some(sa) = self.sas.get_mut(&h) else {
+            return;
+        };
+        let session = sa.session.clone();
+        let mut gone = Vec::new();
+        sa.children.retain(|c| {
+            if spis_in.contains(&c.spi_in) {
+                gone.push((c.spi_in, c.spi_out));
+                false
+            } else {
+                true
+            }
+        });
+        for (spi_in, spi_out) in gone {
+            self.emit(Event::ChildSaDeleted {
+                session: session.clone(),
+                spi_in,
+                spi_out,
+            });
+        }
+    }
+
+    /// Answer the current request with an error notify.
+    pub(crate) fn respond_error(
+        &mut self,
+        h: u64,
+        header: Header,
+        n: NotifyType,
+        data: Vec<u8>,
+        rng: &mut dyn Random,
+    ) {
+        let Some(sa) = self.sas.get_mut(&h) else {
+            return;
+        };
+        let Ok(bytes) = sa.seal(
+            header.exchange,
+            header.message_id,
+            true,
+            &[Payload::Notify(Notify::new(n, data))],
+            rng,
+        ) else {
+            return;
+        };
+        self.send_response(h, header.message_id, bytes);
+    }
+
+    /// Send a Delete for an IKE SA right away without waiting for an answer (used when the
+    /// SA is being abandoned).
+    fn delete_ike_now(&mut self, h: u64, rng: &mut dyn Random) {
+        if let Ok(bytes) = self.build_delete_ike(h, rng) {
+            let (l, r) = (self.sas[&h].local, self.sas[&h].remote);
+            self.send(l, r, bytes);
+        }
+    }
+
+    pub(crate) fn build_delete_ike(
+        &mut self,
+        h: u64,
+        rng: &mut dyn Random,
+    ) -> Result<Vec<u8>, ProtoError> {
+        let sa = self.sas.get_mut(&h).ok_or(ProtoError::Internal("gone"))?;
+        let id = sa.next_request_id;
+        sa.next_request_id = id.wrapping_add(1);
+        sa.seal(
+            ExchangeType::INFORMATIONAL,
+            id,
+            false,
+            &[Payload::Delete(Delete {
+                protocol: ProtocolId::IKE,
+                spis: vec![],
+            })],
+            rng,
+        )
+    }
+
+    // ============================== tasks (our requests) ==============================
+
+    /// Start a queued task; returns whether a request went out.
+    pub(crate) fn start_task(
+        &mut self,
+        now: Instant,
+        h: u64,
+        task: Task,
+        rng: &mut dyn Random,
+    ) -> bool {
+        let Some(sa) = self.sas.get(&h) else {
+            return false;
+        };
+        let session = sa.session.clone();
+        let Some(cfg) = self.session_config(&session).cloned() else {
+            return false;
+        };
+        if sa.state == SaState::Rekeyed && !matches!(task, Task::DeleteIke) {
+            return false;
+        }
+        let (inner, kind) = match task {
+            Task::RekeyChild(old) => {
+                let Some(child) = sa.child(old) else {
+                    return false;
+                };
+                if child.superseded || child.own_rekey.is_some() {
+                    return false;
+                }
+                let spi_in = self.new_child_spi(rng);
+                let nonce = random::vec(rng, NONCE_LEN);
+                let group = child
+                    .suite
+                    .group
+                    .or_else(|| cfg.esp.iter().find_map(|p| p.pfs_groups.first().copied()));
+                let dh = match group {
+                    Some(g) => match generate_dh(g, rng) {
+                        Some(d) => Some(d),
+                        None => return false,
+                    },
+                    None => None,
+                };
+                let mut inner = vec![
+                    Payload::Notify(Notify {
+                        protocol: ProtocolId::ESP,
+                        spi: old.to_be_bytes().to_vec(),
+                        notify_type: NotifyType::REKEY_SA,
+                        data: vec![],
+                    }),
+                    Payload::Sa(esp_proposals(&cfg.esp, spi_in, dh.is_some())),
+                    Payload::Nonce(nonce.clone()),
+                ];
+                if let Some(d) = &dh {
+                    inner.push(Payload::Ke {
+                        group: d.group().id(),
+                        data: d.public_value(),
+                    });
+                }
+                inner.push(Payload::ts_i(child.ts_local.clone()));
+                inner.push(Payload::ts_r(child.ts_remote.clone()));
+                if let Some(sa) = self.sas.get_mut(&h) {
+                    if let Some(c) = sa.child_mut(old) {
+                        c.rekeying = true;
+                    }
+                }
+                (
+                    inner,
+                    RequestKind::CreateChild {
+                        rekey_of: Some(old),
+                        spi_in,
+                        nonce,
+                        dh,
+                    },
+                )
+            }
+            Task::RekeyIke => {
+                let Some(suite) = sa.suite else { return false };
+                if sa.state != SaState::Established {
+                    return false;
+                }
+                let new_spi = loop {
+                    let s = random::ike_spi(rng);
+                    if !self.by_spi.contains_key(&s) {
+                        break s;
+                    }
+                };
+                let nonce = random::vec(rng, NONCE_LEN);
+                let Some(dh) = generate_dh(suite.group, rng) else {
+                    return false;
+                };
+                let inner = vec![
+                    Payload::Sa(ike_proposals(&cfg.ike, &new_spi)),
+                    Payload::Nonce(nonce.clone()),
+                    Payload::Ke {
+                        group: dh.group().id(),
+                        data: dh.public_value(),
+                    },
+                ];
+                (inner, RequestKind::RekeyIke { new_spi, nonce, dh })
+            }
+            Task::DeleteChildren(spis) => {
+                let spis: Vec<u32> = spis
+                    .into_iter()
+                    .filter(|s| sa.child(*s).is_some())
+                    .collect();
+                if spis.is_empty() {
+                    return false;
+                }
+                let inner = vec![Payload::Delete(Delete {
+                    protocol: ProtocolId::ESP,
+                    spis: spis.iter().map(|s| s.to_be_bytes().to_vec()).collect(),
+                })];
+                (inner, RequestKind::DeleteChild { spis_in: spis })
+            }
+            Task::DeleteIke => {
+                let inner = vec![Payload::Delete(Delete {
+                    protocol: ProtocolId::IKE,
+                    spis: vec![],
+                })];
+                (inner, RequestKind::DeleteIke)
+            }
+            Task::Liveness => (Vec::new(), RequestKind::Liveness),
+        };
+        let exchange = match kind {
+            RequestKind::CreateChild { .. } | RequestKind::RekeyIke { .. } => {
+                ExchangeType::CREATE_CHILD_SA
+            }
+            _ => ExchangeType::INFORMATIONAL,
+        };
+        let Some(sa) = self.sas.get_mut(&h) else {
+            return false;
+        };
+        if matches!(kind, RequestKind::DeleteIke) {
+            sa.state = SaState::Deleting;
+        }
+        let id = sa.next_request_id;
+        let Ok(bytes) = sa.seal(exchange, id, false, &inner, rng) else {
+            return false;
+        };
+        self.send_request(now, h, id, bytes, kind);
+        true
+    }
+
+    // ============================== CREATE_CHILD_SA ==============================
+
+    fn create_child_request(
+        &mut self,
+        now: Instant,
+        h: u64,
+        header: Header,
+        inner: Vec<Payload>,
+        rng: &mut dyn Random,
+    ) {
+        let Some(sa) = self.sas.get(&h) else { return };
+        if sa.state != SaState::Established {
+            self.respond_error(h, header, NotifyType::TEMPORARY_FAILURE, Vec::new(), rng);
+            return;
+        }
+        let session = sa.session.clone();
+        let Some(cfg) = self.session_config(&session).cloned() else {
+            return;
+        };
+        let Some(offer) = sa_of(&inner) else {
+            self.respond_error(h, header, NotifyType::INVALID_SYNTAX, Vec::new(), rng);
+            return;
+        };
+        let Some(ni) = nonce_of(&inner) else {
+            self.respond_error(h, header, NotifyType::INVALID_SYNTAX, Vec::new(), rng);
+            return;
+        };
+        if offer.iter().any(|p| p.protocol == ProtocolId::IKE) {
+            self.rekey_ike_request(now, h, header, &inner, offer, ni, &cfg, rng);
+            return;
+        }
+        let rekey = find_notify(&inner, NotifyType::REKEY_SA)
+            .filter(|n| n.protocol == ProtocolId::ESP && n.spi.len() == 4)
+            .map(|n| u32::from_be_bytes([n.spi[0], n.spi[1], n.spi[2], n.spi[3]]));
+        let Some(peer_old_spi) = rekey else {
+            // Route-based sessions carry everything in one Child SA; more are refused (§3.10.1).
+            self.respond_error(h, header, NotifyType::NO_ADDITIONAL_SAS, Vec::new(), rng);
+            return;
+        };
+        // The peer names the old Child SA by its inbound SPI, which is our outbound SPI.
+        let Some(old) = sa
+            .children
+            .iter()
+            .find(|c| c.spi_out == peer_old_spi && !c.superseded)
+        else {
+            let data = peer_old_spi.to_be_bytes().to_vec();
+            self.respond_error(h, header, NotifyType::CHILD_SA_NOT_FOUND, data, rng);
+            return;
+        };
+        if old.own_rekey.is_some() {
+            // We finished rekeying it already; the peer will see our Delete.
+            self.respond_error(h, header, NotifyType::CHILD_SA_NOT_FOUND, Vec::new(), rng);
+            return;
+        }
+        let old_spi_in = old.spi_in;
+        let ke = ke_of(&inner);
+        let Some((suite, number, spi_out)) = select_esp(offer, &cfg.esp, ke.is_some()) else {
+            self.respond_error(h, header, NotifyType::NO_PROPOSAL_CHOSEN, Vec::new(), rng);
+            return;
+        };
+        let mut g_ir = None;
+        let mut ker = None;
+        if let Some(group) = suite.group {
+            match ke {
+                Some((g, data)) if g == group.id() => {
+                    let Some(dh) = generate_dh(group, rng) else {
+                        return;
+                    };
+                    let Ok(secret) = dh.agree(data) else {
+                        self.respond_error(h, header, NotifyType::INVALID_SYNTAX, Vec::new(), rng);
+                        return;
+                    };
+                    ker = Some(Payload::Ke {
+                        group: group.id(),
+                        data: dh.public_value(),
+                    });
+                    g_ir = Some(secret);
+                }
+                _ => {
+                    self.respond_error(
+                        h,
+                        header,
+                        NotifyType::INVALID_KE_PAYLOAD,
+                        group.id().to_be_bytes().to_vec(),
+                        rng,
+                    );
+                    return;
+                }
+            }
+        }
+        let (Some(ts_i), Some(ts_r)) = ts_of(&inner) else {
+            self.respond_error(h, header, NotifyType::TS_UNACCEPTABLE, Vec::new(), rng);
+            return;
+        };
+        let Some(ts) = narrow(&cfg, ts_i, ts_r) else {
+            self.respond_error(h, header, NotifyType::TS_UNACCEPTABLE, Vec::new(), rng);
+            return;
+        };
+        let spi_in = self.new_child_spi(rng);
+        let nr = random::vec(rng, NONCE_LEN);
+        let mut out = vec![
+            Payload::Sa(vec![suite.to_proposal(number, spi_in)]),
+            Payload::Nonce(nr.clone()),
+        ];
+        if let Some(k) = ker {
+            out.push(k);
+        }
+        out.push(Payload::ts_i(ts.clone()));
+        out.push(Payload::ts_r(ts.clone()));
+        let Some(sa) = self.sas.get_mut(&h) else {
+            return;
+        };
+        let Ok(bytes) = sa.seal(
+            ExchangeType::CREATE_CHILD_SA,
+            header.message_id,
+            true,
+            &out,
+            rng,
+        ) else {
+            return;
+        };
+        self.send_response(h, header.message_id, bytes);
+        // Keys: the peer initiated this exchange.
+        if !self.install_child(
+            now,
+            h,
+            suite,
+            spi_in,
+            spi_out,
+            g_ir.as_deref().map(|v| &v[..]),
+            &ni,
+            &nr,
+            false,
+            ts,
+            cfg.child_lifetime,
+            rng,
+        ) {
+            return;
+        }
+        if let Some(old) = self.sas.get_mut(&h).and_then(|sa| sa.child_mut(old_spi_in)) {
+            old.rekeying = true;
+            old.peer_rekey = Some((spi_in, min_nonce(&ni, &nr).to_vec()));
+        }
+        self.resolve_child_collision(now, h, old_spi_in, rng);
+        self.update_status(now, &session);
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn create_child_response(
+        &mut self,
+        now: Instant,
+        h: u64,
+        inner: Vec<Payload>,
+        rekey_of: Option<u32>,
+        spi_in: u32,
+        nonce: Vec<u8>,
+        dh: Option<ike_crypto::DhPrivate>,
+        rng: &mut dyn Random,
+    ) {
+        let Some(sa) = self.sas.get(&h) else { return };
+        let session = sa.session.clone();
+        let Some(cfg) = self.session_config(&session).cloned() else {
+            return;
+        };
+        let retry_later = |ep: &mut Endpoint, rng: &mut dyn Random| {
+            if let Some(old) =
+                rekey_of.and_then(|o| ep.sas.get_mut(&h).and_then(|sa| sa.child_mut(o)))
+            {
+                old.rekeying = false;
+                old.rekey_at = now
+                    + Duration::from_secs(2)
+                    + Duration::from_millis(u64::from(random::bytes::<1>(rng)[0]) * 20);
+            }
+        };
+        if let Some(err) = first_error(&inner) {
+            match err {
+                NotifyType::INVALID_KE_PAYLOAD => {
+                    // Try again with the group the peer wants, if we allow it (§1.3).
+                    let wanted = find_notify(&inner, NotifyType::INVALID_KE_PAYLOAD)
+                        .filter(|n| n.data.len() == 2)
+                        .and_then(|n| DhGroup::from_id(u16::from_be_bytes([n.data[0], n.data[1]])));
+                    let allowed =
+                        wanted.filter(|g| cfg.esp.iter().any(|p| p.pfs_groups.contains(g)));
+                    if let (Some(g), Some(old)) = (allowed, rekey_of) {
+                        if let Some(c) = self.sas.get_mut(&h).and_then(|sa| sa.child_mut(old)) {
+                            c.suite.group = Some(g);
+                            c.rekeying = false;
+                        }
+                        self.queue(h, Task::RekeyChild(old));
+                    } else {
+                        retry_later(self, rng);
+                        self.child_alarm(&session, FailReason::NoProposalChosen, format!(
+                            "Child SA rekey failed: the peer wants PFS group {}, which the IPsec profile does not allow",
+                            wanted.map_or("?".into(), |g| format!("GROUP{}", g.id()))
+                        ));
+                    }
+                }
+                NotifyType::TEMPORARY_FAILURE => retry_later(self, rng),
+                NotifyType::CHILD_SA_NOT_FOUND => {
+                    // The peer replaced it first (collision, §2.25.1); its rekey stands.
+                    if let Some(old) =
+                        rekey_of.and_then(|o| self.sas.get_mut(&h).and_then(|sa| sa.child_mut(o)))
+                    {
+                        old.rekeying = true;
+                    }
+                }
+                other => {
+                    retry_later(self, rng);
+                    self.child_alarm(&session, reason_for(other), format!(
+                        "the peer refused to rekey the Child SA with {}; this session allows ESP {}",
+                        notify_name(other),
+                        describe_esp_allowed(&cfg.esp, dh.is_some())
+                    ));
+                }
+            }
+            return;
+        }
+        let (Some(offer), Some(nr)) = (sa_of(&inner), nonce_of(&inner)) else {
+            retry_later(self, rng);
+            return;
+        };
+        let Some((suite, spi_out)) = accept_esp(offer, &cfg.esp, dh.is_some()) else {
+            retry_later(self, rng);
+            return;
+        };
+        let g_ir = match (&dh, ke_of(&inner)) {
+            (Some(d), Some((g, data))) if g == d.group().id() && suite.group == Some(d.group()) => {
+                match d.agree(data) {
+                    Ok(s) => Some(s),
+                    Err(_) => {
+                        retry_later(self, rng);
+                        return;
+                    }
+                }
+            }
+            (None, None) => None,
+            _ => {
+                retry_later(self, rng);
+                return;
+            }
+        };
+        let (Some(ts_i), Some(ts_r)) = ts_of(&inner) else {
+            return;
+        };
+        let Some(ts) = narrow(&cfg, ts_i, ts_r) else {
+            return;
+        };
+        if !self.install_child(
+            now,
+            h,
+            suite,
+            spi_in,
+            spi_out,
+            g_ir.as_deref().map(|v| &v[..]),
+            &nonce,
+            &nr,
+            true,
+            ts,
+            cfg.child_lifetime,
+            rng,
+        ) {
+            return;
+        }
+        if let Some(old) = rekey_of {
+            if let Some(c) = self.sas.get_mut(&h).and_then(|sa| sa.child_mut(old)) {
+                c.rekeying = true;
+                c.own_rekey = Some((spi_in, min_nonce(&nonce, &nr).to_vec()));
+            }
+            self.resolve_child_collision(now, h, old, rng);
+        }
+        self.update_status(now, &session);
+    }
+
+    /// After a rekey of `old`: with only our rekey, delete the old Child SA; with both sides'
+    /// rekeys (a collision, §2.8.1), the new SA made with the lowest nonce is deleted by its
+    /// creator, and the other side's creator deletes the old one.
+    fn resolve_child_collision(&mut self, now: Instant, h: u64, old: u32, rng: &mut dyn Random) {
+        let Some(c) = self.sas.get(&h).and_then(|sa| sa.child(old)) else {
+            return;
+        };
+        match (&c.own_rekey, &c.peer_rekey) {
+            (Some(_), None) => {
+                self.supersede(h, old);
+                self.queue(h, Task::DeleteChildren(vec![old]));
+            }
+            (Some((own_new, own_min)), Some((_, peer_min))) => {
+                let own_new = *own_new;
+                if own_min < peer_min {
+                    // Ours lost: remove our redundant SA; the peer deletes the old one.
+                    self.supersede(h, old);
+                    self.queue(h, Task::DeleteChildren(vec![own_new]));
+                } else {
+                    self.supersede(h, old);
+                    self.queue(h, Task::DeleteChildren(vec![old]));
+                }
+            }
+            // Only the peer rekeyed: it deletes the old SA.
+            (None, Some(_)) => self.supersede(h, old),
+            (None, None) => {}
+        }
+        self.drive(now, h, rng);
+    }
+
+    fn supersede(&mut self, h: u64, spi_in: u32) {
+        if let Some(c) = self.sas.get_mut(&h).and_then(|sa| sa.child_mut(spi_in)) {
+            c.superseded = true;
+            c.rekeying = true;
+        }
+    }
+
+    fn child_alarm(&mut self, session: &SessionId, reason: FailReason, alarm: String) {
+        if let Some(s) = self.sessions.get_mut(session) {
+            s.status.fail_reason = Some(reason);
+            s.status.alarm = Some(alarm);
+            self.emit(Event::StatusChanged(session.clone()));
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn rekey_ike_request(
+        &mut self,
+        now: Instant,
+        h: u64,
+        header: Header,
+        inner: &[Payload],
+        offer: &[ike_wire::Proposal],
+        ni: Vec<u8>,
+        cfg: &SessionConfig,
+        rng: &mut dyn Random,
+    ) {
+        let sa = &self.sas[&h];
+        if sa.children.iter().any(|c| c.rekeying && !c.superseded) || sa.own_ike_rekey_done {
+            // Another rekey is under way on this IKE SA (§2.25.2).
+            self.respond_error(h, header, NotifyType::TEMPORARY_FAILURE, Vec::new(), rng);
+            return;
+        }
+        let Some((suite, number)) = select_ike(offer, &cfg.ike) else {
+            self.respond_error(h, header, NotifyType::NO_PROPOSAL_CHOSEN, Vec::new(), rng);
+            return;
+        };
+        let Some(p) = offer
+            .iter()
+            .find(|p| p.number == number && p.protocol == ProtocolId::IKE && p.spi.len() == 8)
+        else {
+            self.respond_error(h, header, NotifyType::INVALID_SYNTAX, Vec::new(), rng);
+            return;
+        };
+        let mut peer_spi = [0u8; 8];
+        peer_spi.copy_from_slice(&p.spi);
+        let Some((g, data)) = ke_of(inner) else {
+            self.respond_error(h, header, NotifyType::INVALID_SYNTAX, Vec::new(), rng);
+            return;
+        };
+        if g != suite.group.id() {
+            self.respond_error(
+                h,
+                header,
+                NotifyType::INVALID_KE_PAYLOAD,
+                suite.group.id().to_be_bytes().to_vec(),
+                rng,
+            );
+            return;
+        }
+        let Some(dh) = generate_dh(suite.group, rng) else {
+            return;
+        };
+        let Ok(g_ir) = dh.agree(data) else {
+            self.respond_error(h, header, NotifyType::INVALID_SYNTAX, Vec::new(), rng);
+            return;
+        };
+        let our_spi = loop {
+            let s = random::ike_spi(rng);
+            if !self.by_spi.contains_key(&s) {
+                break s;
+            }
+        };
+        let nr = random::vec(rng, NONCE_LEN);
+        // The peer initiated this exchange, so it is the initiator of the new IKE SA.
+        let Some(new) = self.rekeyed_sa(
+            now, h, false, peer_spi, our_spi, &ni, &nr, &g_ir, suite, cfg, rng,
+        ) else {
+            return;
+        };
+        let out = vec![
+            Payload::Sa(vec![suite.to_proposal(number, our_spi.to_vec())]),
+            Payload::Nonce(nr.clone()),
+            Payload::Ke {
+                group: suite.group.id(),
+                data: dh.public_value(),
+            },
+        ];
+        let Some(sa) = self.sas.get_mut(&h) else {
+            return;
+        };
+        let Ok(bytes) = sa.seal(
+            ExchangeType::CREATE_CHILD_SA,
+            header.message_id,
+            true,
+            &out,
+            rng,
+        ) else {
+            return;
+        };
+        self.send_response(h, header.message_id, bytes);
+        let nh = self.alloc_handle();
+        self.register_sa(nh, new);
+        if let Some(sa) = self.sas.get_mut(&h) {
+            sa.peer_ike_rekey = Some((nh, min_nonce(&ni, &nr).to_vec()));
+        }
+        self.resolve_ike_collision(now, h, rng);
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn rekey_ike_response(
+        &mut self,
+        now: Instant,
+        h: u64,
+        inner: Vec<Payload>,
+        new_spi: [u8; 8],
+        nonce: Vec<u8>,
+        dh: ike_crypto::DhPrivate,
+        rng: &mut dyn Random,
+    ) {
+        let Some(sa) = self.sas.get(&h) else { return };
+        let session = sa.session.clone();
+        let Some(cfg) = self.session_config(&session).cloned() else {
+            return;
+        };
+        let later = |ep: &mut Endpoint| {
+            if let Some(sa) = ep.sas.get_mut(&h) {
+                sa.rekey_at = Some(now + Duration::from_secs(5));
+            }
+        };
+        if first_error(&inner).is_some() {
+            later(self);
+            return;
+        }
+        let (Some(offer), Some(nr), Some((g, data))) =
+            (sa_of(&inner), nonce_of(&inner), ke_of(&inner))
+        else {
+            later(self);
+            return;
+        };
+        let Some(suite) = accept_ike(offer, &cfg.ike) else {
+            later(self);
+            return;
+        };
+        let Some(p) = offer.first().filter(|p| p.spi.len() == 8) else {
+            later(self);
+            return;
+        };
+        if g != dh.group().id() || suite.group != dh.group() {
+            later(self);
+            return;
+        }
+        let Ok(g_ir) = dh.agree(data) else {
+            later(self);
+            return;
+        };
+        let mut peer_spi = [0u8; 8];
+        peer_spi.copy_from_slice(&p.spi);
+        let Some(new) = self.rekeyed_sa(
+            now, h, true, new_spi, peer_spi, &nonce, &nr, &g_ir, suite, &cfg, rng,
+        ) else {
+            return;
+        };
+        let nh = self.alloc_handle();
+        self.register_sa(nh, new);
+        if let Some(sa) = self.sas.get_mut(&h) {
+            sa.own_ike_rekey = Some((nh, min_nonce(&nonce, &nr).to_vec()));
+            sa.own_ike_rekey_done = true;
+        }
+        self.resolve_ike_collision(now, h, rng);
+    }
+
+    /// The IKE SA a rekey creates (§2.18): new SPIs and keys from the old SK_d.
+    #[allow(clippy::too_many_arguments)]
+    fn rekeyed_sa(
+        &mut self,
+        now: Instant,
+        h: u64,
+        we_initiated: bool,
+        spi_i: [u8; 8],
+        spi_r: [u8; 8],
+        ni: &[u8],
+        nr: &[u8],
+        g_ir: &[u8],
+        suite: crate::proposal::IkeSuite,
+        cfg: &SessionConfig,
+        rng: &mut dyn Random,
+    ) -> Option<IkeSa> {
+        let old = self.sas.get(&h)?;
+        let old_prf = old.suite?.prf;
+        let seed = rekey_skeyseed(old_prf, &old.keys.as_ref()?.sk_d, g_ir, ni, nr);
+        let keys = derive_ike_keys(
+            suite.prf,
+            &seed,
+            ni,
+            nr,
+            &spi_i,
+            &spi_r,
+            suite.integrity,
+            suite.cipher,
+        )
+        .ok()?;
+        let mut sa = IkeSa::new(old.session.clone(), we_initiated, old.local, old.remote);
+        sa.spi_i = spi_i;
+        sa.spi_r = spi_r;
+        sa.ni = ni.to_vec();
+        sa.nr = nr.to_vec();
+        sa.suite = Some(suite);
+        sa.keys = Some(keys);
+        sa.state = SaState::Established;
+        sa.udp_encapsulation = old.udp_encapsulation;
+        sa.remote_id = old.remote_id.clone();
+        sa.established = Some(now);
+        let (rekey_at, expire_at) = self.rekey_time(now, cfg.ike_lifetime, rng);
+        sa.rekey_at = Some(rekey_at);
+        sa.expire_at = Some(expire_at);
+        Some(sa)
+    }
+
+    /// After an IKE rekey: move the Child SAs to the surviving new IKE SA and delete the
+    /// redundant ones (§2.8, collisions §2.8.2: the new SA made with the lowest nonce is
+    /// deleted by its creator; the old SA is deleted by the creator of the winner).
+    fn resolve_ike_collision(&mut self, now: Instant, h: u64, rng: &mut dyn Random) {
+        let Some(sa) = self.sas.get(&h) else { return };
+        let outstanding_rekey = matches!(
+            sa.outstanding.as_ref().map(|o| &o.kind),
+            Some(RequestKind::RekeyIke { .. })
+        );
+        let (winner, we_delete_old, loser_ours) = match (&sa.own_ike_rekey, &sa.peer_ike_rekey) {
+            (Some((own, _)), None) => (*own, true, None),
+            (None, Some((peer, _))) if !outstanding_rekey => (*peer, false, None),
+            (None, Some(_)) => return, // our own rekey is still in flight: decide when it ends
+            (Some((own, own_min)), Some((peer, peer_min))) => {
+                if own_min < peer_min {
+                    (*peer, false, Some(*own))
+                } else {
+                    (*own, true, None)
+                }
+            }
+            (None, None) => return,
+        };
+        let Some(mut old) = self.sas.remove(&h) else {
+            return;
+        };
+        let children = std::mem::take(&mut old.children);
+        old.state = SaState::Rekeyed;
+        old.half_open_deadline = Some(now + REKEYED_LINGER);
+        old.queue.clear();
+        old.own_ike_rekey = None;
+        old.peer_ike_rekey = None;
+        if we_delete_old {
+            old.queue.push_back(Task::DeleteIke);
+        }
+        self.sas.insert(h, old);
+        if let Some(w) = self.sas.get_mut(&winner) {
+            w.children = children;
+        }
+        if let Some(l) = loser_ours {
+            if let Some(sa) = self.sas.get_mut(&l) {
+                sa.state = SaState::Rekeyed;
+                sa.queue.push_back(Task::DeleteIke);
+            }
+            self.drive(now, l, rng);
+        }
+        self.drive(now, h, rng);
+        let session = self.sas[&h].session.clone();
+        self.update_status(now, &session);
+    }
+
+    // ============================== INFORMATIONAL ==============================
+
+    fn info_request(
+        &mut self,
+        now: Instant,
+        h: u64,
+        header: Header,
+        inner: Vec<Payload>,
+        rng: &mut dyn Random,
+    ) {
+        let Some(sa) = self.sas.get(&h) else { return };
+        let session = sa.session.clone();
+        let mut out = Vec::new();
+        let mut delete_ike = false;
+        let mut removed = Vec::new();
+        for p in &inner {
+            let Payload::Delete(d) = p else { continue };
+            if d.protocol == ProtocolId::IKE {
+                delete_ike = true;
+            } else if d.protocol == ProtocolId::ESP {
+                let mut ours = Vec::new();
+                for spi in &d.spis {
+                    if spi.len() != 4 {
+                        continue;
+                    }
+                    let peer_in = u32::from_be_bytes([spi[0], spi[1], spi[2], spi[3]]);
+                    if let Some(c) = sa.children.iter().find(|c| c.spi_out == peer_in) {
+                        ours.push(c.spi_in);
+                    }
+                }
+                if !ours.is_empty() {
+                    out.push(Payload::Delete(Delete {
+                        protocol: ProtocolId::ESP,
+                        spis: ours.iter().map(|s| s.to_be_bytes().to_vec()).collect(),
+                    }));
+                    removed.extend(ours);
+                }
+            }
+        }
+        let was_rekeyed = sa.state == SaState::Rekeyed;
+        if delete_ike {
+            out.clear();
+        }
+        let Some(sa) = self.sas.get_mut(&h) else {
+            return;
+        };
+        let Ok(bytes) = sa.seal(
+            ExchangeType::INFORMATIONAL,
+            header.message_id,
+            true,
+            &out,
+            rng,
+        ) else {
+            return;
+        };
+        self.send_response(h, header.message_id, bytes);
+        if delete_ike {
+            self.remove_sa(h);
+            if !was_rekeyed && self.established_sa(&session).is_none() {
+                let alarm = "the peer deleted the IKE SA (an administrator stopped the tunnel or the peer restarted); strait negotiates again if it initiates".to_owned();
+                self.fail(now, &session, FailReason::PeerSentDelete, alarm, rng);
+            }
+            self.update_status(now, &session);
+            return;
+        }
+        if !removed.is_empty() {
+            self.remove_children(h, &removed);
+            self.update_status(now, &session);
+        }
+        self.drive(now, h, rng);
+    }
+}
+
+/// A DH private value from fresh randomness (an out-of-range ECP scalar is retried).
+pub(crate) fn generate_dh(group: DhGroup, rng: &mut dyn Random) -> Option<ike_crypto::DhPrivate> {
+    for _ in 0..8 {
+        let r = zeroize::Zeroizing::new(random::vec(rng, group.random_len()));
+        if let Ok(d) = group.generate(&r) {
+            return Some(d);
+        }
+    }
+    None
+}

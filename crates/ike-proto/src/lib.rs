@@ -1,0 +1,56 @@
+//! strait's IKEv2 protocol engine (RFC 7296), sans-IO in the style of quinn-proto: no
+//! sockets, clocks, threads or OS randomness inside. Every entry point takes `now`, and
+//! randomness comes from the caller's [`Random`].
+//!
+//! - In: [`Endpoint::handle_datagram`], [`Endpoint::handle_timeout`], and commands
+//!   ([`Endpoint::set_session`], [`Endpoint::remove_session`], [`Endpoint::initiate`],
+//!   [`Endpoint::rekey_child`], [`Endpoint::rekey_ike`], [`Endpoint::check_liveness`]).
+//! - Out: [`Endpoint::poll_transmit`] (datagrams to send), [`Endpoint::poll_event`]
+//!   (Child SAs for the data plane, status changes), [`Endpoint::poll_timeout`].
+//!
+//! Exchanges: IKE_SA_INIT with NAT detection, COOKIE (§2.6) and INVALID_KE_PAYLOAD
+//! (§1.2); IKE_AUTH with PSK (§2.15) creating the first Child SA with 0.0.0.0/0 and ::/0
+//! selectors (route-based); CREATE_CHILD_SA for Child and IKE rekeys (§1.3, §2.8) with
+//! collision handling (§2.8.1, §2.8.2); INFORMATIONAL deletes, liveness and error notifies;
+//! retransmission with backoff (§2.1, §2.4); NAT-T floating to port 4500 (§2.23).
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod config;
+mod endpoint;
+pub mod events;
+mod exchanges;
+pub mod proposal;
+pub mod random;
+mod sa;
+
+pub use config::{
+    EndpointConfig, EspCipher, EspProposal, Identity, IkeProposal, SessionConfig, SessionId,
+};
+pub use endpoint::{Endpoint, Transmit};
+pub use events::{
+    ChildSaInfo, ChildSaParams, Event, FailReason, IkeSaInfo, IkeState, SessionStatus,
+};
+pub use random::{Random, TestRandom};
+
+/// Internal failures while processing a message. Peers never see these texts; they map to
+/// notifies and to status reasons.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ProtoError {
+    /// The message did not decode.
+    #[error("undecodable message: {0}")]
+    Decode(#[from] ike_wire::DecodeError),
+    /// A field or payload is missing or wrong.
+    #[error("malformed message: {0}")]
+    Malformed(&'static str),
+    /// The ICV or AEAD tag did not verify.
+    #[error("integrity check failed")]
+    IntegrityCheckFailed,
+    /// A cryptographic operation failed.
+    #[error("crypto: {0}")]
+    Crypto(ike_crypto::CryptoError),
+    /// A bug or impossible state.
+    #[error("internal: {0}")]
+    Internal(&'static str),
+}

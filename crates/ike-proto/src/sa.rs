@@ -1,0 +1,367 @@
+//! IKE SA and Child SA state, and message protection with the SK payload (RFC 7296 §3.14,
+//! RFC 5282 for AEAD).
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use ike_crypto::{DhPrivate, IkeKeys};
+use ike_wire::{
+    emit_payloads, flags, parse_payloads, Encrypted, ExchangeType, Header, Payload, PayloadType,
+    TrafficSelector, VERSION_2_0,
+};
+use zeroize::Zeroizing;
+
+use crate::config::SessionId;
+use crate::proposal::{EspSuite, IkeSuite};
+use crate::random::{self, Random};
+use crate::ProtoError;
+
+/// Where an IKE SA is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SaState {
+    /// Initiator: IKE_SA_INIT sent.
+    InitSent,
+    /// Responder: IKE_SA_INIT answered, waiting for IKE_AUTH.
+    InitDone,
+    /// Initiator: IKE_AUTH sent.
+    AuthSent,
+    /// Usable.
+    Established,
+    /// Replaced by a rekeyed IKE SA; kept until its Delete completes.
+    Rekeyed,
+    /// Delete sent; waiting for the answer.
+    Deleting,
+}
+
+/// A Child SA.
+pub(crate) struct ChildSa {
+    pub(crate) spi_in: u32,
+    pub(crate) spi_out: u32,
+    pub(crate) suite: EspSuite,
+    pub(crate) ts_local: Vec<TrafficSelector>,
+    pub(crate) ts_remote: Vec<TrafficSelector>,
+    pub(crate) established: Instant,
+    pub(crate) rekey_at: Instant,
+    pub(crate) expire_at: Instant,
+    /// Being replaced (a rekey is under way or done and the old one awaits deletion).
+    pub(crate) rekeying: bool,
+    /// Replaced: delete it once the rekey exchange has finished.
+    pub(crate) superseded: bool,
+    /// Our completed rekey of this SA: (new SA's inbound SPI, lowest nonce of the exchange).
+    pub(crate) own_rekey: Option<(u32, Vec<u8>)>,
+    /// The peer's completed rekey of this SA, likewise.
+    pub(crate) peer_rekey: Option<(u32, Vec<u8>)>,
+}
+
+/// A request we sent and await an answer to (window size 1, §2.3).
+pub(crate) struct Outstanding {
+    pub(crate) message_id: u32,
+    pub(crate) datagram: Vec<u8>,
+    pub(crate) kind: RequestKind,
+    pub(crate) sends: u32,
+    pub(crate) next_send: Instant,
+}
+
+/// What a request was for, with the state its response completes.
+pub(crate) enum RequestKind {
+    Init,
+    Auth {
+        spi_in: u32,
+    },
+    CreateChild {
+        rekey_of: Option<u32>,
+        spi_in: u32,
+        nonce: Vec<u8>,
+        dh: Option<DhPrivate>,
+    },
+    RekeyIke {
+        new_spi: [u8; 8],
+        nonce: Vec<u8>,
+        dh: DhPrivate,
+    },
+    DeleteChild {
+        spis_in: Vec<u32>,
+    },
+    DeleteIke,
+    Liveness,
+}
+
+/// Work queued on an IKE SA until the request window is free.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Task {
+    RekeyChild(u32),
+    RekeyIke,
+    DeleteChildren(Vec<u32>),
+    DeleteIke,
+    Liveness,
+}
+
+/// An IKE SA.
+pub(crate) struct IkeSa {
+    pub(crate) session: SessionId,
+    /// Whether we are the (original) initiator of this IKE SA: it sets the I flag and which
+    /// keys protect which direction.
+    pub(crate) initiator: bool,
+    pub(crate) spi_i: [u8; 8],
+    pub(crate) spi_r: [u8; 8],
+    pub(crate) local: SocketAddr,
+    pub(crate) remote: SocketAddr,
+    pub(crate) state: SaState,
+    pub(crate) suite: Option<IkeSuite>,
+    pub(crate) keys: Option<IkeKeys>,
+    pub(crate) ni: Vec<u8>,
+    pub(crate) nr: Vec<u8>,
+    pub(crate) dh: Option<DhPrivate>,
+    /// The IKE_SA_INIT request and response as sent, for AUTH (§2.15).
+    pub(crate) init_request: Vec<u8>,
+    pub(crate) init_response: Vec<u8>,
+    pub(crate) cookie: Option<Vec<u8>>,
+    pub(crate) init_attempts: u32,
+    pub(crate) next_request_id: u32,
+    pub(crate) expected_peer_id: u32,
+    pub(crate) outstanding: Option<Outstanding>,
+    /// Our last response, replayed when the peer retransmits its request (§2.1).
+    pub(crate) last_response: Option<(u32, Vec<u8>)>,
+    pub(crate) queue: VecDeque<Task>,
+    pub(crate) children: Vec<ChildSa>,
+    /// NAT-T: IKE moved to port 4500 and ESP is UDP-encapsulated.
+    pub(crate) udp_encapsulation: bool,
+    pub(crate) established: Option<Instant>,
+    pub(crate) rekey_at: Option<Instant>,
+    pub(crate) expire_at: Option<Instant>,
+    /// Responder: drop the half-open SA after this.
+    pub(crate) half_open_deadline: Option<Instant>,
+    pub(crate) remote_id: Option<String>,
+    /// Our completed rekey of this IKE SA: (new SA, lowest nonce of the exchange).
+    pub(crate) own_ike_rekey: Option<(u64, Vec<u8>)>,
+    /// The peer's completed rekey of this IKE SA, likewise.
+    pub(crate) peer_ike_rekey: Option<(u64, Vec<u8>)>,
+    /// Our rekey of this IKE SA has completed (further requests on it are refused).
+    pub(crate) own_ike_rekey_done: bool,
+    gcm_iv_counter: u64,
+}
+
+impl IkeSa {
+    pub(crate) fn new(
+        session: SessionId,
+        initiator: bool,
+        local: SocketAddr,
+        remote: SocketAddr,
+    ) -> IkeSa {
+        IkeSa {
+            session,
+            initiator,
+            spi_i: [0; 8],
+            spi_r: [0; 8],
+            local,
+            remote,
+            state: if initiator {
+                SaState::InitSent
+            } else {
+                SaState::InitDone
+            },
+            suite: None,
+            keys: None,
+            ni: Vec::new(),
+            nr: Vec::new(),
+            dh: None,
+            init_request: Vec::new(),
+            init_response: Vec::new(),
+            cookie: None,
+            init_attempts: 0,
+            next_request_id: 0,
+            expected_peer_id: 0,
+            outstanding: None,
+            last_response: None,
+            queue: VecDeque::new(),
+            children: Vec::new(),
+            udp_encapsulation: false,
+            established: None,
+            rekey_at: None,
+            expire_at: None,
+            half_open_deadline: None,
+            remote_id: None,
+            own_ike_rekey: None,
+            peer_ike_rekey: None,
+            own_ike_rekey_done: false,
+            gcm_iv_counter: 0,
+        }
+    }
+
+    /// Our SPI of this IKE SA (what the peer puts in our slot).
+    pub(crate) fn local_spi(&self) -> [u8; 8] {
+        if self.initiator {
+            self.spi_i
+        } else {
+            self.spi_r
+        }
+    }
+
+    pub(crate) fn header(&self, exchange: ExchangeType, message_id: u32, response: bool) -> Header {
+        let mut f = if self.initiator { flags::INITIATOR } else { 0 };
+        if response {
+            f |= flags::RESPONSE;
+        }
+        Header {
+            spi_i: self.spi_i,
+            spi_r: self.spi_r,
+            next_payload: PayloadType::NONE,
+            version: VERSION_2_0,
+            exchange,
+            flags: f,
+            message_id,
+            length: 0,
+        }
+    }
+
+    fn keys_out(&self) -> Option<(&[u8], &[u8])> {
+        let k = self.keys.as_ref()?;
+        Some(if self.initiator {
+            (&k.sk_ei, &k.sk_ai)
+        } else {
+            (&k.sk_er, &k.sk_ar)
+        })
+    }
+
+    fn keys_in(&self) -> Option<(&[u8], &[u8])> {
+        let k = self.keys.as_ref()?;
+        Some(if self.initiator {
+            (&k.sk_er, &k.sk_ar)
+        } else {
+            (&k.sk_ei, &k.sk_ai)
+        })
+    }
+
+    /// Build an encrypted message: header, then SK { inner payloads } (§3.14).
+    pub(crate) fn seal(
+        &mut self,
+        exchange: ExchangeType,
+        message_id: u32,
+        response: bool,
+        inner: &[Payload],
+        rng: &mut dyn Random,
+    ) -> Result<Vec<u8>, ProtoError> {
+        let suite = self
+            .suite
+            .ok_or(ProtoError::Internal("sealing before keys exist"))?;
+        let cipher = suite.cipher;
+        let (first, mut plain) = emit_payloads(inner);
+        let plain_len = plain.len();
+        // Pad so that content + pad length byte fills whole blocks (§3.14).
+        let block = cipher.block_len().max(1);
+        let pad = (block - (plain_len + 1) % block) % block;
+        plain.resize(plain_len + pad, 0);
+        plain.push(pad as u8);
+        let plain = Zeroizing::new(plain);
+        let iv = if cipher.is_aead() {
+            // RFC 5282 §3.1: the IV must never repeat under a key; a counter guarantees it.
+            self.gcm_iv_counter += 1;
+            self.gcm_iv_counter.to_be_bytes().to_vec()
+        } else {
+            random::vec(rng, cipher.iv_len())
+        };
+        let icv_len = if cipher.is_aead() {
+            cipher.icv_len()
+        } else {
+            suite.integrity.map_or(0, |i| i.icv_len())
+        };
+        let sk_len = 4 + iv.len() + plain.len() + icv_len;
+        let mut header = self.header(exchange, message_id, response);
+        header.next_payload = PayloadType::SK;
+        header.length = (Header::LEN + sk_len) as u32;
+        let mut out = Vec::with_capacity(header.length as usize);
+        header.emit(&mut out);
+        out.push(first.0);
+        out.push(0);
+        out.extend_from_slice(&(sk_len as u16).to_be_bytes());
+        let (enc_key, integ_key) = self.keys_out().ok_or(ProtoError::Internal("no keys"))?;
+        if cipher.is_aead() {
+            let aad = out.clone();
+            let ct = cipher
+                .encrypt(enc_key, &iv, &aad, &plain)
+                .map_err(ProtoError::Crypto)?;
+            out.extend_from_slice(&iv);
+            out.extend_from_slice(&ct);
+        } else {
+            let ct = cipher
+                .encrypt(enc_key, &iv, &[], &plain)
+                .map_err(ProtoError::Crypto)?;
+            out.extend_from_slice(&iv);
+            out.extend_from_slice(&ct);
+            let integ = suite
+                .integrity
+                .ok_or(ProtoError::Internal("CBC without integrity"))?;
+            let icv = integ.compute(integ_key, &[&out]);
+            out.extend_from_slice(&icv);
+        }
+        Ok(out)
+    }
+
+    /// Check and decrypt a received message whose last payload is `sk` (§3.14); returns the
+    /// inner payloads.
+    pub(crate) fn open(&self, raw: &[u8], sk: &Encrypted) -> Result<Vec<Payload>, ProtoError> {
+        let suite = self.suite.ok_or(ProtoError::Internal("no keys"))?;
+        let cipher = suite.cipher;
+        let (enc_key, integ_key) = self.keys_in().ok_or(ProtoError::Internal("no keys"))?;
+        let sk_start = raw
+            .len()
+            .checked_sub(4 + sk.data.len())
+            .ok_or(ProtoError::Malformed("encrypted payload"))?;
+        let iv_len = cipher.iv_len();
+        let plain = if cipher.is_aead() {
+            if sk.data.len() < iv_len + cipher.icv_len() {
+                return Err(ProtoError::Malformed("encrypted payload too short"));
+            }
+            let aad = &raw[..sk_start + 4];
+            let (iv, ct) = sk.data.split_at(iv_len);
+            cipher
+                .decrypt(enc_key, iv, aad, ct)
+                .map_err(|_| ProtoError::IntegrityCheckFailed)?
+        } else {
+            let integ = suite
+                .integrity
+                .ok_or(ProtoError::Internal("CBC without integrity"))?;
+            let icv_len = integ.icv_len();
+            if sk.data.len() < iv_len + icv_len + cipher.block_len() {
+                return Err(ProtoError::Malformed("encrypted payload too short"));
+            }
+            let (covered, icv) = raw.split_at(raw.len() - icv_len);
+            if !integ.verify(integ_key, &[covered], icv) {
+                return Err(ProtoError::IntegrityCheckFailed);
+            }
+            let body = &sk.data[..sk.data.len() - icv_len];
+            let (iv, ct) = body.split_at(iv_len);
+            if ct.len() % cipher.block_len() != 0 {
+                return Err(ProtoError::Malformed(
+                    "encrypted payload is not a whole number of blocks",
+                ));
+            }
+            cipher
+                .decrypt(enc_key, iv, &[], ct)
+                .map_err(|_| ProtoError::IntegrityCheckFailed)?
+        };
+        let pad = usize::from(
+            *plain
+                .last()
+                .ok_or(ProtoError::Malformed("empty encrypted payload"))?,
+        );
+        let content_len = plain
+            .len()
+            .checked_sub(pad + 1)
+            .ok_or(ProtoError::Malformed("padding longer than the content"))?;
+        if sk.inner_first == PayloadType::NONE {
+            return Ok(Vec::new());
+        }
+        parse_payloads(sk.inner_first, &plain[..content_len]).map_err(ProtoError::Decode)
+    }
+
+    /// The Child SA with our inbound SPI.
+    pub(crate) fn child(&self, spi_in: u32) -> Option<&ChildSa> {
+        self.children.iter().find(|c| c.spi_in == spi_in)
+    }
+
+    pub(crate) fn child_mut(&mut self, spi_in: u32) -> Option<&mut ChildSa> {
+        self.children.iter_mut().find(|c| c.spi_in == spi_in)
+    }
+}

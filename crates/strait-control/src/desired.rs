@@ -1,0 +1,390 @@
+//! From the stored policy to what ike-proto negotiates: one [`SessionConfig`] per enabled
+//! route-based PSK session, or the reason the session cannot run.
+
+use std::time::Duration;
+
+use ike_crypto::{Cipher, DhGroup, Integrity, Prf};
+use ike_proto::{EspCipher, EspProposal, Identity, IkeProposal, SessionConfig, SessionId};
+use strait_model::enums::{
+    AuthenticationMode, ConnectionInitiationMode, DhGroup as NsxGroup, DigestAlgorithm,
+    IkeEncryption, IkeVersion, TunnelEncryption,
+};
+use strait_model::identity::IkeIdentity;
+use strait_model::objects::{
+    IkeProfile, LocalEndpoint, RouteBasedSession, TunnelProfile, VpnService,
+};
+use strait_model::status::reasons;
+use strait_model::{Kind, PolicyObject};
+use strait_policy::TreeSnapshot;
+use zeroize::Zeroizing;
+
+/// A stored session, and what the runtime should do with it.
+#[derive(Debug, Clone)]
+pub struct Desired {
+    /// The session's policy path.
+    pub path: String,
+    /// Its display name.
+    pub display_name: String,
+    /// Negotiate this, or why not.
+    pub plan: Plan,
+}
+
+/// Run it, or report why it does not run.
+#[derive(Debug, Clone)]
+pub enum Plan {
+    /// Negotiate with this configuration.
+    Run(Box<SessionConfig>),
+    /// Not running: NSX reason string and what to change.
+    Idle {
+        /// NSX fail_reason.
+        reason: &'static str,
+        /// Alarm text (None when simply disabled).
+        alarm: Option<String>,
+    },
+}
+
+fn group(g: NsxGroup) -> Option<DhGroup> {
+    DhGroup::from_id(match g {
+        NsxGroup::Group2 => 2,
+        NsxGroup::Group5 => 5,
+        NsxGroup::Group14 => 14,
+        NsxGroup::Group15 => 15,
+        NsxGroup::Group16 => 16,
+        NsxGroup::Group19 => 19,
+        NsxGroup::Group20 => 20,
+        NsxGroup::Group21 => 21,
+        NsxGroup::Group31 => 31,
+    })
+}
+
+fn integrity(d: DigestAlgorithm) -> Integrity {
+    match d {
+        DigestAlgorithm::Sha1 => Integrity::HmacSha1_96,
+        DigestAlgorithm::Sha2_256 => Integrity::HmacSha256_128,
+        DigestAlgorithm::Sha2_384 => Integrity::HmacSha384_192,
+        DigestAlgorithm::Sha2_512 => Integrity::HmacSha512_256,
+    }
+}
+
+fn prf(d: DigestAlgorithm) -> Prf {
+    match d {
+        DigestAlgorithm::Sha1 => Prf::HmacSha1,
+        DigestAlgorithm::Sha2_256 => Prf::HmacSha256,
+        DigestAlgorithm::Sha2_384 => Prf::HmacSha384,
+        DigestAlgorithm::Sha2_512 => Prf::HmacSha512,
+    }
+}
+
+/// IKE proposals from an NSX IKE profile: CBC ciphers with the profile's digests as
+/// integrity and PRF; GCM ciphers (RFC 5282) in their own proposal with PRF-HMAC-SHA2-256
+/// (contract: a GCM-only profile has no digests and uses PRF-HMAC-SHA2-256).
+pub fn ike_proposals(p: &IkeProfile) -> Vec<IkeProposal> {
+    let groups: Vec<DhGroup> = p.dh_groups.iter().filter_map(|g| group(*g)).collect();
+    let cbc: Vec<Cipher> = p
+        .encryption_algorithms
+        .iter()
+        .filter_map(|e| match e {
+            IkeEncryption::Aes128 => Some(Cipher::AesCbc { key_bits: 128 }),
+            IkeEncryption::Aes256 => Some(Cipher::AesCbc { key_bits: 256 }),
+            _ => None,
+        })
+        .collect();
+    let gcm: Vec<Cipher> = p
+        .encryption_algorithms
+        .iter()
+        .filter_map(|e| match e {
+            IkeEncryption::AesGcm128 => Some(Cipher::AesGcm16 { key_bits: 128 }),
+            IkeEncryption::AesGcm192 => Some(Cipher::AesGcm16 { key_bits: 192 }),
+            IkeEncryption::AesGcm256 => Some(Cipher::AesGcm16 { key_bits: 256 }),
+            _ => None,
+        })
+        .collect();
+    let mut out = Vec::new();
+    if !cbc.is_empty() {
+        out.push(IkeProposal {
+            ciphers: cbc,
+            integrity: p.digest_algorithms.iter().map(|d| integrity(*d)).collect(),
+            prfs: p.digest_algorithms.iter().map(|d| prf(*d)).collect(),
+            groups: groups.clone(),
+        });
+    }
+    if !gcm.is_empty() {
+        out.push(IkeProposal {
+            ciphers: gcm,
+            integrity: vec![],
+            prfs: vec![Prf::HmacSha256],
+            groups,
+        });
+    }
+    out
+}
+
+/// ESP proposals from an NSX tunnel profile: combined-mode transforms (GCM, GMAC) in one
+/// proposal, the others (CBC, NULL) with the profile's digests in another; PFS groups when
+/// PFS is on.
+pub fn esp_proposals(p: &TunnelProfile) -> Vec<EspProposal> {
+    let pfs: Vec<DhGroup> = if p.enable_perfect_forward_secrecy {
+        p.dh_groups.iter().filter_map(|g| group(*g)).collect()
+    } else {
+        Vec::new()
+    };
+    let cipher = |e: &TunnelEncryption| match e {
+        TunnelEncryption::Aes128 => EspCipher::AesCbc(128),
+        TunnelEncryption::Aes256 => EspCipher::AesCbc(256),
+        TunnelEncryption::AesGcm128 => EspCipher::AesGcm16(128),
+        TunnelEncryption::AesGcm192 => EspCipher::AesGcm16(192),
+        TunnelEncryption::AesGcm256 => EspCipher::AesGcm16(256),
+        TunnelEncryption::NoEncryptionAuthAesGmac128 => EspCipher::NullAuthAesGmac(128),
+        TunnelEncryption::NoEncryptionAuthAesGmac192 => EspCipher::NullAuthAesGmac(192),
+        TunnelEncryption::NoEncryptionAuthAesGmac256 => EspCipher::NullAuthAesGmac(256),
+        TunnelEncryption::NoEncryption => EspCipher::Null,
+    };
+    let (combined, plain): (Vec<EspCipher>, Vec<EspCipher>) = p
+        .encryption_algorithms
+        .iter()
+        .map(cipher)
+        .partition(|c| c.is_combined());
+    let mut out = Vec::new();
+    if !combined.is_empty() {
+        out.push(EspProposal {
+            ciphers: combined,
+            integrity: vec![],
+            pfs_groups: pfs.clone(),
+            esn: false,
+        });
+    }
+    if !plain.is_empty() {
+        out.push(EspProposal {
+            ciphers: plain,
+            integrity: p.digest_algorithms.iter().map(|d| integrity(*d)).collect(),
+            pfs_groups: pfs,
+            esn: false,
+        });
+    }
+    out
+}
+
+/// An NSX ID string as an IKE identity (contract: IP literal, `=` DN, `@` email, else FQDN).
+pub fn identity(s: &str) -> Option<Identity> {
+    match IkeIdentity::parse(s).ok()? {
+        IkeIdentity::Ip(ip) => Some(Identity::ip(ip)),
+        IkeIdentity::Fqdn(f) => Some(Identity::fqdn(&f)),
+        IkeIdentity::Rfc822(e) => Some(Identity::email(&e)),
+        IkeIdentity::Dn(_) => None,
+    }
+}
+
+fn idle(reason: &'static str, alarm: Option<String>) -> Plan {
+    Plan::Idle { reason, alarm }
+}
+
+/// What to run, for every stored session.
+pub fn desired(tree: &TreeSnapshot) -> Vec<Desired> {
+    tree.objects
+        .iter()
+        .filter_map(|o| match &o.object {
+            PolicyObject::Session(s) => Some(Desired {
+                path: o.path.to_string(),
+                display_name: s.common.display_name.clone(),
+                plan: plan(tree, o.path.as_str(), s),
+            }),
+            _ => None,
+        })
+        .collect()
+}
+
+fn plan(tree: &TreeSnapshot, path: &str, s: &RouteBasedSession) -> Plan {
+    let service_path = path.rsplitn(3, '/').nth(2).unwrap_or_default();
+    let Some(PolicyObject::VpnService(service)) = tree.get(service_path) else {
+        return idle(
+            reasons::CONFIGURATION_FAILED,
+            Some(format!(
+                "the session's VPN service {service_path} is missing"
+            )),
+        );
+    };
+    let VpnService {
+        enabled: service_enabled,
+        ..
+    } = service;
+    if !service_enabled {
+        return idle(
+            reasons::IPSEC_SERVICE_NOT_ENABLED,
+            Some(format!("the IPsec VPN service {service_path} is disabled; enable it to bring its sessions up")),
+        );
+    }
+    if !s.enabled {
+        return idle(reasons::SESSION_NOT_ENABLED, None);
+    }
+    if s.authentication_mode == AuthenticationMode::Certificate {
+        return idle(
+            reasons::CONFIGURATION_FAILED,
+            Some(
+                "certificate authentication is not available yet (it needs certificate support in IKE); use a pre-shared key for now"
+                    .into(),
+            ),
+        );
+    }
+    let Some(PolicyObject::LocalEndpoint(le)) = tree.get(&s.local_endpoint_path) else {
+        return idle(
+            reasons::CONFIGURATION_FAILED,
+            Some(format!(
+                "local endpoint {} is missing",
+                s.local_endpoint_path
+            )),
+        );
+    };
+    let LocalEndpoint {
+        local_address,
+        local_id,
+        ..
+    } = le;
+    let (Some(PolicyObject::IkeProfile(ike)), Some(PolicyObject::TunnelProfile(tunnel))) = (
+        tree.get(&s.ike_profile_path),
+        tree.get(&s.tunnel_profile_path),
+    ) else {
+        return idle(
+            reasons::CONFIGURATION_FAILED,
+            Some("the session's IKE or tunnel profile is missing".into()),
+        );
+    };
+    if ike.ike_version != IkeVersion::IkeV2 {
+        return idle(
+            reasons::CONFIGURATION_FAILED,
+            Some(format!(
+                "IKE profile {} uses {}; strait speaks IKEv2 only: use an IKE_V2 profile",
+                s.ike_profile_path, ike.ike_version
+            )),
+        );
+    }
+    let Some(psk) = tree.psks.get(path) else {
+        return idle(
+            reasons::CONFIGURATION_FAILED,
+            Some("the session has no pre-shared key; set psk".into()),
+        );
+    };
+    let local_id_str = local_id
+        .clone()
+        .unwrap_or_else(|| local_address.to_string());
+    let (Some(local_identity), Some(remote_identity)) =
+        (identity(&local_id_str), identity(&s.peer_id))
+    else {
+        return idle(
+            reasons::CONFIGURATION_FAILED,
+            Some("a DN as local or remote ID needs certificate authentication, which is not available yet".into()),
+        );
+    };
+    let ipv4 = s
+        .vti_subnets()
+        .any(|n| n.ip_addresses.first().is_some_and(|a| a.is_ipv4()));
+    let ipv6 = s
+        .vti_subnets()
+        .any(|n| n.ip_addresses.first().is_some_and(|a| a.is_ipv6()));
+    let config = SessionConfig {
+        id: SessionId(path.to_owned()),
+        local: *local_address,
+        remote: s.peer_address,
+        local_id: local_identity,
+        remote_id: remote_identity,
+        psk: Zeroizing::new(psk.as_bytes().to_vec()),
+        ike: ike_proposals(ike),
+        esp: esp_proposals(tunnel),
+        ike_lifetime: Duration::from_secs(ike.sa_life_time),
+        child_lifetime: Duration::from_secs(tunnel.sa_life_time),
+        initiate: s.connection_initiation_mode == ConnectionInitiationMode::Initiator,
+        force_udp_encapsulation: true,
+        ipv4,
+        ipv6,
+    };
+    Plan::Run(Box::new(config))
+}
+
+/// Whether a path names a session (for the API's status routes).
+pub fn is_session(path: &str) -> bool {
+    strait_model::ObjectPath::parse(path).is_ok_and(|p| p.kind() == Kind::Session)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use strait_model::objects::Common;
+
+    fn ike(enc: Vec<IkeEncryption>, dig: Vec<DigestAlgorithm>) -> IkeProfile {
+        IkeProfile {
+            common: Common::with_id("p"),
+            ike_version: IkeVersion::IkeV2,
+            encryption_algorithms: enc,
+            digest_algorithms: dig,
+            dh_groups: vec![NsxGroup::Group14, NsxGroup::Group31],
+            sa_life_time: 86_400,
+        }
+    }
+
+    #[test]
+    fn nsx_default_ike_profile() {
+        let p = ike_proposals(&ike(
+            vec![IkeEncryption::Aes128],
+            vec![DigestAlgorithm::Sha2_256],
+        ));
+        assert_eq!(
+            p,
+            vec![IkeProposal {
+                ciphers: vec![Cipher::AesCbc { key_bits: 128 }],
+                integrity: vec![Integrity::HmacSha256_128],
+                prfs: vec![Prf::HmacSha256],
+                groups: vec![DhGroup::Modp2048, DhGroup::Curve25519],
+            }]
+        );
+    }
+
+    #[test]
+    fn gcm_and_cbc_get_separate_proposals() {
+        let p = ike_proposals(&ike(
+            vec![IkeEncryption::AesGcm256, IkeEncryption::Aes256],
+            vec![DigestAlgorithm::Sha2_384],
+        ));
+        assert_eq!(p.len(), 2);
+        assert_eq!(p[0].ciphers, vec![Cipher::AesCbc { key_bits: 256 }]);
+        assert_eq!(p[1].ciphers, vec![Cipher::AesGcm16 { key_bits: 256 }]);
+        assert!(p[1].integrity.is_empty());
+        assert_eq!(p[1].prfs, vec![Prf::HmacSha256]);
+    }
+
+    #[test]
+    fn tunnel_profiles() {
+        let t = TunnelProfile {
+            common: Common::with_id("t"),
+            encryption_algorithms: vec![
+                TunnelEncryption::AesGcm128,
+                TunnelEncryption::NoEncryption,
+            ],
+            digest_algorithms: vec![DigestAlgorithm::Sha2_256],
+            enable_perfect_forward_secrecy: false,
+            dh_groups: vec![NsxGroup::Group14],
+            df_policy: strait_model::enums::DfPolicy::Copy,
+            sa_life_time: 3600,
+        };
+        let p = esp_proposals(&t);
+        assert_eq!(p[0].ciphers, vec![EspCipher::AesGcm16(128)]);
+        assert_eq!(p[1].ciphers, vec![EspCipher::Null]);
+        assert_eq!(p[1].integrity, vec![Integrity::HmacSha256_128]);
+        assert!(p.iter().all(|x| x.pfs_groups.is_empty()), "PFS off");
+    }
+
+    #[test]
+    fn identities_follow_the_contract() {
+        assert_eq!(
+            identity("203.0.113.5").unwrap().id_type,
+            ike_wire::IdType::ID_IPV4_ADDR
+        );
+        assert_eq!(
+            identity("vpn.example.com").unwrap().id_type,
+            ike_wire::IdType::ID_FQDN
+        );
+        assert_eq!(
+            identity("a@b.example").unwrap().id_type,
+            ike_wire::IdType::ID_RFC822_ADDR
+        );
+        assert!(identity("C=US, CN=x").is_none());
+    }
+}
