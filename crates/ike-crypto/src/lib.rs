@@ -4,9 +4,11 @@
 //! sockets, no clocks and no operating-system randomness. Whatever must be random (DH
 //! private keys) is passed in as bytes by the caller, so every function is deterministic
 //! and testable against captures. Errors are [`CryptoError`] values whose `Display` says
-//! what went wrong in words an operator can act on; no input makes a function panic.
-//! Secrets are returned in [`zeroize::Zeroizing`] buffers and are never logged (no
-//! `Debug` output of this crate shows key material).
+//! what went wrong in words an operator can act on. No input makes a function panic (the
+//! infallible ones, such as [`Prf::compute`], could panic only if aws-lc itself failed to
+//! allocate memory, as aws-lc-rs's own infallible functions do). Secrets are returned in
+//! [`zeroize::Zeroizing`] buffers, private keys are wiped when dropped, and nothing is
+//! logged: no `Debug` output of this crate shows key material.
 //!
 //! What is implemented, by RFC section:
 //!

@@ -838,3 +838,14 @@ fn esp_key_length_table() {
         "unsupported ESP integrity algorithm: transform ID 5"
     );
 }
+
+#[test]
+fn types_can_cross_threads() {
+    // The IKE state machine keeps these in tasks; they must be Send + Sync.
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<ike_crypto::DhPrivate>();
+    send_sync::<ike_crypto::IkeKeys>();
+    send_sync::<ike_crypto::ChildSaKeys>();
+    send_sync::<CryptoError>();
+    send_sync::<Cipher>();
+}

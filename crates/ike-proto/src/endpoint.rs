@@ -84,8 +84,13 @@ impl Endpoint {
         let initiate = config.initiate;
         match self.sessions.get_mut(&id) {
             Some(s) if same_negotiation(&s.config, &config) => {
+                // Only the initiation mode changed: a new initiator starts now if it has no
+                // IKE SA; a new responder keeps what it has and stops retrying.
                 s.config.initiate = config.initiate;
-                return;
+                if !initiate {
+                    s.retry_at = None;
+                    return;
+                }
             }
             Some(_) => {
                 self.delete_session_sas(now, &id, rng);

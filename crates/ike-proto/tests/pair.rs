@@ -861,3 +861,16 @@ fn both_initiating_at_once_ends_with_one_ike_sa() {
         p.assert_one_matching_child();
     }
 }
+
+#[test]
+fn switching_a_responder_to_initiator_starts_negotiating() {
+    let mut p = Pair::new(27);
+    p.configure(session(A, B, false), session(B, A, false));
+    p.deliver();
+    assert!(p.wire.is_empty());
+    let now = p.now;
+    p.a.ep.set_session(now, session(A, B, true), &mut p.a.rng);
+    p.deliver();
+    assert_eq!(p.status_a().ike_state, IkeState::Up);
+    p.assert_one_matching_child();
+}

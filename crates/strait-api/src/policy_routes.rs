@@ -154,6 +154,34 @@ async fn dispatch(state: &AppState, actor: &Actor, req: Request) -> Result<Respo
                 blocking(state, move |p| p.delete(o.as_str(), &actor)).await?;
                 Ok(StatusCode::OK.into_response())
             }
+            Method::POST if o.kind() == strait_model::Kind::Session => {
+                q.only(&["action"])?;
+                let kind = match q.get("action") {
+                    Some("rekey_ike") => strait_model::status::RekeyKind::Ike,
+                    Some("rekey_child") => strait_model::status::RekeyKind::Child,
+                    other => {
+                        return Err(ApiError::bad_request(format!(
+                            "POST on a session needs ?action=rekey_ike or ?action=rekey_child (strait extensions), not {other:?}"
+                        )))
+                    }
+                };
+                if !actor.is_admin() {
+                    return Err(ApiError::forbidden(format!(
+                        "user {} has role {}, which is read-only; ask an admin to rekey",
+                        actor.user, actor.role
+                    )));
+                }
+                let started = state
+                    .status
+                    .as_ref()
+                    .is_some_and(|s| s.rekey(o.as_str(), kind));
+                if !started {
+                    return Err(ApiError::bad_request(format!(
+                        "{o} has no established IKE SA to rekey; check its detailed-status"
+                    )));
+                }
+                Ok(StatusCode::OK.into_response())
+            }
             m => Err(ApiError::method_not_allowed(
                 m.as_str(),
                 &path,

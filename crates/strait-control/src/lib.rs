@@ -12,4 +12,4 @@ pub mod desired;
 mod runtime;
 
 pub use board::StatusBoard;
-pub use runtime::{ControlPlane, LoggingSaSink, OsRandom, SaSink};
+pub use runtime::{ControlPlane, LoggingSaSink, OsRandom, RuntimeHandle, SaSink};

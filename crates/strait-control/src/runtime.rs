@@ -68,6 +68,30 @@ pub struct ControlPlane {
     task: JoinHandle<()>,
 }
 
+/// What the API holds: status and operator actions.
+pub struct RuntimeHandle {
+    board: Arc<StatusBoard>,
+    commands: mpsc::Sender<Command>,
+}
+
+impl strait_model::status::StatusSource for RuntimeHandle {
+    fn session_status(&self, path: &str) -> Option<strait_model::status::SessionStatusNsxT> {
+        self.board.session_status(path)
+    }
+
+    fn rekey(&self, path: &str, kind: strait_model::status::RekeyKind) -> bool {
+        let up = self
+            .board
+            .session_status(path)
+            .is_some_and(|s| s.ike_status.ike_session_state == "UP");
+        let cmd = match kind {
+            strait_model::status::RekeyKind::Ike => Command::RekeyIke(path.to_owned()),
+            strait_model::status::RekeyKind::Child => Command::RekeyChild(path.to_owned()),
+        };
+        up && self.commands.try_send(cmd).is_ok()
+    }
+}
+
 /// Datagrams waiting for the protocol; beyond this, new ones are dropped (the peer retransmits).
 const INBOX_MAX: usize = 4096;
 /// Largest datagram read.
@@ -86,9 +110,17 @@ impl ControlPlane {
         }
     }
 
-    /// The status board (for the API).
+    /// The status board.
     pub fn board(&self) -> Arc<StatusBoard> {
         self.board.clone()
+    }
+
+    /// Status and actions for the API.
+    pub fn handle(&self) -> Arc<RuntimeHandle> {
+        Arc::new(RuntimeHandle {
+            board: self.board.clone(),
+            commands: self.commands.clone(),
+        })
     }
 
     /// Rekey a session's Child SAs now.

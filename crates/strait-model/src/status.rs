@@ -204,8 +204,25 @@ impl SessionStatusNsxT {
     }
 }
 
-/// Where the API gets runtime status from (implemented by the control plane).
+/// What to rekey on request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RekeyKind {
+    /// The IKE SA (CREATE_CHILD_SA with an IKE proposal).
+    Ike,
+    /// The Child SAs.
+    Child,
+}
+
+/// Where the API gets runtime status from, and sends operator actions to (implemented by
+/// the control plane).
 pub trait StatusSource: Send + Sync {
     /// The status of the session at `path`, if the runtime knows it.
     fn session_status(&self, path: &str) -> Option<SessionStatusNsxT>;
+
+    /// Start a rekey of the session's IKE or Child SAs now; false if the runtime cannot
+    /// (the session is not up).
+    fn rekey(&self, path: &str, kind: RekeyKind) -> bool {
+        let _ = (path, kind);
+        false
+    }
 }

@@ -119,7 +119,7 @@ async fn run(args: Args) -> Result<()> {
         Arc::new(strait_control::LoggingSaSink),
         ike_proto::EndpointConfig::default(),
     );
-    let app = strait_api::router(strait_api::AppState::new(policy).with_status(control.board()));
+    let app = strait_api::router(strait_api::AppState::new(policy).with_status(control.handle()));
     let handle = axum_server::Handle::new();
     let server = axum_server::from_tcp_rustls(
         listener,
