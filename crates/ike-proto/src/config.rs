@@ -58,6 +58,14 @@ impl Identity {
         }
     }
 
+    /// ID_DER_ASN1_DN from the DER encoding of an X.500 name.
+    pub fn dn_der(der: Vec<u8>) -> Identity {
+        Identity {
+            id_type: IdType::ID_DER_ASN1_DN,
+            data: der,
+        }
+    }
+
     /// Human-readable form for status and alarms.
     pub fn display(&self) -> String {
         match self.id_type {

@@ -874,3 +874,60 @@ fn switching_a_responder_to_initiator_starts_negotiating() {
     assert_eq!(p.status_a().ike_state, IkeState::Up);
     p.assert_one_matching_child();
 }
+
+#[test]
+fn ipv6_outer_addresses_and_every_id_type() {
+    // IKE over IPv6, with IPv6, FQDN, email and DN identities (DER, compared byte for byte).
+    let a6 = "fd00:5a::1";
+    let b6 = "fd00:5a::2";
+    // DER of "CN=site-a" and "CN=site-b": SEQUENCE { SET { SEQUENCE { OID 2.5.4.3, UTF8String } } }
+    let dn = |cn: &[u8]| {
+        let mut atv = vec![0x06, 0x03, 0x55, 0x04, 0x03, 0x0c, cn.len() as u8];
+        atv.extend_from_slice(cn);
+        let mut seq = vec![0x30, atv.len() as u8];
+        seq.extend(atv);
+        let mut set = vec![0x31, seq.len() as u8];
+        set.extend(seq);
+        let mut name = vec![0x30, set.len() as u8];
+        name.extend(set);
+        name
+    };
+    let ids = [
+        (Identity::ip(ip(a6)), Identity::ip(ip(b6))),
+        (
+            Identity::fqdn("a.example.com"),
+            Identity::email("vpn@b.example.com"),
+        ),
+        (
+            Identity::dn_der(dn(b"site-a")),
+            Identity::dn_der(dn(b"site-b")),
+        ),
+    ];
+    for (i, (ida, idb)) in ids.into_iter().enumerate() {
+        let mut p = Pair::new(40 + i as u64);
+        p.a.addr = ip(a6);
+        p.b.addr = ip(b6);
+        let mut a = session(a6, b6, true);
+        let mut b = session(b6, a6, false);
+        a.local_id = ida.clone();
+        b.remote_id = ida;
+        b.local_id = idb.clone();
+        a.remote_id = idb;
+        a.ipv6 = true;
+        b.ipv6 = true;
+        p.b.ep.set_session(p.now, b, &mut p.b.rng);
+        p.a.ep.set_session(p.now, a, &mut p.a.rng);
+        p.deliver();
+        let sa = p.a.ep.status(&SessionId(format!("s-{a6}"))).unwrap();
+        assert_eq!(sa.ike_state, IkeState::Up, "{sa:?}");
+        p.assert_one_matching_child();
+        assert_eq!(
+            p.a.children[0].ts_local,
+            vec![
+                ike_wire::TrafficSelector::ANY_V4,
+                ike_wire::TrafficSelector::ANY_V6
+            ]
+        );
+        assert!(p.a.children[0].remote.is_ipv6());
+    }
+}
