@@ -158,12 +158,8 @@ struct Sockets {
 }
 
 impl Sockets {
-    /// Bind 500 and 4500 on every address in `want`, drop sockets no longer wanted.
-    async fn reconcile(
-        &mut self,
-        want: &HashSet<IpAddr>,
-        inbox: &mpsc::Sender<(SocketAddr, SocketAddr, Vec<u8>)>,
-    ) {
+    /// Drop sockets of addresses no longer wanted (after the Deletes sent from them left).
+    fn prune(&mut self, want: &HashSet<IpAddr>) {
         let stale: Vec<SocketAddr> = self
             .by_addr
             .keys()
@@ -177,6 +173,15 @@ impl Sockets {
             }
         }
         self.failed.retain(|ip, _| want.contains(ip));
+    }
+
+    /// Bind 500 and 4500 on every address in `want` (sockets no longer wanted stay until
+    /// [`Sockets::prune`], so that Deletes can still be sent from them).
+    async fn reconcile(
+        &mut self,
+        want: &HashSet<IpAddr>,
+        inbox: &mpsc::Sender<(SocketAddr, SocketAddr, Vec<u8>)>,
+    ) {
         for ip in want {
             for port in [500u16, 4500] {
                 let addr = SocketAddr::new(*ip, port);
@@ -261,7 +266,11 @@ async fn run(
                 if changed.is_err() {
                     break;
                 }
-                reconcile(&policy, &mut ep, &mut sockets, &board, &inbox_tx, &mut running, &mut rng).await;
+                let wanted = reconcile(&policy, &mut ep, &mut sockets, &board, &inbox_tx, &mut running, &mut rng).await;
+                flush(&mut ep, &sockets, &sink, &board).await;
+                if let Some(w) = wanted {
+                    sockets.prune(&w);
+                }
             }
             _ = async { match wake { Some(t) => tokio::time::sleep_until(t).await, None => std::future::pending().await } } => {
                 ep.handle_timeout(Instant::now(), &mut rng);
@@ -324,15 +333,15 @@ async fn reconcile(
     inbox: &mpsc::Sender<(SocketAddr, SocketAddr, Vec<u8>)>,
     running: &mut HashSet<String>,
     rng: &mut OsRandom,
-) {
+) -> Option<HashSet<IpAddr>> {
     let p = policy.clone();
     let tree = match tokio::task::spawn_blocking(move || p.snapshot_all()).await {
         Ok(Ok(t)) => t,
         Ok(Err(e)) => {
             tracing::error!(error = %e, "cannot read the configuration");
-            return;
+            return None;
         }
-        Err(_) => return,
+        Err(_) => return None,
     };
     let wanted = desired(&tree);
     let addrs: HashSet<IpAddr> = wanted
@@ -388,4 +397,5 @@ async fn reconcile(
         running.remove(&p);
     }
     board.replace(entries);
+    Some(addrs)
 }

@@ -502,3 +502,88 @@ fn mismatched_proposals_name_both_sides_in_the_alarm() {
     });
     assert_eq!(st["ike_status"]["fail_reason"], "No proposal chosen");
 }
+
+/// Every API change is realized: disable/enable the session and its service, change the
+/// PSK, delete the session, and SIGTERM straitd (which sends Deletes).
+#[test]
+fn api_changes_are_realized_against_strongswan() {
+    let t = topology();
+    let ss = StrongSwan::start(&t.b);
+    ss.load(&PskConn::new("rb", SWAN, STRAIT, PSK).render());
+    let mut strait = StraitInNs::start(&t.a);
+    strait.api(|h| configure(h, session_body(true, None, SWAN), &[]));
+    swan_up(&ss);
+    strait.wait_status("UP", |s| s["runtime_status"] == "UP");
+
+    let gone = |ss: &StrongSwan, what: &str| {
+        ss.wait_sas(what, WAIT, |s| s.iter().all(|x| x.state != "ESTABLISHED"))
+    };
+    // Admin status disabled: strait sends a Delete.
+    strait.api(|h| h.patch(SESSION, &json!({"enabled": false})).expect(200));
+    gone(&ss, "the IKE SA deleted after disabling the session");
+    let st = strait.wait_status("Session not enabled", |s| {
+        s["ike_status"]["fail_reason"] == "Session not enabled"
+    });
+    assert_eq!(st["runtime_status"], "DOWN");
+    strait.api(|h| h.patch(SESSION, &json!({"enabled": true})).expect(200));
+    swan_up(&ss);
+    strait.wait_status("UP again", |s| s["runtime_status"] == "UP");
+
+    // The VPN service disabled: every session goes down.
+    strait.api(|h| h.patch(SVC, &json!({"enabled": false})).expect(200));
+    gone(&ss, "the IKE SA deleted after disabling the service");
+    strait.wait_status("IPsec service not enabled", |s| {
+        s["ike_status"]["fail_reason"] == "IPsec service not enabled"
+    });
+    strait.api(|h| h.patch(SVC, &json!({"enabled": true})).expect(200));
+    swan_up(&ss);
+
+    // A new PSK on both sides: strait renegotiates with it.
+    let before = ss
+        .list_sas()
+        .into_iter()
+        .find(|s| s.state == "ESTABLISHED")
+        .unwrap()
+        .initiator_spi;
+    ss.load(&PskConn::new("rb", SWAN, STRAIT, "a-new-psk-for-both-sides-42").render());
+    strait.api(|h| {
+        h.patch(SESSION, &json!({"psk": "a-new-psk-for-both-sides-42"}))
+            .expect(200)
+    });
+    ss.wait_sas("an IKE SA with the new PSK", WAIT, |s| {
+        s.iter().any(|x| {
+            x.state == "ESTABLISHED"
+                && x.initiator_spi != before
+                && !x.installed_children().is_empty()
+        })
+    });
+    strait.wait_status("UP with the new PSK", |s| s["runtime_status"] == "UP");
+
+    // Deleting the session removes its SAs.
+    strait.api(|h| h.delete(SESSION).expect(200));
+    gone(&ss, "the IKE SA deleted with the session");
+    strait.api(|h| h.get(&format!("{SESSION}/detailed-status")).expect(404));
+
+    // SIGTERM: straitd sends Deletes before it exits.
+    strait.api(|h| {
+        h.patch(
+            SESSION,
+            &session_body(true, None, SWAN)
+                .as_object()
+                .map(|o| {
+                    let mut o = o.clone();
+                    o.remove("_le");
+                    o["psk"] = json!("a-new-psk-for-both-sides-42");
+                    Value::Object(o)
+                })
+                .unwrap(),
+        )
+        .expect(200)
+    });
+    swan_up(&ss);
+    let pid = nix::unistd::Pid::from_raw(strait.child.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+    let status = strait.child.wait().unwrap();
+    assert!(status.success(), "straitd exits 0 on SIGTERM: {status:?}");
+    gone(&ss, "the IKE SA deleted by straitd's shutdown");
+}
