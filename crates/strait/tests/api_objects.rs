@@ -986,7 +986,7 @@ fn unknown_paths_and_methods_get_nsx_errors() {
     assert_nsx_error(&r, 400);
     assert!(r.text.contains("UTF-8"), "{}", r.text);
     for (m, path) in [
-        ("POST", seed::session_url("s1")),
+        ("POST", seed::LE.to_owned()),
         ("POST", seed::T0.to_owned()),
         ("PATCH", seed::SESSIONS.to_owned()),
         ("PUT", format!("{P}/infra/tier-0s")),
@@ -999,6 +999,10 @@ fn unknown_paths_and_methods_get_nsx_errors() {
         assert_nsx_error(&r, 405);
         assert_eq!(r.body["httpStatus"], "METHOD_NOT_ALLOWED", "{m} {path}");
     }
+    // POST on a session is for the rekey actions (strait extension) and says so.
+    let r = h.raw("POST", &seed::session_url("s1"), "{}");
+    assert_nsx_error(&r, 400);
+    assert!(r.text.contains("rekey_ike"), "{}", r.text);
 }
 
 #[test]
