@@ -94,6 +94,8 @@ impl strait_model::status::StatusSource for RuntimeHandle {
 
 /// Datagrams waiting for the protocol; beyond this, new ones are dropped (the peer retransmits).
 const INBOX_MAX: usize = 4096;
+/// How often binding a missing local endpoint address is tried again.
+const BIND_RETRY: std::time::Duration = std::time::Duration::from_secs(10);
 /// Largest datagram read.
 const DATAGRAM_MAX: usize = 65_535;
 
@@ -183,6 +185,7 @@ impl Sockets {
         inbox: &mpsc::Sender<(SocketAddr, SocketAddr, Vec<u8>)>,
     ) {
         for ip in want {
+            let mut first_error = None;
             for port in [500u16, 4500] {
                 let addr = SocketAddr::new(*ip, port);
                 if self.by_addr.contains_key(&addr) {
@@ -190,7 +193,6 @@ impl Sockets {
                 }
                 match UdpSocket::bind(addr).await {
                     Ok(sock) => {
-                        self.failed.remove(ip);
                         let sock = Arc::new(sock);
                         let reader = tokio::spawn(read_loop(sock.clone(), addr, inbox.clone()));
                         self.by_addr.insert(addr, sock);
@@ -199,9 +201,16 @@ impl Sockets {
                     }
                     Err(e) => {
                         tracing::warn!(%addr, error = %e, "cannot listen for IKE");
-                        self.failed
-                            .insert(*ip, format!("cannot listen on {addr}: {e}"));
+                        first_error.get_or_insert_with(|| format!("cannot listen on {addr}: {e}"));
                     }
+                }
+            }
+            match first_error {
+                Some(e) => {
+                    self.failed.insert(*ip, e);
+                }
+                None => {
+                    self.failed.remove(ip);
                 }
             }
         }
@@ -266,6 +275,14 @@ async fn run(
                 if changed.is_err() {
                     break;
                 }
+                let wanted = reconcile(&policy, &mut ep, &mut sockets, &board, &inbox_tx, &mut running, &mut rng).await;
+                flush(&mut ep, &sockets, &sink, &board).await;
+                if let Some(w) = wanted {
+                    sockets.prune(&w);
+                }
+            }
+            // A local endpoint address may be added to the host later: try binding again.
+            _ = tokio::time::sleep(BIND_RETRY), if !sockets.failed.is_empty() => {
                 let wanted = reconcile(&policy, &mut ep, &mut sockets, &board, &inbox_tx, &mut running, &mut rng).await;
                 flush(&mut ep, &sockets, &sink, &board).await;
                 if let Some(w) = wanted {
