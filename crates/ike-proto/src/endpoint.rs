@@ -37,6 +37,12 @@ pub(crate) struct Session {
     pub(crate) retry_delay: Duration,
 }
 
+/// How long an extra Child SA may live before the initiator removes it.
+const EXTRA_CHILD_GRACE: Duration = Duration::from_secs(60);
+
+/// How often an IKE SA without a Child SA tries to create one.
+const CHILD_RETRY: Duration = Duration::from_secs(30);
+
 /// Initial and maximum delay before an initiator session tries again after a failure.
 const RETRY_MIN: Duration = Duration::from_secs(5);
 const RETRY_MAX: Duration = Duration::from_secs(120);
@@ -139,15 +145,16 @@ impl Endpoint {
 
     /// Start IKE_SA_INIT for a session now (if it has no IKE SA under way or up).
     pub fn initiate(&mut self, now: Instant, id: &SessionId, rng: &mut dyn Random) {
+        // A due retry is consumed either way, so the timer cannot fire forever.
+        if let Some(s) = self.sessions.get_mut(id) {
+            s.retry_at = None;
+        }
         if self.session_sas(id).iter().any(|h| {
             self.sas
                 .get(h)
                 .is_some_and(|sa| sa.state != SaState::Rekeyed)
         }) {
             return;
-        }
-        if let Some(s) = self.sessions.get_mut(id) {
-            s.retry_at = None;
         }
         self.start_init(now, id, rng);
     }
@@ -213,7 +220,10 @@ impl Endpoint {
                 at(sa.expire_at);
                 for c in &sa.children {
                     at((!c.rekeying).then_some(c.rekey_at));
-                    at(Some(c.expire_at));
+                    at((!c.expiring).then_some(c.expire_at));
+                }
+                if sa.initiator && crate::exchanges::needs_child(sa) {
+                    at(sa.child_retry_at.or(sa.established));
                 }
             }
         }
@@ -307,6 +317,7 @@ impl Endpoint {
             }
             if sa.expire_at.is_some_and(|t| now >= t) {
                 // Hard lifetime reached without a rekey: start over.
+                sa.expire_at = None;
                 self.queue(h, Task::DeleteIke);
             } else if sa.rekey_at.is_some_and(|t| now >= t) {
                 if let Some(sa) = self.sas.get_mut(&h) {
@@ -320,12 +331,48 @@ impl Endpoint {
             let mut rekey = Vec::new();
             let mut expired = Vec::new();
             for c in &mut sa.children {
-                if now >= c.expire_at {
+                if !c.expiring && now >= c.expire_at {
+                    c.expiring = true;
                     expired.push(c.spi_in);
                 } else if !c.rekeying && now >= c.rekey_at {
                     c.rekeying = true;
                     rekey.push(c.spi_in);
                 }
+            }
+            // A route-based tunnel needs one Child SA. Lost messages can leave two (e.g. a
+            // collision loser whose Delete never arrived); the original initiator removes the
+            // older ones once they have settled, so both sides converge on one.
+            if sa.initiator {
+                let mut live: Vec<(Instant, u32)> = sa
+                    .children
+                    .iter()
+                    .filter(|c| !c.superseded && !c.expiring && !c.rekeying)
+                    .map(|c| (c.established, c.spi_in))
+                    .collect();
+                live.sort_unstable();
+                let settled = live
+                    .iter()
+                    .rev()
+                    .nth(1)
+                    .is_some_and(|(t, _)| now >= *t + EXTRA_CHILD_GRACE);
+                if live.len() > 1 && settled {
+                    live.pop();
+                    for (_, spi) in live {
+                        if let Some(c) = sa.child_mut(spi) {
+                            c.expiring = true;
+                        }
+                        expired.push(spi);
+                    }
+                }
+            }
+            // The original initiator replaces a missing Child SA (a route-based tunnel needs
+            // one), at most every CHILD_RETRY.
+            let create = sa.initiator
+                && crate::exchanges::needs_child(sa)
+                && sa.child_retry_at.is_none_or(|t| now >= t);
+            if create {
+                sa.child_retry_at = Some(now + CHILD_RETRY);
+                self.queue(h, Task::CreateChild);
             }
             for spi in rekey {
                 self.queue(h, Task::RekeyChild(spi));
@@ -544,6 +591,19 @@ impl Endpoint {
             if s.config.initiate {
                 s.retry_at = Some(now + s.retry_delay);
                 s.retry_delay = (s.retry_delay * 2).min(RETRY_MAX);
+            }
+        }
+    }
+
+    /// An initiator session left without any IKE SA (e.g. after its SA's lifetime ran out)
+    /// negotiates again shortly.
+    pub(crate) fn keep_up(&mut self, now: Instant, session: &SessionId) {
+        if !self.session_sas(session).is_empty() {
+            return;
+        }
+        if let Some(s) = self.sessions.get_mut(session) {
+            if s.config.initiate && s.retry_at.is_none() {
+                s.retry_at = Some(now + Duration::from_secs(1));
             }
         }
     }

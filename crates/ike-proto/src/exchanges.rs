@@ -453,6 +453,7 @@ impl Endpoint {
                 let session = self.sas[&h].session.clone();
                 self.remove_sa(h);
                 self.update_status(now, &session);
+                self.keep_up(now, &session);
             }
             (ExchangeType::INFORMATIONAL, RequestKind::Liveness) => {}
             _ => {
@@ -1161,6 +1162,10 @@ impl Endpoint {
         rng: &mut dyn Random,
     ) {
         let session = self.sas[&h].session.clone();
+        if let Some(sa) = self.sas.get_mut(&h) {
+            // A Child SA that failed in IKE_AUTH is tried again later, not at once.
+            sa.child_retry_at = Some(now + Duration::from_secs(30));
+        }
         let others: Vec<u64> = self
             .session_sas(&session)
             .into_iter()
@@ -1280,6 +1285,7 @@ impl Endpoint {
             expire_at,
             rekeying: false,
             superseded: false,
+            expiring: false,
             own_rekey: None,
             peer_rekey: None,
         });
@@ -1384,6 +1390,41 @@ impl Endpoint {
             return false;
         }
         let (inner, kind) = match task {
+            Task::CreateChild => {
+                if !needs_child(sa) || sa.state != SaState::Established {
+                    return false;
+                }
+                let spi_in = self.new_child_spi(rng);
+                let nonce = random::vec(rng, NONCE_LEN);
+                let dh = match cfg.esp.iter().find_map(|p| p.pfs_groups.first().copied()) {
+                    Some(g) => match generate_dh(g, rng) {
+                        Some(d) => Some(d),
+                        None => return false,
+                    },
+                    None => None,
+                };
+                let mut inner = vec![
+                    Payload::Sa(esp_proposals(&cfg.esp, spi_in, dh.is_some())),
+                    Payload::Nonce(nonce.clone()),
+                ];
+                if let Some(d) = &dh {
+                    inner.push(Payload::Ke {
+                        group: d.group().id(),
+                        data: d.public_value(),
+                    });
+                }
+                inner.push(Payload::ts_i(our_selectors(&cfg)));
+                inner.push(Payload::ts_r(our_selectors(&cfg)));
+                (
+                    inner,
+                    RequestKind::CreateChild {
+                        rekey_of: None,
+                        spi_in,
+                        nonce,
+                        dh,
+                    },
+                )
+            }
             Task::RekeyChild(old) => {
                 let Some(child) = sa.child(old) else {
                     return false;
@@ -1539,27 +1580,33 @@ impl Endpoint {
         let rekey = find_notify(&inner, NotifyType::REKEY_SA)
             .filter(|n| n.protocol == ProtocolId::ESP && n.spi.len() == 4)
             .map(|n| u32::from_be_bytes([n.spi[0], n.spi[1], n.spi[2], n.spi[3]]));
-        let Some(peer_old_spi) = rekey else {
-            // Route-based sessions carry everything in one Child SA; more are refused (§3.10.1).
-            self.respond_error(h, header, NotifyType::NO_ADDITIONAL_SAS, Vec::new(), rng);
-            return;
+        let old_spi_in = match rekey {
+            // A new Child SA: accepted only when this IKE SA carries none (it replaces one
+            // that expired or was deleted); a route-based session needs exactly one (§3.10.1).
+            None if needs_child(sa) => None,
+            None => {
+                self.respond_error(h, header, NotifyType::NO_ADDITIONAL_SAS, Vec::new(), rng);
+                return;
+            }
+            Some(peer_old_spi) => {
+                // The peer names the old Child SA by its inbound SPI, our outbound SPI.
+                let Some(old) = sa
+                    .children
+                    .iter()
+                    .find(|c| c.spi_out == peer_old_spi && !c.superseded)
+                else {
+                    let data = peer_old_spi.to_be_bytes().to_vec();
+                    self.respond_error(h, header, NotifyType::CHILD_SA_NOT_FOUND, data, rng);
+                    return;
+                };
+                if old.own_rekey.is_some() {
+                    // We finished rekeying it already; the peer will see our Delete.
+                    self.respond_error(h, header, NotifyType::CHILD_SA_NOT_FOUND, Vec::new(), rng);
+                    return;
+                }
+                Some(old.spi_in)
+            }
         };
-        // The peer names the old Child SA by its inbound SPI, which is our outbound SPI.
-        let Some(old) = sa
-            .children
-            .iter()
-            .find(|c| c.spi_out == peer_old_spi && !c.superseded)
-        else {
-            let data = peer_old_spi.to_be_bytes().to_vec();
-            self.respond_error(h, header, NotifyType::CHILD_SA_NOT_FOUND, data, rng);
-            return;
-        };
-        if old.own_rekey.is_some() {
-            // We finished rekeying it already; the peer will see our Delete.
-            self.respond_error(h, header, NotifyType::CHILD_SA_NOT_FOUND, Vec::new(), rng);
-            return;
-        }
-        let old_spi_in = old.spi_in;
         let ke = ke_of(&inner);
         let Some((suite, number, spi_out)) = select_esp(offer, &cfg.esp, ke.is_some()) else {
             self.respond_error(h, header, NotifyType::NO_PROPOSAL_CHOSEN, Vec::new(), rng);
@@ -1644,11 +1691,13 @@ impl Endpoint {
         ) {
             return;
         }
-        if let Some(old) = self.sas.get_mut(&h).and_then(|sa| sa.child_mut(old_spi_in)) {
-            old.rekeying = true;
-            old.peer_rekey = Some((spi_in, min_nonce(&ni, &nr).to_vec()));
+        if let Some(old_spi_in) = old_spi_in {
+            if let Some(old) = self.sas.get_mut(&h).and_then(|sa| sa.child_mut(old_spi_in)) {
+                old.rekeying = true;
+                old.peer_rekey = Some((spi_in, min_nonce(&ni, &nr).to_vec()));
+            }
+            self.resolve_child_collision(now, h, old_spi_in, rng);
         }
-        self.resolve_child_collision(now, h, old_spi_in, rng);
         self.update_status(now, &session);
     }
 
@@ -2052,7 +2101,17 @@ impl Endpoint {
         let Some(mut old) = self.sas.remove(&h) else {
             return;
         };
-        let children = std::mem::take(&mut old.children);
+        let mut children = std::mem::take(&mut old.children);
+        // Child SA work queued on the old IKE SA is dropped with it; carry it over: pending
+        // deletions are queued again on the new SA, and interrupted rekeys re-arm.
+        let mut deletions = Vec::new();
+        for c in &mut children {
+            if c.expiring || (c.superseded && c.own_rekey.is_some()) {
+                deletions.push(c.spi_in);
+            } else if c.rekeying && !c.superseded {
+                c.rekeying = false;
+            }
+        }
         old.state = SaState::Rekeyed;
         old.half_open_deadline = Some(now + REKEYED_LINGER);
         old.queue.clear();
@@ -2064,6 +2123,10 @@ impl Endpoint {
         self.sas.insert(h, old);
         if let Some(w) = self.sas.get_mut(&winner) {
             w.children = children;
+        }
+        if !deletions.is_empty() {
+            self.queue(winner, Task::DeleteChildren(deletions));
+            self.drive(now, winner, rng);
         }
         if let Some(l) = loser_ours {
             if let Some(sa) = self.sas.get_mut(&l) {
@@ -2148,6 +2211,11 @@ impl Endpoint {
         }
         self.drive(now, h, rng);
     }
+}
+
+/// Whether an IKE SA carries no usable Child SA (all replaced or expiring).
+pub(crate) fn needs_child(sa: &IkeSa) -> bool {
+    sa.children.iter().all(|c| c.superseded || c.expiring)
 }
 
 /// A DH private value from fresh randomness (an out-of-range ECP scalar is retried).

@@ -48,6 +48,8 @@ pub(crate) struct ChildSa {
     pub(crate) rekeying: bool,
     /// Replaced: delete it once the rekey exchange has finished.
     pub(crate) superseded: bool,
+    /// Its hard lifetime passed and its Delete is queued.
+    pub(crate) expiring: bool,
     /// Our completed rekey of this SA: (new SA's inbound SPI, lowest nonce of the exchange).
     pub(crate) own_rekey: Option<(u32, Vec<u8>)>,
     /// The peer's completed rekey of this SA, likewise.
@@ -90,6 +92,8 @@ pub(crate) enum RequestKind {
 /// Work queued on an IKE SA until the request window is free.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Task {
+    /// A new Child SA for an IKE SA that has none (after expiry or deletion).
+    CreateChild,
     RekeyChild(u32),
     RekeyIke,
     DeleteChildren(Vec<u32>),
@@ -139,6 +143,8 @@ pub(crate) struct IkeSa {
     pub(crate) peer_ike_rekey: Option<(u64, Vec<u8>)>,
     /// Our rekey of this IKE SA has completed (further requests on it are refused).
     pub(crate) own_ike_rekey_done: bool,
+    /// Earliest time to try creating a missing Child SA again.
+    pub(crate) child_retry_at: Option<Instant>,
     gcm_iv_counter: u64,
 }
 
@@ -185,6 +191,7 @@ impl IkeSa {
             own_ike_rekey: None,
             peer_ike_rekey: None,
             own_ike_rekey_done: false,
+            child_retry_at: None,
             gcm_iv_counter: 0,
         }
     }

@@ -197,11 +197,21 @@ impl Pair {
 
     fn run_for(&mut self, d: Duration) {
         let end = self.now + d;
+        let mut same = 0;
         while self.now < end {
+            let before = self.now;
             let left = end - self.now;
             if !self.step(left) {
                 break;
             }
+            same = if self.now == before { same + 1 } else { 0 };
+            assert!(
+                same < 1000,
+                "a timer fires without progress: a={:?} b={:?} now={:?}",
+                self.a.ep.poll_timeout(),
+                self.b.ep.poll_timeout(),
+                self.now
+            );
         }
     }
 
@@ -858,6 +868,15 @@ fn both_initiating_at_once_ends_with_one_ike_sa() {
         assert_eq!(sa.ike_state, IkeState::Up, "seed {seed}");
         let (x, y) = (sa.ike.unwrap(), sb.ike.unwrap());
         assert_eq!((x.spi_i, x.spi_r), (y.spi_i, y.spi_r), "seed {seed}");
+        if p.a.children.len() != 1 || p.b.children.len() != 1 {
+            panic!(
+                "seed {seed}: a log {:?}\nb log {:?}\nstatus a {:?}\nstatus b {:?}",
+                &p.a.log[p.a.log.len().saturating_sub(12)..],
+                &p.b.log[p.b.log.len().saturating_sub(12)..],
+                p.status_a(),
+                p.status_b()
+            );
+        }
         p.assert_one_matching_child();
     }
 }
@@ -929,5 +948,61 @@ fn ipv6_outer_addresses_and_every_id_type() {
             ]
         );
         assert!(p.a.children[0].remote.is_ipv6());
+    }
+}
+
+/// Deterministic simulation: random loss, duplication and reordering while lifetimes force
+/// frequent IKE and Child rekeys from both sides; after the faults stop, both sides must
+/// converge on one IKE SA and one matching Child SA. A failing seed replays exactly.
+#[test]
+fn lossy_link_simulation_converges() {
+    for seed in 0..300u64 {
+        let mut p = Pair::new(5000 + seed);
+        let mut a = session(A, B, true);
+        let mut b = session(B, A, seed % 2 == 0);
+        for s in [&mut a, &mut b] {
+            s.ike_lifetime = Duration::from_secs(1800);
+            s.child_lifetime = Duration::from_secs(600);
+        }
+        let mut chaos = TestRandom::new(seed);
+        let loss = 5 + (seed % 4) * 8; // 5..29 %
+        let faults = std::rc::Rc::new(std::cell::Cell::new(true));
+        let f2 = faults.clone();
+        p.drop = Box::new(move |_, _| {
+            let mut b = [0u8; 1];
+            ike_proto::Random::fill(&mut chaos, &mut b);
+            f2.get() && u64::from(b[0]) * 100 / 256 < loss
+        });
+        p.configure(a, b);
+        p.deliver();
+        // Replay old datagrams now and then (duplicates and reordering).
+        for round in 0..40 {
+            p.run_for(Duration::from_secs(120));
+            if round % 3 == 0 && !p.wire.is_empty() {
+                let (from_a, t) = p.wire[(round * 7919) % p.wire.len()].clone();
+                let dst = if from_a { &mut p.b } else { &mut p.a };
+                let now = p.now;
+                dst.ep
+                    .handle_datagram(now, t.remote, t.local, &t.data, &mut dst.rng);
+                p.deliver();
+            }
+        }
+        faults.set(false);
+        p.run_for(Duration::from_secs(900));
+        let (sa, sb) = (p.status_a(), p.status_b());
+        assert_eq!(sa.ike_state, IkeState::Up, "seed {seed}: {sa:?}");
+        assert_eq!(sb.ike_state, IkeState::Up, "seed {seed}: {sb:?}");
+        let (x, y) = (sa.ike.unwrap(), sb.ike.unwrap());
+        assert_eq!((x.spi_i, x.spi_r), (y.spi_i, y.spi_r), "seed {seed}");
+        if p.a.children.len() != 1 || p.b.children.len() != 1 {
+            panic!(
+                "seed {seed}: a log {:?}\nb log {:?}\nstatus a {:?}\nstatus b {:?}",
+                &p.a.log[p.a.log.len().saturating_sub(12)..],
+                &p.b.log[p.b.log.len().saturating_sub(12)..],
+                p.status_a(),
+                p.status_b()
+            );
+        }
+        p.assert_one_matching_child();
     }
 }

@@ -8,7 +8,9 @@ use common::{assert_nsx_error, pki, seed, Daemon, Http};
 use serde_json::{json, Value};
 
 fn status(h: &Http, id: &str) -> Value {
-    h.get(&format!("{}/detailed-status", seed::session_url(id))).expect(200).body
+    h.get(&format!("{}/detailed-status", seed::session_url(id)))
+        .expect(200)
+        .body
 }
 
 /// Wait until the control plane has reconciled the session (it runs asynchronously).
@@ -19,7 +21,10 @@ fn wait(h: &Http, id: &str, pred: impl Fn(&Value) -> bool) -> Value {
         if pred(&s["results"][0]) {
             return s;
         }
-        assert!(start.elapsed() < Duration::from_secs(10), "timed out; last status {s:#}");
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "timed out; last status {s:#}"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
 }
@@ -34,25 +39,45 @@ fn sessions_that_cannot_run_say_why() {
     let h = d.admin();
     seed::base(&h);
     // PSK session whose local address is not on this host: the socket cannot be bound.
-    h.patch(&seed::session_url("psk"), &seed::session("203.0.113.2", "169.254.100.1")).expect(200);
+    h.patch(
+        &seed::session_url("psk"),
+        &seed::session("203.0.113.2", "169.254.100.1"),
+    )
+    .expect(200);
     let s = wait(&h, "psk", |r| reason(r) == "Configuration failed");
-    assert_eq!(s["intent_path"], "/infra/tier-0s/t0/ipsec-vpn-services/vpn/sessions/psk");
+    assert_eq!(
+        s["intent_path"],
+        "/infra/tier-0s/t0/ipsec-vpn-services/vpn/sessions/psk"
+    );
     let r = &s["results"][0];
     assert_eq!(r["resource_type"], "IPSecVpnSessionStatusNsxT");
     assert_eq!(r["runtime_status"], "DOWN");
     assert_eq!(r["ike_status"]["ike_session_state"], "DOWN");
     assert_eq!(r["display_name"], "to-site-b");
-    assert_eq!(r["enforcement_point_path"], "/infra/sites/default/enforcement-points/default");
+    assert_eq!(
+        r["enforcement_point_path"],
+        "/infra/sites/default/enforcement-points/default"
+    );
     let alarm = r["alarm"]["message"].as_str().unwrap();
-    assert!(alarm.contains("cannot listen on 198.51.100.1:500:"), "{alarm}");
-    assert!(alarm.contains("must be configured on an interface"), "{alarm}");
+    assert!(
+        alarm.contains("cannot listen on 198.51.100.1:500:"),
+        "{alarm}"
+    );
+    assert!(
+        alarm.contains("must be configured on an interface"),
+        "{alarm}"
+    );
 
     // Disabled session, then disabled service.
-    h.patch(&seed::session_url("psk"), &json!({"enabled": false})).expect(200);
+    h.patch(&seed::session_url("psk"), &json!({"enabled": false}))
+        .expect(200);
     wait(&h, "psk", |r| reason(r) == "Session not enabled");
     h.patch(seed::SVC, &json!({"enabled": false})).expect(200);
     let s = wait(&h, "psk", |r| reason(r) == "IPsec service not enabled");
-    assert!(s["results"][0]["alarm"]["message"].as_str().unwrap().contains("enable it"));
+    assert!(s["results"][0]["alarm"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("enable it"));
     h.patch(seed::SVC, &json!({"enabled": true})).expect(200);
 
     // An IKEv1 profile: stored, but strait speaks IKEv2 only.
@@ -65,7 +90,10 @@ fn sessions_that_cannot_run_say_why() {
     v1["ike_profile_path"] = json!("/infra/ipsec-vpn-ike-profiles/v1");
     h.patch(&seed::session_url("v1"), &v1).expect(200);
     let s = wait(&h, "v1", |r| reason(r) == "Configuration failed");
-    assert!(s["results"][0]["alarm"]["message"].as_str().unwrap().contains("IKEv2 only"));
+    assert!(s["results"][0]["alarm"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("IKEv2 only"));
 
     // A certificate (compliance suite) session: stored and validated, not available yet.
     pki::certificate_endpoint(&h);
@@ -76,7 +104,10 @@ fn sessions_that_cannot_run_say_why() {
     h.patch(&seed::session_url("cert"), &cert).expect(200);
     let s = wait(&h, "cert", |r| reason(r) == "Configuration failed");
     let alarm = s["results"][0]["alarm"]["message"].as_str().unwrap();
-    assert!(alarm.contains("certificate authentication is not available yet"), "{alarm}");
+    assert!(
+        alarm.contains("certificate authentication is not available yet"),
+        "{alarm}"
+    );
 }
 
 #[test]
@@ -84,20 +115,47 @@ fn detailed_status_paths_and_permissions() {
     let d = Daemon::start();
     let h = d.admin();
     seed::base(&h);
-    h.patch(&seed::session_url("s"), &seed::session("203.0.113.2", "169.254.100.1")).expect(200);
+    h.patch(
+        &seed::session_url("s"),
+        &seed::session("203.0.113.2", "169.254.100.1"),
+    )
+    .expect(200);
     // Unknown session and non-session paths.
-    assert_nsx_error(&h.get(&format!("{}/detailed-status", seed::session_url("nope"))), 404);
+    assert_nsx_error(
+        &h.get(&format!("{}/detailed-status", seed::session_url("nope"))),
+        404,
+    );
     assert_nsx_error(&h.get(&format!("{}/detailed-status", seed::LE)), 404);
     // Auditors may read the status but not rekey.
-    h.put("/api/v1/users/ops", &json!({"role": "auditor", "password": "auditor-pass-1"})).expect(200);
+    h.put(
+        "/api/v1/users/ops",
+        &json!({"role": "auditor", "password": "auditor-pass-1"}),
+    )
+    .expect(200);
     let ops = d.as_user("ops", "auditor-pass-1");
-    ops.get(&format!("{}/detailed-status", seed::session_url("s"))).expect(200);
-    let r = ops.request("POST", &format!("{}?action=rekey_ike", seed::session_url("s")), None, &[]);
+    ops.get(&format!("{}/detailed-status", seed::session_url("s")))
+        .expect(200);
+    let r = ops.request(
+        "POST",
+        &format!("{}?action=rekey_ike", seed::session_url("s")),
+        None,
+        &[],
+    );
     assert_nsx_error(&r, 403);
     // An admin's rekey of a session that is not up is refused with the reason.
-    let r = h.request("POST", &format!("{}?action=rekey_child", seed::session_url("s")), None, &[]);
+    let r = h.request(
+        "POST",
+        &format!("{}?action=rekey_child", seed::session_url("s")),
+        None,
+        &[],
+    );
     assert_nsx_error(&r, 400);
     assert!(r.text.contains("no established IKE SA"), "{}", r.text);
-    let r = h.request("POST", &format!("{}?action=reboot", seed::session_url("s")), None, &[]);
+    let r = h.request(
+        "POST",
+        &format!("{}?action=reboot", seed::session_url("s")),
+        None,
+        &[],
+    );
     assert_nsx_error(&r, 400);
 }
