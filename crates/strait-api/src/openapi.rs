@@ -306,6 +306,7 @@ pub fn document() -> OpenApi {
     components = add_type::<UserWrite>(components);
     components = add_type::<AuditEntry>(components);
     components = add_type::<strait_model::status::AggregateSessionStatus>(components);
+    components = add_type::<strait_model::status::AggregateSessionStatistics>(components);
     components = components
         .security_scheme(
             "basic",
@@ -391,6 +392,27 @@ pub fn document() -> OpenApi {
             item.merge_operations(PathItem::new(HttpMethod::Patch, patch.build()));
             item.merge_operations(PathItem::new(HttpMethod::Put, put.build()));
             item.merge_operations(PathItem::new(HttpMethod::Delete, delete.build()));
+            if doc.kind == Kind::Session {
+                let rekey = error_responses(
+                    op(
+                        "rekey",
+                        "Rekey the session's IKE or Child SAs now (strait extension; admins)"
+                            .to_owned(),
+                    )
+                    .parameter(query_param(
+                        "action",
+                        Type::String,
+                        "rekey_ike or rekey_child (required)",
+                    ))
+                    .response(
+                        "200",
+                        ResponseBuilder::new()
+                            .description("Rekey started; empty body")
+                            .build(),
+                    ),
+                );
+                item.merge_operations(PathItem::new(HttpMethod::Post, rekey.build()));
+            }
             paths.insert(url.clone(), item);
 
             let coll_url = url
@@ -470,6 +492,35 @@ pub fn document() -> OpenApi {
                     format!("{url}/detailed-status"),
                     PathItem::new(HttpMethod::Get, status.build()),
                 );
+                let stats = error_responses(
+                    OperationBuilder::new()
+                        .operation_id(Some(format!("{gw}session_statistics")))
+                        .tag(noun)
+                        .summary(Some(
+                            "Tunnel counters since the tunnel came up or was last reset: traffic (inner packets) and ESP drops by cause",
+                        ))
+                        .parameters(Some(path_params(&params)))
+                        .parameter(query_param("enforcement_point_path", Type::String, "Accepted and ignored (one enforcement point)"))
+                        .parameter(query_param("source", Type::String, "Accepted and ignored (always realtime)"))
+                        .response("200", json_response("statistics", schema_ref("AggregateSessionStatistics"))),
+                );
+                let reset = error_responses(
+                    OperationBuilder::new()
+                        .operation_id(Some(format!("{gw}session_statistics_reset")))
+                        .tag(noun)
+                        .summary(Some("Zero the session's tunnel counters (admins)"))
+                        .parameters(Some(path_params(&params)))
+                        .parameter(query_param("action", Type::String, "reset (required)"))
+                        .response(
+                            "200",
+                            ResponseBuilder::new()
+                                .description("Counters zeroed; empty body")
+                                .build(),
+                        ),
+                );
+                let mut item = PathItem::new(HttpMethod::Get, stats.build());
+                item.merge_operations(PathItem::new(HttpMethod::Post, reset.build()));
+                paths.insert(format!("{url}/statistics"), item);
             }
         }
     }

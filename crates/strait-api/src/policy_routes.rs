@@ -73,6 +73,9 @@ async fn dispatch(state: &AppState, actor: &Actor, req: Request) -> Result<Respo
     if let Some(session) = path.strip_suffix("/detailed-status") {
         return detailed_status(state, &parts.method, session, &q).await;
     }
+    if let Some(session) = path.strip_suffix("/statistics") {
+        return statistics(state, actor, &parts.method, session, &q).await;
+    }
     let parsed = parse_any(&path).map_err(|e| ApiError::not_found(e.to_string()))?;
     match parsed {
         ParsedPath::Collection(c) => {
@@ -191,6 +194,47 @@ async fn dispatch(state: &AppState, actor: &Actor, req: Request) -> Result<Respo
     }
 }
 
+/// A stored session named by a status sub-resource (`{session}/detailed-status`,
+/// `{session}/statistics`), with its stored body.
+async fn status_target(
+    state: &AppState,
+    session: &str,
+    what: &str,
+) -> Result<(strait_model::ObjectPath, serde_json::Value), ApiError> {
+    let path =
+        strait_model::ObjectPath::parse(session).map_err(|e| ApiError::not_found(e.to_string()))?;
+    if path.kind() != strait_model::Kind::Session {
+        return Err(ApiError::not_found(format!(
+            "{what} exists only for IPsec sessions; {session} is a {}",
+            path.kind().noun()
+        )));
+    }
+    let p = path.to_string();
+    let admin = strait_policy::Actor::system();
+    let stored = blocking(state, move |pol| pol.get(&p, &admin, GetOptions::default())).await?;
+    Ok((path, stored))
+}
+
+/// The runtime status of a stored session, or "not started" when the runtime has none.
+fn current_status(
+    state: &AppState,
+    path: &strait_model::ObjectPath,
+    stored: &serde_json::Value,
+) -> strait_model::status::SessionStatusNsxT {
+    state
+        .status
+        .as_ref()
+        .and_then(|s| s.session_status(path.as_str()))
+        .unwrap_or_else(|| {
+            strait_model::status::SessionStatusNsxT::down(
+                stored["display_name"].as_str().unwrap_or_default(),
+                strait_model::status::reasons::NEGOTIATION_NOT_STARTED,
+                None,
+                strait_policy::now_ms(),
+            )
+        })
+}
+
 /// `GET {session}/detailed-status`: NSX `AggregateIPSecVpnSessionStatus` (contract §Status).
 async fn detailed_status(
     state: &AppState,
@@ -206,37 +250,75 @@ async fn detailed_status(
         ));
     }
     q.only(IGNORED_PARAMS)?;
-    let path =
-        strait_model::ObjectPath::parse(session).map_err(|e| ApiError::not_found(e.to_string()))?;
-    if path.kind() != strait_model::Kind::Session {
-        return Err(ApiError::not_found(format!(
-            "detailed-status exists only for IPsec sessions; {session} is a {}",
-            path.kind().noun()
-        )));
-    }
-    let p = path.to_string();
-    let admin = strait_policy::Actor::system();
-    let stored = blocking(state, move |pol| pol.get(&p, &admin, GetOptions::default())).await?;
-    let display_name = stored["display_name"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
-    let now_ms = strait_policy::now_ms();
-    let result = state
-        .status
-        .as_ref()
-        .and_then(|s| s.session_status(path.as_str()))
-        .unwrap_or_else(|| {
-            strait_model::status::SessionStatusNsxT::down(
-                &display_name,
-                strait_model::status::reasons::NEGOTIATION_NOT_STARTED,
-                None,
-                now_ms,
-            )
-        });
+    let (path, stored) = status_target(state, session, "detailed-status").await?;
     let body = strait_model::status::AggregateSessionStatus {
         intent_path: path.to_string(),
-        results: vec![result],
+        results: vec![current_status(state, &path, &stored)],
     };
     Ok(axum::Json(body).into_response())
+}
+
+/// `GET {session}/statistics`: NSX `AggregateIPSecVpnSessionStatistics` (reference §6);
+/// `POST {session}/statistics?action=reset` zeroes the counters.
+async fn statistics(
+    state: &AppState,
+    actor: &Actor,
+    method: &Method,
+    session: &str,
+    q: &Query,
+) -> Result<Response, ApiError> {
+    let (path, stored) = status_target(state, session, "statistics").await?;
+    match *method {
+        Method::GET | Method::HEAD => {
+            q.only(IGNORED_PARAMS)?;
+            let status = current_status(state, &path, &stored);
+            let tunnel = state
+                .status
+                .as_ref()
+                .and_then(|s| s.tunnel_statistics(path.as_str()))
+                .unwrap_or_else(|| strait_model::status::TunnelTrafficStatistics {
+                    tunnel_status: "DOWN".into(),
+                    tunnel_down_reason: status.ike_status.fail_reason.clone(),
+                    ..Default::default()
+                });
+            let tunnel_id = stored["tunnel_interfaces"][0]["id"]
+                .as_str()
+                .unwrap_or("default");
+            let body = strait_model::status::AggregateSessionStatistics {
+                intent_path: path.to_string(),
+                results: vec![strait_model::status::SessionStatisticsNsxT::from_status(
+                    path.as_str(),
+                    tunnel_id,
+                    &status,
+                    tunnel,
+                )],
+            };
+            Ok(axum::Json(body).into_response())
+        }
+        Method::POST => {
+            q.only(&["action"])?;
+            if q.get("action") != Some("reset") {
+                return Err(ApiError::bad_request(format!(
+                    "POST on {session}/statistics needs ?action=reset, not {:?}",
+                    q.get("action")
+                )));
+            }
+            if !actor.is_admin() {
+                return Err(ApiError::forbidden(format!(
+                    "user {} has role {}, which is read-only; ask an admin to reset the statistics",
+                    actor.user, actor.role
+                )));
+            }
+            // A session without a tunnel has nothing to reset: its counters are already zero.
+            if let Some(s) = state.status.as_ref() {
+                s.reset_statistics(path.as_str());
+            }
+            Ok(StatusCode::OK.into_response())
+        }
+        ref m => Err(ApiError::method_not_allowed(
+            m.as_str(),
+            &format!("{session}/statistics"),
+            "GET or POST ?action=reset",
+        )),
+    }
 }

@@ -204,6 +204,159 @@ impl SessionStatusNsxT {
     }
 }
 
+/// NSX `IpSecVpnTunnelTrafficStatistics`: one tunnel's counters since it came up (or since
+/// the last reset). Traffic counters count inner packets crossing the VTI; drops and failures
+/// count ESP packets (contract §Status).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, ToSchema)]
+pub struct TunnelTrafficStatistics {
+    /// `UP` or `DOWN`.
+    pub tunnel_status: String,
+    /// Why the tunnel is down (NSX reason string); empty when up.
+    pub tunnel_down_reason: String,
+    /// Local traffic selector, e.g. `0.0.0.0/0` for a route-based session.
+    pub local_subnet: String,
+    /// Peer traffic selector.
+    pub peer_subnet: String,
+    /// Inner bytes received from the peer and written to the VTI.
+    pub bytes_in: u64,
+    /// Inner bytes read from the VTI and sent to the peer.
+    pub bytes_out: u64,
+    /// Inner packets received from the peer.
+    pub packets_in: u64,
+    /// Inner packets sent to the peer.
+    pub packets_out: u64,
+    /// ESP packets from the peer that were dropped (every inbound failure below).
+    pub dropped_packets_in: u64,
+    /// Packets routed into the VTI that were not sent (no SA, encryption or send failure).
+    pub dropped_packets_out: u64,
+    /// ESP packets that decrypted to garbage (bad padding or next header).
+    pub decryption_failures: u64,
+    /// Packets that could not be encrypted.
+    pub encryption_failures: u64,
+    /// ESP packets whose ICV did not verify.
+    pub integrity_failures: u64,
+    /// Packets with no SA to carry them (e.g. routed into the VTI before the tunnel is up).
+    pub nomatching_policy_errors: u64,
+    /// Inbound ESP packets dropped for other reasons (truncated, malformed).
+    pub packets_received_other_error: u64,
+    /// Outbound packets the socket would not send.
+    pub packets_sent_other_error: u64,
+    /// ESP packets rejected by the anti-replay window (RFC 4303 §3.4.3).
+    pub replay_errors: u64,
+    /// Inbound ESP packets for an SPI this tunnel does not have.
+    pub sa_mismatch_errors_in: u64,
+    /// Outbound packets with no usable SA.
+    pub sa_mismatch_errors_out: u64,
+    /// Packets not sent because the sequence number would have wrapped (RFC 4303 §3.3.3).
+    pub seq_number_overflow_error: u64,
+}
+
+impl TunnelTrafficStatistics {
+    /// The NSX aggregate of these counters.
+    pub fn aggregate(&self) -> TrafficCounters {
+        TrafficCounters {
+            bytes_in: self.bytes_in,
+            bytes_out: self.bytes_out,
+            packets_in: self.packets_in,
+            packets_out: self.packets_out,
+            dropped_packets_in: self.dropped_packets_in,
+            dropped_packets_out: self.dropped_packets_out,
+        }
+    }
+}
+
+/// NSX `IpSecVpnPolicyTrafficStatistics`: for a route-based session, its tunnel interface.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct PolicyTrafficStatistics {
+    /// `{session}/tunnel-interfaces/{id}` (route-based sessions).
+    pub tunnel_interface_path: String,
+    /// Sum over `tunnel_statistics`.
+    pub aggregate_traffic_counters: TrafficCounters,
+    /// One entry per tunnel (one for a route-based session).
+    pub tunnel_statistics: Vec<TunnelTrafficStatistics>,
+}
+
+/// NSX `IPSecVpnIkeTrafficStatistics`. NSX documents it as not supported; strait reports
+/// zeros, as NSX does.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, ToSchema)]
+pub struct IkeTrafficStatistics {
+    /// Always 0.
+    pub bytes_in: u64,
+    /// Always 0.
+    pub bytes_out: u64,
+    /// Always 0.
+    pub packets_in: u64,
+    /// Always 0.
+    pub packets_out: u64,
+    /// Always 0.
+    pub fail_count: u64,
+}
+
+/// NSX `IPSecVpnSessionStatisticsNsxT`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct SessionStatisticsNsxT {
+    /// Always `IPSecVpnSessionStatisticsNsxT`.
+    pub resource_type: String,
+    /// The session's display name.
+    pub display_name: String,
+    /// IKE state and failure reason.
+    pub ike_status: IkeSessionStatus,
+    /// Not supported (zeros), as in NSX.
+    pub ike_traffic_statistics: IkeTrafficStatistics,
+    /// Sum over every tunnel.
+    pub aggregate_traffic_counters: TrafficCounters,
+    /// Per tunnel interface.
+    pub policy_statistics: Vec<PolicyTrafficStatistics>,
+    /// When these counters were read, epoch ms.
+    pub last_update_timestamp: i64,
+    /// Always `/infra/sites/default/enforcement-points/default`.
+    pub enforcement_point_path: String,
+    /// What is wrong and what to change (absent when up).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alarm: Option<RuntimeAlarm>,
+    /// The session's VTI (strait extension).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub interface_name: Option<String>,
+}
+
+/// NSX `AggregateIPSecVpnSessionStatistics`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct AggregateSessionStatistics {
+    /// The session's path.
+    pub intent_path: String,
+    /// One result (one enforcement point).
+    pub results: Vec<SessionStatisticsNsxT>,
+}
+
+impl SessionStatisticsNsxT {
+    /// Statistics for a session with the given status and tunnel counters (`tunnel_id` is
+    /// the session's tunnel interface id, `default` unless set).
+    pub fn from_status(
+        session_path: &str,
+        tunnel_id: &str,
+        status: &SessionStatusNsxT,
+        tunnel: TunnelTrafficStatistics,
+    ) -> SessionStatisticsNsxT {
+        let aggregate = tunnel.aggregate();
+        SessionStatisticsNsxT {
+            resource_type: "IPSecVpnSessionStatisticsNsxT".into(),
+            display_name: status.display_name.clone(),
+            ike_status: status.ike_status.clone(),
+            ike_traffic_statistics: IkeTrafficStatistics::default(),
+            aggregate_traffic_counters: aggregate.clone(),
+            policy_statistics: vec![PolicyTrafficStatistics {
+                tunnel_interface_path: format!("{session_path}/tunnel-interfaces/{tunnel_id}"),
+                aggregate_traffic_counters: aggregate,
+                tunnel_statistics: vec![tunnel],
+            }],
+            last_update_timestamp: status.last_update_timestamp,
+            enforcement_point_path: ENFORCEMENT_POINT.into(),
+            alarm: status.alarm.clone(),
+            interface_name: status.interface_name.clone(),
+        }
+    }
+}
+
 /// What to rekey on request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RekeyKind {
@@ -223,6 +376,19 @@ pub trait StatusSource: Send + Sync {
     /// (the session is not up).
     fn rekey(&self, path: &str, kind: RekeyKind) -> bool {
         let _ = (path, kind);
+        false
+    }
+
+    /// The session's tunnel counters (NSX `IpSecVpnTunnelTrafficStatistics`), if the runtime
+    /// has a tunnel for it.
+    fn tunnel_statistics(&self, path: &str) -> Option<TunnelTrafficStatistics> {
+        let _ = path;
+        None
+    }
+
+    /// Zero the session's counters; false if the runtime has no tunnel for it.
+    fn reset_statistics(&self, path: &str) -> bool {
+        let _ = path;
         false
     }
 }

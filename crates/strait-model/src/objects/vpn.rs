@@ -292,6 +292,11 @@ pub struct RouteBasedSession {
     /// Deprecated NSX flag, stored only.
     #[schema(required = false)]
     pub force_whitelisting: bool,
+    /// strait extension (default true): carry ESP in UDP port 4500 (RFC 3948) even without a
+    /// NAT, as strongSwan's `encap = yes` does. false: plain ESP (IP protocol 50) unless IKE
+    /// detects a NAT, in which case UDP encapsulation is still used (RFC 7296 §2.23).
+    #[schema(required = false)]
+    pub udp_encapsulation: bool,
 }
 
 /// PSK maximum length (seed page: "a maximum length of 128 characters").
@@ -404,6 +409,7 @@ impl RouteBasedSession {
         let tcp_mss_clamping = read_mss(r, p);
         let tunnel_interfaces = read_tunnel_interfaces(r, p);
         let force_whitelisting = r.bool(p, "force_whitelisting").unwrap_or(false);
+        let udp_encapsulation = r.bool(p, "udp_encapsulation").unwrap_or(true);
         if r.raw("site_overrides").is_some() {
             p.push(
                 "site_overrides",
@@ -435,6 +441,7 @@ impl RouteBasedSession {
             tcp_mss_clamping,
             tunnel_interfaces: tunnel_interfaces?,
             force_whitelisting,
+            udp_encapsulation,
         })
     }
 
