@@ -177,6 +177,14 @@ impl OutboundSa {
         self.seq.load(Ordering::Relaxed).saturating_add(1)
     }
 
+    /// Skip ahead as if packets up to `last_sent` had been sent (RFC 4303 §3.3.3 counter).
+    /// Only ever forwards: a GCM/GMAC IV must never repeat under one key (RFC 4106 §3.1), so
+    /// a smaller value is ignored. Lets an operator or a test bring an SA to the end of its
+    /// sequence space and watch the rekey it triggers.
+    pub fn advance_to(&self, last_sent: u64) {
+        self.seq.fetch_max(last_sent, Ordering::Relaxed);
+    }
+
     /// Whether the SA should be rekeyed now: within 2^16 packets of the end of the 32-bit
     /// counter, or 2^32 of the 64-bit one with ESN (RFC 4303 §3.3.3: the counter must not
     /// cycle; the SA has to be replaced first).

@@ -46,6 +46,10 @@ pub struct ChildSaParams {
     pub udp_encapsulation: bool,
     /// Hard lifetime.
     pub lifetime: Duration,
+    /// We initiated the exchange that created this Child SA. The responder of a rekey should
+    /// keep sending on the old SA until the initiator shows it has the new one (RFC 7296
+    /// §2.8: the initiator installs it only on receiving the response).
+    pub we_initiated: bool,
 }
 
 impl std::fmt::Debug for ChildSaParams {

@@ -1266,6 +1266,7 @@ impl Endpoint {
             remote: sa.remote,
             udp_encapsulation: sa.udp_encapsulation,
             lifetime,
+            we_initiated,
         };
         let (rekey_at, expire_at) = self.rekey_time(now, lifetime, rng);
         let Some(sa) = self.sas.get_mut(&h) else {

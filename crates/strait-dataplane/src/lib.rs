@@ -1,7 +1,697 @@
 //! strait's data plane: for each route-based session a TUN-backed virtual tunnel interface
 //! (VTI) whose routes decide what crosses the tunnel, userspace ESP (RFC 4303, `esp-proto`)
 //! over UDP 4500 (RFC 3948) or IP protocol 50, TCP MSS clamping and per-tunnel counters.
+//!
+//! The control plane drives it: [`Dataplane::set_tunnels`] on every configuration change,
+//! [`Dataplane::install`] / [`Dataplane::remove`] as IKE negotiates and deletes Child SAs,
+//! [`Dataplane::open_port`] for each local endpoint address (the data plane owns UDP 4500 and
+//! hands IKE messages that arrive there back through [`DataplaneEvents::ike`]).
+//!
+//! Packets never go through the control plane: see `worker` for the two loops.
 #![warn(missing_docs)]
 
+pub mod counters;
 pub mod mss;
+mod raw;
+pub mod sa;
+mod socket;
+pub mod tunnel;
 pub mod vti;
+mod worker;
+
+use std::collections::HashMap;
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicBool, AtomicU8};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use esp_proto::{InboundSa, OutboundSa, SaKeys};
+use tokio::io::unix::AsyncFd;
+use tokio::runtime::Handle;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::AbortHandle;
+
+pub use counters::CounterSnapshot;
+pub use sa::{Encapsulation, SaInstall};
+pub use socket::NAT_T_PORT;
+pub use tunnel::{vti_mtu, DfPolicy, TunnelSpec, OUTER_MTU};
+
+use sa::{Inbound, Outbound};
+use tunnel::{Settings, Tunnel};
+
+/// An IKE message that arrived on port 4500: (local address, peer address, datagram with its
+/// non-ESP marker).
+pub type IkeDatagram = (SocketAddr, SocketAddr, Vec<u8>);
+
+/// Data plane settings.
+#[derive(Debug, Clone)]
+pub struct DataplaneConfig {
+    /// Worker threads (and TUN queues per VTI, and port-4500 sockets per address).
+    pub workers: usize,
+    /// TUN offloads (virtio-net header, TSO/USO): GSO super-packets in, coalesced writes out.
+    pub offload: bool,
+    /// Anti-replay window in packets (RFC 4303 §3.4.3), at least 1024.
+    pub replay_window: u32,
+    /// How long an inbound SA keeps decrypting after IKE deleted it, for packets already
+    /// in flight (make-before-break).
+    pub inbound_linger: Duration,
+    /// As responder of a rekey, start sending on the new SA after this long even if the peer
+    /// has not used it yet.
+    pub promote_after: Duration,
+    /// NAT keepalive interval (RFC 3948 §2.3).
+    pub keepalive: Duration,
+}
+
+impl Default for DataplaneConfig {
+    fn default() -> Self {
+        DataplaneConfig {
+            workers: std::thread::available_parallelism()
+                .map_or(1, |n| n.get())
+                .clamp(1, 16),
+            offload: true,
+            replay_window: 4096,
+            inbound_linger: Duration::from_secs(3),
+            promote_after: Duration::from_secs(3),
+            keepalive: Duration::from_secs(20),
+        }
+    }
+}
+
+/// What the data plane tells the control plane.
+pub struct DataplaneEvents {
+    /// IKE messages received on port 4500.
+    pub ike: mpsc::Receiver<IkeDatagram>,
+    /// Sessions whose outbound SA is running out of sequence numbers: rekey them.
+    pub rekey: mpsc::Receiver<String>,
+}
+
+/// Why the data plane refused something.
+#[derive(Debug, thiserror::Error)]
+pub enum DataplaneError {
+    /// No tunnel for this session.
+    #[error("session {0} has no tunnel interface")]
+    NoTunnel(String),
+    /// The SA cannot be built from what IKE negotiated.
+    #[error("cannot install the Child SA of {session}: {source}")]
+    BadSa {
+        /// The session.
+        session: String,
+        /// What esp-proto rejected.
+        source: esp_proto::EspError,
+    },
+    /// An outer socket could not be opened.
+    #[error("{0}")]
+    Socket(String),
+}
+
+/// One worker's port-4500 socket.
+pub(crate) struct WorkerSocket {
+    pub(crate) socket: Arc<tokio::net::UdpSocket>,
+    pub(crate) state: quinn_udp::UdpSocketState,
+    /// Current outer DF mode (see `socket::set_df`).
+    pub(crate) df: AtomicU8,
+}
+
+/// UDP 4500 on one local address: a socket per worker.
+pub(crate) struct Port {
+    pub(crate) ip: IpAddr,
+    pub(crate) per_worker: Vec<WorkerSocket>,
+    readers: Mutex<Vec<AbortHandle>>,
+}
+
+/// Plain ESP on one local address.
+pub(crate) struct RawPort {
+    pub(crate) ip: IpAddr,
+    /// Protocol-50 socket all ESP to this host arrives on (read by worker 0).
+    pub(crate) receiver: AsyncFd<socket2::Socket>,
+    /// Per worker, an `IPPROTO_RAW` socket (we write the IP header; it receives nothing).
+    pub(crate) senders: Vec<AsyncFd<socket2::Socket>>,
+    reader: Mutex<Option<AbortHandle>>,
+}
+
+/// State shared by the API side and the workers.
+pub(crate) struct Shared {
+    pub(crate) tunnels: ArcSwap<HashMap<String, Arc<Tunnel>>>,
+    pub(crate) inbound: ArcSwap<HashMap<u32, Arc<Inbound>>>,
+    pub(crate) ports: ArcSwap<HashMap<IpAddr, Arc<Port>>>,
+    pub(crate) raw: ArcSwap<HashMap<IpAddr, Arc<RawPort>>>,
+    pub(crate) ike: mpsc::Sender<IkeDatagram>,
+    pub(crate) rekey: mpsc::Sender<String>,
+    /// Serializes writers of the maps above (readers never lock).
+    write: Mutex<()>,
+}
+
+/// The running data plane.
+pub struct Dataplane {
+    cfg: DataplaneConfig,
+    shared: Arc<Shared>,
+    workers: Vec<Handle>,
+    stops: Mutex<Vec<oneshot::Sender<()>>>,
+    threads: Mutex<Vec<std::thread::JoinHandle<()>>>,
+    /// Tunnel creation and removal, one at a time.
+    changes: tokio::sync::Mutex<()>,
+    keepalive: Mutex<Option<AbortHandle>>,
+}
+
+/// Capacity of the queue of IKE messages from port 4500 (beyond it they are dropped; IKE
+/// retransmits).
+const IKE_QUEUE: usize = 1024;
+
+impl Dataplane {
+    /// Start the worker threads. Must be called inside a tokio runtime (the keepalive timer
+    /// runs on it).
+    pub fn start(cfg: DataplaneConfig) -> io::Result<(Dataplane, DataplaneEvents)> {
+        let (ike_tx, ike_rx) = mpsc::channel(IKE_QUEUE);
+        let (rekey_tx, rekey_rx) = mpsc::channel(64);
+        let shared = Arc::new(Shared {
+            tunnels: ArcSwap::default(),
+            inbound: ArcSwap::default(),
+            ports: ArcSwap::default(),
+            raw: ArcSwap::default(),
+            ike: ike_tx,
+            rekey: rekey_tx,
+            write: Mutex::new(()),
+        });
+        let mut workers = Vec::new();
+        let mut stops = Vec::new();
+        let mut threads = Vec::new();
+        for k in 0..cfg.workers.max(1) {
+            let (handle_tx, handle_rx) = std::sync::mpsc::channel();
+            let (stop_tx, stop_rx) = oneshot::channel::<()>();
+            let thread = std::thread::Builder::new()
+                .name(format!("strait-dp{k}"))
+                .spawn(move || {
+                    let rt = match tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                    {
+                        Ok(rt) => rt,
+                        Err(e) => {
+                            let _ = handle_tx.send(Err(e));
+                            return;
+                        }
+                    };
+                    let _ = handle_tx.send(Ok(rt.handle().clone()));
+                    rt.block_on(async {
+                        let _ = stop_rx.await;
+                    });
+                })?;
+            let handle = handle_rx
+                .recv()
+                .map_err(|_| io::Error::other("data-plane worker did not start"))??;
+            workers.push(handle);
+            stops.push(stop_tx);
+            threads.push(thread);
+        }
+        let dp = Dataplane {
+            cfg: cfg.clone(),
+            shared: shared.clone(),
+            workers,
+            stops: Mutex::new(stops),
+            threads: Mutex::new(threads),
+            changes: tokio::sync::Mutex::new(()),
+            keepalive: Mutex::new(None),
+        };
+        let every = cfg.keepalive;
+        let ka = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                worker::send_keepalives(&shared);
+            }
+        });
+        *lock(&dp.keepalive) = Some(ka.abort_handle());
+        Ok((
+            dp,
+            DataplaneEvents {
+                ike: ike_rx,
+                rekey: rekey_rx,
+            },
+        ))
+    }
+
+    /// Number of workers.
+    pub fn workers(&self) -> usize {
+        self.workers.len()
+    }
+
+    /// Run `f` on worker `k` (so that sockets and TUN queues it creates register with that
+    /// worker's runtime).
+    async fn on_worker<T: Send + 'static>(
+        &self,
+        k: usize,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> io::Result<T> {
+        let h = self
+            .workers
+            .get(k)
+            .ok_or_else(|| io::Error::other("no such worker"))?;
+        h.spawn(async move { f() })
+            .await
+            .map_err(|e| io::Error::other(format!("data-plane worker failed: {e}")))
+    }
+
+    /// Own UDP port 4500 on `ip`: a socket per worker reads ESP, and IKE that arrives there
+    /// goes to [`DataplaneEvents::ike`]. Returns a socket the control plane sends IKE on.
+    pub async fn open_port(&self, ip: IpAddr) -> Result<std::net::UdpSocket, DataplaneError> {
+        if let Some(p) = self.shared.ports.load().get(&ip) {
+            return ike_sender(p);
+        }
+        let mut per_worker = Vec::new();
+        let mut readers = Vec::new();
+        let mut stds = Vec::new();
+        for _ in 0..self.workers.len() {
+            stds.push(socket::bind_nat_t(ip).map_err(|e| {
+                DataplaneError::Socket(socket::explain(
+                    &format!("listen on {}", SocketAddr::new(ip, NAT_T_PORT)),
+                    &e,
+                ))
+            })?);
+        }
+        for (k, std_sock) in stds.into_iter().enumerate() {
+            let ws = self
+                .on_worker(k, move || -> io::Result<WorkerSocket> {
+                    let state = quinn_udp::UdpSocketState::new((&std_sock).into())?;
+                    let socket = Arc::new(tokio::net::UdpSocket::from_std(std_sock)?);
+                    Ok(WorkerSocket {
+                        socket,
+                        state,
+                        df: AtomicU8::new(socket::DfMode::Unknown as u8),
+                    })
+                })
+                .await
+                .and_then(|r| r)
+                .map_err(|e| DataplaneError::Socket(socket::explain("set up port 4500", &e)))?;
+            per_worker.push(ws);
+        }
+        let port = Arc::new(Port {
+            ip,
+            per_worker,
+            readers: Mutex::new(Vec::new()),
+        });
+        for k in 0..self.workers.len() {
+            if let Some(h) = self.workers.get(k) {
+                readers.push(
+                    h.spawn(worker::peer_to_vti(self.shared.clone(), port.clone(), k))
+                        .abort_handle(),
+                );
+            }
+        }
+        *lock(&port.readers) = readers;
+        {
+            let _w = lock(&self.shared.write);
+            let mut map = HashMap::clone(&self.shared.ports.load());
+            map.insert(ip, port.clone());
+            self.shared.ports.store(Arc::new(map));
+        }
+        tracing::info!(addr = %SocketAddr::new(ip, NAT_T_PORT), workers = self.workers.len(), "ESP and IKE listening (UDP encapsulation)");
+        ike_sender(&port)
+    }
+
+    /// Stop listening on `ip`:4500 (and for plain ESP on `ip`).
+    pub fn close_port(&self, ip: IpAddr) {
+        let _w = lock(&self.shared.write);
+        let mut map = HashMap::clone(&self.shared.ports.load());
+        if let Some(p) = map.remove(&ip) {
+            for r in lock(&p.readers).drain(..) {
+                r.abort();
+            }
+        }
+        self.shared.ports.store(Arc::new(map));
+        let mut raw = HashMap::clone(&self.shared.raw.load());
+        if let Some(r) = raw.remove(&ip) {
+            if let Some(t) = lock(&r.reader).take() {
+                t.abort();
+            }
+        }
+        self.shared.raw.store(Arc::new(raw));
+    }
+
+    /// Plain ESP sockets on `ip`, opened on first use.
+    async fn raw_port(&self, ip: IpAddr) -> Result<(), DataplaneError> {
+        if self.shared.raw.load().contains_key(&ip) {
+            return Ok(());
+        }
+        let explain = |e: io::Error| {
+            DataplaneError::Socket(socket::explain(
+                &format!("open a raw ESP (IP protocol 50) socket on {ip}"),
+                &e,
+            ))
+        };
+        let receiver = socket::bind_raw_esp(ip).map_err(explain)?;
+        let receiver = self
+            .on_worker(0, move || socket::register(receiver))
+            .await
+            .and_then(|r| r)
+            .map_err(explain)?;
+        let mut senders = Vec::new();
+        for k in 0..self.workers.len() {
+            let s = socket::raw_sender(ip).map_err(explain)?;
+            let s = self
+                .on_worker(k, move || socket::register(s))
+                .await
+                .and_then(|r| r)
+                .map_err(explain)?;
+            senders.push(s);
+        }
+        let raw = Arc::new(RawPort {
+            ip,
+            receiver,
+            senders,
+            reader: Mutex::new(None),
+        });
+        if let Some(h) = self.workers.first() {
+            let t = h.spawn(worker::raw_to_vti(self.shared.clone(), raw.clone()));
+            *lock(&raw.reader) = Some(t.abort_handle());
+        }
+        let _w = lock(&self.shared.write);
+        let mut map = HashMap::clone(&self.shared.raw.load());
+        map.insert(ip, raw);
+        self.shared.raw.store(Arc::new(map));
+        tracing::info!(%ip, "plain ESP (IP protocol 50) listening");
+        Ok(())
+    }
+
+    /// Make the tunnels match `specs` (one per session that should have a VTI): create new
+    /// VTIs, update addresses and settings, remove the rest. Returns, per session, its
+    /// interface name or what went wrong.
+    pub async fn set_tunnels(
+        &self,
+        specs: Vec<TunnelSpec>,
+    ) -> HashMap<String, Result<String, String>> {
+        let _one = self.changes.lock().await;
+        let mut results = HashMap::new();
+        let wanted: HashMap<String, TunnelSpec> =
+            specs.into_iter().map(|s| (s.session.clone(), s)).collect();
+        let current = self.shared.tunnels.load_full();
+        // Remove tunnels no longer wanted, or whose MTU changed (recreated below).
+        for (session, t) in current.iter() {
+            let keep = wanted.get(session).is_some_and(|w| w.mtu == t.spec_mtu());
+            if !keep {
+                self.drop_tunnel(session).await;
+            }
+        }
+        for (session, spec) in wanted {
+            let existing = self.shared.tunnels.load().get(&session).cloned();
+            let r = match existing {
+                Some(t) => self.update_tunnel(&t, &spec).await,
+                None => self.create_tunnel(&spec).await,
+            };
+            results.insert(session, r);
+        }
+        results
+    }
+
+    async fn update_tunnel(&self, t: &Arc<Tunnel>, spec: &TunnelSpec) -> Result<String, String> {
+        let old = lock(&t.spec).clone();
+        if old.addresses != spec.addresses {
+            let vti = t.vti.lock().await;
+            if let Some(v) = vti.as_ref() {
+                v.set_addresses(&spec.addresses)
+                    .await
+                    .map_err(|e| e.to_string())?;
+            }
+        }
+        t.settings.store(Arc::new(Settings::of(spec)));
+        *lock(&t.spec) = spec.clone();
+        Ok(t.ifname.clone())
+    }
+
+    async fn create_tunnel(&self, spec: &TunnelSpec) -> Result<String, String> {
+        let name = vti::vti_name(&spec.session);
+        let cfg = vti::VtiConfig {
+            name: name.clone(),
+            addresses: spec.addresses.clone(),
+            mtu: spec.mtu,
+            queues: 1,
+            offload: self.cfg.offload,
+        };
+        // The VTI (and its first queue) belongs to worker 0; each other worker opens its own
+        // queue so readiness reaches it directly.
+        let first = self
+            .workers
+            .first()
+            .ok_or("the data plane has no workers")?;
+        let vti = first
+            .spawn(async move { vti::Vti::create(&cfg).await })
+            .await
+            .map_err(|e| format!("data-plane worker failed: {e}"))?
+            .map_err(|e| e.to_string())?;
+        let mut queues = vti.queues().to_vec();
+        for k in 1..self.workers.len() {
+            let q0 = queues.first().cloned().ok_or("the VTI has no queue")?;
+            let q = self
+                .on_worker(k, move || q0.try_clone())
+                .await
+                .and_then(|r| r)
+                .map_err(|e| format!("cannot open TUN queue {k} of {name}: {e}"))?;
+            queues.push(Arc::new(q));
+        }
+        let tunnel = Arc::new(Tunnel {
+            session: spec.session.clone(),
+            ifname: name.clone(),
+            mtu: spec.mtu,
+            spec: Mutex::new(spec.clone()),
+            settings: ArcSwap::new(Arc::new(Settings::of(spec))),
+            queues,
+            outbound: Default::default(),
+            pending: Mutex::new(None),
+            counters: Default::default(),
+            vti: tokio::sync::Mutex::new(Some(vti)),
+            closed: AtomicBool::new(false),
+        });
+        for k in 0..self.workers.len() {
+            if let Some(h) = self.workers.get(k) {
+                h.spawn(worker::vti_to_peer(self.shared.clone(), tunnel.clone(), k));
+            }
+        }
+        let _w = lock(&self.shared.write);
+        let mut map = HashMap::clone(&self.shared.tunnels.load());
+        map.insert(spec.session.clone(), tunnel);
+        self.shared.tunnels.store(Arc::new(map));
+        Ok(name)
+    }
+
+    /// Remove a session's tunnel: its SAs, then its VTI (the kernel drops its routes).
+    async fn drop_tunnel(&self, session: &str) {
+        let tunnel = {
+            let _w = lock(&self.shared.write);
+            let mut map = HashMap::clone(&self.shared.tunnels.load());
+            let t = map.remove(session);
+            self.shared.tunnels.store(Arc::new(map));
+            let mut inbound = HashMap::clone(&self.shared.inbound.load());
+            inbound.retain(|_, i| i.tunnel.session != session);
+            self.shared.inbound.store(Arc::new(inbound));
+            t
+        };
+        let Some(t) = tunnel else { return };
+        t.closed.store(true, std::sync::atomic::Ordering::Relaxed);
+        t.outbound.store(None);
+        let vti = t.vti.lock().await.take();
+        if let Some(v) = vti {
+            let name = v.name().to_owned();
+            if let Err(e) = v.close().await {
+                tracing::warn!(vti = %name, error = %e, "cannot remove the VTI");
+            } else {
+                tracing::info!(vti = %name, session, "VTI removed");
+            }
+        }
+    }
+
+    /// Install a Child SA negotiated by IKE (both directions).
+    pub async fn install(&self, sa: SaInstall) -> Result<(), DataplaneError> {
+        let tunnel = self
+            .shared
+            .tunnels
+            .load()
+            .get(&sa.session)
+            .cloned()
+            .ok_or_else(|| DataplaneError::NoTunnel(sa.session.clone()))?;
+        let bad = |source| DataplaneError::BadSa {
+            session: sa.session.clone(),
+            source,
+        };
+        let outbound = OutboundSa::new(
+            sa.spi_out,
+            sa.transform,
+            SaKeys {
+                encryption: &sa.enc_key_out,
+                integrity: &sa.integ_key_out,
+            },
+            sa.esn,
+            sa.iv_seed,
+        )
+        .map_err(bad)?;
+        let inbound = InboundSa::new(
+            sa.spi_in,
+            sa.transform,
+            SaKeys {
+                encryption: &sa.enc_key_in,
+                integrity: &sa.integ_key_in,
+            },
+            sa.esn,
+            self.cfg.replay_window,
+        )
+        .map_err(bad)?;
+        if sa.encapsulation == Encapsulation::Esp {
+            self.raw_port(sa.local.ip()).await?;
+        }
+        {
+            let _w = lock(&self.shared.write);
+            let mut map = HashMap::clone(&self.shared.inbound.load());
+            map.insert(
+                sa.spi_in,
+                Arc::new(Inbound {
+                    sa: Mutex::new(inbound),
+                    tunnel: tunnel.clone(),
+                    used: AtomicBool::new(false),
+                    spi_out: sa.spi_out,
+                }),
+            );
+            self.shared.inbound.store(Arc::new(map));
+        }
+        let out = Arc::new(Outbound {
+            sa: outbound,
+            remote: sa.remote,
+            local: sa.local,
+            encapsulation: sa.encapsulation,
+            rekey_requested: AtomicBool::new(false),
+        });
+        let first = tunnel.outbound.load().is_none();
+        if sa.initiator || first {
+            tunnel.set_outbound(out);
+        } else {
+            // Make-before-break as rekey responder: the initiator installs the new SA when our
+            // response arrives; until it uses it (or deletes the old one), keep sending on the
+            // old one.
+            tunnel.set_pending(out);
+            let t = tunnel.clone();
+            let spi_out = sa.spi_out;
+            let after = self.cfg.promote_after;
+            tokio::spawn(async move {
+                tokio::time::sleep(after).await;
+                t.promote(spi_out);
+            });
+        }
+        tracing::info!(session = %sa.session, vti = %tunnel.ifname, spi_in = format_args!("{:08x}", sa.spi_in), spi_out = format_args!("{:08x}", sa.spi_out), transform = ?sa.transform, encapsulation = ?sa.encapsulation, "Child SA installed in the data plane");
+        Ok(())
+    }
+
+    /// Remove a Child SA: outbound at once, inbound after a grace period for packets already
+    /// in flight.
+    pub fn remove(&self, session: &str, spi_in: u32, spi_out: u32) {
+        if let Some(t) = self.shared.tunnels.load().get(session) {
+            t.remove_outbound(spi_out);
+        }
+        let shared = self.shared.clone();
+        let linger = self.cfg.inbound_linger;
+        let session = session.to_owned();
+        tokio::spawn(async move {
+            tokio::time::sleep(linger).await;
+            let _w = lock(&shared.write);
+            let mut map = HashMap::clone(&shared.inbound.load());
+            if map
+                .get(&spi_in)
+                .is_some_and(|i| i.tunnel.session == session)
+            {
+                map.remove(&spi_in);
+                shared.inbound.store(Arc::new(map));
+            }
+        });
+    }
+
+    /// Whether the session's tunnel has an SA to send on.
+    pub fn has_outbound(&self, session: &str) -> bool {
+        self.shared
+            .tunnels
+            .load()
+            .get(session)
+            .is_some_and(|t| t.outbound.load().is_some())
+    }
+
+    /// The session's VTI name, if it has one.
+    pub fn interface_name(&self, session: &str) -> Option<String> {
+        self.shared
+            .tunnels
+            .load()
+            .get(session)
+            .map(|t| t.ifname.clone())
+    }
+
+    /// The session's counters.
+    pub fn counters(&self, session: &str) -> Option<CounterSnapshot> {
+        self.shared
+            .tunnels
+            .load()
+            .get(session)
+            .map(|t| t.counters.snapshot())
+    }
+
+    /// Zero the session's counters; false if it has no tunnel.
+    pub fn reset_counters(&self, session: &str) -> bool {
+        match self.shared.tunnels.load().get(session) {
+            Some(t) => {
+                t.counters.reset();
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Skip the session's outbound sequence numbers ahead (never back; see
+    /// [`OutboundSa::advance_to`]), to exercise the rekey that exhaustion triggers.
+    pub fn advance_outbound_sequence(&self, session: &str, last_sent: u64) -> bool {
+        self.shared
+            .tunnels
+            .load()
+            .get(session)
+            .and_then(|t| t.outbound.load_full())
+            .map(|o| o.sa.advance_to(last_sent))
+            .is_some()
+    }
+
+    /// Remove every VTI and stop the workers.
+    pub async fn shutdown(&self) {
+        let sessions: Vec<String> = self.shared.tunnels.load().keys().cloned().collect();
+        for s in sessions {
+            self.drop_tunnel(&s).await;
+        }
+        let ips: Vec<IpAddr> = self.shared.ports.load().keys().copied().collect();
+        for ip in ips {
+            self.close_port(ip);
+        }
+        if let Some(k) = lock(&self.keepalive).take() {
+            k.abort();
+        }
+        for s in lock(&self.stops).drain(..) {
+            let _ = s.send(());
+        }
+        let threads: Vec<_> = lock(&self.threads).drain(..).collect();
+        let _ = tokio::task::spawn_blocking(move || {
+            for t in threads {
+                let _ = t.join();
+            }
+        })
+        .await;
+    }
+}
+
+/// A socket for the control plane's IKE sends on port 4500 (a duplicate of worker 0's).
+fn ike_sender(p: &Port) -> Result<std::net::UdpSocket, DataplaneError> {
+    let ws = p
+        .per_worker
+        .first()
+        .ok_or_else(|| DataplaneError::Socket("port 4500 has no socket".into()))?;
+    let fd = std::os::fd::AsFd::as_fd(&*ws.socket)
+        .try_clone_to_owned()
+        .map_err(|e| DataplaneError::Socket(socket::explain("share port 4500 with IKE", &e)))?;
+    let sock = std::net::UdpSocket::from(fd);
+    Ok(sock)
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}

@@ -609,3 +609,14 @@ fn concurrent_senders_never_share_a_sequence_number() {
     }
     assert_eq!(ok, 4 * per_thread as usize);
 }
+
+#[test]
+fn advance_to_only_moves_forward() {
+    let (out, _) = pair(Transform::AesGcm16 { key_bits: 128 }, false, &material());
+    out.advance_to(1000);
+    assert_eq!(out.next_seq(), 1001);
+    out.advance_to(10);
+    assert_eq!(out.next_seq(), 1001, "never backwards: a GCM IV must not repeat");
+    out.advance_to(u64::from(u32::MAX) - 1);
+    assert!(out.near_exhaustion());
+}

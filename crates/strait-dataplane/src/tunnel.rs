@@ -1,0 +1,214 @@
+//! One route-based session's tunnel: its VTI, its current SAs and its counters.
+
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use arc_swap::{ArcSwap, ArcSwapOption};
+use esp_proto::Transform;
+use ipnet::IpNet;
+use tun_rs::AsyncDevice;
+
+use crate::counters::TunnelCounters;
+use crate::mss::{default_mss, MssDirection, MssPolicy};
+use crate::sa::Outbound;
+use crate::vti::Vti;
+
+/// The path MTU assumed outside the tunnel: Ethernet's 1500 bytes.
+pub const OUTER_MTU: u16 = 1500;
+
+/// Bytes of outer IP and UDP header: IPv4 20 / IPv6 40, plus UDP 8 (RFC 3948 §2.1; the VTI
+/// MTU always leaves room for UDP so that a NAT found later changes nothing).
+fn outer_headers(outer_ipv6: bool) -> usize {
+    if outer_ipv6 {
+        40 + 8
+    } else {
+        20 + 8
+    }
+}
+
+/// The VTI MTU for a session whose ESP may use any of `transforms`: the largest inner packet
+/// whose ESP-in-UDP packet fits in [`OUTER_MTU`] with the most expensive of them (RFC 4303
+/// §2: header, IV, padding, trailer, ICV). At least 1280 so that IPv6 works over the VTI.
+pub fn vti_mtu(outer_ipv6: bool, transforms: &[Transform]) -> u16 {
+    let esp_len = usize::from(OUTER_MTU) - outer_headers(outer_ipv6);
+    let worst = transforms
+        .iter()
+        .map(|t| t.max_inner_len(esp_len))
+        .min()
+        .unwrap_or(esp_len - 64);
+    u16::try_from(worst).unwrap_or(OUTER_MTU).max(1280)
+}
+
+/// DF bit of the outer header (NSX `df_policy`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DfPolicy {
+    /// Copy the inner packet's DF bit (IPv6 inner packets count as DF).
+    Copy,
+    /// Always clear: the outer packet may be fragmented.
+    Clear,
+}
+
+/// What the control plane wants a session's tunnel to be.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TunnelSpec {
+    /// The session's policy path.
+    pub session: String,
+    /// The VTI's addresses with prefix, e.g. 169.254.10.1/30.
+    pub addresses: Vec<IpNet>,
+    /// The VTI MTU (see [`vti_mtu`]).
+    pub mtu: u16,
+    /// TCP MSS clamping direction.
+    pub mss_direction: MssDirection,
+    /// Configured MSS; None: derived from the MTU per address family (contract).
+    pub mss_value: Option<u16>,
+    /// Outer DF bit.
+    pub df: DfPolicy,
+}
+
+/// Settings a tunnel can change without being recreated.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Settings {
+    pub(crate) mss_v4: MssPolicy,
+    pub(crate) mss_v6: MssPolicy,
+    pub(crate) df: DfPolicy,
+}
+
+impl Settings {
+    pub(crate) fn of(spec: &TunnelSpec) -> Settings {
+        let policy = |ipv6| MssPolicy {
+            direction: spec.mss_direction,
+            max_segment_size: spec.mss_value.unwrap_or(default_mss(spec.mtu, ipv6)),
+        };
+        Settings {
+            mss_v4: policy(false),
+            mss_v6: policy(true),
+            df: spec.df,
+        }
+    }
+
+    /// The MSS policy for an inner packet (by its IP version).
+    pub(crate) fn mss_for(&self, packet: &[u8]) -> MssPolicy {
+        match packet.first().map(|b| b >> 4) {
+            Some(6) => self.mss_v6,
+            _ => self.mss_v4,
+        }
+    }
+}
+
+/// A live tunnel.
+pub(crate) struct Tunnel {
+    pub(crate) session: String,
+    pub(crate) ifname: String,
+    /// The VTI MTU (a change recreates the tunnel).
+    pub(crate) mtu: u16,
+    pub(crate) spec: Mutex<TunnelSpec>,
+    pub(crate) settings: ArcSwap<Settings>,
+    /// One TUN queue per worker, registered with that worker's runtime.
+    pub(crate) queues: Vec<Arc<AsyncDevice>>,
+    /// The SA packets are sent on.
+    pub(crate) outbound: ArcSwapOption<Outbound>,
+    /// A newer SA from a rekey we answered, waiting for the peer to use it first.
+    pub(crate) pending: Mutex<Option<Arc<Outbound>>>,
+    pub(crate) counters: TunnelCounters,
+    pub(crate) vti: tokio::sync::Mutex<Option<Vti>>,
+    pub(crate) closed: AtomicBool,
+}
+
+impl Tunnel {
+    pub(crate) fn spec_mtu(&self) -> u16 {
+        self.mtu
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Relaxed)
+    }
+
+    fn pending(&self) -> std::sync::MutexGuard<'_, Option<Arc<Outbound>>> {
+        self.pending.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Start sending on `out` now (we initiated its exchange, or there is nothing else).
+    pub(crate) fn set_outbound(&self, out: Arc<Outbound>) {
+        *self.pending() = None;
+        self.outbound.store(Some(out));
+    }
+
+    /// Keep `out` until the peer shows it has it (make-before-break as rekey responder).
+    pub(crate) fn set_pending(&self, out: Arc<Outbound>) {
+        *self.pending() = Some(out);
+    }
+
+    /// The pending SA whose outbound SPI is `spi_out` becomes current.
+    pub(crate) fn promote(&self, spi_out: u32) -> bool {
+        let mut pending = self.pending();
+        if pending.as_ref().is_some_and(|p| p.sa.spi() == spi_out) {
+            if let Some(p) = pending.take() {
+                self.outbound.store(Some(p));
+                return true;
+            }
+        }
+        false
+    }
+
+    /// The SA with outbound SPI `spi_out` is gone: stop using it, falling back to a pending
+    /// successor.
+    pub(crate) fn remove_outbound(&self, spi_out: u32) {
+        let mut pending = self.pending();
+        if pending.as_ref().is_some_and(|p| p.sa.spi() == spi_out) {
+            *pending = None;
+        }
+        let current = self.outbound.load();
+        if current.as_ref().is_some_and(|o| o.sa.spi() == spi_out) {
+            self.outbound.store(pending.take());
+        }
+    }
+
+    /// The outer address of the current SA's peer, if any.
+    pub(crate) fn peer(&self) -> Option<IpAddr> {
+        self.outbound.load().as_ref().map(|o| o.remote.ip())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use esp_proto::Integrity;
+
+    #[test]
+    fn mtu_leaves_room_for_the_costliest_transform() {
+        let gcm = Transform::AesGcm16 { key_bits: 128 };
+        // 1500 - 20 - 8 = 1472 bytes of ESP: 1472 - 8 (SPI, seq) - 8 (IV) - 16 (ICV) = 1440
+        // for payload, pad length and next header, in 4-byte blocks: 1438 inner.
+        assert_eq!(vti_mtu(false, &[gcm]), 1438);
+        assert_eq!(vti_mtu(true, &[gcm]), 1418);
+        let cbc = Transform::AesCbc {
+            key_bits: 256,
+            integ: Integrity::HmacSha512_256,
+        };
+        let both = vti_mtu(false, &[gcm, cbc]);
+        assert!(both < 1438, "{both}");
+        assert!(cbc.overhead(usize::from(both)) + usize::from(both) <= 1472);
+        assert!(vti_mtu(false, &[]) >= 1280);
+    }
+
+    #[test]
+    fn mss_defaults_per_address_family() {
+        let spec = TunnelSpec {
+            session: "s".into(),
+            addresses: vec![],
+            mtu: 1438,
+            mss_direction: MssDirection::Both,
+            mss_value: None,
+            df: DfPolicy::Copy,
+        };
+        let s = Settings::of(&spec);
+        assert_eq!(s.mss_for(&[0x45]).max_segment_size, 1398);
+        assert_eq!(s.mss_for(&[0x60]).max_segment_size, 1378);
+        let s = Settings::of(&TunnelSpec {
+            mss_value: Some(1200),
+            ..spec
+        });
+        assert_eq!(s.mss_for(&[0x60]).max_segment_size, 1200);
+    }
+}

@@ -1,0 +1,568 @@
+//! The packet loops. One worker thread per core runs a single-threaded tokio runtime; each
+//! worker owns, for every tunnel, one TUN queue and, for every local address, one port-4500
+//! socket, so a packet is read, transformed and written by one thread with no hand-off
+//! (dependencies.md §9).
+//!
+//! Outbound (VTI → peer): a TUN read returns a GSO super-packet split into MTU-sized inner
+//! packets (tun-rs `recv_multiple`), each placed in a slot of one slab with room for the ESP
+//! header before it and the trailer after it; each is clamped (MSS), encrypted in place, and
+//! runs of equal-sized ESP packets leave in one UDP GSO `sendmsg`. With full-sized packets the
+//! slots are already back to back and nothing is copied.
+//!
+//! Inbound (peer → VTI): one `recvmmsg` returns GRO-coalesced datagrams; each ESP packet is
+//! decrypted in place, clamped, copied once into a TUN write buffer, and the batch is written
+//! with TCP/UDP GRO coalescing (tun-rs `send_multiple`).
+
+use std::collections::HashMap;
+use std::io::{self, IoSliceMut};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use esp_proto::{spi_of, EspError};
+use quinn_udp::{RecvMeta, Transmit, UdpSockRef};
+use tokio::io::Interest;
+use tun_rs::{GROTable, IDEAL_BATCH_SIZE, VIRTIO_NET_HDR_LEN};
+
+use crate::counters::{CounterBatch, Field};
+use crate::sa::{Encapsulation, Inbound, Outbound};
+use crate::socket::set_df;
+use crate::tunnel::{DfPolicy, Tunnel};
+use crate::{mss, Port, RawPort, Shared};
+
+/// Inner packets per TUN read (a 64 KiB GSO packet of 1400-byte segments is ~47).
+const TUN_BATCH: usize = IDEAL_BATCH_SIZE;
+/// Most ESP header bytes before the inner packet: SPI, sequence number, 16-byte CBC IV.
+const MAX_HEADROOM: usize = 8 + 16;
+/// Most ESP trailer bytes: 15 padding, pad length, next header, 32-byte ICV.
+const MAX_TRAILER: usize = 15 + 2 + 32;
+/// Datagram buffers per `recvmmsg`; each holds a GRO batch of up to 64 KiB.
+const RX_SLOTS: usize = 8;
+/// Size of one receive buffer: the kernel never coalesces more than 64 KiB.
+const RX_SLOT_BYTES: usize = 1 << 16;
+/// Headroom in TUN write buffers for the virtio-net header tun-rs writes.
+const TUN_WRITE_OFFSET: usize = VIRTIO_NET_HDR_LEN;
+/// Largest UDP GSO send: the kernel limits a datagram train to 64 KiB.
+const GSO_MAX_BYTES: usize = 65_000;
+/// TUN write buffers kept for reuse per worker.
+const WRITE_POOL_MAX: usize = 1024;
+/// Raw ESP packets read per wake-up before yielding.
+const RAW_BATCH: usize = 64;
+
+/// Whether a TUN error means the device is gone (closed VTI): the loop ends.
+fn device_gone(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::EBADFD) | Some(libc::EBADF) | Some(libc::ENODEV)
+    )
+}
+
+/// The counter for an outbound ESP failure.
+fn outbound_field(e: &EspError) -> Field {
+    match e {
+        EspError::SequenceExhausted => Field::SeqOverflow,
+        _ => Field::EncryptionFailures,
+    }
+}
+
+/// Read from tunnel's TUN queue `worker`, encrypt, send. Runs on worker `worker`.
+pub(crate) async fn vti_to_peer(shared: Arc<Shared>, tunnel: Arc<Tunnel>, worker: usize) {
+    let Some(queue) = tunnel.queues.get(worker).cloned() else {
+        return;
+    };
+    let mtu = usize::from(tunnel.spec_mtu());
+    let slot_max = MAX_HEADROOM + mtu + MAX_TRAILER;
+    let mut original = vec![0u8; VIRTIO_NET_HDR_LEN + 65_535];
+    let mut slab = vec![0u8; TUN_BATCH * slot_max];
+    let mut sizes = [0usize; TUN_BATCH];
+    // Per packet: ESP length (0: dropped), inner length, outer DF.
+    let mut esp_lens = [0usize; TUN_BATCH];
+    let mut inner_lens = [0usize; TUN_BATCH];
+    let mut dfs = [false; TUN_BATCH];
+    let mut counts = CounterBatch::default();
+    loop {
+        counts.flush(&tunnel.counters);
+        if tunnel.is_closed() {
+            return;
+        }
+        let out = tunnel.outbound.load_full();
+        let (headroom, slot) = match &out {
+            Some(o) => (
+                o.sa.header_len(),
+                o.sa.header_len() + mtu + o.sa.trailer_len(mtu),
+            ),
+            None => (MAX_HEADROOM, slot_max),
+        };
+        let received = {
+            let mut bufs: Vec<&mut [u8]> = slab.chunks_mut(slot).take(TUN_BATCH).collect();
+            let n = bufs.len();
+            queue
+                .recv_multiple(&mut original, &mut bufs, &mut sizes[..n], headroom)
+                .await
+        };
+        let n = match received {
+            Ok(n) => n.min(TUN_BATCH),
+            Err(e) if device_gone(&e) => return,
+            Err(e) => {
+                tracing::debug!(vti = %tunnel.ifname, error = %e, "VTI read failed");
+                counts.drop_out(Field::SentOtherError, 1);
+                continue;
+            }
+        };
+        let Some(out) = out else {
+            // Routed into the VTI while the tunnel has no SA.
+            counts.drop_out(Field::NoMatchingPolicy, n as u64);
+            continue;
+        };
+        let settings = **tunnel.settings.load();
+        for i in 0..n {
+            esp_lens[i] = 0;
+            let len = sizes[i];
+            let Some(buf) = slab.get_mut(i * slot..(i + 1) * slot) else {
+                continue;
+            };
+            let Some(inner) = buf.get_mut(headroom..headroom + len) else {
+                counts.drop_out(Field::SentOtherError, 1);
+                continue;
+            };
+            let (next_header, inner_df) = match inner.first().map(|b| b >> 4) {
+                Some(4) => (4u8, inner.get(6).is_some_and(|b| b & 0x40 != 0)),
+                Some(6) => (41u8, true),
+                _ => {
+                    counts.drop_out(Field::SentOtherError, 1);
+                    continue;
+                }
+            };
+            mss::apply(settings.mss_for(inner), true, inner);
+            match out.sa.encapsulate(buf, headroom, len, next_header) {
+                Ok(r) => {
+                    esp_lens[i] = r.len();
+                    inner_lens[i] = len;
+                    dfs[i] = settings.df == DfPolicy::Copy && inner_df;
+                }
+                Err(e) => counts.drop_out(outbound_field(&e), 1),
+            }
+        }
+        if out.needs_rekey_request() {
+            tracing::info!(session = %tunnel.session, "ESP sequence numbers running out: rekeying");
+            let _ = shared.rekey.try_send(tunnel.session.clone());
+        }
+        let batch = OutBatch {
+            slot,
+            n,
+            esp_lens: &esp_lens,
+            inner_lens: &inner_lens,
+            dfs: &dfs,
+        };
+        match out.encapsulation {
+            Encapsulation::Udp => {
+                send_udp(&shared, &out, worker, &mut slab, &batch, &mut counts).await;
+            }
+            Encapsulation::Esp => {
+                send_raw(&shared, &out, worker, &slab, &batch, &mut counts).await;
+            }
+        }
+    }
+}
+
+/// The packets of one TUN read after encryption.
+struct OutBatch<'a> {
+    slot: usize,
+    n: usize,
+    esp_lens: &'a [usize],
+    inner_lens: &'a [usize],
+    dfs: &'a [bool],
+}
+
+impl OutBatch<'_> {
+    fn sent(&self, from: usize, to: usize, counts: &mut CounterBatch) {
+        for i in from..to {
+            counts.add(Field::PacketsOut, 1);
+            counts.add(Field::BytesOut, self.inner_lens[i] as u64);
+        }
+    }
+
+    fn failed(&self, from: usize, to: usize, counts: &mut CounterBatch) {
+        counts.drop_out(Field::SentOtherError, (to - from) as u64);
+    }
+}
+
+/// Send runs of equal-sized ESP packets with UDP GSO (the last of a run may be shorter).
+async fn send_udp(
+    shared: &Shared,
+    out: &Outbound,
+    worker: usize,
+    slab: &mut [u8],
+    b: &OutBatch<'_>,
+    counts: &mut CounterBatch,
+) {
+    let port = shared.ports.load().get(&out.local.ip()).cloned();
+    let Some(ws) = port.as_ref().and_then(|p| p.per_worker.get(worker)) else {
+        let sent = b.esp_lens[..b.n].iter().filter(|l| **l > 0).count();
+        counts.drop_out(Field::SentOtherError, sent as u64);
+        return;
+    };
+    let max_segments = ws.state.max_gso_segments().max(1);
+    let mut i = 0;
+    while i < b.n {
+        let seg = b.esp_lens[i];
+        if seg == 0 {
+            i += 1;
+            continue;
+        }
+        let df = b.dfs[i];
+        let limit = max_segments.min(GSO_MAX_BYTES / seg).max(1);
+        let mut j = i + 1;
+        let mut end = i * b.slot + seg;
+        while j < b.n && j - i < limit {
+            let len = b.esp_lens[j];
+            if len == 0 || len > seg || b.dfs[j] != df {
+                break;
+            }
+            // Move packet j right behind the previous one (a no-op for full-sized packets,
+            // whose slots are exactly one ESP packet long).
+            let src = j * b.slot;
+            if src != end {
+                slab.copy_within(src..src + len, end);
+            }
+            end += len;
+            j += 1;
+            if len < seg {
+                break;
+            }
+        }
+        let start = i * b.slot;
+        if let Err(e) = set_df(&*ws.socket, out.remote.is_ipv4(), df, &ws.df) {
+            tracing::debug!(error = %e, "cannot set the outer DF bit");
+        }
+        let transmit = Transmit {
+            destination: out.remote,
+            ecn: None,
+            contents: &slab[start..end],
+            segment_size: (j - i > 1).then_some(seg),
+            src_ip: None,
+        };
+        let sock = &ws.socket;
+        let res = sock
+            .async_io(Interest::WRITABLE, || {
+                ws.state.try_send(UdpSockRef::from(&**sock), &transmit)
+            })
+            .await;
+        match res {
+            Ok(()) => b.sent(i, j, counts),
+            Err(e) => {
+                tracing::debug!(remote = %out.remote, error = %e, "ESP send failed");
+                b.failed(i, j, counts);
+            }
+        }
+        i = j;
+    }
+}
+
+/// Send plain ESP (IP protocol 50) through this worker's raw socket, which takes the IP
+/// header from us: DF is set per packet.
+async fn send_raw(
+    shared: &Shared,
+    out: &Outbound,
+    worker: usize,
+    slab: &[u8],
+    b: &OutBatch<'_>,
+    counts: &mut CounterBatch,
+) {
+    let raw = shared.raw.load().get(&out.local.ip()).cloned();
+    let Some(sender) = raw.as_ref().and_then(|r| r.senders.get(worker)) else {
+        let sent = b.esp_lens[..b.n].iter().filter(|l| **l > 0).count();
+        counts.drop_out(Field::SentOtherError, sent as u64);
+        return;
+    };
+    for i in 0..b.n {
+        let len = b.esp_lens[i];
+        if len == 0 {
+            continue;
+        }
+        let Some(esp) = slab.get(i * b.slot..i * b.slot + len) else {
+            continue;
+        };
+        let header = crate::raw::outer_header(out.local.ip(), out.remote.ip(), esp.len(), b.dfs[i]);
+        let dest: socket2::SockAddr = SocketAddr::new(out.remote.ip(), 0).into();
+        let res = sender
+            .async_io(Interest::WRITABLE, |s| {
+                s.send_to_vectored(
+                    &[io::IoSlice::new(header.as_ref()), io::IoSlice::new(esp)],
+                    &dest,
+                )
+            })
+            .await;
+        match res {
+            Ok(_) => b.sent(i, i + 1, counts),
+            Err(e) => {
+                tracing::debug!(remote = %out.remote, error = %e, "ESP send failed");
+                b.failed(i, i + 1, counts);
+            }
+        }
+    }
+}
+
+/// Inbound packets waiting to be written to one tunnel's VTI.
+struct PendingWrites {
+    tunnel: Arc<Tunnel>,
+    bufs: Vec<Vec<u8>>,
+    bytes: u64,
+    counts: CounterBatch,
+}
+
+/// Per-worker inbound state: TUN write batches, buffers, the GRO table.
+pub(crate) struct InboundPath {
+    worker: usize,
+    pending: Vec<PendingWrites>,
+    pool: Vec<Vec<u8>>,
+    gro: GROTable,
+}
+
+impl InboundPath {
+    pub(crate) fn new(worker: usize) -> InboundPath {
+        InboundPath {
+            worker,
+            pending: Vec::new(),
+            pool: Vec::new(),
+            gro: GROTable::default(),
+        }
+    }
+
+    fn batch_for(&mut self, tunnel: &Arc<Tunnel>) -> &mut PendingWrites {
+        let idx = match self
+            .pending
+            .iter()
+            .position(|p| Arc::ptr_eq(&p.tunnel, tunnel))
+        {
+            Some(i) => i,
+            None => {
+                self.pending.push(PendingWrites {
+                    tunnel: tunnel.clone(),
+                    bufs: Vec::new(),
+                    bytes: 0,
+                    counts: CounterBatch::default(),
+                });
+                self.pending.len() - 1
+            }
+        };
+        &mut self.pending[idx]
+    }
+
+    /// Count a drop against the tunnel of this (unknown-SPI) packet's sender, if known.
+    fn sa_mismatch(&mut self, shared: &Shared, from: IpAddr) {
+        let tunnels = shared.tunnels.load();
+        if let Some(t) = tunnels.values().find(|t| t.peer() == Some(from)) {
+            self.batch_for(t)
+                .counts
+                .drop_in(esp_proto::Counter::SaMismatchIn);
+        }
+    }
+
+    /// Handle one ESP packet (RFC 4303 §3.4): find the SA, check replay, verify, decrypt,
+    /// clamp, queue for the VTI.
+    pub(crate) fn esp(&mut self, shared: &Shared, from: IpAddr, packet: &mut [u8]) {
+        let Some(spi) = spi_of(packet) else {
+            return;
+        };
+        let inbound: Option<Arc<Inbound>> = shared.inbound.load().get(&spi).cloned();
+        let Some(inbound) = inbound else {
+            self.sa_mismatch(shared, from);
+            return;
+        };
+        let result = inbound
+            .sa
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .decapsulate(packet);
+        let tunnel = inbound.tunnel.clone();
+        let (next_header, range) = match result {
+            Ok(r) => r,
+            Err(e) => {
+                self.batch_for(&tunnel).counts.drop_in(e.counter());
+                return;
+            }
+        };
+        if !inbound.used.swap(true, Ordering::Relaxed) && tunnel.promote(inbound.spi_out) {
+            tracing::debug!(session = %tunnel.session, spi_out = format_args!("{:08x}", inbound.spi_out), "peer uses the new SA: sending on it too");
+        }
+        // RFC 4303 §2.6: next header 59 is a dummy packet (traffic flow confidentiality).
+        if next_header == 59 {
+            return;
+        }
+        let Some(inner) = packet.get_mut(range) else {
+            return;
+        };
+        let version_ok = matches!(
+            (next_header, inner.first().map(|b| b >> 4)),
+            (4, Some(4)) | (41, Some(6))
+        );
+        if !version_ok {
+            self.batch_for(&tunnel)
+                .counts
+                .drop_in(esp_proto::Counter::DecryptionFailures);
+            return;
+        }
+        let settings = **tunnel.settings.load();
+        mss::apply(settings.mss_for(inner), false, inner);
+        let mut buf = self.pool.pop().unwrap_or_default();
+        buf.clear();
+        buf.resize(TUN_WRITE_OFFSET, 0);
+        buf.extend_from_slice(inner);
+        let len = inner.len() as u64;
+        let batch = self.batch_for(&tunnel);
+        batch.bufs.push(buf);
+        batch.bytes += len;
+    }
+
+    /// Write every queued packet to its VTI (GRO-coalesced).
+    pub(crate) async fn flush(&mut self) {
+        let worker = self.worker;
+        for mut p in self.pending.drain(..) {
+            let n = p.bufs.len() as u64;
+            if n > 0 {
+                match p.tunnel.queues.get(worker) {
+                    Some(q) => match q
+                        .send_multiple(&mut self.gro, &mut p.bufs, TUN_WRITE_OFFSET)
+                        .await
+                    {
+                        Ok(_) => {
+                            p.counts.add(Field::PacketsIn, n);
+                            p.counts.add(Field::BytesIn, p.bytes);
+                        }
+                        Err(e) => {
+                            if !device_gone(&e) {
+                                tracing::debug!(vti = %p.tunnel.ifname, error = %e, "VTI write failed");
+                            }
+                            p.counts.add(Field::DroppedIn, n);
+                            p.counts.add(Field::ReceivedOtherError, n);
+                        }
+                    },
+                    None => {
+                        p.counts.add(Field::DroppedIn, n);
+                        p.counts.add(Field::ReceivedOtherError, n);
+                    }
+                }
+            }
+            p.counts.flush(&p.tunnel.counters);
+            for b in p.bufs.drain(..) {
+                if self.pool.len() < WRITE_POOL_MAX {
+                    self.pool.push(b);
+                }
+            }
+        }
+    }
+}
+
+/// Read port 4500 on worker `worker`: ESP to the VTIs, IKE to the control plane, keepalives
+/// dropped (RFC 3948 §2.2, §2.3).
+pub(crate) async fn peer_to_vti(shared: Arc<Shared>, port: Arc<Port>, worker: usize) {
+    let Some(ws) = port.per_worker.get(worker) else {
+        return;
+    };
+    let mut bufs: Vec<Vec<u8>> = (0..RX_SLOTS).map(|_| vec![0u8; RX_SLOT_BYTES]).collect();
+    let mut meta = [RecvMeta::default(); RX_SLOTS];
+    let mut path = InboundPath::new(worker);
+    let local = SocketAddr::new(port.ip, crate::socket::NAT_T_PORT);
+    loop {
+        let received = {
+            let mut iovs: Vec<IoSliceMut<'_>> =
+                bufs.iter_mut().map(|b| IoSliceMut::new(b)).collect();
+            let sock = &ws.socket;
+            sock.async_io(Interest::READABLE, || {
+                ws.state
+                    .recv(UdpSockRef::from(&**sock), &mut iovs, &mut meta)
+            })
+            .await
+        };
+        let n = match received {
+            Ok(n) => n,
+            Err(e) => {
+                tracing::debug!(%local, error = %e, "receive failed");
+                tokio::task::yield_now().await;
+                continue;
+            }
+        };
+        for (m, buf) in meta.iter().zip(bufs.iter_mut()).take(n) {
+            let Some(data) = buf.get_mut(..m.len) else {
+                continue;
+            };
+            let stride = m.stride.max(1);
+            for datagram in data.chunks_mut(stride) {
+                match datagram {
+                    // NAT keepalive (RFC 3948 §2.3).
+                    [0xff] => {}
+                    // Non-ESP marker: IKE (RFC 3948 §2.2).
+                    [0, 0, 0, 0, ..] => {
+                        if shared
+                            .ike
+                            .try_send((local, m.addr, datagram.to_vec()))
+                            .is_err()
+                        {
+                            tracing::debug!(
+                                "IKE inbox full: datagram dropped (the peer retransmits)"
+                            );
+                        }
+                    }
+                    _ => path.esp(&shared, m.addr.ip(), datagram),
+                }
+            }
+        }
+        path.flush().await;
+    }
+}
+
+/// Read plain ESP (IP protocol 50) for one local address; runs on worker 0.
+pub(crate) async fn raw_to_vti(shared: Arc<Shared>, raw: Arc<RawPort>) {
+    let mut buf = vec![0u8; RX_SLOT_BYTES];
+    let mut path = InboundPath::new(0);
+    loop {
+        let mut guard = match raw.receiver.readable().await {
+            Ok(g) => g,
+            Err(e) => {
+                tracing::debug!(error = %e, "raw ESP socket failed");
+                return;
+            }
+        };
+        for _ in 0..RAW_BATCH {
+            let res = guard.try_io(|s| {
+                use std::io::Read;
+                let mut sock: &socket2::Socket = s.get_ref();
+                sock.read(&mut buf)
+            });
+            let n = match res {
+                Ok(Ok(n)) => n,
+                Ok(Err(e)) => {
+                    tracing::debug!(error = %e, "raw ESP receive failed");
+                    break;
+                }
+                Err(_would_block) => break,
+            };
+            let Some(packet) = buf.get_mut(..n) else {
+                continue;
+            };
+            if let Some((from, esp)) = crate::raw::strip_outer(raw.ip.is_ipv4(), packet) {
+                path.esp(&shared, from.unwrap_or(raw.ip), esp);
+            }
+        }
+        path.flush().await;
+    }
+}
+
+/// Send a NAT keepalive (RFC 3948 §2.3) to every UDP-encapsulated peer.
+pub(crate) fn send_keepalives(shared: &Shared) {
+    let tunnels = shared.tunnels.load();
+    let ports = shared.ports.load();
+    let mut sent: HashMap<SocketAddr, ()> = HashMap::new();
+    for t in tunnels.values() {
+        let out = t.outbound.load();
+        let Some(o) = out.as_ref() else { continue };
+        if o.encapsulation != Encapsulation::Udp || sent.contains_key(&o.remote) {
+            continue;
+        }
+        if let Some(ws) = ports.get(&o.local.ip()).and_then(|p| p.per_worker.first()) {
+            let _ = ws.socket.try_send_to(&[0xff], o.remote);
+            sent.insert(o.remote, ());
+        }
+    }
+}
