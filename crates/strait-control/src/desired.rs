@@ -5,9 +5,11 @@ use std::time::Duration;
 
 use ike_crypto::{Cipher, DhGroup, Integrity, Prf};
 use ike_proto::{EspCipher, EspProposal, Identity, IkeProposal, SessionConfig, SessionId};
+use strait_dataplane::mss::MssDirection;
+use strait_dataplane::{vti_mtu, DfPolicy, TunnelSpec};
 use strait_model::enums::{
-    AuthenticationMode, ConnectionInitiationMode, DhGroup as NsxGroup, DigestAlgorithm,
-    IkeEncryption, IkeVersion, TunnelEncryption,
+    AuthenticationMode, ConnectionInitiationMode, DfPolicy as NsxDf, DhGroup as NsxGroup,
+    DigestAlgorithm, IkeEncryption, IkeVersion, MssDirection as NsxMss, TunnelEncryption,
 };
 use strait_model::identity::IkeIdentity;
 use strait_model::objects::{
@@ -32,8 +34,8 @@ pub struct Desired {
 /// Run it, or report why it does not run.
 #[derive(Debug, Clone)]
 pub enum Plan {
-    /// Negotiate with this configuration.
-    Run(Box<SessionConfig>),
+    /// Negotiate with this configuration, over this tunnel.
+    Run(Box<SessionConfig>, Box<TunnelSpec>),
     /// Not running: NSX reason string and what to change.
     Idle {
         /// NSX fail_reason.
@@ -150,7 +152,8 @@ pub fn esp_proposals(p: &TunnelProfile) -> Vec<EspProposal> {
             ciphers: combined,
             integrity: vec![],
             pfs_groups: pfs.clone(),
-            esn: false,
+            // NO_ESN preferred; ESN accepted from a peer that insists (RFC 4303 §2.2.1).
+            esn: true,
         });
     }
     if !plain.is_empty() {
@@ -158,7 +161,7 @@ pub fn esp_proposals(p: &TunnelProfile) -> Vec<EspProposal> {
             ciphers: plain,
             integrity: p.digest_algorithms.iter().map(|d| integrity(*d)).collect(),
             pfs_groups: pfs,
-            esn: false,
+            esn: true,
         });
     }
     out
@@ -292,11 +295,67 @@ fn plan(tree: &TreeSnapshot, path: &str, s: &RouteBasedSession) -> Plan {
         ike_lifetime: Duration::from_secs(ike.sa_life_time),
         child_lifetime: Duration::from_secs(tunnel.sa_life_time),
         initiate: s.connection_initiation_mode == ConnectionInitiationMode::Initiator,
-        force_udp_encapsulation: true,
+        force_udp_encapsulation: s.udp_encapsulation,
         ipv4,
         ipv6,
     };
-    Plan::Run(Box::new(config))
+    let tunnel_spec = tunnel_spec(path, s, local_address.is_ipv6(), &config.esp, tunnel);
+    Plan::Run(Box::new(config), Box::new(tunnel_spec))
+}
+
+/// The ESP transforms a session may negotiate (for the VTI MTU).
+fn esp_transforms(proposals: &[EspProposal]) -> Vec<esp_proto::Transform> {
+    let mut out = Vec::new();
+    for p in proposals {
+        for c in &p.ciphers {
+            let integs: Vec<Option<Integrity>> = if c.is_combined() {
+                vec![None]
+            } else {
+                p.integrity.iter().copied().map(Some).collect()
+            };
+            for i in integs {
+                if let Ok(t) = esp_proto::Transform::from_ikev2(c.transform_id(), c.key_bits(), i) {
+                    out.push(t);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The session's VTI: its subnets, an MTU that leaves room for ESP, MSS clamping and the DF
+/// policy.
+fn tunnel_spec(
+    path: &str,
+    s: &RouteBasedSession,
+    outer_ipv6: bool,
+    esp: &[EspProposal],
+    profile: &TunnelProfile,
+) -> TunnelSpec {
+    let mtu = vti_mtu(outer_ipv6, &esp_transforms(esp));
+    let (mss_direction, mss_value) = match &s.tcp_mss_clamping {
+        Some(m) => (
+            match m.direction {
+                NsxMss::None => MssDirection::None,
+                NsxMss::InboundConnection => MssDirection::InboundConnection,
+                NsxMss::OutboundConnection => MssDirection::OutboundConnection,
+                NsxMss::Both => MssDirection::Both,
+            },
+            m.max_segment_size.and_then(|v| u16::try_from(v).ok()),
+        ),
+        None => (MssDirection::None, None),
+    };
+    TunnelSpec {
+        session: path.to_owned(),
+        addresses: s.vti_subnets().filter_map(|n| n.address()).collect(),
+        mtu,
+        mss_direction,
+        mss_value,
+        df: match profile.df_policy {
+            NsxDf::Copy => DfPolicy::Copy,
+            NsxDf::Clear => DfPolicy::Clear,
+        },
+    }
 }
 
 /// Whether a path names a session (for the API's status routes).

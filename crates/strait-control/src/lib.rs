@@ -1,9 +1,10 @@
 //! strait's control-plane runtime. It owns the sans-IO IKEv2 endpoint (`ike-proto`) and
 //! gives it what it needs: UDP sockets on every local endpoint address (ports 500 and
 //! 4500), the clock, OS randomness, and the desired sessions derived from the stored policy
-//! whenever it changes. Child SAs the protocol negotiates go to an [`SaSink`] (the data
-//! plane's boundary, modelled on strongSwan's `kernel_ipsec`); session status goes to the
-//! [`StatusBoard`] the API reads.
+//! whenever it changes. It drives the data plane (`strait-dataplane`): a tunnel (VTI) per
+//! session that can run, the Child SAs the protocol negotiates, and port 4500, which the data
+//! plane owns and on which it hands IKE back; session status goes to the [`StatusBoard`] the
+//! API reads, with the data plane's counters.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -12,4 +13,4 @@ pub mod desired;
 mod runtime;
 
 pub use board::StatusBoard;
-pub use runtime::{ControlPlane, LoggingSaSink, OsRandom, RuntimeHandle, SaSink};
+pub use runtime::{ControlPlane, OsRandom, RuntimeHandle};

@@ -1,11 +1,13 @@
 //! The event loop: sockets, timers, configuration changes, commands.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{hash_map, BTreeMap, HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Instant;
 
 use ike_proto::{ChildSaParams, Endpoint, EndpointConfig, Event, Random, SessionId};
+use strait_dataplane::{Dataplane, DataplaneEvents, Encapsulation, SaInstall};
+use strait_model::status::{SessionStatusNsxT, StatusSource, TunnelTrafficStatistics};
 use strait_policy::Policy;
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
@@ -14,25 +16,41 @@ use tokio::task::JoinHandle;
 use crate::board::{Entry, StatusBoard};
 use crate::desired::{desired, Plan};
 
-/// Where negotiated Child SAs go: the data plane (ESP over the session's VTI).
-pub trait SaSink: Send + Sync {
-    /// Install both directions of a Child SA.
-    fn install(&self, sa: &ChildSaParams);
-    /// Remove a Child SA.
-    fn remove(&self, session: &SessionId, spi_in: u32, spi_out: u32);
-}
-
-/// An [`SaSink`] that only logs (SPIs and algorithms, never keys), until a data plane is
-/// attached.
-pub struct LoggingSaSink;
-
-impl SaSink for LoggingSaSink {
-    fn install(&self, sa: &ChildSaParams) {
-        tracing::info!(session = %sa.session, spi_in = format_args!("{:08x}", sa.spi_in), spi_out = format_args!("{:08x}", sa.spi_out), cipher = ?sa.cipher, "Child SA installed");
-    }
-    fn remove(&self, session: &SessionId, spi_in: u32, spi_out: u32) {
-        tracing::info!(%session, spi_in = format_args!("{spi_in:08x}"), spi_out = format_args!("{spi_out:08x}"), "Child SA removed");
-    }
+/// The data plane's view of a Child SA IKE negotiated (keys move, never copied to logs).
+fn sa_install(sa: &ChildSaParams, rng: &mut OsRandom) -> Option<SaInstall> {
+    let transform = match esp_proto::Transform::from_ikev2(
+        sa.cipher.transform_id(),
+        sa.cipher.key_bits(),
+        sa.integrity,
+    ) {
+        Ok(t) => t,
+        Err(e) => {
+            tracing::error!(session = %sa.session, error = %e, "negotiated ESP transform has no data-plane implementation");
+            return None;
+        }
+    };
+    let mut iv_seed = [0u8; 16];
+    rng.fill(&mut iv_seed);
+    Some(SaInstall {
+        session: sa.session.0.clone(),
+        spi_in: sa.spi_in,
+        spi_out: sa.spi_out,
+        transform,
+        esn: sa.esn,
+        enc_key_in: sa.enc_key_in.clone(),
+        integ_key_in: sa.integ_key_in.clone(),
+        enc_key_out: sa.enc_key_out.clone(),
+        integ_key_out: sa.integ_key_out.clone(),
+        local: sa.local,
+        remote: sa.remote,
+        encapsulation: if sa.udp_encapsulation {
+            Encapsulation::Udp
+        } else {
+            Encapsulation::Esp
+        },
+        initiator: sa.we_initiated,
+        iv_seed,
+    })
 }
 
 /// The OS random generator.
@@ -64,19 +82,28 @@ enum Command {
 /// Handle to the running control plane.
 pub struct ControlPlane {
     board: Arc<StatusBoard>,
+    dataplane: Arc<Dataplane>,
     commands: mpsc::Sender<Command>,
     task: JoinHandle<()>,
 }
 
-/// What the API holds: status and operator actions.
+/// What the API holds: status, statistics and operator actions.
 pub struct RuntimeHandle {
     board: Arc<StatusBoard>,
+    dataplane: Arc<Dataplane>,
     commands: mpsc::Sender<Command>,
 }
 
-impl strait_model::status::StatusSource for RuntimeHandle {
-    fn session_status(&self, path: &str) -> Option<strait_model::status::SessionStatusNsxT> {
-        self.board.session_status(path)
+impl StatusSource for RuntimeHandle {
+    fn session_status(&self, path: &str) -> Option<SessionStatusNsxT> {
+        let mut st = self.board.session_status(path)?;
+        if let Some(name) = self.dataplane.interface_name(path) {
+            st.interface_name = Some(name);
+        }
+        if let Some(c) = self.dataplane.counters(path) {
+            st.aggregate_traffic_counters = tunnel_statistics(&st, c).aggregate();
+        }
+        Some(st)
     }
 
     fn rekey(&self, path: &str, kind: strait_model::status::RekeyKind) -> bool {
@@ -90,6 +117,57 @@ impl strait_model::status::StatusSource for RuntimeHandle {
         };
         up && self.commands.try_send(cmd).is_ok()
     }
+
+    fn tunnel_statistics(&self, path: &str) -> Option<TunnelTrafficStatistics> {
+        let counters = self.dataplane.counters(path)?;
+        let st = self.board.session_status(path)?;
+        Some(tunnel_statistics(&st, counters))
+    }
+
+    fn reset_statistics(&self, path: &str) -> bool {
+        self.dataplane.reset_counters(path)
+    }
+}
+
+/// NSX per-tunnel statistics from the data plane's counters and the session's status.
+fn tunnel_statistics(
+    st: &SessionStatusNsxT,
+    c: strait_dataplane::CounterSnapshot,
+) -> TunnelTrafficStatistics {
+    let up = st.negotiated_tunnels > 0;
+    let down_reason = if up {
+        String::new()
+    } else if st.ike_status.ike_session_state != "UP" {
+        // NSX's tunnel-level reason when IKE is not up.
+        "IKE SA down".to_owned()
+    } else if st.ike_status.fail_reason.is_empty() {
+        "IPsec negotiation not started".to_owned()
+    } else {
+        st.ike_status.fail_reason.clone()
+    };
+    TunnelTrafficStatistics {
+        tunnel_status: if up { "UP" } else { "DOWN" }.to_owned(),
+        tunnel_down_reason: down_reason,
+        // A route-based session's Child SA covers everything (the VTI's routes decide).
+        local_subnet: "0.0.0.0/0".to_owned(),
+        peer_subnet: "0.0.0.0/0".to_owned(),
+        bytes_in: c.bytes_in,
+        bytes_out: c.bytes_out,
+        packets_in: c.packets_in,
+        packets_out: c.packets_out,
+        dropped_packets_in: c.dropped_packets_in,
+        dropped_packets_out: c.dropped_packets_out,
+        decryption_failures: c.decryption_failures,
+        encryption_failures: c.encryption_failures,
+        integrity_failures: c.integrity_failures,
+        nomatching_policy_errors: c.nomatching_policy_errors,
+        packets_received_other_error: c.packets_received_other_error,
+        packets_sent_other_error: c.packets_sent_other_error,
+        replay_errors: c.replay_errors,
+        sa_mismatch_errors_in: c.sa_mismatch_errors_in,
+        sa_mismatch_errors_out: c.sa_mismatch_errors_out,
+        seq_number_overflow_error: c.seq_number_overflow_error,
+    }
 }
 
 /// Datagrams waiting for the protocol; beyond this, new ones are dropped (the peer retransmits).
@@ -100,13 +178,27 @@ const BIND_RETRY: std::time::Duration = std::time::Duration::from_secs(10);
 const DATAGRAM_MAX: usize = 65_535;
 
 impl ControlPlane {
-    /// Start the control plane on the current tokio runtime.
-    pub fn start(policy: Policy, sink: Arc<dyn SaSink>, cfg: EndpointConfig) -> ControlPlane {
+    /// Start the control plane on the current tokio runtime, driving `dataplane` (whose
+    /// events it takes).
+    pub fn start(
+        policy: Policy,
+        dataplane: Arc<Dataplane>,
+        events: DataplaneEvents,
+        cfg: EndpointConfig,
+    ) -> ControlPlane {
         let board = Arc::new(StatusBoard::default());
         let (tx, rx) = mpsc::channel(64);
-        let task = tokio::spawn(run(policy, sink, board.clone(), cfg, rx));
+        let task = tokio::spawn(run(
+            policy,
+            dataplane.clone(),
+            events,
+            board.clone(),
+            cfg,
+            rx,
+        ));
         ControlPlane {
             board,
+            dataplane,
             commands: tx,
             task,
         }
@@ -121,6 +213,7 @@ impl ControlPlane {
     pub fn handle(&self) -> Arc<RuntimeHandle> {
         Arc::new(RuntimeHandle {
             board: self.board.clone(),
+            dataplane: self.dataplane.clone(),
             commands: self.commands.clone(),
         })
     }
@@ -141,19 +234,38 @@ impl ControlPlane {
             .await;
     }
 
-    /// Send Deletes for every IKE SA and stop.
+    /// Send Deletes for every IKE SA, remove the VTIs, and stop (contract: SIGTERM).
     pub async fn shutdown(self) {
         let (tx, rx) = oneshot::channel();
         if self.commands.send(Command::Shutdown(tx)).await.is_ok() {
             let _ = tokio::time::timeout(std::time::Duration::from_secs(3), rx).await;
         }
         self.task.abort();
+        self.dataplane.shutdown().await;
+    }
+}
+
+/// A socket IKE is sent from.
+enum IkeSocket {
+    /// Port 500, owned here.
+    Own(Arc<UdpSocket>),
+    /// Port 4500, owned by the data plane (ESP arrives there too); a non-blocking duplicate.
+    Shared(std::net::UdpSocket),
+}
+
+impl IkeSocket {
+    async fn send_to(&self, data: &[u8], to: SocketAddr) -> std::io::Result<usize> {
+        match self {
+            IkeSocket::Own(s) => s.send_to(data, to).await,
+            // A full send buffer drops the message; IKE retransmits.
+            IkeSocket::Shared(s) => s.send_to(data, to),
+        }
     }
 }
 
 struct Sockets {
     /// (local ip, port) → socket.
-    by_addr: HashMap<SocketAddr, Arc<UdpSocket>>,
+    by_addr: HashMap<SocketAddr, IkeSocket>,
     readers: HashMap<SocketAddr, JoinHandle<()>>,
     /// Addresses that could not be bound, with the error.
     failed: HashMap<IpAddr, String>,
@@ -161,7 +273,7 @@ struct Sockets {
 
 impl Sockets {
     /// Drop sockets of addresses no longer wanted (after the Deletes sent from them left).
-    fn prune(&mut self, want: &HashSet<IpAddr>) {
+    fn prune(&mut self, want: &HashSet<IpAddr>, dataplane: &Dataplane) {
         let stale: Vec<SocketAddr> = self
             .by_addr
             .keys()
@@ -169,7 +281,9 @@ impl Sockets {
             .copied()
             .collect();
         for a in stale {
-            self.by_addr.remove(&a);
+            if let Some(IkeSocket::Shared(_)) = self.by_addr.remove(&a) {
+                dataplane.close_port(a.ip());
+            }
             if let Some(r) = self.readers.remove(&a) {
                 r.abort();
             }
@@ -177,31 +291,42 @@ impl Sockets {
         self.failed.retain(|ip, _| want.contains(ip));
     }
 
-    /// Bind 500 and 4500 on every address in `want` (sockets no longer wanted stay until
-    /// [`Sockets::prune`], so that Deletes can still be sent from them).
+    /// Bind 500 (here) and 4500 (through the data plane) on every address in `want`
+    /// (sockets no longer wanted stay until [`Sockets::prune`], so that Deletes can still
+    /// be sent from them).
     async fn reconcile(
         &mut self,
         want: &HashSet<IpAddr>,
         inbox: &mpsc::Sender<(SocketAddr, SocketAddr, Vec<u8>)>,
+        dataplane: &Dataplane,
     ) {
         for ip in want {
             let mut first_error = None;
-            for port in [500u16, 4500] {
-                let addr = SocketAddr::new(*ip, port);
-                if self.by_addr.contains_key(&addr) {
-                    continue;
-                }
-                match UdpSocket::bind(addr).await {
+            let ike = SocketAddr::new(*ip, 500);
+            if let hash_map::Entry::Vacant(slot) = self.by_addr.entry(ike) {
+                match UdpSocket::bind(ike).await {
                     Ok(sock) => {
                         let sock = Arc::new(sock);
-                        let reader = tokio::spawn(read_loop(sock.clone(), addr, inbox.clone()));
-                        self.by_addr.insert(addr, sock);
-                        self.readers.insert(addr, reader);
-                        tracing::info!(%addr, "IKE listening");
+                        let reader = tokio::spawn(read_loop(sock.clone(), ike, inbox.clone()));
+                        slot.insert(IkeSocket::Own(sock));
+                        self.readers.insert(ike, reader);
+                        tracing::info!(addr = %ike, "IKE listening");
                     }
                     Err(e) => {
-                        tracing::warn!(%addr, error = %e, "cannot listen for IKE");
-                        first_error.get_or_insert_with(|| format!("cannot listen on {addr}: {e}"));
+                        tracing::warn!(addr = %ike, error = %e, "cannot listen for IKE");
+                        first_error.get_or_insert_with(|| format!("cannot listen on {ike}: {e}"));
+                    }
+                }
+            }
+            let nat_t = SocketAddr::new(*ip, strait_dataplane::NAT_T_PORT);
+            if let hash_map::Entry::Vacant(slot) = self.by_addr.entry(nat_t) {
+                match dataplane.open_port(*ip).await {
+                    Ok(sock) => {
+                        slot.insert(IkeSocket::Shared(sock));
+                    }
+                    Err(e) => {
+                        tracing::warn!(addr = %nat_t, error = %e, "cannot listen for IKE and ESP");
+                        first_error.get_or_insert_with(|| e.to_string());
                     }
                 }
             }
@@ -239,7 +364,8 @@ async fn read_loop(
 
 async fn run(
     policy: Policy,
-    sink: Arc<dyn SaSink>,
+    dataplane: Arc<Dataplane>,
+    events: DataplaneEvents,
     board: Arc<StatusBoard>,
     cfg: EndpointConfig,
     mut commands: mpsc::Receiver<Command>,
@@ -247,46 +373,53 @@ async fn run(
     let mut rng = OsRandom::default();
     let mut ep = Endpoint::new(cfg, &mut rng);
     let (inbox_tx, mut inbox) = mpsc::channel(INBOX_MAX);
+    let DataplaneEvents {
+        ike: mut nat_t_inbox,
+        rekey: mut rekey_requests,
+    } = events;
     let mut sockets = Sockets {
         by_addr: HashMap::new(),
         readers: HashMap::new(),
         failed: HashMap::new(),
     };
+    let mut rt = Realize {
+        policy: &policy,
+        dataplane: &dataplane,
+        board: &board,
+        inbox: &inbox_tx,
+        running: HashSet::new(),
+    };
     let mut changes = policy.subscribe();
-    let mut running: HashSet<String> = HashSet::new();
-    reconcile(
-        &policy,
-        &mut ep,
-        &mut sockets,
-        &board,
-        &inbox_tx,
-        &mut running,
-        &mut rng,
-    )
-    .await;
-    flush(&mut ep, &sockets, &sink, &board).await;
+    rt.reconcile(&mut ep, &mut sockets, &mut rng).await;
+    flush(&mut ep, &sockets, &dataplane, &board, &mut rng).await;
     loop {
         let wake = ep.poll_timeout().map(tokio::time::Instant::from_std);
         tokio::select! {
             Some((local, remote, data)) = inbox.recv() => {
                 ep.handle_datagram(Instant::now(), local, remote, &data, &mut rng);
             }
+            Some((local, remote, data)) = nat_t_inbox.recv() => {
+                ep.handle_datagram(Instant::now(), local, remote, &data, &mut rng);
+            }
+            Some(session) = rekey_requests.recv() => {
+                ep.rekey_child(Instant::now(), &SessionId(session), &mut rng);
+            }
             changed = changes.changed() => {
                 if changed.is_err() {
                     break;
                 }
-                let wanted = reconcile(&policy, &mut ep, &mut sockets, &board, &inbox_tx, &mut running, &mut rng).await;
-                flush(&mut ep, &sockets, &sink, &board).await;
+                let wanted = rt.reconcile(&mut ep, &mut sockets, &mut rng).await;
+                flush(&mut ep, &sockets, &dataplane, &board, &mut rng).await;
                 if let Some(w) = wanted {
-                    sockets.prune(&w);
+                    sockets.prune(&w, &dataplane);
                 }
             }
             // A local endpoint address may be added to the host later: try binding again.
             _ = tokio::time::sleep(BIND_RETRY), if !sockets.failed.is_empty() => {
-                let wanted = reconcile(&policy, &mut ep, &mut sockets, &board, &inbox_tx, &mut running, &mut rng).await;
-                flush(&mut ep, &sockets, &sink, &board).await;
+                let wanted = rt.reconcile(&mut ep, &mut sockets, &mut rng).await;
+                flush(&mut ep, &sockets, &dataplane, &board, &mut rng).await;
                 if let Some(w) = wanted {
-                    sockets.prune(&w);
+                    sockets.prune(&w, &dataplane);
                 }
             }
             _ = async { match wake { Some(t) => tokio::time::sleep_until(t).await, None => std::future::pending().await } } => {
@@ -297,23 +430,29 @@ async fn run(
                 Some(Command::RekeyIke(p)) => ep.rekey_ike(Instant::now(), &SessionId(p), &mut rng),
                 Some(Command::Shutdown(done)) => {
                     ep.shutdown(Instant::now(), &mut rng);
-                    flush(&mut ep, &sockets, &sink, &board).await;
+                    flush(&mut ep, &sockets, &dataplane, &board, &mut rng).await;
                     let _ = done.send(());
                     return;
                 }
                 None => {
                     ep.shutdown(Instant::now(), &mut rng);
-                    flush(&mut ep, &sockets, &sink, &board).await;
+                    flush(&mut ep, &sockets, &dataplane, &board, &mut rng).await;
                     return;
                 }
             },
         }
-        flush(&mut ep, &sockets, &sink, &board).await;
+        flush(&mut ep, &sockets, &dataplane, &board, &mut rng).await;
     }
 }
 
 /// Send what the protocol produced, apply its events.
-async fn flush(ep: &mut Endpoint, sockets: &Sockets, sink: &Arc<dyn SaSink>, board: &StatusBoard) {
+async fn flush(
+    ep: &mut Endpoint,
+    sockets: &Sockets,
+    dataplane: &Dataplane,
+    board: &StatusBoard,
+    rng: &mut OsRandom,
+) {
     while let Some(t) = ep.poll_transmit() {
         match sockets.by_addr.get(&t.local) {
             Some(sock) => {
@@ -326,12 +465,21 @@ async fn flush(ep: &mut Endpoint, sockets: &Sockets, sink: &Arc<dyn SaSink>, boa
     }
     while let Some(ev) = ep.poll_event() {
         match ev {
-            Event::ChildSaInstalled(sa) => sink.install(&sa),
+            Event::ChildSaInstalled(sa) => {
+                if let Some(install) = sa_install(&sa, rng) {
+                    if let Err(e) = dataplane.install(install).await {
+                        tracing::error!(error = %e, "Child SA not installed in the data plane");
+                    }
+                }
+            }
             Event::ChildSaDeleted {
                 session,
                 spi_in,
                 spi_out,
-            } => sink.remove(&session, spi_in, spi_out),
+            } => {
+                tracing::info!(%session, spi_in = format_args!("{spi_in:08x}"), spi_out = format_args!("{spi_out:08x}"), "Child SA removed");
+                dataplane.remove(&session.0, spi_in, spi_out);
+            }
             Event::StatusChanged(id) => {
                 if let Some(st) = ep.status(&id) {
                     board.update(&id.0, |e| e.status = Some(st));
@@ -341,78 +489,105 @@ async fn flush(ep: &mut Endpoint, sockets: &Sockets, sink: &Arc<dyn SaSink>, boa
     }
 }
 
-/// Make the endpoint's sessions match the stored policy.
-async fn reconcile(
-    policy: &Policy,
-    ep: &mut Endpoint,
-    sockets: &mut Sockets,
-    board: &StatusBoard,
-    inbox: &mpsc::Sender<(SocketAddr, SocketAddr, Vec<u8>)>,
-    running: &mut HashSet<String>,
-    rng: &mut OsRandom,
-) -> Option<HashSet<IpAddr>> {
-    let p = policy.clone();
-    let tree = match tokio::task::spawn_blocking(move || p.snapshot_all()).await {
-        Ok(Ok(t)) => t,
-        Ok(Err(e)) => {
-            tracing::error!(error = %e, "cannot read the configuration");
-            return None;
-        }
-        Err(_) => return None,
-    };
-    let wanted = desired(&tree);
-    let addrs: HashSet<IpAddr> = wanted
-        .iter()
-        .filter_map(|d| match &d.plan {
-            Plan::Run(c) => Some(c.local),
-            Plan::Idle { .. } => None,
-        })
-        .collect();
-    sockets.reconcile(&addrs, inbox).await;
-    let now = Instant::now();
-    let mut entries = BTreeMap::new();
-    let mut keep = HashSet::new();
-    for d in wanted {
-        let mut entry = Entry {
-            display_name: d.display_name.clone(),
-            idle: None,
-            status: None,
+/// What turns the stored policy into running sessions and tunnels.
+struct Realize<'a> {
+    policy: &'a Policy,
+    dataplane: &'a Dataplane,
+    board: &'a StatusBoard,
+    inbox: &'a mpsc::Sender<(SocketAddr, SocketAddr, Vec<u8>)>,
+    /// Sessions the endpoint runs.
+    running: HashSet<String>,
+}
+
+impl Realize<'_> {
+    /// Make the endpoint's sessions and the data plane's tunnels match the stored policy.
+    /// Returns the local addresses still wanted.
+    async fn reconcile(
+        &mut self,
+        ep: &mut Endpoint,
+        sockets: &mut Sockets,
+        rng: &mut OsRandom,
+    ) -> Option<HashSet<IpAddr>> {
+        let p = self.policy.clone();
+        let tree = match tokio::task::spawn_blocking(move || p.snapshot_all()).await {
+            Ok(Ok(t)) => t,
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, "cannot read the configuration");
+                return None;
+            }
+            Err(_) => return None,
         };
-        match d.plan {
-            Plan::Run(cfg) => {
-                if let Some(err) = sockets.failed.get(&cfg.local) {
-                    entry.idle = Some((
-                        strait_model::status::reasons::CONFIGURATION_FAILED,
-                        Some(format!(
+        let wanted = desired(&tree);
+        let addrs: HashSet<IpAddr> = wanted
+            .iter()
+            .filter_map(|d| match &d.plan {
+                Plan::Run(c, _) => Some(c.local),
+                Plan::Idle { .. } => None,
+            })
+            .collect();
+        sockets.reconcile(&addrs, self.inbox, self.dataplane).await;
+        // Tunnels for the sessions that can run: created before IKE can install SAs.
+        let specs: Vec<strait_dataplane::TunnelSpec> = wanted
+            .iter()
+            .filter_map(|d| match &d.plan {
+                Plan::Run(c, t) if !sockets.failed.contains_key(&c.local) => Some((**t).clone()),
+                _ => None,
+            })
+            .collect();
+        let tunnels = self.dataplane.set_tunnels(specs).await;
+        let now = Instant::now();
+        let mut entries = BTreeMap::new();
+        let mut keep = HashSet::new();
+        for d in wanted {
+            let mut entry = Entry {
+                display_name: d.display_name.clone(),
+                idle: None,
+                status: None,
+            };
+            match d.plan {
+                Plan::Run(cfg, _) => {
+                    let problem = match (sockets.failed.get(&cfg.local), tunnels.get(&d.path)) {
+                        (Some(err), _) => Some(format!(
                             "{err}: the local endpoint address {} must be configured on an interface of this host",
                             cfg.local
                         )),
-                    ));
-                    if running.remove(&d.path) {
-                        ep.remove_session(now, &SessionId(d.path.clone()), rng);
+                        (None, Some(Err(e))) => Some(format!(
+                            "the session's tunnel interface cannot be created: {e}"
+                        )),
+                        _ => None,
+                    };
+                    if let Some(problem) = problem {
+                        entry.idle = Some((
+                            strait_model::status::reasons::CONFIGURATION_FAILED,
+                            Some(problem),
+                        ));
+                        if self.running.remove(&d.path) {
+                            ep.remove_session(now, &SessionId(d.path.clone()), rng);
+                        }
+                    } else {
+                        ep.set_session(now, *cfg, rng);
+                        self.running.insert(d.path.clone());
+                        keep.insert(d.path.clone());
+                        entry.status = ep.status(&SessionId(d.path.clone()));
                     }
-                } else {
-                    ep.set_session(now, *cfg, rng);
-                    running.insert(d.path.clone());
-                    keep.insert(d.path.clone());
-                    entry.status = ep.status(&SessionId(d.path.clone()));
+                }
+                Plan::Idle { reason, alarm } => {
+                    entry.idle = Some((reason, alarm));
                 }
             }
-            Plan::Idle { reason, alarm } => {
-                entry.idle = Some((reason, alarm));
-            }
+            entries.insert(d.path, entry);
         }
-        entries.insert(d.path, entry);
+        let gone: Vec<String> = self
+            .running
+            .iter()
+            .filter(|p| !keep.contains(*p))
+            .cloned()
+            .collect();
+        for p in gone {
+            ep.remove_session(now, &SessionId(p.clone()), rng);
+            self.running.remove(&p);
+        }
+        self.board.replace(entries);
+        Some(addrs)
     }
-    let gone: Vec<String> = running
-        .iter()
-        .filter(|p| !keep.contains(*p))
-        .cloned()
-        .collect();
-    for p in gone {
-        ep.remove_session(now, &SessionId(p.clone()), rng);
-        running.remove(&p);
-    }
-    board.replace(entries);
-    Some(addrs)
 }

@@ -77,6 +77,8 @@ pub(crate) async fn vti_to_peer(shared: Arc<Shared>, tunnel: Arc<Tunnel>, worker
     let mut sizes = [0usize; TUN_BATCH];
     // Per packet: ESP length (0: dropped), inner length, outer DF.
     let mut esp_lens = [0usize; TUN_BATCH];
+    // Where in its slot each ESP packet starts (0 unless the SA changed during the read).
+    let mut esp_starts = [0usize; TUN_BATCH];
     let mut inner_lens = [0usize; TUN_BATCH];
     let mut dfs = [false; TUN_BATCH];
     let mut counts = CounterBatch::default();
@@ -85,6 +87,8 @@ pub(crate) async fn vti_to_peer(shared: Arc<Shared>, tunnel: Arc<Tunnel>, worker
         if tunnel.is_closed() {
             return;
         }
+        // Sized for the current SA; the SA is loaded again after the read, which may have
+        // waited through a rekey.
         let out = tunnel.outbound.load_full();
         let (headroom, slot) = match &out {
             Some(o) => (
@@ -109,7 +113,7 @@ pub(crate) async fn vti_to_peer(shared: Arc<Shared>, tunnel: Arc<Tunnel>, worker
                 continue;
             }
         };
-        let Some(out) = out else {
+        let Some(out) = tunnel.outbound.load_full() else {
             // Routed into the VTI while the tunnel has no SA.
             counts.drop_out(Field::NoMatchingPolicy, n as u64);
             continue;
@@ -136,6 +140,7 @@ pub(crate) async fn vti_to_peer(shared: Arc<Shared>, tunnel: Arc<Tunnel>, worker
             mss::apply(settings.mss_for(inner), true, inner);
             match out.sa.encapsulate(buf, headroom, len, next_header) {
                 Ok(r) => {
+                    esp_starts[i] = r.start;
                     esp_lens[i] = r.len();
                     inner_lens[i] = len;
                     dfs[i] = settings.df == DfPolicy::Copy && inner_df;
@@ -150,6 +155,7 @@ pub(crate) async fn vti_to_peer(shared: Arc<Shared>, tunnel: Arc<Tunnel>, worker
         let batch = OutBatch {
             slot,
             n,
+            esp_starts: &esp_starts,
             esp_lens: &esp_lens,
             inner_lens: &inner_lens,
             dfs: &dfs,
@@ -169,12 +175,18 @@ pub(crate) async fn vti_to_peer(shared: Arc<Shared>, tunnel: Arc<Tunnel>, worker
 struct OutBatch<'a> {
     slot: usize,
     n: usize,
+    esp_starts: &'a [usize],
     esp_lens: &'a [usize],
     inner_lens: &'a [usize],
     dfs: &'a [bool],
 }
 
 impl OutBatch<'_> {
+    /// Where packet `i` starts in the slab.
+    fn at(&self, i: usize) -> usize {
+        i * self.slot + self.esp_starts[i]
+    }
+
     fn sent(&self, from: usize, to: usize, counts: &mut CounterBatch) {
         for i in from..to {
             counts.add(Field::PacketsOut, 1);
@@ -213,7 +225,8 @@ async fn send_udp(
         let df = b.dfs[i];
         let limit = max_segments.min(GSO_MAX_BYTES / seg).max(1);
         let mut j = i + 1;
-        let mut end = i * b.slot + seg;
+        let start = b.at(i);
+        let mut end = start + seg;
         while j < b.n && j - i < limit {
             let len = b.esp_lens[j];
             if len == 0 || len > seg || b.dfs[j] != df {
@@ -221,7 +234,7 @@ async fn send_udp(
             }
             // Move packet j right behind the previous one (a no-op for full-sized packets,
             // whose slots are exactly one ESP packet long).
-            let src = j * b.slot;
+            let src = b.at(j);
             if src != end {
                 slab.copy_within(src..src + len, end);
             }
@@ -231,7 +244,6 @@ async fn send_udp(
                 break;
             }
         }
-        let start = i * b.slot;
         if let Err(e) = set_df(&*ws.socket, out.remote.is_ipv4(), df, &ws.df) {
             tracing::debug!(error = %e, "cannot set the outer DF bit");
         }
@@ -280,7 +292,7 @@ async fn send_raw(
         if len == 0 {
             continue;
         }
-        let Some(esp) = slab.get(i * b.slot..i * b.slot + len) else {
+        let Some(esp) = slab.get(b.at(i)..b.at(i) + len) else {
             continue;
         };
         let header = crate::raw::outer_header(out.local.ip(), out.remote.ip(), esp.len(), b.dfs[i]);

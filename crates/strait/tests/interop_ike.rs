@@ -7,13 +7,11 @@
 //! Needs root and `scripts/install-deps.sh` (fails loudly otherwise, never skips).
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::netns::{in_netns, require_interop_env, IkeSaInfo, Link, Netns, PskConn, StrongSwan};
-use common::{Http, ADMIN_PASSWORD};
+use common::netns::{require_interop_env, IkeSaInfo, Link, Netns, PskConn, StrongSwan};
+use common::straitd::StraitInNs;
+use common::Http;
 use serde_json::{json, Value};
 
 const PSK: &str = "strait-interop-psk-0123456789";
@@ -22,108 +20,6 @@ const SWAN: &str = "198.51.100.2";
 const WAIT: Duration = Duration::from_secs(20);
 const SVC: &str = "/policy/api/v1/infra/tier-0s/t0/ipsec-vpn-services/vpn";
 const SESSION: &str = "/policy/api/v1/infra/tier-0s/t0/ipsec-vpn-services/vpn/sessions/to-swan";
-
-/// straitd running inside a namespace.
-struct StraitInNs<'a> {
-    ns: &'a Netns,
-    child: Child,
-    base: String,
-    _dir: tempfile::TempDir,
-    log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
-}
-
-impl<'a> StraitInNs<'a> {
-    fn start(ns: &'a Netns) -> StraitInNs<'a> {
-        let dir = tempfile::tempdir().unwrap();
-        let mut cmd = ns.command(env!("CARGO_BIN_EXE_straitd"));
-        cmd.arg("--data-dir")
-            .arg(dir.path())
-            .args(["--listen", "127.0.0.1:0"])
-            .env("STRAIT_ADMIN_PASSWORD", ADMIN_PASSWORD)
-            .env("STRAIT_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
-        let mut child = ns.spawn(&mut cmd);
-        let stderr = child.stderr.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-        let l2 = log.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if let Some(a) = line.strip_prefix("straitd listening on ") {
-                    let _ = tx.send(a.to_owned());
-                }
-                l2.lock().unwrap_or_else(|e| e.into_inner()).push(line);
-            }
-        });
-        let base = rx
-            .recv_timeout(Duration::from_secs(30))
-            .expect("straitd started in the namespace");
-        StraitInNs {
-            ns,
-            child,
-            base,
-            _dir: dir,
-            log,
-        }
-    }
-
-    fn api<T: Send>(&self, f: impl FnOnce(&Http) -> T + Send) -> T {
-        let base = self.base.clone();
-        in_netns(self.ns, move || {
-            f(&Http::new(&base, Some(("admin", ADMIN_PASSWORD))))
-        })
-    }
-
-    fn status(&self) -> Value {
-        self.api(|h| {
-            h.get(&format!("{SESSION}/detailed-status"))
-                .expect(200)
-                .body
-        })["results"][0]
-            .clone()
-    }
-
-    /// Wait until detailed-status satisfies `pred`.
-    fn wait_status(&self, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
-        let start = Instant::now();
-        loop {
-            let s = self.status();
-            if pred(&s) {
-                return s;
-            }
-            if start.elapsed() > WAIT {
-                panic!(
-                    "timed out waiting for {what}; status: {s:#}\nstraitd log:\n{}",
-                    self.log
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .join("\n")
-                );
-            }
-            std::thread::sleep(Duration::from_millis(200));
-        }
-    }
-}
-
-impl Drop for StraitInNs<'_> {
-    fn drop(&mut self) {
-        let _ = nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(self.child.id() as i32),
-            nix::sys::signal::Signal::SIGTERM,
-        );
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 struct Topology {
     a: Netns,
@@ -239,7 +135,7 @@ fn strait_initiates_with_nsx_defaults_and_survives_rekeys_from_both_sides() {
     let child = sa.installed_children()[0].clone();
     assert_eq!(child.encr_alg, "AES_GCM_16");
     assert!(child.encap);
-    let st = strait.wait_status("UP", |s| s["runtime_status"] == "UP");
+    let st = strait.wait_status(SESSION, "UP", |s| s["runtime_status"] == "UP");
     agree(&st, &sa);
     assert_eq!(
         st["sas"]["ike"]["algorithms"],
@@ -267,7 +163,7 @@ fn strait_initiates_with_nsx_defaults_and_survives_rekeys_from_both_sides() {
     });
     // strait follows: one IKE SA, the same as strongSwan's.
     let swan = swan_up(&ss);
-    let st = strait.wait_status("the rekeyed SAs", |s| {
+    let st = strait.wait_status(SESSION, "the rekeyed SAs", |s| {
         s["sas"]["ike"]["spi_i"].as_str() == Some(swan.initiator_spi.trim_start_matches("0x"))
     });
     agree(&st, &swan);
@@ -302,7 +198,7 @@ fn strait_initiates_with_nsx_defaults_and_survives_rekeys_from_both_sides() {
             })
     });
     let swan = swan_up(&ss);
-    let st = strait.wait_status("strait's rekeyed SAs", |s| {
+    let st = strait.wait_status(SESSION, "strait's rekeyed SAs", |s| {
         s["sas"]["ike"]["spi_i"].as_str() == Some(swan.initiator_spi.trim_start_matches("0x"))
     });
     agree(&st, &swan);
@@ -328,7 +224,7 @@ fn strongswan_initiates_to_a_respond_only_strait_with_fqdn_ids() {
             &[],
         )
     });
-    let st = strait.wait_status("the session known and idle", |s| {
+    let st = strait.wait_status(SESSION, "the session known and idle", |s| {
         s["ike_status"]["fail_reason"] == "Negotiation not started"
     });
     assert_eq!(st["runtime_status"], "DOWN");
@@ -342,13 +238,13 @@ fn strongswan_initiates_to_a_respond_only_strait_with_fqdn_ids() {
     let sa = swan_up(&ss);
     assert!(sa.initiator);
     assert_eq!(sa.remote_id, "strait.interop.test");
-    let st = strait.wait_status("UP", |s| s["runtime_status"] == "UP");
+    let st = strait.wait_status(SESSION, "UP", |s| s["runtime_status"] == "UP");
     agree(&st, &sa);
     assert_eq!(st["sas"]["ike"]["role"], "RESPONDER");
     assert_eq!(st["sas"]["ike"]["remote_id"], "swan.interop.test");
     // strongSwan deletes: strait shows "Peer sent delete".
     ss.terminate_ike("rb").unwrap();
-    let st = strait.wait_status("Peer sent delete", |s| {
+    let st = strait.wait_status(SESSION, "Peer sent delete", |s| {
         s["ike_status"]["fail_reason"] == "Peer sent delete"
     });
     assert_eq!(st["runtime_status"], "DOWN");
@@ -387,7 +283,7 @@ fn stronger_profiles_aes256_sha384_group20_and_gcm256_group19() {
         "AES_CBC-256/HMAC_SHA2_384_192/PRF_HMAC_SHA2_384/ECP_384"
     );
     assert_eq!(sa.installed_children()[0].encr_keysize, Some(256));
-    let st = strait.wait_status("UP", |s| s["runtime_status"] == "UP");
+    let st = strait.wait_status(SESSION, "UP", |s| s["runtime_status"] == "UP");
     agree(&st, &sa);
     // A Child rekey from strait uses PFS with GROUP19.
     strait.api(|h| {
@@ -413,11 +309,11 @@ fn a_wrong_psk_shows_authentication_failed_with_an_alarm() {
     let strait = StraitInNs::start(&t.a);
     // strongSwan initiates: strait, the responder, finds the AUTH does not verify.
     strait.api(|h| configure(h, session_body(false, None, SWAN), &[]));
-    strait.wait_status("the session known", |s| {
+    strait.wait_status(SESSION, "the session known", |s| {
         s["display_name"] == "to strongSwan"
     });
     let _ = ss.initiate("rb");
-    let st = strait.wait_status("Authentication failed", |s| {
+    let st = strait.wait_status(SESSION, "Authentication failed", |s| {
         s["ike_status"]["fail_reason"] == "Authentication failed"
     });
     assert_eq!(st["runtime_status"], "DOWN");
@@ -429,7 +325,7 @@ fn a_wrong_psk_shows_authentication_failed_with_an_alarm() {
         h.patch(SESSION, &json!({"connection_initiation_mode": "INITIATOR"}))
             .expect(200)
     });
-    let st = strait.wait_status("Authentication failed as initiator", |s| {
+    let st = strait.wait_status(SESSION, "Authentication failed as initiator", |s| {
         s["ike_status"]["fail_reason"] == "Authentication failed"
             && s["alarm"]["message"]
                 .as_str()
@@ -455,11 +351,11 @@ fn mismatched_proposals_name_both_sides_in_the_alarm() {
     ss.load(&conn.render());
     let strait = StraitInNs::start(&t.a);
     strait.api(|h| configure(h, session_body(false, None, SWAN), &[]));
-    strait.wait_status("the session known", |s| {
+    strait.wait_status(SESSION, "the session known", |s| {
         s["display_name"] == "to strongSwan"
     });
     let _ = ss.initiate("rb");
-    let st = strait.wait_status("No proposal chosen", |s| {
+    let st = strait.wait_status(SESSION, "No proposal chosen", |s| {
         s["ike_status"]["fail_reason"] == "No proposal chosen"
     });
     let alarm = st["alarm"]["message"].as_str().unwrap();
@@ -476,7 +372,7 @@ fn mismatched_proposals_name_both_sides_in_the_alarm() {
         h.patch(SESSION, &json!({"connection_initiation_mode": "INITIATOR"}))
             .expect(200)
     });
-    let st = strait.wait_status("NO_PROPOSAL_CHOSEN from the peer", |s| {
+    let st = strait.wait_status(SESSION, "NO_PROPOSAL_CHOSEN from the peer", |s| {
         s["alarm"]["message"]
             .as_str()
             .is_some_and(|m| m.contains("answered NO_PROPOSAL_CHOSEN"))
@@ -495,7 +391,7 @@ fn mismatched_proposals_name_both_sides_in_the_alarm() {
         .expect(200)
     });
     let _ = ss.initiate("rb");
-    let st = strait.wait_status("ESP no proposal chosen", |s| {
+    let st = strait.wait_status(SESSION, "ESP no proposal chosen", |s| {
         s["alarm"]["message"]
             .as_str()
             .is_some_and(|m| m.contains("peer proposed ESP AES_GCM_256"))
@@ -513,7 +409,7 @@ fn api_changes_are_realized_against_strongswan() {
     let mut strait = StraitInNs::start(&t.a);
     strait.api(|h| configure(h, session_body(true, None, SWAN), &[]));
     swan_up(&ss);
-    strait.wait_status("UP", |s| s["runtime_status"] == "UP");
+    strait.wait_status(SESSION, "UP", |s| s["runtime_status"] == "UP");
 
     let gone = |ss: &StrongSwan, what: &str| {
         ss.wait_sas(what, WAIT, |s| s.iter().all(|x| x.state != "ESTABLISHED"))
@@ -521,18 +417,18 @@ fn api_changes_are_realized_against_strongswan() {
     // Admin status disabled: strait sends a Delete.
     strait.api(|h| h.patch(SESSION, &json!({"enabled": false})).expect(200));
     gone(&ss, "the IKE SA deleted after disabling the session");
-    let st = strait.wait_status("Session not enabled", |s| {
+    let st = strait.wait_status(SESSION, "Session not enabled", |s| {
         s["ike_status"]["fail_reason"] == "Session not enabled"
     });
     assert_eq!(st["runtime_status"], "DOWN");
     strait.api(|h| h.patch(SESSION, &json!({"enabled": true})).expect(200));
     swan_up(&ss);
-    strait.wait_status("UP again", |s| s["runtime_status"] == "UP");
+    strait.wait_status(SESSION, "UP again", |s| s["runtime_status"] == "UP");
 
     // The VPN service disabled: every session goes down.
     strait.api(|h| h.patch(SVC, &json!({"enabled": false})).expect(200));
     gone(&ss, "the IKE SA deleted after disabling the service");
-    strait.wait_status("IPsec service not enabled", |s| {
+    strait.wait_status(SESSION, "IPsec service not enabled", |s| {
         s["ike_status"]["fail_reason"] == "IPsec service not enabled"
     });
     strait.api(|h| h.patch(SVC, &json!({"enabled": true})).expect(200));
@@ -557,7 +453,9 @@ fn api_changes_are_realized_against_strongswan() {
                 && !x.installed_children().is_empty()
         })
     });
-    strait.wait_status("UP with the new PSK", |s| s["runtime_status"] == "UP");
+    strait.wait_status(SESSION, "UP with the new PSK", |s| {
+        s["runtime_status"] == "UP"
+    });
 
     // Deleting the session removes its SAs.
     strait.api(|h| h.delete(SESSION).expect(200));
@@ -581,9 +479,7 @@ fn api_changes_are_realized_against_strongswan() {
         .expect(200)
     });
     swan_up(&ss);
-    let pid = nix::unistd::Pid::from_raw(strait.child.id() as i32);
-    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
-    let status = strait.child.wait().unwrap();
+    let status = strait.terminate();
     assert!(status.success(), "straitd exits 0 on SIGTERM: {status:?}");
     gone(&ss, "the IKE SA deleted by straitd's shutdown");
 }

@@ -616,7 +616,11 @@ fn advance_to_only_moves_forward() {
     out.advance_to(1000);
     assert_eq!(out.next_seq(), 1001);
     out.advance_to(10);
-    assert_eq!(out.next_seq(), 1001, "never backwards: a GCM IV must not repeat");
+    assert_eq!(
+        out.next_seq(),
+        1001,
+        "never backwards: a GCM IV must not repeat"
+    );
     out.advance_to(u64::from(u32::MAX) - 1);
     assert!(out.near_exhaustion());
 }

@@ -522,3 +522,4 @@ impl Http {
     }
 }
 pub mod netns;
+pub mod straitd;

@@ -1155,6 +1155,8 @@ pub struct PskConn {
     pub keyingtries: u32,
     pub local_ts: String,
     pub remote_ts: String,
+    /// CHILD_SA anti-replay window (strongSwan's default is 32).
+    pub replay_window: Option<u32>,
 }
 
 impl PskConn {
@@ -1181,6 +1183,7 @@ impl PskConn {
             keyingtries: 1,
             local_ts: "0.0.0.0/0".to_owned(),
             remote_ts: "0.0.0.0/0".to_owned(),
+            replay_window: None,
         }
     }
 
@@ -1246,6 +1249,7 @@ impl PskConn {
              \x20               rekey_time = {chrk}\n\
              \x20               start_action = {sa}\n\
              \x20               dpd_action = {da}\n\
+             {rw}\
              \x20           }}\n\
              \x20       }}\n\
              \x20   }}\n\
@@ -1272,6 +1276,10 @@ impl PskConn {
             chrk = self.child_rekey_time,
             sa = self.start_action,
             da = self.dpd_action,
+            rw = self
+                .replay_window
+                .map(|w| format!("                replay_window = {w}\n"))
+                .unwrap_or_default(),
             psk = q(&self.psk),
         )
     }

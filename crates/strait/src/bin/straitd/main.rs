@@ -47,6 +47,10 @@ struct Args {
     /// Log format.
     #[arg(long, value_enum, default_value = "text")]
     log_format: LogFormat,
+    /// Data-plane worker threads (each with its own TUN queue per VTI and socket per local
+    /// address); default: one per CPU core.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
+    dataplane_workers: Option<u16>,
 }
 
 fn init_logging(format: LogFormat) {
@@ -114,9 +118,16 @@ async fn run(args: Args) -> Result<()> {
     let local = listener
         .local_addr()
         .context("cannot read the listening address")?;
+    let mut dp_cfg = strait_dataplane::DataplaneConfig::default();
+    if let Some(n) = args.dataplane_workers {
+        dp_cfg.workers = usize::from(n);
+    }
+    let (dataplane, dp_events) = strait_dataplane::Dataplane::start(dp_cfg)
+        .context("cannot start the data-plane workers")?;
     let control = strait_control::ControlPlane::start(
         policy.clone(),
-        Arc::new(strait_control::LoggingSaSink),
+        Arc::new(dataplane),
+        dp_events,
         ike_proto::EndpointConfig::default(),
     );
     let app = strait_api::router(strait_api::AppState::new(policy).with_status(control.handle()));
@@ -140,7 +151,7 @@ async fn run(args: Args) -> Result<()> {
         .serve(app.into_make_service_with_connect_info::<SocketAddr>())
         .await
         .context("the HTTPS server failed")?;
-    // SIGTERM: send Deletes for every IKE SA before exiting (contract).
+    // SIGTERM: send Deletes for every IKE SA and remove the VTIs before exiting (contract).
     control.shutdown().await;
     tracing::info!("straitd stopped");
     Ok(())

@@ -1,0 +1,144 @@
+//! straitd running inside a test's network namespace, configured through its REST API.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use super::netns::{in_netns, Netns};
+use super::{Http, ADMIN_PASSWORD};
+
+/// How long status waits last.
+pub const WAIT: Duration = Duration::from_secs(20);
+
+/// straitd running inside a namespace.
+pub struct StraitInNs<'a> {
+    ns: &'a Netns,
+    child: Child,
+    base: String,
+    _dir: tempfile::TempDir,
+    log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl<'a> StraitInNs<'a> {
+    pub fn start(ns: &'a Netns) -> StraitInNs<'a> {
+        Self::spawn(ns, &[])
+    }
+
+    fn spawn(ns: &'a Netns, extra: &[&str]) -> StraitInNs<'a> {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cmd = ns.command(env!("CARGO_BIN_EXE_straitd"));
+        cmd.arg("--data-dir")
+            .arg(dir.path())
+            .args(["--listen", "127.0.0.1:0"])
+            .args(extra)
+            .env("STRAIT_ADMIN_PASSWORD", ADMIN_PASSWORD)
+            .env("STRAIT_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        let mut child = ns.spawn(&mut cmd);
+        let stderr = child.stderr.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let l2 = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(a) = line.strip_prefix("straitd listening on ") {
+                    let _ = tx.send(a.to_owned());
+                }
+                l2.lock().unwrap_or_else(|e| e.into_inner()).push(line);
+            }
+        });
+        let base = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("straitd started in the namespace");
+        StraitInNs {
+            ns,
+            child,
+            base,
+            _dir: dir,
+            log,
+        }
+    }
+
+    /// Everything straitd logged so far.
+    pub fn log(&self) -> String {
+        self.log
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .join("\n")
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// SIGTERM straitd and wait for it to exit.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
+        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+        self.child.wait().unwrap()
+    }
+
+    /// Start straitd with extra arguments.
+    pub fn start_with(ns: &'a Netns, args: &[&str]) -> StraitInNs<'a> {
+        Self::spawn(ns, args)
+    }
+
+    /// Call the API from inside the namespace.
+    pub fn api<T: Send>(&self, f: impl FnOnce(&Http) -> T + Send) -> T {
+        let base = self.base.clone();
+        in_netns(self.ns, move || {
+            f(&Http::new(&base, Some(("admin", ADMIN_PASSWORD))))
+        })
+    }
+
+    pub fn status(&self, session: &str) -> Value {
+        self.api(|h| {
+            h.get(&format!("{session}/detailed-status"))
+                .expect(200)
+                .body
+        })["results"][0]
+            .clone()
+    }
+
+    /// Wait until detailed-status satisfies `pred`.
+    pub fn wait_status(&self, session: &str, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+        let start = Instant::now();
+        loop {
+            let s = self.status(session);
+            if pred(&s) {
+                return s;
+            }
+            if start.elapsed() > WAIT {
+                panic!(
+                    "timed out waiting for {what}; status: {s:#}\nstraitd log:\n{}",
+                    self.log()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+}
+
+impl Drop for StraitInNs<'_> {
+    fn drop(&mut self) {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(self.child.id() as i32),
+            nix::sys::signal::Signal::SIGTERM,
+        );
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
