@@ -178,3 +178,129 @@ fn strait_to_strongswan_traffic_is_esp_in_udp_4500() {
         "plaintext on the wire: {lines:#?}"
     );
 }
+
+/// Two straitds, `a` initiating, each routing the other's LAN into its VTI.
+fn strait_pair<'t>(t: &'t Topology, extra: Value) -> (StraitInNs<'t>, StraitInNs<'t>) {
+    let sa = StraitInNs::start(&t.a);
+    let sb = StraitInNs::start(&t.b);
+    let e = extra.clone();
+    sb.api(move |h| configure(h, B, A, "169.254.100.2", false, e));
+    sa.api(move |h| configure(h, A, B, "169.254.100.1", true, extra));
+    let va = strait_up(&sa)["interface_name"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let vb = strait_up(&sb)["interface_name"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    t.a.ip(&["route", "add", &format!("{LAN_B}/32"), "dev", &va]);
+    t.b.ip(&["route", "add", &format!("{LAN_A}/32"), "dev", &vb]);
+    (sa, sb)
+}
+
+/// iperf3 TCP from `client` to `server_addr` (served in `server`) for `secs`; returns the
+/// per-second received rates (bit/s) and the total bytes.
+fn iperf3(
+    server: &Netns,
+    client: &Netns,
+    server_addr: &str,
+    secs: u32,
+    reverse: bool,
+) -> (Vec<f64>, u64) {
+    let mut srv = server.spawn(
+        server
+            .command("iperf3")
+            .args(["-s", "-1", "-B", server_addr])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null()),
+    );
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let secs = secs.to_string();
+    let mut args = vec!["iperf3", "-c", server_addr, "-t", &secs, "-i", "1", "-J"];
+    if reverse {
+        args.push("-R");
+    }
+    let out = client.exec(&args);
+    let _ = srv.wait();
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "iperf3 output: {e}: {}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    });
+    assert!(v["error"].is_null(), "iperf3: {}", v["error"]);
+    let rates = v["intervals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["sum"]["bits_per_second"].as_f64().unwrap())
+        .collect();
+    (rates, v["end"]["sum_received"]["bytes"].as_u64().unwrap())
+}
+
+#[track_caller]
+fn no_drops(s: &Value) {
+    for f in [
+        "dropped_packets_in",
+        "dropped_packets_out",
+        "integrity_failures",
+        "replay_errors",
+        "sa_mismatch_errors_in",
+        "sa_mismatch_errors_out",
+        "decryption_failures",
+        "encryption_failures",
+        "seq_number_overflow_error",
+    ] {
+        assert_eq!(s[f], 0, "{f}: {s:#}");
+    }
+}
+
+#[test]
+fn strait_to_strait_udp_encapsulated_ping_iperf3_both_ways_counters_match() {
+    let t = topology();
+    let (sa, sb) = strait_pair(&t, json!({}));
+    assert!(ping(&t.a, "169.254.100.2", 5), "{}", sa.log());
+    assert!(ping(&t.b, "169.254.100.1", 5), "{}", sb.log());
+    let (up, bytes_up) = iperf3(&t.b, &t.a, LAN_B, 3, false);
+    let (down, bytes_down) = iperf3(&t.b, &t.a, LAN_B, 3, true);
+    assert!(up.iter().all(|r| *r > 1e6), "A->B intervals {up:?}");
+    assert!(down.iter().all(|r| *r > 1e6), "B->A intervals {down:?}");
+    assert!(bytes_up > 1_000_000 && bytes_down > 1_000_000);
+    // Let the last ACKs land, then both ends agree packet for packet.
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let (a, b) = (stats(&sa), stats(&sb));
+    no_drops(&a);
+    no_drops(&b);
+    assert_eq!(a["packets_out"], b["packets_in"], "A {a:#}\nB {b:#}");
+    assert_eq!(a["packets_in"], b["packets_out"], "A {a:#}\nB {b:#}");
+    assert_eq!(a["bytes_out"], b["bytes_in"]);
+    assert!(a["bytes_out"].as_u64().unwrap() > bytes_up);
+    // Reset zeroes them.
+    sa.api(|h| {
+        h.raw("POST", &format!("{SESSION}/statistics?action=reset"), "")
+            .expect(200)
+    });
+    let a = stats(&sa);
+    assert!(a["packets_out"].as_u64().unwrap() < 5, "{a:#}");
+}
+
+#[test]
+fn strait_to_strait_plain_esp_when_udp_encapsulation_is_off() {
+    let t = topology();
+    let (sa, _sb) = strait_pair(&t, json!({"udp_encapsulation": false}));
+    let st = sa.status(SESSION);
+    assert_eq!(st["sas"]["ike"]["udp_encapsulation"], false, "{st:#}");
+    let cap = Capture::start(&t.a, "st-a", "esp or udp port 4500");
+    assert!(ping(&t.a, "169.254.100.2", 3), "{}", sa.log());
+    let lines = cap.stop();
+    assert!(
+        lines.iter().filter(|l| l.contains(": ESP(spi=")).count() >= 6,
+        "{lines:#?}"
+    );
+    assert!(!lines.iter().any(|l| l.contains("UDP-encap")), "{lines:#?}");
+    let (rates, _) = iperf3(&t.b, &t.a, LAN_B, 2, false);
+    assert!(rates.iter().all(|r| *r > 1e6), "{rates:?}");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    no_drops(&stats(&sa));
+}
