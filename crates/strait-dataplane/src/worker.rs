@@ -37,15 +37,19 @@ const MAX_HEADROOM: usize = 8 + 16;
 /// Most ESP trailer bytes: 15 padding, pad length, next header, 32-byte ICV.
 const MAX_TRAILER: usize = 15 + 2 + 32;
 /// Datagram buffers per `recvmmsg`; each holds a GRO batch of up to 64 KiB.
-const RX_SLOTS: usize = 8;
+const RX_SLOTS: usize = 4;
 /// Size of one receive buffer: the kernel never coalesces more than 64 KiB.
 const RX_SLOT_BYTES: usize = 1 << 16;
 /// Headroom in TUN write buffers for the virtio-net header tun-rs writes.
 const TUN_WRITE_OFFSET: usize = VIRTIO_NET_HDR_LEN;
 /// Largest UDP GSO send: the kernel limits a datagram train to 64 KiB.
 const GSO_MAX_BYTES: usize = 65_000;
-/// TUN write buffers kept for reuse per worker.
-const WRITE_POOL_MAX: usize = 1024;
+/// TUN write buffers kept for reuse per worker (at most a receive batch: 4 x 64 datagrams).
+const WRITE_POOL_MAX: usize = 256;
+/// Capacity of a TUN write buffer: tun-rs coalesces a flow's segments into its first buffer
+/// only if that one can hold a whole 64 KiB super-packet (it never reallocates). Untouched
+/// capacity costs no memory until a buffer has been a coalescing target.
+const WRITE_BUF_CAPACITY: usize = 2 * TUN_WRITE_OFFSET + 65_535;
 /// Raw ESP packets read per wake-up before yielding.
 const RAW_BATCH: usize = 64;
 
@@ -417,7 +421,10 @@ impl InboundPath {
         }
         let settings = **tunnel.settings.load();
         mss::apply(settings.mss_for(inner), false, inner);
-        let mut buf = self.pool.pop().unwrap_or_default();
+        let mut buf = self
+            .pool
+            .pop()
+            .unwrap_or_else(|| Vec::with_capacity(WRITE_BUF_CAPACITY));
         buf.clear();
         buf.resize(TUN_WRITE_OFFSET, 0);
         buf.extend_from_slice(inner);
