@@ -153,6 +153,8 @@ pub struct Dataplane {
     /// Tunnel creation and removal, one at a time.
     changes: tokio::sync::Mutex<()>,
     keepalive: Mutex<Option<AbortHandle>>,
+    /// The runtime `start` was called on: timers (inbound linger, promotion) run there.
+    timers: Handle,
 }
 
 /// Capacity of the queue of IKE messages from port 4500 (beyond it they are dropped; IKE
@@ -160,8 +162,8 @@ pub struct Dataplane {
 const IKE_QUEUE: usize = 1024;
 
 impl Dataplane {
-    /// Start the worker threads. Must be called inside a tokio runtime (the keepalive timer
-    /// runs on it).
+    /// Start the worker threads. Must be called inside a tokio runtime (keepalives and SA
+    /// timers run on it); the other methods may be called from anywhere.
     pub fn start(cfg: DataplaneConfig) -> io::Result<(Dataplane, DataplaneEvents)> {
         let (ike_tx, ike_rx) = mpsc::channel(IKE_QUEUE);
         let (rekey_tx, rekey_rx) = mpsc::channel(64);
@@ -213,6 +215,7 @@ impl Dataplane {
             threads: Mutex::new(threads),
             changes: tokio::sync::Mutex::new(()),
             keepalive: Mutex::new(None),
+            timers: Handle::current(),
         };
         let every = cfg.keepalive;
         let ka = tokio::spawn(async move {
@@ -571,7 +574,7 @@ impl Dataplane {
             let t = tunnel.clone();
             let spi_out = sa.spi_out;
             let after = self.cfg.promote_after;
-            tokio::spawn(async move {
+            self.timers.spawn(async move {
                 tokio::time::sleep(after).await;
                 t.promote(spi_out);
             });
@@ -589,7 +592,7 @@ impl Dataplane {
         let shared = self.shared.clone();
         let linger = self.cfg.inbound_linger;
         let session = session.to_owned();
-        tokio::spawn(async move {
+        self.timers.spawn(async move {
             tokio::time::sleep(linger).await;
             let _w = lock(&shared.write);
             let mut map = HashMap::clone(&shared.inbound.load());

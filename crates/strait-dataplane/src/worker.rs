@@ -94,7 +94,7 @@ pub(crate) async fn vti_to_peer(shared: Arc<Shared>, tunnel: Arc<Tunnel>, worker
         // Sized for the current SA; the SA is loaded again after the read, which may have
         // waited through a rekey.
         let out = tunnel.outbound.load_full();
-        let (headroom, slot) = match &out {
+        let (mut headroom, mut slot) = match &out {
             Some(o) => (
                 o.sa.header_len(),
                 o.sa.header_len() + mtu + o.sa.trailer_len(mtu),
@@ -122,6 +122,15 @@ pub(crate) async fn vti_to_peer(shared: Arc<Shared>, tunnel: Arc<Tunnel>, worker
             counts.drop_out(Field::NoMatchingPolicy, n as u64);
             continue;
         };
+        // A rekey to another transform happened during the read: lay the packets out for it.
+        let layout = (
+            out.sa.header_len(),
+            out.sa.header_len() + mtu + out.sa.trailer_len(mtu),
+        );
+        if layout != (headroom, slot) {
+            relayout(&mut slab, &sizes[..n], (headroom, slot), layout);
+            (headroom, slot) = layout;
+        }
         let settings = **tunnel.settings.load();
         for i in 0..n {
             esp_lens[i] = 0;
@@ -172,6 +181,30 @@ pub(crate) async fn vti_to_peer(shared: Arc<Shared>, tunnel: Arc<Tunnel>, worker
                 send_raw(&shared, &out, worker, &slab, &batch, &mut counts).await;
             }
         }
+    }
+}
+
+/// Move `sizes.len()` inner packets from slots of `from.1` bytes with `from.0` bytes of
+/// headroom to slots of `to.1` bytes with `to.0` headroom, in the same slab (which has room
+/// for the largest layout). Larger slots are filled from the last packet back, smaller ones
+/// from the first, so no packet is overwritten before it moves.
+fn relayout(slab: &mut [u8], sizes: &[usize], from: (usize, usize), to: (usize, usize)) {
+    let step = |i: usize| {
+        let len = sizes[i];
+        let src = i * from.1 + from.0;
+        let dst = i * to.1 + to.0;
+        (src, dst, len)
+    };
+    let mut do_move = |i: usize| {
+        let (src, dst, len) = step(i);
+        if src != dst && dst + len <= slab.len() && src + len <= slab.len() {
+            slab.copy_within(src..src + len, dst);
+        }
+    };
+    if to.1 >= from.1 {
+        (0..sizes.len()).rev().for_each(&mut do_move);
+    } else {
+        (0..sizes.len()).for_each(&mut do_move);
     }
 }
 
@@ -366,12 +399,10 @@ impl InboundPath {
     }
 
     /// Count a drop against the tunnel of this (unknown-SPI) packet's sender, if known.
-    fn sa_mismatch(&mut self, shared: &Shared, from: IpAddr) {
+    fn drop_from(&mut self, shared: &Shared, from: IpAddr, why: esp_proto::Counter) {
         let tunnels = shared.tunnels.load();
         if let Some(t) = tunnels.values().find(|t| t.peer() == Some(from)) {
-            self.batch_for(t)
-                .counts
-                .drop_in(esp_proto::Counter::SaMismatchIn);
+            self.batch_for(t).counts.drop_in(why);
         }
     }
 
@@ -379,11 +410,13 @@ impl InboundPath {
     /// clamp, queue for the VTI.
     pub(crate) fn esp(&mut self, shared: &Shared, from: IpAddr, packet: &mut [u8]) {
         let Some(spi) = spi_of(packet) else {
+            // Too short to be ESP.
+            self.drop_from(shared, from, esp_proto::Counter::PacketsReceivedOtherError);
             return;
         };
         let inbound: Option<Arc<Inbound>> = shared.inbound.load().get(&spi).cloned();
         let Some(inbound) = inbound else {
-            self.sa_mismatch(shared, from);
+            self.drop_from(shared, from, esp_proto::Counter::SaMismatchIn);
             return;
         };
         let result = inbound
@@ -583,5 +616,43 @@ pub(crate) fn send_keepalives(shared: &Shared) {
             let _ = ws.socket.try_send_to(&[0xff], o.remote);
             sent.insert(o.remote, ());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::relayout;
+
+    fn slab_with(sizes: &[usize], headroom: usize, slot: usize) -> Vec<u8> {
+        let mut slab = vec![0u8; sizes.len() * 64];
+        for (i, len) in sizes.iter().enumerate() {
+            for b in 0..*len {
+                slab[i * slot + headroom + b] = (i * 16 + b) as u8 + 1;
+            }
+        }
+        slab
+    }
+
+    fn packets(slab: &[u8], sizes: &[usize], headroom: usize, slot: usize) -> Vec<Vec<u8>> {
+        sizes
+            .iter()
+            .enumerate()
+            .map(|(i, len)| slab[i * slot + headroom..i * slot + headroom + len].to_vec())
+            .collect()
+    }
+
+    #[test]
+    fn relayout_to_larger_and_smaller_slots_keeps_every_packet() {
+        let sizes = [10, 7, 10, 3];
+        let (h1, s1) = (2, 14);
+        let slab = slab_with(&sizes, h1, s1);
+        let want = packets(&slab, &sizes, h1, s1);
+        // Larger header and slot (GCM -> CBC).
+        let mut bigger = slab.clone();
+        relayout(&mut bigger, &sizes, (h1, s1), (6, 20));
+        assert_eq!(packets(&bigger, &sizes, 6, 20), want);
+        // And back to smaller ones.
+        relayout(&mut bigger, &sizes, (6, 20), (1, 12));
+        assert_eq!(packets(&bigger, &sizes, 1, 12), want);
     }
 }
