@@ -157,14 +157,14 @@ fn strait_and_strongswan_ping_over_the_vti_and_count_it() {
 #[test]
 fn strait_to_strongswan_traffic_is_esp_in_udp_4500() {
     let t = topology();
-    let (strait, _ss, _vti) = strait_and_strongswan(&t);
+    let (strait, ss, _vti) = strait_and_strongswan(&t);
     let cap = Capture::start(&t.a, "st-a", "udp port 4500");
     let ok = ping(&t.a, "169.254.100.2", 3);
     if !ok {
         eprintln!("STATS {:#}", stats(&strait));
         eprintln!("LINK {}", t.a.ip(&["-s", "link"]));
         eprintln!("SWAN {}", t.b.ip(&["-s", "link"]));
-        eprintln!("SAS {:#?}", _ss.list_sas());
+        eprintln!("SAS {:#?}", ss.list_sas());
     }
     assert!(ok, "{}", strait.log());
     let lines = cap.stop();
@@ -303,4 +303,208 @@ fn strait_to_strait_plain_esp_when_udp_encapsulation_is_off() {
     assert!(rates.iter().all(|r| *r > 1e6), "{rates:?}");
     std::thread::sleep(std::time::Duration::from_millis(300));
     no_drops(&stats(&sa));
+}
+
+/// iperf3 in the background (client in `client`, server on `server_addr` in `server`).
+fn iperf3_background(
+    server: &Netns,
+    client: &Netns,
+    server_addr: &str,
+    secs: u32,
+) -> std::thread::JoinHandle<(Vec<f64>, u64)> {
+    let (sname, cname) = (server.name().to_owned(), client.name().to_owned());
+    let addr = server_addr.to_owned();
+    std::thread::spawn(move || {
+        let ns = |n: &str| {
+            let mut c = std::process::Command::new("ip");
+            c.args(["netns", "exec", n]);
+            c
+        };
+        let mut srv = ns(&sname)
+            .args(["iperf3", "-s", "-1", "-B", &addr])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("iperf3 -s");
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        let out = ns(&cname)
+            .args([
+                "iperf3",
+                "-c",
+                &addr,
+                "-t",
+                &secs.to_string(),
+                "-i",
+                "1",
+                "-J",
+            ])
+            .output()
+            .expect("iperf3 -c");
+        let _ = srv.wait();
+        let v: Value = serde_json::from_slice(&out.stdout).expect("iperf3 json");
+        assert!(v["error"].is_null(), "iperf3: {}", v["error"]);
+        let rates = v["intervals"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["sum"]["bits_per_second"].as_f64().unwrap())
+            .collect();
+        (rates, v["end"]["sum_received"]["bytes"].as_u64().unwrap())
+    })
+}
+
+fn child_spis(s: &StraitInNs) -> Vec<String> {
+    s.status(SESSION)["sas"]["child"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["spi_in"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+fn rekey(s: &StraitInNs, action: &str) {
+    s.api(|h| {
+        h.raw("POST", &format!("{SESSION}?action={action}"), "")
+            .expect(200)
+    });
+}
+
+/// Contract: a forced Child or IKE rekey during iperf3 produces zero integrity, replay and
+/// SA-mismatch drops and no 1-second interval at zero. Rekeys from both ends.
+#[test]
+fn rekeys_from_both_ends_during_iperf3_lose_nothing_with_strongswan() {
+    let t = topology();
+    let (strait, ss, _vti) = strait_and_strongswan(&t);
+    let first = child_spis(&strait);
+    let first_ike = strait.status(SESSION)["sas"]["ike"]["spi_i"].clone();
+    let run = iperf3_background(&t.b, &t.a, LAN_B, 9);
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    rekey(&strait, "rekey_child");
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    ss.rekey_child("rb").expect("strongSwan child rekey");
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    rekey(&strait, "rekey_ike");
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    ss.rekey_ike("rb").expect("strongSwan IKE rekey");
+    let (rates, bytes) = run.join().unwrap();
+    assert!(
+        rates.iter().all(|r| *r > 1e6),
+        "an interval near zero: {rates:?}\n{}",
+        strait.log()
+    );
+    assert!(bytes > 10_000_000, "{bytes}");
+    let after = child_spis(&strait);
+    assert!(
+        !after.iter().any(|s| first.contains(s)),
+        "the Child SA was rekeyed: {first:?} -> {after:?}"
+    );
+    let ike = strait.status(SESSION)["sas"]["ike"]["spi_i"].clone();
+    assert_ne!(ike, first_ike, "the IKE SA was rekeyed");
+    let s = stats(&strait);
+    for f in [
+        "integrity_failures",
+        "replay_errors",
+        "sa_mismatch_errors_in",
+        "sa_mismatch_errors_out",
+        "dropped_packets_in",
+        "dropped_packets_out",
+    ] {
+        assert_eq!(s[f], 0, "{f}: {s:#}\n{}", strait.log());
+    }
+}
+
+#[test]
+fn rekeys_from_both_ends_during_iperf3_lose_nothing_between_straits() {
+    let t = topology();
+    let (sa, sb) = strait_pair(&t, json!({}));
+    let first = child_spis(&sa);
+    let first_ike = sa.status(SESSION)["sas"]["ike"]["spi_i"].clone();
+    let run = iperf3_background(&t.b, &t.a, LAN_B, 8);
+    std::thread::sleep(std::time::Duration::from_millis(2000));
+    rekey(&sa, "rekey_child");
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    rekey(&sb, "rekey_child");
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    rekey(&sb, "rekey_ike");
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    rekey(&sa, "rekey_ike");
+    let (rates, _) = run.join().unwrap();
+    assert!(rates.iter().all(|r| *r > 1e6), "{rates:?}");
+    let after = child_spis(&sa);
+    assert!(
+        !after.iter().any(|s| first.contains(s)),
+        "{first:?} -> {after:?}"
+    );
+    assert_ne!(sa.status(SESSION)["sas"]["ike"]["spi_i"], first_ike);
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    no_drops(&stats(&sa));
+    no_drops(&stats(&sb));
+}
+
+/// MSS clamping (BOTH, 1200): the SYN leaves strait clamped (seen decrypted on strongSwan's
+/// ipsec0) and the SYN-ACK enters strait's VTI clamped (seen on the VTI).
+#[test]
+fn mss_clamping_is_visible_on_the_wire() {
+    let t = topology();
+    let ss = StrongSwan::start(&t.b);
+    ss.set_tunnel_addr("169.254.100.2/30");
+    ss.add_tunnel_route(&format!("{LAN_A}/32"));
+    ss.load(&PskConn::new("rb", B, A, PSK).render());
+    let strait = StraitInNs::start(&t.a);
+    strait.api(|h| {
+        configure(
+            h,
+            A,
+            B,
+            "169.254.100.1",
+            true,
+            json!({"tcp_mss_clamping": {"direction": "BOTH", "max_segment_size": 1200}}),
+        )
+    });
+    let vti = strait_up(&strait)["interface_name"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    t.a.ip(&["route", "add", &format!("{LAN_B}/32"), "dev", &vti]);
+    let syn = "tcp[tcpflags] & tcp-syn != 0";
+    let on_vti = Capture::start(&t.a, &vti, syn);
+    let on_swan = Capture::start(&t.b, "ipsec0", syn);
+    let (rates, _) = iperf3(&t.b, &t.a, LAN_B, 1, false);
+    assert!(rates.iter().all(|r| *r > 0.0));
+    let vti_lines = on_vti.stop();
+    let swan_lines = on_swan.stop();
+    // The kernel's SYN (MSS = VTI MTU 1438 - 40) as it entered the VTI...
+    assert!(
+        vti_lines
+            .iter()
+            .any(|l| l.contains("Flags [S]") && l.contains("mss 1398")),
+        "{vti_lines:#?}"
+    );
+    // ...left the tunnel clamped,
+    assert!(
+        swan_lines
+            .iter()
+            .any(|l| l.contains("Flags [S]") && l.contains("mss 1200")),
+        "{swan_lines:#?}"
+    );
+    // and the peer's SYN-ACK (MSS 1360 from its 1400 MTU) arrived clamped.
+    assert!(
+        swan_lines
+            .iter()
+            .any(|l| l.contains("Flags [S.]") && l.contains("mss 1360")),
+        "{swan_lines:#?}"
+    );
+    assert!(
+        vti_lines
+            .iter()
+            .any(|l| l.contains("Flags [S.]") && l.contains("mss 1200")),
+        "{vti_lines:#?}"
+    );
+    assert!(
+        !vti_lines
+            .iter()
+            .chain(&swan_lines)
+            .any(|l| l.contains("Flags [S.]") && l.contains("mss 1398")),
+        "no SYN-ACK escaped clamping"
+    );
 }
