@@ -159,3 +159,90 @@ fn detailed_status_paths_and_permissions() {
     );
     assert_nsx_error(&r, 400);
 }
+
+/// `{session}/statistics` (NSX `AggregateIPSecVpnSessionStatistics`) for a session without a
+/// tunnel, its reset action and permissions. Traffic counters are checked in interop_esp.
+#[test]
+fn statistics_shape_reset_and_permissions() {
+    let d = Daemon::start();
+    let h = d.admin();
+    seed::base(&h);
+    h.patch(
+        &seed::session_url("s"),
+        &seed::session("203.0.113.2", "169.254.100.1"),
+    )
+    .expect(200);
+    let url = format!("{}/statistics", seed::session_url("s"));
+    let v = h.get(&url).expect(200).body;
+    assert_eq!(
+        v["intent_path"],
+        seed::session_url("s").trim_start_matches("/policy/api/v1")
+    );
+    let r = &v["results"][0];
+    assert_eq!(r["resource_type"], "IPSecVpnSessionStatisticsNsxT");
+    assert_eq!(
+        r["enforcement_point_path"],
+        "/infra/sites/default/enforcement-points/default"
+    );
+    for f in [
+        "bytes_in",
+        "bytes_out",
+        "packets_in",
+        "packets_out",
+        "dropped_packets_in",
+        "dropped_packets_out",
+    ] {
+        assert_eq!(r["aggregate_traffic_counters"][f], 0, "{f}");
+    }
+    let p = &r["policy_statistics"][0];
+    assert!(p["tunnel_interface_path"]
+        .as_str()
+        .unwrap()
+        .ends_with("/sessions/s/tunnel-interfaces/default"));
+    let t = &p["tunnel_statistics"][0];
+    assert_eq!(t["tunnel_status"], "DOWN");
+    assert!(
+        !t["tunnel_down_reason"].as_str().unwrap().is_empty(),
+        "{t:#}"
+    );
+    for f in [
+        "decryption_failures",
+        "encryption_failures",
+        "integrity_failures",
+        "nomatching_policy_errors",
+        "packets_received_other_error",
+        "packets_sent_other_error",
+        "replay_errors",
+        "sa_mismatch_errors_in",
+        "sa_mismatch_errors_out",
+        "seq_number_overflow_error",
+    ] {
+        assert_eq!(t[f], 0, "{f}: {t:#}");
+    }
+    // Reset: admins only, ?action=reset only, GET/POST only.
+    h.request("POST", &format!("{url}?action=reset"), None, &[])
+        .expect(200);
+    assert_nsx_error(&h.request("POST", &url, None, &[]), 400);
+    assert_nsx_error(
+        &h.request("POST", &format!("{url}?action=clear"), None, &[]),
+        400,
+    );
+    assert_nsx_error(&h.request("DELETE", &url, None, &[]), 405);
+    h.put(
+        "/api/v1/users/ops",
+        &json!({"role": "auditor", "password": "auditor-pass-1"}),
+    )
+    .expect(200);
+    let ops = d.as_user("ops", "auditor-pass-1");
+    ops.get(&url).expect(200);
+    assert_nsx_error(
+        &ops.request("POST", &format!("{url}?action=reset"), None, &[]),
+        403,
+    );
+    // Unknown sessions and other objects.
+    assert_nsx_error(
+        &h.get(&format!("{}/statistics", seed::session_url("nope"))),
+        404,
+    );
+    assert_nsx_error(&h.get(&format!("{}/statistics", seed::LE)), 404);
+}
