@@ -19,6 +19,15 @@ pub mod tunnel;
 pub mod vti;
 mod worker;
 
+/// Parsers of wire bytes, exposed for the fuzz targets.
+#[doc(hidden)]
+pub mod fuzzing {
+    /// Strip the outer IPv4 header a raw ESP socket delivers (see `raw::strip_outer`).
+    pub fn strip_outer_ipv4(packet: &mut [u8]) -> Option<usize> {
+        crate::raw::strip_outer(true, packet).map(|(_, esp)| esp.len())
+    }
+}
+
 use std::collections::HashMap;
 use std::io;
 use std::net::{IpAddr, SocketAddr};

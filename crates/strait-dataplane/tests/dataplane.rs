@@ -105,6 +105,7 @@ fn side(ns: Netns, vti_v4: &str, vti_v6: &str) -> Side {
         workers: 2,
         inbound_linger: Duration::from_millis(500),
         promote_after: Duration::from_secs(5),
+        keepalive: Duration::from_millis(300),
         ..DataplaneConfig::default()
     };
     let (dp, events) = rt
@@ -521,4 +522,115 @@ fn hostile_packets_are_dropped_and_counted_by_cause_ike_is_handed_back() {
     // Reset zeroes everything.
     assert!(p.a.dp.reset_counters(SESSION));
     assert_eq!(p.a.counters(), CounterSnapshot::default());
+}
+
+/// `tcpdump -v` lines of the first `count` packets matching `filter` on `dev` in `ns`, while
+/// `during` runs.
+fn capture(ns: &Netns, dev: &str, filter: &str, count: u32, during: impl FnOnce()) -> Vec<String> {
+    let child = std::process::Command::new("ip")
+        .args([
+            "netns", "exec", &ns.name, "timeout", "5", "tcpdump", "-n", "-v", "-l", "-i", dev, "-c",
+        ])
+        .arg(count.to_string())
+        .args(filter.split_whitespace())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("tcpdump");
+    std::thread::sleep(Duration::from_millis(700));
+    during();
+    let out = child.wait_with_output().expect("tcpdump output");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn nat_keepalives_go_to_udp_peers_and_df_follows_the_policy() {
+    let p = pair();
+    install_pair(
+        &p,
+        &Keys::new(Transform::AesGcm16 { key_bits: 128 }, false),
+        0x6000,
+        0x6001,
+    );
+    // RFC 3948 §2.3: a one-byte 0xff datagram to the peer's port 4500.
+    let ka = capture(
+        &p.b.ns,
+        "dp-b",
+        "udp dst port 4500 and src host 198.51.100.1 and udp[4:2] = 9 and udp[8] = 0xff",
+        1,
+        || {},
+    );
+    assert!(
+        ka.iter().any(|l| l.contains("NAT-keepalive")
+            || l.contains("UDP, length 1")
+            || l.contains("isakmp-nat-keep-alive")),
+        "{ka:#?}"
+    );
+
+    // COPY (the default): the inner DF bit goes to the outer header.
+    let esp = "udp dst port 4500 and src host 198.51.100.1 and greater 200";
+    let df = capture(&p.b.ns, "dp-b", esp, 2, || {
+        let _ = p.a.ping_with("169.254.50.2", &["-M", "do", "-s", "300"]);
+    });
+    assert!(
+        df.iter().filter(|l| l.contains("flags [DF]")).count() >= 2,
+        "{df:#?}"
+    );
+    let no_df = capture(&p.b.ns, "dp-b", esp, 2, || {
+        let _ = p.a.ping_with("169.254.50.2", &["-M", "dont", "-s", "300"]);
+    });
+    assert!(
+        !no_df.is_empty() && no_df.iter().all(|l| !l.contains("flags [DF]")),
+        "{no_df:#?}"
+    );
+
+    // CLEAR: never DF, whatever the inner packet says.
+    let spec = TunnelSpec {
+        session: SESSION.to_owned(),
+        addresses: vec![
+            "169.254.50.1/30".parse().unwrap(),
+            "fd00:50::1/64".parse().unwrap(),
+        ],
+        mtu: 1438,
+        mss_direction: MssDirection::None,
+        mss_value: None,
+        df: DfPolicy::Clear,
+    };
+    let dp = p.a.dp.clone();
+    let res = p.a.run(async move { dp.set_tunnels(vec![spec]).await });
+    assert!(res[SESSION].is_ok(), "{res:?}");
+    let cleared = capture(&p.b.ns, "dp-b", esp, 2, || {
+        let _ = p.a.ping_with("169.254.50.2", &["-M", "do", "-s", "300"]);
+    });
+    assert!(
+        !cleared.is_empty() && cleared.iter().all(|l| !l.contains("flags [DF]")),
+        "{cleared:#?}"
+    );
+}
+
+impl Side {
+    fn ping_with(&self, dst: &str, extra: &[&str]) -> bool {
+        std::process::Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                &self.ns.name,
+                "ping",
+                "-n",
+                "-q",
+                "-c",
+                "2",
+                "-i",
+                "0.2",
+                "-W",
+                "2",
+            ])
+            .args(extra)
+            .arg(dst)
+            .status()
+            .is_ok_and(|s| s.success())
+    }
 }
