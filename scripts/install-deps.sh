@@ -4,6 +4,7 @@
 set -euo pipefail
 packages=(
     gcc make pkg-config iproute2 ca-certificates
+    curl                           # scripts/demo.sh drives the REST API with it
     # interop tests (crates/strait/tests/common/netns.rs): strongSwan as the IKEv2 peer, with
     # userspace ESP because the kernel has no XFRM/ESP data plane
     strongswan-charon              # /usr/lib/ipsec/charon

@@ -39,6 +39,7 @@ fn session(initiate: bool) -> SessionConfig {
         force_udp_encapsulation: true,
         ipv4: true,
         ipv6: false,
+        dpd: Some(ike_proto::DpdConfig { mode: ike_proto::DpdMode::Periodic, interval: Duration::from_secs(3), retry_count: 3 }),
     }
 }
 

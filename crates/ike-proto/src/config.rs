@@ -223,6 +223,52 @@ pub struct SessionConfig {
     pub ipv4: bool,
     /// See `ipv4`.
     pub ipv6: bool,
+    /// Dead Peer Detection (the session's NSX DPD profile); `None` when the profile is
+    /// disabled. See [`DpdConfig`].
+    pub dpd: Option<DpdConfig>,
+}
+
+/// When DPD probes are sent (NSX `dpd_probe_mode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DpdMode {
+    /// `PERIODIC`: probe an established IKE SA whenever nothing was heard from the peer
+    /// for `interval` (an authenticated IKE message on that IKE SA, or inbound ESP the
+    /// runtime reported through [`crate::Endpoint::note_traffic`]). On an idle tunnel that
+    /// is one probe every interval; a tunnel carrying traffic both ways is never probed.
+    Periodic,
+    /// `ON_DEMAND`: probe only when the runtime reported outbound ESP after the last sign
+    /// of life and nothing (no inbound ESP, no IKE message from the peer) was received for
+    /// `interval`. Traffic that starts after a longer silence is probed at once; an idle
+    /// tunnel, or one that only receives, is never probed.
+    OnDemand,
+}
+
+/// Dead Peer Detection of a session (NSX `IPSecVpnDpdProfile`; liveness checks of RFC
+/// 7296 §1.4 and §2.4: a DPD probe is an INFORMATIONAL request with no payloads).
+///
+/// A probe that gets no answer is retransmitted unchanged (same message ID, §2.1) every
+/// [`EndpointConfig::dpd_retransmit_interval`] (0.5 s, NSX) until `retry_count`
+/// retransmissions went unanswered; then the peer is dead: the IKE SA and its Child SAs
+/// are removed without sending anything (§2.4), and the session is down with "Peer not
+/// responding". The peer is therefore declared dead about
+/// `interval + 0.5 s × (retry_count + 1)` after the last sign of life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct DpdConfig {
+    /// Probe mode.
+    pub mode: DpdMode,
+    /// `dpd_probe_interval` (NSX: PERIODIC 3..360 s, ON_DEMAND 1..10 s). Values under one
+    /// second are treated as one second.
+    pub interval: Duration,
+    /// `retry_count` (NSX 1..100): retransmissions of an unanswered probe.
+    pub retry_count: u32,
+}
+
+impl DpdConfig {
+    /// The interval actually used (at least one second, so a probe cycle always advances
+    /// time).
+    pub(crate) fn effective_interval(&self) -> Duration {
+        self.interval.max(Duration::from_secs(1))
+    }
 }
 
 impl std::fmt::Debug for SessionConfig {
@@ -236,6 +282,8 @@ impl std::fmt::Debug for SessionConfig {
             .field("psk", &"<redacted>")
             .field("ike", &self.ike)
             .field("esp", &self.esp)
+            .field("initiate", &self.initiate)
+            .field("dpd", &self.dpd)
             .finish_non_exhaustive()
     }
 }
@@ -263,6 +311,9 @@ pub struct EndpointConfig {
     pub rekey_margin: Duration,
     /// How many INVALID_KE_PAYLOAD / COOKIE retries one IKE_SA_INIT may take.
     pub init_retries_max: u32,
+    /// Spacing of DPD probe retransmissions (NSX: 0.5 s, fixed, no backoff). Only DPD
+    /// probes use it; every other request backs off from `retransmit_timeout`.
+    pub dpd_retransmit_interval: Duration,
 }
 
 impl Default for EndpointConfig {
@@ -278,6 +329,7 @@ impl Default for EndpointConfig {
             rekey_jitter: 0.1,
             rekey_margin: Duration::from_secs(60),
             init_retries_max: 4,
+            dpd_retransmit_interval: Duration::from_millis(500),
         }
     }
 }

@@ -6,10 +6,10 @@ use std::time::{Duration, Instant};
 
 use ike_wire::{ExchangeType, Header, Message};
 
-use crate::config::{EndpointConfig, SessionConfig, SessionId};
+use crate::config::{DpdMode, EndpointConfig, SessionConfig, SessionId};
 use crate::events::{ChildSaInfo, Event, FailReason, IkeSaInfo, IkeState, SessionStatus};
 use crate::random::{self, Random};
-use crate::sa::{IkeSa, SaState, Task};
+use crate::sa::{IkeSa, RequestKind, SaState, Task};
 
 /// IKE's ports (RFC 7296 §2; RFC 3948 for 4500).
 pub const IKE_PORT: u16 = 500;
@@ -35,6 +35,10 @@ pub(crate) struct Session {
     /// IKE SAs of this session (normally one; two briefly during races and rekeys).
     pub(crate) retry_at: Option<Instant>,
     pub(crate) retry_delay: Duration,
+    /// Last [`Endpoint::note_traffic`] call that reported inbound ESP (DPD).
+    pub(crate) esp_in: Option<Instant>,
+    /// Last [`Endpoint::note_traffic`] call that reported outbound ESP (on-demand DPD).
+    pub(crate) esp_out: Option<Instant>,
 }
 
 /// How long an extra Child SA may live before the initiator removes it.
@@ -84,15 +88,19 @@ impl Endpoint {
     // ---- commands --------------------------------------------------------------------
 
     /// Add or change a session. A changed session's IKE SAs are deleted and, for an
-    /// initiator, negotiated again with the new settings.
+    /// initiator, negotiated again with the new settings. A change of only the initiation
+    /// mode or of DPD ([`SessionConfig::dpd`]) applies in place: the IKE SA stays up and the
+    /// next DPD deadline follows the new settings (a probe already in flight finishes on
+    /// the schedule it started with).
     pub fn set_session(&mut self, now: Instant, config: SessionConfig, rng: &mut dyn Random) {
         let id = config.id.clone();
         let initiate = config.initiate;
         match self.sessions.get_mut(&id) {
             Some(s) if same_negotiation(&s.config, &config) => {
-                // Only the initiation mode changed: a new initiator starts now if it has no
-                // IKE SA; a new responder keeps what it has and stops retrying.
-                s.config.initiate = config.initiate;
+                // Only the initiation mode or DPD changed: a new initiator starts now if it
+                // has no IKE SA; a new responder keeps what it has and stops retrying. DPD
+                // deadlines are computed from the configuration, so they follow at once.
+                s.config = config;
                 if !initiate {
                     s.retry_at = None;
                     return;
@@ -119,6 +127,8 @@ impl Endpoint {
                         },
                         retry_at: None,
                         retry_delay: RETRY_MIN,
+                        esp_in: None,
+                        esp_out: None,
                     },
                 );
                 self.events.push_back(Event::StatusChanged(id.clone()));
@@ -192,6 +202,28 @@ impl Endpoint {
         }
     }
 
+    /// What the data plane saw of a session's ESP since the previous call: `sent` if it
+    /// encrypted packets to the peer, `received` if it decrypted packets from it. The
+    /// runtime calls this about once per second per session; it only records the time
+    /// (no allocation, no output), and Dead Peer Detection uses it:
+    ///
+    /// - inbound ESP is a sign of life, like an authenticated IKE message, so neither
+    ///   PERIODIC nor ON_DEMAND mode probes a peer whose traffic keeps arriving;
+    /// - ON_DEMAND mode probes only after outbound ESP went unanswered (nothing received)
+    ///   for the DPD interval (NSX semantics).
+    ///
+    /// Call [`Endpoint::poll_timeout`] afterwards: a probe may have become due.
+    pub fn note_traffic(&mut self, now: Instant, id: &SessionId, sent: bool, received: bool) {
+        if let Some(s) = self.sessions.get_mut(id) {
+            if sent {
+                s.esp_out = Some(now);
+            }
+            if received {
+                s.esp_in = Some(now);
+            }
+        }
+    }
+
     // ---- outputs ---------------------------------------------------------------------
 
     /// The next datagram to send.
@@ -225,6 +257,7 @@ impl Endpoint {
                 if sa.initiator && crate::exchanges::needs_child(sa) {
                     at(sa.child_retry_at.or(sa.established));
                 }
+                at(self.sessions.get(&sa.session).and_then(|s| dpd_due(sa, s)));
             }
         }
         for s in self.sessions.values() {
@@ -283,7 +316,8 @@ impl Endpoint {
         }
     }
 
-    /// Process timers: retransmissions, half-open expiry, rekeys, lifetimes, retries.
+    /// Process timers: retransmissions (DPD probes on their own schedule), DPD probes,
+    /// half-open expiry, rekeys, lifetimes, retries.
     pub fn handle_timeout(&mut self, now: Instant, rng: &mut dyn Random) {
         let handles: Vec<u64> = self.sas.keys().copied().collect();
         for h in handles {
@@ -298,13 +332,28 @@ impl Endpoint {
             }
             if let Some(o) = sa.outstanding.as_mut() {
                 if now >= o.next_send {
-                    if o.sends >= self.cfg.retransmit_tries {
-                        self.peer_unresponsive(now, h, rng);
+                    // A DPD probe is resent every 0.5 s, `retry_count` times (NSX); any other
+                    // request backs off exponentially (§2.4).
+                    let dpd_retries = match o.kind {
+                        RequestKind::Dpd { retry_count } => Some(retry_count),
+                        _ => None,
+                    };
+                    let max_sends =
+                        dpd_retries.map_or(self.cfg.retransmit_tries, |r| r.saturating_add(1));
+                    if o.sends >= max_sends {
+                        match dpd_retries {
+                            Some(r) => self.dpd_dead(now, h, r, rng),
+                            None => self.peer_unresponsive(now, h, rng),
+                        }
                         continue;
                     }
                     o.sends += 1;
-                    let backoff = self.cfg.retransmit_backoff.powi(o.sends as i32 - 1);
-                    o.next_send = now + self.cfg.retransmit_timeout.mul_f64(backoff);
+                    o.next_send = if dpd_retries.is_some() {
+                        now + self.cfg.dpd_retransmit_interval
+                    } else {
+                        let backoff = self.cfg.retransmit_backoff.powi(o.sends as i32 - 1);
+                        now + self.cfg.retransmit_timeout.mul_f64(backoff)
+                    };
                     let (local, remote, data) = (sa.local, sa.remote, o.datagram.clone());
                     self.send(local, remote, data);
                 }
@@ -379,6 +428,17 @@ impl Endpoint {
             }
             if !expired.is_empty() {
                 self.queue(h, Task::DeleteChildren(expired));
+            }
+            // DPD (§2.4): probe when due. `dpd_due` is None while any request is queued or in
+            // flight (its retransmissions already test liveness), so at most one probe
+            // exists per IKE SA; marking it sent moves the deadline at least one interval
+            // ahead, so a due probe can never make the timer fire again without progress.
+            if let Some(sa) = self.sas.get_mut(&h) {
+                let due = self.sessions.get(&sa.session).and_then(|s| dpd_due(sa, s));
+                if due.is_some_and(|t| now >= t) {
+                    sa.dpd_sent = Some(now);
+                    sa.queue.push_back(Task::Dpd);
+                }
             }
             self.drive(now, h, rng);
         }
@@ -525,9 +585,13 @@ impl Endpoint {
         h: u64,
         message_id: u32,
         datagram: Vec<u8>,
-        kind: crate::sa::RequestKind,
+        kind: RequestKind,
     ) {
-        let timeout = self.cfg.retransmit_timeout;
+        // A DPD probe is resent after 0.5 s (NSX), any other request after the §2.4 timeout.
+        let timeout = match kind {
+            RequestKind::Dpd { .. } => self.cfg.dpd_retransmit_interval,
+            _ => self.cfg.retransmit_timeout,
+        };
         let Some(sa) = self.sas.get_mut(&h) else {
             return;
         };
@@ -571,6 +635,39 @@ impl Endpoint {
             ),
         };
         self.fail(now, &session, FailReason::PeerNotResponding, alarm, rng);
+    }
+
+    /// A DPD probe and its `retry_count` retransmissions went unanswered: the peer is dead
+    /// (RFC 7296 §2.4: the IKE SA and its Child SAs are deleted without sending anything;
+    /// NSX: "peer declared dead and SAs torn down"). Leftovers of the same session (an IKE
+    /// SA replaced by a rekey, one being deleted) talk to the same peer and go too; an
+    /// initiator negotiates again with its retry backoff, a responder waits for the peer.
+    fn dpd_dead(&mut self, now: Instant, h: u64, retry_count: u32, rng: &mut dyn Random) {
+        let Some(sa) = self.sas.get(&h) else { return };
+        let session = sa.session.clone();
+        let (remote, was_established) = (sa.remote.ip(), sa.state == SaState::Established);
+        self.remove_sa(h);
+        if was_established {
+            for o in self.session_sas(&session) {
+                if matches!(self.sas[&o].state, SaState::Rekeyed | SaState::Deleting) {
+                    self.remove_sa(o);
+                }
+            }
+        }
+        let interval = self
+            .sessions
+            .get(&session)
+            .and_then(|s| s.config.dpd)
+            .map_or_else(String::new, |d| {
+                format!(", DPD interval {} s", d.effective_interval().as_secs_f64())
+            });
+        let alarm = format!(
+            "peer {remote} did not answer {} DPD probes (1 + {retry_count} retries {} s apart{interval}); check that it is up and reachable on UDP 500/4500",
+            u64::from(retry_count) + 1,
+            self.cfg.dpd_retransmit_interval.as_secs_f64(),
+        );
+        self.fail(now, &session, FailReason::PeerNotResponding, alarm, rng);
+        self.update_status(now, &session);
     }
 
     /// An IKE SA of `session` failed: status down, retry later if we initiate.
@@ -743,13 +840,38 @@ impl Endpoint {
     }
 }
 
+/// When the next DPD probe of an IKE SA is due (RFC 7296 §2.4 liveness checks, NSX DPD
+/// profile semantics), or None: DPD off, the SA not established, or a request queued or
+/// in flight (window size 1: that request's retransmissions already test liveness, so
+/// probes never pile up).
+///
+/// The last sign of life is the latest of: the SA's establishment, the last authenticated
+/// IKE message from the peer on it, and the last inbound ESP the runtime reported. PERIODIC
+/// probes `interval` after it (so an idle tunnel is probed once per interval, and a busy one
+/// never: the skip saves traffic); ON_DEMAND does the same but only if outbound ESP was
+/// reported after it. A probe also counts as a start, so the deadline is always at least
+/// one interval after the last probe.
+fn dpd_due(sa: &IkeSa, s: &Session) -> Option<Instant> {
+    let dpd = s.config.dpd?;
+    if sa.state != SaState::Established || sa.outstanding.is_some() || !sa.queue.is_empty() {
+        return None;
+    }
+    let alive = sa.established.max(sa.last_heard).max(s.esp_in)?;
+    if dpd.mode == DpdMode::OnDemand && s.esp_out.is_none_or(|t| t <= alive) {
+        return None;
+    }
+    let base = sa.dpd_sent.map_or(alive, |t| t.max(alive));
+    Some(base + dpd.effective_interval())
+}
+
 fn session_remote(ep: &Endpoint, id: &SessionId) -> String {
     ep.sessions
         .get(id)
         .map_or_else(String::new, |s| s.config.remote.to_string())
 }
 
-/// Whether two configurations negotiate the same thing (only the initiation mode differs).
+/// Whether two configurations negotiate the same thing (only the initiation mode or DPD
+/// differs).
 fn same_negotiation(a: &SessionConfig, b: &SessionConfig) -> bool {
     a.local == b.local
         && a.remote == b.remote

@@ -354,6 +354,8 @@ impl Endpoint {
         };
         // NAT-T: the initiator floated to port 4500 (§2.23); follow it.
         if let Some(sa) = self.sas.get_mut(&h) {
+            // An authenticated request: the peer is alive (DPD, §2.4).
+            sa.last_heard = Some(now);
             if local.port() == NAT_T_PORT && sa.local.port() != NAT_T_PORT {
                 sa.local = local;
                 sa.remote = remote;
@@ -425,6 +427,8 @@ impl Endpoint {
         let Some(sa) = self.sas.get_mut(&h) else {
             return;
         };
+        // An authenticated response: the peer is alive (DPD, §2.4).
+        sa.last_heard = Some(now);
         let Some(out) = sa.outstanding.take() else {
             return;
         };
@@ -455,7 +459,7 @@ impl Endpoint {
                 self.update_status(now, &session);
                 self.keep_up(now, &session);
             }
-            (ExchangeType::INFORMATIONAL, RequestKind::Liveness) => {}
+            (ExchangeType::INFORMATIONAL, RequestKind::Liveness | RequestKind::Dpd { .. }) => {}
             _ => {
                 // A response of the wrong exchange type: treat as a protocol error.
                 let session = self.sas[&h].session.clone();
@@ -1526,6 +1530,23 @@ impl Endpoint {
                 (inner, RequestKind::DeleteIke)
             }
             Task::Liveness => (Vec::new(), RequestKind::Liveness),
+            Task::Dpd => {
+                // The probe is moot if DPD was switched off, or if the peer showed signs of
+                // life while it waited behind another request.
+                let Some(dpd) = cfg.dpd else { return false };
+                let queued = sa.dpd_sent;
+                let esp_in = self.sessions.get(&session).and_then(|s| s.esp_in);
+                let heard = sa.last_heard.max(esp_in);
+                if sa.state != SaState::Established || (heard.is_some() && heard >= queued) {
+                    return false;
+                }
+                (
+                    Vec::new(),
+                    RequestKind::Dpd {
+                        retry_count: dpd.retry_count,
+                    },
+                )
+            }
         };
         let exchange = match kind {
             RequestKind::CreateChild { .. } | RequestKind::RekeyIke { .. } => {

@@ -2,7 +2,8 @@
 //! sockets, clocks, threads or OS randomness inside. Every entry point takes `now`, and
 //! randomness comes from the caller's [`Random`].
 //!
-//! - In: [`Endpoint::handle_datagram`], [`Endpoint::handle_timeout`], and commands
+//! - In: [`Endpoint::handle_datagram`], [`Endpoint::handle_timeout`],
+//!   [`Endpoint::note_traffic`] (ESP seen by the data plane, for DPD), and commands
 //!   ([`Endpoint::set_session`], [`Endpoint::remove_session`], [`Endpoint::initiate`],
 //!   [`Endpoint::rekey_child`], [`Endpoint::rekey_ike`], [`Endpoint::check_liveness`]).
 //! - Out: [`Endpoint::poll_transmit`] (datagrams to send), [`Endpoint::poll_event`]
@@ -12,7 +13,9 @@
 //! (§1.2); IKE_AUTH with PSK (§2.15) creating the first Child SA with 0.0.0.0/0 and ::/0
 //! selectors (route-based); CREATE_CHILD_SA for Child and IKE rekeys (§1.3, §2.8) with
 //! collision handling (§2.8.1, §2.8.2); INFORMATIONAL deletes, liveness and error notifies;
-//! retransmission with backoff (§2.1, §2.4); NAT-T floating to port 4500 (§2.23).
+//! retransmission with backoff (§2.1, §2.4); NAT-T floating to port 4500 (§2.23); Dead
+//! Peer Detection with NSX's PERIODIC and ON_DEMAND modes (empty INFORMATIONAL probes,
+//! §1.4 and §2.4, resent every 0.5 s `retry_count` times; see [`DpdConfig`]).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -25,7 +28,8 @@ pub mod random;
 mod sa;
 
 pub use config::{
-    EndpointConfig, EspCipher, EspProposal, Identity, IkeProposal, SessionConfig, SessionId,
+    DpdConfig, DpdMode, EndpointConfig, EspCipher, EspProposal, Identity, IkeProposal,
+    SessionConfig, SessionId,
 };
 pub use endpoint::{Endpoint, Transmit};
 pub use events::{

@@ -87,6 +87,11 @@ pub(crate) enum RequestKind {
     },
     DeleteIke,
     Liveness,
+    /// A DPD probe (an empty INFORMATIONAL request, §1.4) retransmitted on the DPD schedule
+    /// (fixed spacing, `retry_count` retransmissions) instead of the exponential backoff.
+    Dpd {
+        retry_count: u32,
+    },
 }
 
 /// Work queued on an IKE SA until the request window is free.
@@ -99,6 +104,9 @@ pub(crate) enum Task {
     DeleteChildren(Vec<u32>),
     DeleteIke,
     Liveness,
+    /// A DPD probe (see [`RequestKind::Dpd`]); dropped unstarted if the peer was heard from
+    /// after it was queued.
+    Dpd,
 }
 
 /// An IKE SA.
@@ -145,6 +153,10 @@ pub(crate) struct IkeSa {
     pub(crate) own_ike_rekey_done: bool,
     /// Earliest time to try creating a missing Child SA again.
     pub(crate) child_retry_at: Option<Instant>,
+    /// Last authenticated IKE message (request or response) from the peer on this SA.
+    pub(crate) last_heard: Option<Instant>,
+    /// When the last DPD probe on this SA was queued.
+    pub(crate) dpd_sent: Option<Instant>,
     gcm_iv_counter: u64,
 }
 
@@ -192,6 +204,8 @@ impl IkeSa {
             peer_ike_rekey: None,
             own_ike_rekey_done: false,
             child_retry_at: None,
+            last_heard: None,
+            dpd_sent: None,
             gcm_iv_counter: 0,
         }
     }

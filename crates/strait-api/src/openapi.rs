@@ -307,6 +307,7 @@ pub fn document() -> OpenApi {
     components = add_type::<AuditEntry>(components);
     components = add_type::<strait_model::status::AggregateSessionStatus>(components);
     components = add_type::<strait_model::status::AggregateSessionStatistics>(components);
+    components = add_type::<strait_model::status::ServiceSummary>(components);
     components = components
         .security_scheme(
             "basic",
@@ -521,6 +522,51 @@ pub fn document() -> OpenApi {
                 let mut item = PathItem::new(HttpMethod::Get, stats.build());
                 item.merge_operations(PathItem::new(HttpMethod::Post, reset.build()));
                 paths.insert(format!("{url}/statistics"), item);
+                let peer_config = error_responses(
+                    OperationBuilder::new()
+                        .operation_id(Some(format!("{gw}session_peer_config")))
+                        .tag(noun)
+                        .summary(Some(
+                            "The remote side's configuration as text: NSX's layout (format=nsx, default) or a swanctl.conf for a strongSwan peer (format=strongswan); the PSK only for admins",
+                        ))
+                        .parameters(Some(path_params(&params)))
+                        .parameter(query_param("format", Type::String, "nsx (default) or strongswan"))
+                        .parameter(query_param("enforcement_point_path", Type::String, "Accepted and ignored (one enforcement point)"))
+                        .response(
+                            "200",
+                            ResponseBuilder::new()
+                                .description("Peer configuration (text/plain; charset=utf-8)")
+                                .content(
+                                    "text/plain; charset=utf-8",
+                                    ContentBuilder::new()
+                                        .schema(Some(ObjectBuilder::new().schema_type(Type::String)))
+                                        .build(),
+                                )
+                                .build(),
+                        ),
+                );
+                paths.insert(
+                    format!("{url}/peer-config"),
+                    PathItem::new(HttpMethod::Get, peer_config.build()),
+                );
+            }
+            if doc.kind == Kind::VpnService {
+                let summary = error_responses(
+                    OperationBuilder::new()
+                        .operation_id(Some(format!("{gw}service_summary")))
+                        .tag(noun)
+                        .summary(Some(
+                            "The service's sessions by state (established, failed, degraded) and their traffic",
+                        ))
+                        .parameters(Some(path_params(&params)))
+                        .parameter(query_param("enforcement_point_path", Type::String, "Accepted and ignored (one enforcement point)"))
+                        .parameter(query_param("source", Type::String, "Accepted and ignored (always realtime)"))
+                        .response("200", json_response("summary", schema_ref("ServiceSummary"))),
+                );
+                paths.insert(
+                    format!("{url}/summary"),
+                    PathItem::new(HttpMethod::Get, summary.build()),
+                );
             }
         }
     }

@@ -76,6 +76,12 @@ async fn dispatch(state: &AppState, actor: &Actor, req: Request) -> Result<Respo
     if let Some(session) = path.strip_suffix("/statistics") {
         return statistics(state, actor, &parts.method, session, &q).await;
     }
+    if let Some(session) = path.strip_suffix("/peer-config") {
+        return peer_config(state, actor, &parts.method, session, &q).await;
+    }
+    if let Some(service) = path.strip_suffix("/summary") {
+        return service_summary(state, &parts.method, service, &q).await;
+    }
     let parsed = parse_any(&path).map_err(|e| ApiError::not_found(e.to_string()))?;
     match parsed {
         ParsedPath::Collection(c) => {
@@ -258,6 +264,52 @@ async fn detailed_status(
     Ok(axum::Json(body).into_response())
 }
 
+/// `GET {service}/summary`: NSX `PolicyIpsecVpnIkeServiceSummary`, the service's sessions by
+/// state and their traffic (reference §6).
+async fn service_summary(
+    state: &AppState,
+    method: &Method,
+    service: &str,
+    q: &Query,
+) -> Result<Response, ApiError> {
+    if method != Method::GET && method != Method::HEAD {
+        return Err(ApiError::method_not_allowed(
+            method.as_str(),
+            &format!("{service}/summary"),
+            "GET",
+        ));
+    }
+    q.only(IGNORED_PARAMS)?;
+    let path =
+        strait_model::ObjectPath::parse(service).map_err(|e| ApiError::not_found(e.to_string()))?;
+    if path.kind() != strait_model::Kind::VpnService {
+        return Err(ApiError::not_found(format!(
+            "summary exists only for IPsec VPN services; {service} is a {}",
+            path.kind().noun()
+        )));
+    }
+    let p = path.to_string();
+    let admin = strait_policy::Actor::system();
+    let stored = blocking(state, move |pol| pol.get(&p, &admin, GetOptions::default())).await?;
+    let sessions = blocking(state, |pol| pol.snapshot(strait_model::Kind::Session)).await?;
+    let prefix = format!("{}/sessions/", path.as_str());
+    let statuses: Vec<(String, strait_model::status::SessionStatusNsxT)> = sessions
+        .iter()
+        .filter(|o| o.path.as_str().starts_with(&prefix))
+        .map(|o| {
+            let name = serde_json::json!({ "display_name": o.object.common().display_name });
+            (o.path.to_string(), current_status(state, &o.path, &name))
+        })
+        .collect();
+    let body = strait_model::status::ServiceSummary::of(
+        stored["display_name"].as_str().unwrap_or_default(),
+        path.as_str(),
+        &statuses,
+        strait_policy::now_ms(),
+    );
+    Ok(axum::Json(body).into_response())
+}
+
 /// `GET {session}/statistics`: NSX `AggregateIPSecVpnSessionStatistics` (reference §6);
 /// `POST {session}/statistics?action=reset` zeroes the counters.
 async fn statistics(
@@ -321,4 +373,62 @@ async fn statistics(
             "GET or POST ?action=reset",
         )),
     }
+}
+
+/// `GET {session}/peer-config[?format=nsx|strongswan]`: the remote side's configuration as
+/// text (NSX "Download Config"; contract "Peer config"). The PSK only for admins.
+async fn peer_config(
+    state: &AppState,
+    actor: &Actor,
+    method: &Method,
+    session: &str,
+    q: &Query,
+) -> Result<Response, ApiError> {
+    use strait_policy::peer_config::PeerConfigFormat;
+    if method != Method::GET && method != Method::HEAD {
+        return Err(ApiError::method_not_allowed(
+            method.as_str(),
+            &format!("{session}/peer-config"),
+            "GET",
+        ));
+    }
+    let mut known = vec!["format"];
+    known.extend_from_slice(IGNORED_PARAMS);
+    q.only(&known)?;
+    let format = match q.get("format") {
+        None => PeerConfigFormat::Nsx,
+        Some(f) => PeerConfigFormat::parse(f).ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "format={f:?} is not supported; use one of: {}",
+                PeerConfigFormat::ALLOWED
+            ))
+        })?,
+    };
+    let path =
+        strait_model::ObjectPath::parse(session).map_err(|e| ApiError::not_found(e.to_string()))?;
+    if path.kind() != strait_model::Kind::Session {
+        return Err(ApiError::not_found(format!(
+            "peer-config exists only for IPsec sessions; {session} is a {}",
+            path.kind().noun()
+        )));
+    }
+    let actor = actor.clone();
+    let now = strait_policy::now_ms();
+    let mut text = blocking(state, move |p| {
+        p.peer_config(path.as_str(), &actor, format, now)
+    })
+    .await?;
+    // The text may hold the PSK: never cached, never logged.
+    Ok((
+        [
+            (
+                axum::http::header::CONTENT_TYPE,
+                "text/plain; charset=utf-8",
+            ),
+            (axum::http::header::CACHE_CONTROL, "no-store"),
+        ],
+        // Moved out, not copied: the zeroizing wrapper is left empty.
+        std::mem::take(&mut *text),
+    )
+        .into_response())
 }

@@ -1,15 +1,19 @@
 //! From the stored policy to what ike-proto negotiates: one [`SessionConfig`] per enabled
 //! route-based PSK session, or the reason the session cannot run.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use ike_crypto::{Cipher, DhGroup, Integrity, Prf};
-use ike_proto::{EspCipher, EspProposal, Identity, IkeProposal, SessionConfig, SessionId};
+use ike_proto::{
+    DpdConfig, DpdMode, EspCipher, EspProposal, Identity, IkeProposal, SessionConfig, SessionId,
+};
 use strait_dataplane::mss::MssDirection;
-use strait_dataplane::{vti_mtu, DfPolicy, TunnelSpec};
+use strait_dataplane::{vti_mtu, DfPolicy, TunnelSpec, VtiRoute};
 use strait_model::enums::{
     AuthenticationMode, ConnectionInitiationMode, DfPolicy as NsxDf, DhGroup as NsxGroup,
-    DigestAlgorithm, IkeEncryption, IkeVersion, MssDirection as NsxMss, TunnelEncryption,
+    DigestAlgorithm, DpdProbeMode, IkeEncryption, IkeLogLevel, IkeVersion, MssDirection as NsxMss,
+    TunnelEncryption,
 };
 use strait_model::identity::IkeIdentity;
 use strait_model::objects::{
@@ -298,9 +302,27 @@ fn plan(tree: &TreeSnapshot, path: &str, s: &RouteBasedSession) -> Plan {
         force_udp_encapsulation: s.udp_encapsulation,
         ipv4,
         ipv6,
+        dpd: dpd(tree, &s.dpd_profile_path),
     };
-    let tunnel_spec = tunnel_spec(path, s, local_address.is_ipv6(), &config.esp, tunnel);
+    let mut tunnel_spec = tunnel_spec(path, s, local_address.is_ipv6(), &config.esp, tunnel);
+    tunnel_spec.routes = static_routes(tree, path, s);
     Plan::Run(Box::new(config), Box::new(tunnel_spec))
+}
+
+/// DPD from the session's DPD profile (reference §3.3); a missing or disabled profile means
+/// no probes.
+fn dpd(tree: &TreeSnapshot, profile_path: &str) -> Option<DpdConfig> {
+    let Some(PolicyObject::DpdProfile(p)) = tree.get(profile_path) else {
+        return None;
+    };
+    p.enabled.then(|| DpdConfig {
+        mode: match p.dpd_probe_mode {
+            DpdProbeMode::Periodic => DpdMode::Periodic,
+            DpdProbeMode::OnDemand => DpdMode::OnDemand,
+        },
+        interval: Duration::from_secs(u64::from(p.dpd_probe_interval)),
+        retry_count: p.retry_count,
+    })
 }
 
 /// The ESP transforms a session may negotiate (for the VTI MTU).
@@ -355,7 +377,76 @@ fn tunnel_spec(
             NsxDf::Copy => DfPolicy::Copy,
             NsxDf::Clear => DfPolicy::Clear,
         },
+        routes: Vec::new(),
     }
+}
+
+/// The IKE log level asked for by the VPN services: the most verbose `ike_log_level` of the
+/// enabled services (INFO when there is none), as a tracing level name.
+pub fn ike_log_level(tree: &TreeSnapshot) -> &'static str {
+    let rank = |l: IkeLogLevel| match l {
+        IkeLogLevel::Debug => 0,
+        IkeLogLevel::Info => 1,
+        IkeLogLevel::Warn => 2,
+        IkeLogLevel::Error | IkeLogLevel::Emergency => 3,
+    };
+    let most_verbose = tree
+        .objects
+        .iter()
+        .filter_map(|o| match &o.object {
+            PolicyObject::VpnService(v) if v.enabled => Some(rank(v.ike_log_level)),
+            _ => None,
+        })
+        .min()
+        .unwrap_or(1);
+    ["debug", "info", "warn", "error"][most_verbose]
+}
+
+/// The gateway a policy path belongs to: `/infra/tier-0s/t0/...` → `/infra/tier-0s/t0`.
+fn gateway_of(path: &str) -> Option<&str> {
+    let rest = path.strip_prefix("/infra/")?;
+    let mut parts = rest.splitn(3, '/');
+    let (tier, id) = (parts.next()?, parts.next()?);
+    Some(&path[..("/infra/".len() + tier.len() + 1 + id.len())])
+}
+
+/// The kernel routes over a session's VTI: every static route of the session's gateway with a
+/// next hop inside one of the VTI's subnets (contract §Routes), with the next hop's admin
+/// distance as metric; the lowest distance wins when several next hops use this VTI.
+pub fn static_routes(
+    tree: &TreeSnapshot,
+    session_path: &str,
+    s: &RouteBasedSession,
+) -> Vec<VtiRoute> {
+    let Some(gateway) = gateway_of(session_path) else {
+        return Vec::new();
+    };
+    let subnets: Vec<ipnet::IpNet> = s.vti_subnets().filter_map(|n| n.address()).collect();
+    let mut routes: BTreeMap<ipnet::IpNet, u32> = BTreeMap::new();
+    for o in &tree.objects {
+        let PolicyObject::StaticRoute(r) = &o.object else {
+            continue;
+        };
+        if gateway_of(o.path.as_str()) != Some(gateway) {
+            continue;
+        }
+        for hop in &r.next_hops {
+            let on_this_vti = subnets.iter().any(|n| {
+                n.contains(&hop.ip_address) && n.addr().is_ipv4() == r.network.addr().is_ipv4()
+            });
+            if on_this_vti {
+                let metric = u32::from(hop.admin_distance);
+                routes
+                    .entry(r.network.trunc())
+                    .and_modify(|m| *m = (*m).min(metric))
+                    .or_insert(metric);
+            }
+        }
+    }
+    routes
+        .into_iter()
+        .map(|(net, metric)| VtiRoute { net, metric })
+        .collect()
 }
 
 /// Whether a path names a session (for the API's status routes).

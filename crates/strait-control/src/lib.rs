@@ -13,4 +13,4 @@ pub mod desired;
 mod runtime;
 
 pub use board::StatusBoard;
-pub use runtime::{ControlPlane, OsRandom, RuntimeHandle};
+pub use runtime::{ControlPlane, OsRandom, RuntimeHandle, IKE_LOG_TARGETS};

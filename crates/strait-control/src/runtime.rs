@@ -85,6 +85,7 @@ pub struct ControlPlane {
     dataplane: Arc<Dataplane>,
     commands: mpsc::Sender<Command>,
     task: JoinHandle<()>,
+    log_level: tokio::sync::watch::Receiver<&'static str>,
 }
 
 /// What the API holds: status, statistics and operator actions.
@@ -170,10 +171,15 @@ fn tunnel_statistics(
     }
 }
 
+/// The log targets whose level a VPN service's `ike_log_level` sets.
+pub const IKE_LOG_TARGETS: &[&str] = &["strait_control"];
+
 /// Datagrams waiting for the protocol; beyond this, new ones are dropped (the peer retransmits).
 const INBOX_MAX: usize = 4096;
 /// How often binding a missing local endpoint address is tried again.
 const BIND_RETRY: std::time::Duration = std::time::Duration::from_secs(10);
+/// How often the data plane's counters are read for DPD.
+const TRAFFIC_TICK: std::time::Duration = std::time::Duration::from_secs(1);
 /// Largest datagram read.
 const DATAGRAM_MAX: usize = 65_535;
 
@@ -188,6 +194,7 @@ impl ControlPlane {
     ) -> ControlPlane {
         let board = Arc::new(StatusBoard::default());
         let (tx, rx) = mpsc::channel(64);
+        let (level_tx, log_level) = tokio::sync::watch::channel("info");
         let task = tokio::spawn(run(
             policy,
             dataplane.clone(),
@@ -195,13 +202,22 @@ impl ControlPlane {
             board.clone(),
             cfg,
             rx,
+            level_tx,
         ));
         ControlPlane {
             board,
             dataplane,
             commands: tx,
             task,
+            log_level,
         }
+    }
+
+    /// The IKE log level the VPN services ask for (`ike_log_level`, the most verbose of the
+    /// enabled services): `debug`, `info`, `warn` or `error` (EMERGENCY logs errors only).
+    /// straitd applies it to the IKE log targets ([`IKE_LOG_TARGETS`]).
+    pub fn ike_log_level(&self) -> tokio::sync::watch::Receiver<&'static str> {
+        self.log_level.clone()
     }
 
     /// The status board.
@@ -369,6 +385,7 @@ async fn run(
     board: Arc<StatusBoard>,
     cfg: EndpointConfig,
     mut commands: mpsc::Receiver<Command>,
+    log_level: tokio::sync::watch::Sender<&'static str>,
 ) {
     let mut rng = OsRandom::default();
     let mut ep = Endpoint::new(cfg, &mut rng);
@@ -388,17 +405,24 @@ async fn run(
         board: &board,
         inbox: &inbox_tx,
         running: HashSet::new(),
+        log_level,
     };
     let mut changes = policy.subscribe();
+    // ESP activity per session for DPD (packets in, packets out at the last tick).
+    let mut traffic: HashMap<String, (u64, u64)> = HashMap::new();
+    let mut traffic_tick = tokio::time::interval(TRAFFIC_TICK);
+    traffic_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     rt.reconcile(&mut ep, &mut sockets, &mut rng).await;
     flush(&mut ep, &sockets, &dataplane, &board, &mut rng).await;
     loop {
         let wake = ep.poll_timeout().map(tokio::time::Instant::from_std);
         tokio::select! {
             Some((local, remote, data)) = inbox.recv() => {
+                log_datagram("IKE received", local, remote, &data);
                 ep.handle_datagram(Instant::now(), local, remote, &data, &mut rng);
             }
             Some((local, remote, data)) = nat_t_inbox.recv() => {
+                log_datagram("IKE received", local, remote, &data);
                 ep.handle_datagram(Instant::now(), local, remote, &data, &mut rng);
             }
             Some(session) = rekey_requests.recv() => {
@@ -425,6 +449,24 @@ async fn run(
             _ = async { match wake { Some(t) => tokio::time::sleep_until(t).await, None => std::future::pending().await } } => {
                 ep.handle_timeout(Instant::now(), &mut rng);
             }
+            _ = traffic_tick.tick() => {
+                // Tell DPD whether ESP flowed (RFC 3706-style: traffic from the peer proves
+                // it alive; on-demand DPD probes only when we send and hear nothing).
+                let now = Instant::now();
+                traffic.retain(|p, _| rt.running.contains(p));
+                for path in &rt.running {
+                    let Some(c) = dataplane.counters(path) else { continue };
+                    let now_counts = (c.packets_in, c.packets_out);
+                    let before = traffic.insert(path.clone(), now_counts);
+                    let (received, sent) = match before {
+                        Some((i, o)) => (i != now_counts.0, o != now_counts.1),
+                        None => (false, false),
+                    };
+                    if received || sent {
+                        ep.note_traffic(now, &SessionId(path.clone()), sent, received);
+                    }
+                }
+            }
             cmd = commands.recv() => match cmd {
                 Some(Command::RekeyChild(p)) => ep.rekey_child(Instant::now(), &SessionId(p), &mut rng),
                 Some(Command::RekeyIke(p)) => ep.rekey_ike(Instant::now(), &SessionId(p), &mut rng),
@@ -445,6 +487,51 @@ async fn run(
     }
 }
 
+/// An IKE message's header at debug level (RFC 7296 §3.1: exchange type at byte 18, flags at
+/// 19, message ID at 20..24; behind the non-ESP marker on port 4500). Never the payloads.
+fn log_datagram(what: &str, local: SocketAddr, remote: SocketAddr, data: &[u8]) {
+    if !tracing::enabled!(tracing::Level::DEBUG) {
+        return;
+    }
+    let msg = match data {
+        [0, 0, 0, 0, rest @ ..] => rest,
+        d => d,
+    };
+    let (exchange, flags, message_id) = match msg.get(16..24) {
+        Some(h) => (h[2], h[3], u32::from_be_bytes([h[4], h[5], h[6], h[7]])),
+        None => (0, 0, 0),
+    };
+    tracing::debug!(
+        %local,
+        %remote,
+        bytes = data.len(),
+        exchange = ike_wire::ExchangeType(exchange).to_string(),
+        response = flags & 0x20 != 0,
+        message_id,
+        "{what}"
+    );
+}
+
+/// A session's state change: up at info, down with its reason and alarm at warn.
+fn log_status(id: &SessionId, st: &ike_proto::SessionStatus) {
+    match (st.ike_state, st.fail_reason) {
+        (ike_proto::IkeState::Up, _) => tracing::info!(
+            session = %id,
+            algorithms = st.ike.as_ref().map(|i| i.algorithms.clone()).unwrap_or_default(),
+            child_sas = st.children.len(),
+            "session up"
+        ),
+        (state, Some(reason)) => tracing::warn!(
+            session = %id,
+            state = ?state,
+            reason = reason.as_str(),
+            alarm = st.alarm.as_deref().unwrap_or(""),
+            "session down"
+        ),
+        (state, None) => tracing::info!(session = %id, state = ?state, "session state"),
+    }
+}
+
 /// Send what the protocol produced, apply its events.
 async fn flush(
     ep: &mut Endpoint,
@@ -454,6 +541,7 @@ async fn flush(
     rng: &mut OsRandom,
 ) {
     while let Some(t) = ep.poll_transmit() {
+        log_datagram("IKE sent", t.local, t.remote, &t.data);
         match sockets.by_addr.get(&t.local) {
             Some(sock) => {
                 if let Err(e) = sock.send_to(&t.data, t.remote).await {
@@ -466,6 +554,7 @@ async fn flush(
     while let Some(ev) = ep.poll_event() {
         match ev {
             Event::ChildSaInstalled(sa) => {
+                tracing::info!(session = %sa.session, spi_in = format_args!("{:08x}", sa.spi_in), spi_out = format_args!("{:08x}", sa.spi_out), cipher = %sa.cipher.nsx_name(), esn = sa.esn, udp_encapsulation = sa.udp_encapsulation, "Child SA installed");
                 if let Some(install) = sa_install(&sa, rng) {
                     if let Err(e) = dataplane.install(install).await {
                         tracing::error!(error = %e, "Child SA not installed in the data plane");
@@ -482,6 +571,7 @@ async fn flush(
             }
             Event::StatusChanged(id) => {
                 if let Some(st) = ep.status(&id) {
+                    log_status(&id, &st);
                     board.update(&id.0, |e| e.status = Some(st));
                 }
             }
@@ -497,6 +587,8 @@ struct Realize<'a> {
     inbox: &'a mpsc::Sender<(SocketAddr, SocketAddr, Vec<u8>)>,
     /// Sessions the endpoint runs.
     running: HashSet<String>,
+    /// Where the services' IKE log level goes.
+    log_level: tokio::sync::watch::Sender<&'static str>,
 }
 
 impl Realize<'_> {
@@ -517,6 +609,9 @@ impl Realize<'_> {
             }
             Err(_) => return None,
         };
+        let level = crate::desired::ike_log_level(&tree);
+        self.log_level
+            .send_if_modified(|l| std::mem::replace(l, level) != level);
         let wanted = desired(&tree);
         let addrs: HashSet<IpAddr> = wanted
             .iter()

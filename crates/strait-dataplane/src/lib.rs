@@ -46,6 +46,7 @@ pub use counters::CounterSnapshot;
 pub use sa::{Encapsulation, SaInstall};
 pub use socket::NAT_T_PORT;
 pub use tunnel::{vti_mtu, DfPolicy, TunnelSpec, OUTER_MTU};
+pub use vti::VtiRoute;
 
 use sa::{Inbound, Outbound};
 use tunnel::{Settings, Tunnel};
@@ -419,12 +420,16 @@ impl Dataplane {
 
     async fn update_tunnel(&self, t: &Arc<Tunnel>, spec: &TunnelSpec) -> Result<String, String> {
         let old = lock(&t.spec).clone();
-        if old.addresses != spec.addresses {
+        {
             let vti = t.vti.lock().await;
             if let Some(v) = vti.as_ref() {
-                v.set_addresses(&spec.addresses)
-                    .await
-                    .map_err(|e| e.to_string())?;
+                if old.addresses != spec.addresses {
+                    v.set_addresses(&spec.addresses)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                }
+                // Also heals routes removed by hand since the last change.
+                sync_routes(v, &spec.routes).await;
             }
         }
         t.settings.store(Arc::new(Settings::of(spec)));
@@ -452,6 +457,7 @@ impl Dataplane {
             .await
             .map_err(|e| format!("data-plane worker failed: {e}"))?
             .map_err(|e| e.to_string())?;
+        sync_routes(&vti, &spec.routes).await;
         let mut queues = vti.queues().to_vec();
         for k in 1..self.workers.len() {
             let q0 = queues.first().cloned().ok_or("the VTI has no queue")?;
@@ -706,4 +712,49 @@ fn ike_sender(p: &Port) -> Result<std::net::UdpSocket, DataplaneError> {
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Make strait's kernel routes over `vti` exactly `want` (static routes, contract §Routes).
+/// A route that cannot be installed is logged and retried on the next change; it never takes
+/// the tunnel down.
+async fn sync_routes(vti: &vti::Vti, want: &[vti::VtiRoute]) {
+    let ifindex = vti.ifindex();
+    let have = match vti::routes_of(ifindex).await {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::warn!(vti = vti.name(), error = %e, "cannot list the VTI's routes");
+            return;
+        }
+    };
+    for r in &have {
+        if !want.iter().any(|w| w.net.trunc() == r.net) {
+            match vti::delete_route(ifindex, r.net).await {
+                Ok(()) => tracing::info!(vti = vti.name(), route = %r.net, "route removed"),
+                Err(e) => {
+                    tracing::warn!(vti = vti.name(), route = %r.net, error = %e, "cannot remove the route")
+                }
+            }
+        }
+    }
+    for w in want {
+        let effective = if w.net.addr().is_ipv6() && w.metric == 0 {
+            1024
+        } else {
+            w.metric
+        };
+        if have
+            .iter()
+            .any(|r| r.net == w.net.trunc() && r.metric == effective)
+        {
+            continue;
+        }
+        match vti::add_route(ifindex, w.net, w.metric).await {
+            Ok(()) => {
+                tracing::info!(vti = vti.name(), route = %w.net, metric = w.metric, "route added")
+            }
+            Err(e) => {
+                tracing::warn!(vti = vti.name(), route = %w.net, error = %e, "cannot add the route; check for a conflicting route to the same network")
+            }
+        }
+    }
 }

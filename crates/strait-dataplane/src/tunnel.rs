@@ -64,6 +64,10 @@ pub struct TunnelSpec {
     pub mss_value: Option<u16>,
     /// Outer DF bit.
     pub df: DfPolicy,
+    /// Kernel routes over the VTI (static routes whose next hop is in its subnet). strait
+    /// owns them (protocol [`crate::vti::RTPROT_STRAIT`]): missing ones are added, others of
+    /// ours removed, on every [`crate::Dataplane::set_tunnels`].
+    pub routes: Vec<crate::vti::VtiRoute>,
 }
 
 /// Settings a tunnel can change without being recreated.
@@ -201,6 +205,7 @@ mod tests {
             mss_direction: MssDirection::Both,
             mss_value: None,
             df: DfPolicy::Copy,
+            routes: vec![],
         };
         let s = Settings::of(&spec);
         assert_eq!(s.mss_for(&[0x45]).max_segment_size, 1398);

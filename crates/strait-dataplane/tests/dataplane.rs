@@ -120,6 +120,7 @@ fn side(ns: Netns, vti_v4: &str, vti_v6: &str) -> Side {
         mss_direction: MssDirection::None,
         mss_value: None,
         df: DfPolicy::Copy,
+        routes: vec![],
     };
     let d = dp.clone();
     let res = rt
@@ -598,6 +599,7 @@ fn nat_keepalives_go_to_udp_peers_and_df_follows_the_policy() {
         mss_direction: MssDirection::None,
         mss_value: None,
         df: DfPolicy::Clear,
+        routes: vec![],
     };
     let dp = p.a.dp.clone();
     let res = p.a.run(async move { dp.set_tunnels(vec![spec]).await });

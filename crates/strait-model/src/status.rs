@@ -357,6 +357,115 @@ impl SessionStatisticsNsxT {
     }
 }
 
+/// NSX `IPsecVPNIKESessionSummary`: how a service's sessions are doing.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, ToSchema)]
+pub struct IkeSessionSummary {
+    /// Sessions of the service.
+    pub total_sessions: u64,
+    /// Sessions UP.
+    pub established_sessions: u64,
+    /// Sessions DOWN although enabled (disabled sessions are not failures).
+    pub failed_sessions: u64,
+    /// Sessions DEGRADED.
+    pub degraded_sessions: u64,
+}
+
+/// NSX `ResourceReference`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct ResourceReference {
+    /// The session's policy path.
+    pub target_id: String,
+    /// Its display name.
+    pub target_display_name: String,
+    /// `RouteBasedIPSecVpnSession`.
+    pub target_type: String,
+    /// Always true (the session exists).
+    pub is_valid: bool,
+}
+
+/// NSX `IPSecVpnSessionTrafficSummary`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct SessionTrafficSummary {
+    /// Which session.
+    pub ipsec_vpn_session: ResourceReference,
+    /// Its traffic.
+    pub traffic_counters: TrafficCounters,
+}
+
+/// NSX `PolicyIpsecVpnIkeServiceSummary` (`GET {service}/summary`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct ServiceSummary {
+    /// The service's display name.
+    pub display_name: String,
+    /// The service's policy path.
+    pub ipsec_vpn_service_path: String,
+    /// Always `/infra/sites/default/enforcement-points/default`.
+    pub enforcement_point_path: String,
+    /// When this summary was computed, epoch ms.
+    pub last_update_timestamp: i64,
+    /// Session counts by state.
+    pub session_summary: IkeSessionSummary,
+    /// Traffic of all sessions together.
+    pub aggregate_traffic_counters: TrafficCounters,
+    /// Traffic per session.
+    pub traffic_summary_per_session: Vec<SessionTrafficSummary>,
+}
+
+impl ServiceSummary {
+    /// Sum up the sessions of a service, each given by path and current status.
+    pub fn of(
+        display_name: &str,
+        service_path: &str,
+        sessions: &[(String, SessionStatusNsxT)],
+        now_ms: i64,
+    ) -> ServiceSummary {
+        let mut summary = IkeSessionSummary::default();
+        let mut total = TrafficCounters::default();
+        let mut per_session = Vec::new();
+        for (path, st) in sessions {
+            summary.total_sessions += 1;
+            match st.runtime_status.as_str() {
+                "UP" => summary.established_sessions += 1,
+                "DEGRADED" => summary.degraded_sessions += 1,
+                _ => {
+                    let disabled = matches!(
+                        st.ike_status.fail_reason.as_str(),
+                        reasons::SESSION_NOT_ENABLED | reasons::IPSEC_SERVICE_NOT_ENABLED
+                    );
+                    if !disabled {
+                        summary.failed_sessions += 1;
+                    }
+                }
+            }
+            let c = &st.aggregate_traffic_counters;
+            total.bytes_in += c.bytes_in;
+            total.bytes_out += c.bytes_out;
+            total.packets_in += c.packets_in;
+            total.packets_out += c.packets_out;
+            total.dropped_packets_in += c.dropped_packets_in;
+            total.dropped_packets_out += c.dropped_packets_out;
+            per_session.push(SessionTrafficSummary {
+                ipsec_vpn_session: ResourceReference {
+                    target_id: path.clone(),
+                    target_display_name: st.display_name.clone(),
+                    target_type: "RouteBasedIPSecVpnSession".into(),
+                    is_valid: true,
+                },
+                traffic_counters: c.clone(),
+            });
+        }
+        ServiceSummary {
+            display_name: display_name.to_owned(),
+            ipsec_vpn_service_path: service_path.to_owned(),
+            enforcement_point_path: ENFORCEMENT_POINT.into(),
+            last_update_timestamp: now_ms,
+            session_summary: summary,
+            aggregate_traffic_counters: total,
+            traffic_summary_per_session: per_session,
+        }
+    }
+}
+
 /// What to rekey on request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RekeyKind {

@@ -11,6 +11,7 @@
 pub mod accounts;
 mod error;
 pub mod list;
+pub mod peer_config;
 mod tree;
 mod view;
 

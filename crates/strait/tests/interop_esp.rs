@@ -9,15 +9,11 @@
 mod common;
 
 use common::netns::{ping, require_interop_env, Capture, Link, Netns, PskConn, StrongSwan};
-use common::straitd::{StraitInNs, WAIT};
-use common::Http;
+use common::straitd::{configure, StraitInNs, PSK, SESSION, WAIT};
 use serde_json::{json, Value};
 
-const PSK: &str = "strait-esp-psk-0123456789";
 const A: &str = "198.51.100.1";
 const B: &str = "198.51.100.2";
-const SVC: &str = "/policy/api/v1/infra/tier-0s/t0/ipsec-vpn-services/vpn";
-const SESSION: &str = "/policy/api/v1/infra/tier-0s/t0/ipsec-vpn-services/vpn/sessions/s";
 /// LAN addresses behind each side (on `lo`), routed over the tunnel.
 const LAN_A: &str = "10.1.0.1";
 const LAN_B: &str = "10.2.0.1";
@@ -36,34 +32,6 @@ fn topology() -> Topology {
     a.ip(&["addr", "add", &format!("{LAN_A}/32"), "dev", "lo"]);
     b.ip(&["addr", "add", &format!("{LAN_B}/32"), "dev", "lo"]);
     Topology { a, b, _link: link }
-}
-
-/// The seed flow: gateway, service, local endpoint, route-based session (plus `extra` fields).
-fn configure(h: &Http, local: &str, peer: &str, vti: &str, initiator: bool, extra: Value) {
-    h.patch("/policy/api/v1/infra/tier-0s/t0", &json!({}))
-        .expect(200);
-    h.patch(SVC, &json!({})).expect(200);
-    h.patch(
-        &format!("{SVC}/local-endpoints/le"),
-        &json!({"local_address": local}),
-    )
-    .expect(200);
-    let mut body = json!({
-        "resource_type": "RouteBasedIPSecVpnSession",
-        "display_name": "esp test",
-        "local_endpoint_path": "/infra/tier-0s/t0/ipsec-vpn-services/vpn/local-endpoints/le",
-        "peer_address": peer,
-        "peer_id": peer,
-        "psk": PSK,
-        "connection_initiation_mode": if initiator { "INITIATOR" } else { "RESPOND_ONLY" },
-        "tunnel_interfaces": [{"ip_subnets": [{"ip_addresses": [vti], "prefix_length": 30}]}]
-    });
-    if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
-        for (k, v) in e {
-            b.insert(k.clone(), v.clone());
-        }
-    }
-    h.patch(SESSION, &body).expect(200);
 }
 
 /// strait's session is UP with an installed tunnel; returns its status.

@@ -5,10 +5,45 @@ use std::process::{Child, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use super::netns::{in_netns, Netns};
 use super::{Http, ADMIN_PASSWORD};
+
+/// The PSK of the test sessions.
+pub const PSK: &str = "strait-esp-psk-0123456789";
+/// The VPN service every test configures.
+pub const SVC: &str = "/policy/api/v1/infra/tier-0s/t0/ipsec-vpn-services/vpn";
+/// The session every test configures.
+pub const SESSION: &str = "/policy/api/v1/infra/tier-0s/t0/ipsec-vpn-services/vpn/sessions/s";
+
+/// The seed flow: gateway, service, local endpoint, route-based session (plus `extra` fields).
+pub fn configure(h: &Http, local: &str, peer: &str, vti: &str, initiator: bool, extra: Value) {
+    h.patch("/policy/api/v1/infra/tier-0s/t0", &json!({}))
+        .expect(200);
+    h.patch(SVC, &json!({})).expect(200);
+    h.patch(
+        &format!("{SVC}/local-endpoints/le"),
+        &json!({"local_address": local}),
+    )
+    .expect(200);
+    let mut body = json!({
+        "resource_type": "RouteBasedIPSecVpnSession",
+        "display_name": "esp test",
+        "local_endpoint_path": "/infra/tier-0s/t0/ipsec-vpn-services/vpn/local-endpoints/le",
+        "peer_address": peer,
+        "peer_id": peer,
+        "psk": PSK,
+        "connection_initiation_mode": if initiator { "INITIATOR" } else { "RESPOND_ONLY" },
+        "tunnel_interfaces": [{"ip_subnets": [{"ip_addresses": [vti], "prefix_length": 30}]}]
+    });
+    if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
+        for (k, v) in e {
+            b.insert(k.clone(), v.clone());
+        }
+    }
+    h.patch(SESSION, &body).expect(200);
+}
 
 /// How long status waits last.
 pub const WAIT: Duration = Duration::from_secs(20);
@@ -18,7 +53,8 @@ pub struct StraitInNs<'a> {
     ns: &'a Netns,
     child: Child,
     base: String,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
+    extra: Vec<String>,
     log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
@@ -29,9 +65,29 @@ impl<'a> StraitInNs<'a> {
 
     fn spawn(ns: &'a Netns, extra: &[&str]) -> StraitInNs<'a> {
         let dir = tempfile::tempdir().unwrap();
+        let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
+        let (child, base) = Self::launch(ns, dir.path(), &extra, log.clone());
+        StraitInNs {
+            ns,
+            child,
+            base,
+            dir,
+            extra,
+            log,
+        }
+    }
+
+    /// Start straitd on `dir`; returns the process and its API base URL.
+    fn launch(
+        ns: &Netns,
+        dir: &std::path::Path,
+        extra: &[String],
+        log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    ) -> (Child, String) {
         let mut cmd = ns.command(env!("CARGO_BIN_EXE_straitd"));
         cmd.arg("--data-dir")
-            .arg(dir.path())
+            .arg(dir)
             .args(["--listen", "127.0.0.1:0"])
             .args(extra)
             .env("STRAIT_ADMIN_PASSWORD", ADMIN_PASSWORD)
@@ -42,8 +98,7 @@ impl<'a> StraitInNs<'a> {
         let mut child = ns.spawn(&mut cmd);
         let stderr = child.stderr.take().unwrap();
         let (tx, rx) = mpsc::channel();
-        let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-        let l2 = log.clone();
+        let l2 = log;
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
                 if let Some(a) = line.strip_prefix("straitd listening on ") {
@@ -55,13 +110,27 @@ impl<'a> StraitInNs<'a> {
         let base = rx
             .recv_timeout(Duration::from_secs(30))
             .expect("straitd started in the namespace");
-        StraitInNs {
-            ns,
-            child,
-            base,
-            _dir: dir,
-            log,
-        }
+        (child, base)
+    }
+
+    /// SIGKILL straitd (nothing is cleaned up: its TUN devices vanish with its fds, its peers
+    /// keep their SAs).
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Start straitd again on the same data directory (after [`Self::kill9`] or
+    /// [`Self::terminate`]); the API's address changes.
+    pub fn restart(&mut self) {
+        let (child, base) = Self::launch(self.ns, self.dir.path(), &self.extra, self.log.clone());
+        self.child = child;
+        self.base = base;
+    }
+
+    /// The API's base URL (`https://127.0.0.1:PORT`).
+    pub fn base(&self) -> &str {
+        &self.base
     }
 
     /// Everything straitd logged so far.

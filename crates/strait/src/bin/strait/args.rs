@@ -277,6 +277,34 @@ pub enum SessionVerb {
         #[command(flatten)]
         flags: SessionFlags,
     },
+    /// Status table: name, peer, state, uptime, reason, bytes in/out (one session or all).
+    Status {
+        /// Session id (default: every session).
+        id: Option<String>,
+        #[command(flatten)]
+        scope: Scope,
+    },
+    /// Tunnel counters of one session (NSX statistics), `--reset` to zero them.
+    Stats {
+        /// Session id.
+        id: String,
+        #[command(flatten)]
+        scope: Scope,
+        /// Zero the counters (admins).
+        #[arg(long)]
+        reset: bool,
+    },
+    /// The remote side's configuration (NSX text or a strongSwan swanctl.conf) on stdout;
+    /// the pre-shared key only for admins.
+    PeerConfig {
+        /// Session id.
+        id: String,
+        #[command(flatten)]
+        scope: Scope,
+        /// nsx (NSX's layout) or strongswan (swanctl.conf for the peer).
+        #[arg(long, value_parser = ["nsx", "strongswan"], default_value = "nsx")]
+        format: String,
+    },
     #[command(flatten)]
     Common(VerbKind<SessionFlags>),
 }

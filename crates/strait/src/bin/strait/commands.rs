@@ -1233,8 +1233,299 @@ fn session(client: &Client, out: &Output, verb: SessionVerb) -> Result<()> {
                 &flags,
             )
         }
+        SessionVerb::Status { id, scope } => session_status(client, out, id, &scope),
+        SessionVerb::Stats { id, scope, reset } => session_stats(client, out, &id, &scope, reset),
+        SessionVerb::PeerConfig { id, scope, format } => {
+            session_peer_config(client, &id, &scope, &format)
+        }
+        SessionVerb::Common(VerbKind::Show { id, scope }) => {
+            let path = session_path(client, &id, &scope)?;
+            let v = client.get(&url(&path))?;
+            let status = client.get(&url(&format!("{path}/detailed-status")))?;
+            if out.json {
+                // The session as the API returns it, plus its status under `status`.
+                let mut both = v.clone();
+                if let Some(m) = both.as_object_mut() {
+                    m.insert("status".into(), status["results"][0].clone());
+                }
+                out.object(&both);
+            } else {
+                out.object(&v);
+                println!();
+                print_status_details(&status["results"][0]);
+            }
+            Ok(())
+        }
         SessionVerb::Common(v) => generic(client, out, spec("session"), v),
     }
+}
+
+/// The policy path of session `id`: under the given (or only) service, or found across every
+/// service when none is given and there are several.
+fn session_path(client: &Client, id: &str, scope: &Scope) -> Result<String> {
+    if id.starts_with("/infra/") {
+        return Ok(id.to_owned());
+    }
+    if scope.gateway.is_some() || scope.service.is_some() {
+        let svc = resolve_service(client, scope)?;
+        return Ok(format!("{svc}/sessions/{}", encode_segment(id)));
+    }
+    let found: Vec<String> = all_sessions(client)?
+        .iter()
+        .map(|s| field(s, "path"))
+        .filter(|p| p.rsplit('/').next() == Some(id))
+        .collect();
+    match found.as_slice() {
+        [one] => Ok(one.clone()),
+        [] => bail!("no session {id:?}; `strait session list` shows the sessions"),
+        many => bail!(
+            "several sessions are called {id:?} ({}); pick one with --gateway and --service, or give its path",
+            many.join(", ")
+        ),
+    }
+}
+
+/// Every session of every service of every gateway.
+fn all_sessions(client: &Client) -> Result<Vec<Value>> {
+    let mut v = Vec::new();
+    for g in gateways(client)? {
+        for s in client.list_all(&url(&format!("{}/ipsec-vpn-services", field(&g, "path"))))? {
+            v.extend(client.list_all(&url(&format!("{}/sessions", field(&s, "path"))))?);
+        }
+    }
+    Ok(v)
+}
+
+/// `1d 2h`, `3h 4m`, `5m 6s`, `7s`.
+fn duration_text(secs: u64) -> String {
+    let (d, h, m, s) = (secs / 86_400, secs / 3600 % 24, secs / 60 % 60, secs % 60);
+    match (d, h, m) {
+        (0, 0, 0) => format!("{s}s"),
+        (0, 0, _) => format!("{m}m {s}s"),
+        (0, _, _) => format!("{h}h {m}m"),
+        _ => format!("{d}d {h}h"),
+    }
+}
+
+/// Bytes as `1.2 MB`.
+fn bytes_text(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "kB", "MB", "GB", "TB"];
+    let mut v = n as f64;
+    let mut u = 0;
+    while v >= 1000.0 && u + 1 < UNITS.len() {
+        v /= 1000.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// One row of `strait session status`: the session with its detailed status.
+fn status_row(session: &Value, status: &Value) -> Value {
+    let st = &status["results"][0];
+    let uptime = match (
+        st["runtime_status"].as_str(),
+        st["established_time"].as_i64(),
+    ) {
+        (Some("UP" | "DEGRADED"), Some(t)) => {
+            duration_text(u64::try_from((now_ms() - t).max(0) / 1000).unwrap_or(0))
+        }
+        _ => "-".into(),
+    };
+    let reason = match st["ike_status"]["fail_reason"].as_str() {
+        Some(r) if !r.is_empty() => r.to_owned(),
+        _ => "-".into(),
+    };
+    let c = &st["aggregate_traffic_counters"];
+    serde_json::json!({
+        "name": field(session, "display_name"),
+        "path": field(session, "path"),
+        "peer": field(session, "peer_address"),
+        "state": st["runtime_status"].as_str().unwrap_or("DOWN"),
+        "ike_state": st["ike_status"]["ike_session_state"],
+        "uptime": uptime,
+        "reason": reason,
+        "alarm": st["alarm"]["message"],
+        "interface": st["interface_name"],
+        "bytes_in": c["bytes_in"].as_u64().unwrap_or(0),
+        "bytes_out": c["bytes_out"].as_u64().unwrap_or(0),
+    })
+}
+
+fn session_status(client: &Client, out: &Output, id: Option<String>, scope: &Scope) -> Result<()> {
+    let sessions = match &id {
+        Some(id) => vec![client.get(&url(&session_path(client, id, scope)?))?],
+        None if scope.gateway.is_some() || scope.service.is_some() => {
+            let svc = resolve_service(client, scope)?;
+            client.list_all(&url(&format!("{svc}/sessions")))?
+        }
+        None => all_sessions(client)?,
+    };
+    let mut rows = Vec::new();
+    for s in &sessions {
+        let status = client.get(&url(&format!("{}/detailed-status", field(s, "path"))))?;
+        rows.push(status_row(s, &status));
+    }
+    const COLUMNS: &[Column] = &[
+        Column {
+            header: "NAME",
+            cell: |v| field(v, "name"),
+        },
+        Column {
+            header: "PEER",
+            cell: |v| field(v, "peer"),
+        },
+        Column {
+            header: "STATE",
+            cell: |v| field(v, "state"),
+        },
+        Column {
+            header: "UPTIME",
+            cell: |v| field(v, "uptime"),
+        },
+        Column {
+            header: "REASON",
+            cell: |v| field(v, "reason"),
+        },
+        Column {
+            header: "BYTES IN",
+            cell: |v| bytes_text(v["bytes_in"].as_u64().unwrap_or(0)),
+        },
+        Column {
+            header: "BYTES OUT",
+            cell: |v| bytes_text(v["bytes_out"].as_u64().unwrap_or(0)),
+        },
+    ];
+    out.list(&rows, COLUMNS);
+    if !out.json {
+        // Say what to change for every session that is down for a fixable reason.
+        for r in &rows {
+            if let Some(alarm) = r["alarm"].as_str() {
+                println!("{}: {alarm}", field(r, "name"));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The status part of `strait session show`: state, reason, what to change, and the SAs.
+fn print_status_details(st: &Value) {
+    let line = |k: &str, v: String| println!("{k:<22}  {v}");
+    println!("status");
+    line("runtime_status", field(st, "runtime_status"));
+    line(
+        "ike_session_state",
+        field(&st["ike_status"], "ike_session_state"),
+    );
+    let reason = field(&st["ike_status"], "fail_reason");
+    if !reason.is_empty() {
+        line("fail_reason", reason);
+    }
+    if let Some(m) = st["alarm"]["message"].as_str() {
+        line("alarm", m.to_owned());
+    }
+    if let Some(i) = st["interface_name"].as_str() {
+        line("interface_name", i.to_owned());
+    }
+    if let Some(t) = st["established_time"].as_i64() {
+        line(
+            "uptime",
+            duration_text(u64::try_from((now_ms() - t).max(0) / 1000).unwrap_or(0)),
+        );
+    }
+    let c = &st["aggregate_traffic_counters"];
+    line(
+        "traffic",
+        format!(
+            "in {} packets / {} bytes, out {} packets / {} bytes, dropped in {} out {}",
+            field(c, "packets_in"),
+            field(c, "bytes_in"),
+            field(c, "packets_out"),
+            field(c, "bytes_out"),
+            field(c, "dropped_packets_in"),
+            field(c, "dropped_packets_out"),
+        ),
+    );
+    let rekey = |v: &Value| match v["rekey_in_seconds"].as_u64() {
+        Some(s) => format!(", rekey in {}", duration_text(s)),
+        None => String::new(),
+    };
+    let ike = &st["sas"]["ike"];
+    if ike.is_object() {
+        line(
+            "ike_sa",
+            format!(
+                "{} {}_{} {} {} -> {} (peer id {}), {}, up {}{}",
+                field(ike, "role"),
+                field(ike, "spi_i"),
+                field(ike, "spi_r"),
+                field(ike, "algorithms"),
+                field(ike, "local"),
+                field(ike, "remote"),
+                field(ike, "remote_id"),
+                if ike["udp_encapsulation"].as_bool() == Some(true) {
+                    "ESP in UDP 4500"
+                } else {
+                    "plain ESP"
+                },
+                duration_text(ike["age_seconds"].as_u64().unwrap_or(0)),
+                rekey(ike),
+            ),
+        );
+    }
+    for c in st["sas"]["child"].as_array().into_iter().flatten() {
+        line(
+            "child_sa",
+            format!(
+                "in {} out {} {}, up {}{}",
+                field(c, "spi_in"),
+                field(c, "spi_out"),
+                field(c, "algorithms"),
+                duration_text(c["age_seconds"].as_u64().unwrap_or(0)),
+                rekey(c),
+            ),
+        );
+    }
+}
+
+fn session_stats(
+    client: &Client,
+    out: &Output,
+    id: &str,
+    scope: &Scope,
+    reset: bool,
+) -> Result<()> {
+    let path = session_path(client, id, scope)?;
+    if reset {
+        client.post(&url(&format!("{path}/statistics?action=reset")), None)?;
+        out.done(&format!("statistics of {path} reset"), None);
+        return Ok(());
+    }
+    let v = client.get(&url(&format!("{path}/statistics")))?;
+    if out.json {
+        out.object(&v);
+        return Ok(());
+    }
+    let r = &v["results"][0];
+    println!("session  {}", field(r, "display_name"));
+    println!("ike      {}", field(&r["ike_status"], "ike_session_state"));
+    for p in r["policy_statistics"].as_array().into_iter().flatten() {
+        for t in p["tunnel_statistics"].as_array().into_iter().flatten() {
+            println!("tunnel   {}", field(p, "tunnel_interface_path"));
+            out.object(t);
+        }
+    }
+    Ok(())
 }
 
 /// Run one command.
@@ -1253,4 +1544,19 @@ pub fn run(client: &Client, out: &Output, me: &str, noun: Noun) -> Result<()> {
         Noun::User(v) => user(client, out, me, v.verb),
         Noun::Audit(a) => audit(client, out, a.verb),
     }
+}
+
+/// `strait session peer-config ID [--format nsx|strongswan]`: the text as the API returns it,
+/// on stdout (also with `--json`: it is a file, not an object).
+fn session_peer_config(client: &Client, id: &str, scope: &Scope, format: &str) -> Result<()> {
+    let path = session_path(client, id, scope)?;
+    let text = zeroize::Zeroizing::new(
+        client.get_text(&url(&format!("{path}/peer-config?format={format}")))?,
+    );
+    use std::io::Write as _;
+    let mut stdout = std::io::stdout().lock();
+    stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+        .context("cannot write the peer configuration to stdout")
 }

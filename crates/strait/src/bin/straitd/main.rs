@@ -53,31 +53,69 @@ struct Args {
     dataplane_workers: Option<u16>,
 }
 
-fn init_logging(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("STRAIT_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    match format {
-        LogFormat::Text => builder.init(),
-        LogFormat::Json => builder.json().init(),
+/// Changes the log filter when the VPN services' `ike_log_level` changes; None when the
+/// operator fixed the filter with `STRAIT_LOG`, which then wins.
+type LogReload = Option<Box<dyn Fn(&str) + Send + Sync>>;
+
+/// The filter for an IKE log level: everything at info, the IKE targets at `ike_level`.
+fn log_filter(ike_level: &str) -> tracing_subscriber::EnvFilter {
+    let mut directives = String::from("info");
+    for t in strait_control::IKE_LOG_TARGETS {
+        directives.push_str(&format!(",{t}={ike_level}"));
     }
+    tracing_subscriber::EnvFilter::new(directives)
+}
+
+fn init_logging(format: LogFormat) -> LogReload {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    if let Ok(filter) = tracing_subscriber::EnvFilter::try_from_env("STRAIT_LOG") {
+        let builder = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr);
+        match format {
+            LogFormat::Text => builder.init(),
+            LogFormat::Json => builder.json().init(),
+        }
+        return None;
+    }
+    let (filter, handle) = tracing_subscriber::reload::Layer::new(log_filter("info"));
+    let registry = tracing_subscriber::registry().with(filter);
+    match format {
+        LogFormat::Text => registry
+            .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
+            .init(),
+        LogFormat::Json => registry
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .json()
+                    .with_writer(std::io::stderr),
+            )
+            .init(),
+    }
+    Some(Box::new(move |level: &str| {
+        if handle.reload(log_filter(level)).is_ok() {
+            tracing::info!(
+                ike_log_level = level,
+                "IKE log level set by the VPN service"
+            );
+        }
+    }))
 }
 
 fn main() -> Result<()> {
     let args = Args::parse();
-    init_logging(args.log_format);
+    let log_reload = init_logging(args.log_format);
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("straitd")
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(run(args))
+    runtime.block_on(run(args, log_reload))
 }
 
-async fn run(args: Args) -> Result<()> {
+async fn run(args: Args, log_reload: LogReload) -> Result<()> {
     let dir = args.data_dir.clone();
     let store = Arc::new(
         Store::open(&dir)
@@ -130,6 +168,15 @@ async fn run(args: Args) -> Result<()> {
         dp_events,
         ike_proto::EndpointConfig::default(),
     );
+    if let Some(reload) = log_reload {
+        let mut level = control.ike_log_level();
+        tokio::spawn(async move {
+            while level.changed().await.is_ok() {
+                let l = *level.borrow_and_update();
+                reload(l);
+            }
+        });
+    }
     let app = strait_api::router(strait_api::AppState::new(policy).with_status(control.handle()));
     let handle = axum_server::Handle::new();
     let server = axum_server::from_tcp_rustls(

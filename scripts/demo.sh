@@ -1,0 +1,223 @@
+#!/usr/bin/env bash
+# strait demo: two sites joined by a route-based IPsec VPN, configured only through the REST
+# API, following the seed page (service, local endpoint, route-based session with tunnel
+# interfaces 169.254.100.1/30 and .2/30, PSK, remote ID, default profiles, then a static route).
+#
+#   sudo scripts/demo.sh up       install what is missing, build, create the sites, bring the
+#                                 tunnel UP, ping LAN to LAN, print the status table
+#   sudo scripts/demo.sh status   the status table of both sites again
+#   sudo scripts/demo.sh down     stop both straitd and remove what `up` created (only that)
+#
+# Topology (all inside network namespaces this script creates; nothing touches the host's own
+# interfaces or routes):
+#
+#   site-a-lan 10.1.0.10 ── 10.1.0.1 site-a 198.51.100.1 ══ IPsec ══ 198.51.100.2 site-b 10.2.0.1 ── 10.2.0.10 site-b-lan
+#                           VTI 169.254.100.1/30                VTI 169.254.100.2/30
+#
+# Each site runs its own straitd on https://127.0.0.1:8443 inside its namespace, e.g.
+#   sudo ip netns exec site-a target/release/strait --insecure session status
+# with STRAIT_PASSWORD from $STRAIT_DEMO_DIR/admin-password (default /run/strait-demo).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+STATE="${STRAIT_DEMO_DIR:-/run/strait-demo}"
+BIN="$ROOT/target/release"
+API="https://127.0.0.1:8443/policy/api/v1"
+SVC_PATH="/infra/tier-0s/t0/ipsec-vpn-services/vpn"
+
+die() { echo "demo: $*" >&2; exit 1; }
+step() { echo "==> $*"; }
+
+need_root() {
+    [ "$(id -u)" -eq 0 ] || die "run as root (it creates network namespaces): sudo $0 ${1:-up}"
+}
+
+# The namespaces `up` creates, recorded so that `down` removes exactly these.
+NAMESPACES=(site-a site-b site-a-lan site-b-lan)
+
+in_ns() { local ns="$1"; shift; ip netns exec "$ns" "$@"; }
+
+# curl against the straitd of a site, as admin; prints the body, fails with it on HTTP errors.
+api() {
+    local site="$1" method="$2" path="$3" body="${4:-}"
+    local out code
+    out="$(mktemp)"
+    code="$(in_ns "$site" curl -sS -k -o "$out" -w '%{http_code}' \
+        -u "admin:$(cat "$STATE/admin-password")" -X "$method" \
+        -H 'content-type: application/json' ${body:+--data "$body"} "$API$path")" || {
+        rm -f "$out"
+        die "$site: cannot reach straitd ($method $path); see $STATE/$site/straitd.log"
+    }
+    if [ "${code:0:1}" != 2 ]; then
+        echo "demo: $site: $method $path answered $code:" >&2
+        cat "$out" >&2
+        echo >&2
+        rm -f "$out"
+        exit 1
+    fi
+    cat "$out"
+    rm -f "$out"
+}
+
+create_sites() {
+    for ns in "${NAMESPACES[@]}"; do
+        if ip netns list | awk '{print $1}' | grep -qx "$ns"; then
+            die "namespace $ns already exists; run '$0 down' first (or remove it)"
+        fi
+    done
+    mkdir -p "$STATE"
+    chmod 700 "$STATE"
+    : >"$STATE/namespaces"
+    for ns in "${NAMESPACES[@]}"; do
+        ip netns add "$ns"
+        echo "$ns" >>"$STATE/namespaces"
+        in_ns "$ns" ip link set lo up
+    done
+    # The link between the sites (the "internet").
+    ip link add wan netns site-a type veth peer name wan netns site-b
+    in_ns site-a ip addr add 198.51.100.1/24 dev wan
+    in_ns site-b ip addr add 198.51.100.2/24 dev wan
+    # A LAN behind each site, with one host on it.
+    local s n
+    for s in a b; do
+        n=$([ "$s" = a ] && echo 1 || echo 2)
+        ip link add lan netns "site-$s" type veth peer name eth0 netns "site-$s-lan"
+        in_ns "site-$s" ip addr add "10.$n.0.1/24" dev lan
+        in_ns "site-$s-lan" ip addr add "10.$n.0.10/24" dev eth0
+        in_ns "site-$s" ip link set wan up
+        in_ns "site-$s" ip link set lan up
+        in_ns "site-$s-lan" ip link set eth0 up
+        in_ns "site-$s-lan" ip route add default via "10.$n.0.1"
+        in_ns "site-$s" sysctl -qw net.ipv4.ip_forward=1
+        in_ns "site-$s" sysctl -qw net.ipv4.conf.all.rp_filter=0
+    done
+}
+
+start_straitd() {
+    local site="$1"
+    mkdir -p "$STATE/$site"
+    chmod 700 "$STATE/$site"
+    # setsid: straitd outlives this script; `down` stops it with SIGTERM (Deletes, cleanup).
+    in_ns "$site" env STRAIT_ADMIN_PASSWORD="$(cat "$STATE/admin-password")" \
+        setsid "$BIN/straitd" --data-dir "$STATE/$site/data" --listen 127.0.0.1:8443 \
+        >"$STATE/$site/straitd.log" 2>&1 </dev/null &
+    echo $! >"$STATE/$site/straitd.pid"
+    for _ in $(seq 1 100); do
+        if in_ns "$site" curl -sk -o /dev/null https://127.0.0.1:8443/healthz; then
+            return 0
+        fi
+        sleep 0.1
+    done
+    die "$site: straitd did not start; see $STATE/$site/straitd.log"
+}
+
+# The seed page's steps for one site, through the REST API only.
+configure() {
+    local site="$1" local_ip="$2" peer_ip="$3" vti="$4" peer_vti="$5" remote_lan="$6"
+    api "$site" PATCH /infra/tier-0s/t0 '{"display_name": "t0"}' >/dev/null
+    api "$site" PATCH "$SVC_PATH" '{"display_name": "vpn", "enabled": true}' >/dev/null
+    api "$site" PATCH "$SVC_PATH/local-endpoints/le" \
+        "{\"display_name\": \"le\", \"local_address\": \"$local_ip\", \"local_id\": \"$local_ip\"}" >/dev/null
+    api "$site" PATCH "$SVC_PATH/sessions/to-peer" "{
+        \"resource_type\": \"RouteBasedIPSecVpnSession\",
+        \"display_name\": \"to-peer\",
+        \"description\": \"strait demo: $site to its peer\",
+        \"enabled\": true,
+        \"local_endpoint_path\": \"$SVC_PATH/local-endpoints/le\",
+        \"peer_address\": \"$peer_ip\",
+        \"peer_id\": \"$peer_ip\",
+        \"authentication_mode\": \"PSK\",
+        \"psk\": \"$(cat "$STATE/psk")\",
+        \"tunnel_interfaces\": [{\"ip_subnets\": [{\"ip_addresses\": [\"$vti\"], \"prefix_length\": 30}]}]
+    }" >/dev/null
+    api "$site" PATCH /infra/tier-0s/t0/static-routes/remote-lan "{
+        \"display_name\": \"remote-lan\",
+        \"network\": \"$remote_lan\",
+        \"next_hops\": [{\"ip_address\": \"$peer_vti\", \"admin_distance\": 1}]
+    }" >/dev/null
+}
+
+wait_up() {
+    local site="$1" status=""
+    for _ in $(seq 1 100); do
+        status="$(api "$site" GET "$SVC_PATH/sessions/to-peer/detailed-status")"
+        if echo "$status" | grep -q '"runtime_status":"UP"'; then
+            return 0
+        fi
+        sleep 0.2
+    done
+    echo "$status" >&2
+    die "$site: the session did not come UP within 20 s (status above; log: $STATE/$site/straitd.log)"
+}
+
+status_table() {
+    local site
+    for site in site-a site-b; do
+        echo "--- $site"
+        in_ns "$site" env STRAIT_PASSWORD="$(cat "$STATE/admin-password")" \
+            "$BIN/strait" --insecure session status
+    done
+}
+
+up() {
+    need_root up
+    step "installing what is missing (apt-get) and building strait"
+    "$ROOT/scripts/install-deps.sh"
+    (cd "$ROOT" && cargo build --release -q -p strait --bins)
+    step "creating site-a and site-b (namespaces, WAN link, a LAN behind each)"
+    create_sites
+    head -c 24 /dev/urandom | base64 | tr -d '/+=' >"$STATE/admin-password"
+    head -c 24 /dev/urandom | base64 | tr -d '/+=' >"$STATE/psk"
+    chmod 600 "$STATE/admin-password" "$STATE/psk"
+    step "starting straitd in each site"
+    start_straitd site-a
+    start_straitd site-b
+    step "configuring both sites through the REST API (service, local endpoint, session, static route)"
+    configure site-a 198.51.100.1 198.51.100.2 169.254.100.1 169.254.100.2 10.2.0.0/24
+    configure site-b 198.51.100.2 198.51.100.1 169.254.100.2 169.254.100.1 10.1.0.0/24
+    step "waiting for the session to be UP on both sides"
+    wait_up site-a
+    wait_up site-b
+    step "ping from site-a's LAN (10.1.0.10) to site-b's LAN (10.2.0.10) through the tunnel"
+    in_ns site-a-lan ping -c 3 -W 2 10.2.0.10
+    step "status"
+    status_table
+    echo
+    echo "The demo is running. Try:"
+    echo "  sudo ip netns exec site-b-lan ping 10.1.0.10"
+    echo "  sudo env STRAIT_PASSWORD=\$(sudo cat $STATE/admin-password) ip netns exec site-a $BIN/strait --insecure session show to-peer"
+    echo "  sudo $0 status"
+    echo "  sudo $0 down"
+}
+
+down() {
+    need_root down
+    local site pid
+    for site in site-a site-b; do
+        if [ -f "$STATE/$site/straitd.pid" ]; then
+            pid="$(cat "$STATE/$site/straitd.pid")"
+            if kill -0 "$pid" 2>/dev/null; then
+                kill -TERM "$pid"
+                for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+                kill -KILL "$pid" 2>/dev/null || true
+            fi
+        fi
+    done
+    if [ -f "$STATE/namespaces" ]; then
+        while read -r ns; do
+            [ -n "$ns" ] || continue
+            # Anything still running in it (e.g. a ping started by hand).
+            ip netns pids "$ns" 2>/dev/null | xargs -r kill -KILL 2>/dev/null || true
+            ip netns del "$ns" 2>/dev/null || true
+        done <"$STATE/namespaces"
+    fi
+    rm -rf "$STATE"
+    echo "demo removed"
+}
+
+case "${1:-}" in
+    up) up ;;
+    status) need_root status; [ -f "$STATE/admin-password" ] || die "not running; start it with: sudo $0 up"; status_table ;;
+    down) down ;;
+    *) echo "usage: $0 up|status|down" >&2; exit 2 ;;
+esac
