@@ -521,6 +521,9 @@ fn log_status(id: &SessionId, st: &ike_proto::SessionStatus) {
             child_sas = st.children.len(),
             "session up"
         ),
+        (ike_proto::IkeState::Negotiating, _) => {
+            tracing::info!(session = %id, "session negotiating")
+        }
         (state, Some(reason)) => tracing::warn!(
             session = %id,
             state = ?state,

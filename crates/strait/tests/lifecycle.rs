@@ -458,3 +458,160 @@ fn strongswan_peer_lifecycle_dpd_and_kill9() {
     );
     assert!(ping(&t.a, VTI_B, 3), "no traffic after strongSwan's return");
 }
+
+/// The Child SA algorithms in a status (`sas.child[*].algorithms`).
+fn child_algorithms(st: &Value) -> Vec<String> {
+    st["sas"]["child"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c["algorithms"].as_str().map(str::to_owned))
+        .collect()
+}
+
+#[test]
+fn profile_route_and_session_edits_are_realized_between_straits() {
+    let t = topology();
+    let (sa, sb) = strait_pair(&t, json!({}), false);
+    let st = wait_for(&sa, "UP", Duration::from_secs(10), up);
+    let vti = st["interface_name"].as_str().unwrap().to_owned();
+    assert!(
+        child_algorithms(&st)
+            .iter()
+            .all(|a| a.contains("AES_GCM_128")),
+        "{st:#}"
+    );
+
+    // A tunnel profile both sessions use changes: the tunnel is negotiated again with it,
+    // with no other action.
+    for s in [&sa, &sb] {
+        s.api(|h| {
+            h.patch(
+                "/policy/api/v1/infra/ipsec-vpn-tunnel-profiles/gcm256",
+                &json!({"encryption_algorithms": ["AES_GCM_128"], "dh_groups": ["GROUP14"]}),
+            )
+            .expect(200);
+        });
+        set_session(
+            s,
+            json!({"tunnel_profile_path": "/infra/ipsec-vpn-tunnel-profiles/gcm256"}),
+        );
+    }
+    wait_for(&sa, "UP with the new profile", Duration::from_secs(15), up);
+    for s in [&sb, &sa] {
+        s.api(|h| {
+            h.patch(
+                "/policy/api/v1/infra/ipsec-vpn-tunnel-profiles/gcm256",
+                &json!({"encryption_algorithms": ["AES_GCM_256"], "dh_groups": ["GROUP19"]}),
+            )
+            .expect(200);
+        });
+    }
+    let st = wait_for(&sa, "AES_GCM_256 in use", Duration::from_secs(20), |st| {
+        up(st)
+            && child_algorithms(st)
+                .iter()
+                .any(|a| a.contains("AES_GCM_256"))
+    });
+    assert!(
+        child_algorithms(&st)
+            .iter()
+            .all(|a| !a.contains("AES_GCM_128")),
+        "the old algorithm is still in use: {st:#}"
+    );
+    assert!(lan_ping(&t), "no traffic after the profile change");
+
+    // Static route edits follow: a new network, then deletion.
+    add_static_route(&sa, "10.2.0.0/24", VTI_B);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !strait_routes(&t.a).contains(&format!("10.2.0.0/24 dev {vti}")) {
+        assert!(
+            Instant::now() < deadline,
+            "edited route not realized: {}",
+            strait_routes(&t.a)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        !strait_routes(&t.a).contains("10.2.0.1 "),
+        "the old route stayed: {}",
+        strait_routes(&t.a)
+    );
+    sa.api(|h| {
+        h.delete("/policy/api/v1/infra/tier-0s/t0/static-routes/remote-lan")
+            .expect(200)
+    });
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !strait_routes(&t.a).is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "deleted route stayed: {}",
+            strait_routes(&t.a)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    // Deleting the session: Delete sent, VTI gone.
+    sa.api(|h| h.delete(SESSION).expect(200));
+    wait_for(
+        &sb,
+        "B: Peer sent delete",
+        Duration::from_secs(5),
+        down_with("Peer sent delete"),
+    );
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while t.a.has_link(&vti) {
+        assert!(Instant::now() < deadline, "the VTI outlived its session");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn the_services_ike_log_level_sets_the_ike_log() {
+    let t = topology();
+    let sa = StraitInNs::start_with_service_log_level(&t.a);
+    let sb = StraitInNs::start(&t.b);
+    sb.api(|h| configure(h, B, A, VTI_B, false, json!({})));
+    sa.api(|h| configure(h, A, B, VTI_A, true, json!({"enabled": false})));
+    // INFO (the default): session events, no message headers.
+    set_session(&sa, json!({"enabled": true}));
+    wait_for(&sa, "UP", Duration::from_secs(10), up);
+    let log = sa.log();
+    assert!(log.contains("session up"), "{log}");
+    assert!(!log.contains("IKE sent"), "DEBUG lines at INFO: {log}");
+
+    // DEBUG: every IKE message's header (never its payloads).
+    sa.api(|h| h.patch(SVC, &json!({"ike_log_level": "DEBUG"})).expect(200));
+    std::thread::sleep(Duration::from_millis(500));
+    sa.api(|h| {
+        h.raw("POST", &format!("{SESSION}?action=rekey_child"), "")
+            .expect(200)
+    });
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !sa.log().contains("exchange=\"CREATE_CHILD_SA\"") {
+        assert!(
+            Instant::now() < deadline,
+            "no DEBUG IKE log after ike_log_level DEBUG:\n{}",
+            sa.log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        !sa.log().contains(common::straitd::PSK),
+        "the PSK reached the log"
+    );
+
+    // ERROR: session events are no longer logged.
+    sa.api(|h| h.patch(SVC, &json!({"ike_log_level": "ERROR"})).expect(200));
+    std::thread::sleep(Duration::from_millis(500));
+    let before = sa.log().matches("session up").count();
+    set_session(&sa, json!({"enabled": false}));
+    set_session(&sa, json!({"enabled": true}));
+    wait_for(&sa, "UP again", Duration::from_secs(10), up);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(
+        sa.log().matches("session up").count(),
+        before,
+        "INFO lines at ERROR"
+    );
+}

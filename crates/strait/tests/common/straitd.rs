@@ -55,25 +55,33 @@ pub struct StraitInNs<'a> {
     base: String,
     dir: tempfile::TempDir,
     extra: Vec<String>,
+    /// `STRAIT_LOG` for straitd; None: unset, so the services' `ike_log_level` applies.
+    log_env: Option<&'static str>,
     log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl<'a> StraitInNs<'a> {
     pub fn start(ns: &'a Netns) -> StraitInNs<'a> {
-        Self::spawn(ns, &[])
+        Self::spawn(ns, &[], Some("info"))
     }
 
-    fn spawn(ns: &'a Netns, extra: &[&str]) -> StraitInNs<'a> {
+    /// Start straitd without `STRAIT_LOG`, so that the VPN services' `ike_log_level` decides.
+    pub fn start_with_service_log_level(ns: &'a Netns) -> StraitInNs<'a> {
+        Self::spawn(ns, &[], None)
+    }
+
+    fn spawn(ns: &'a Netns, extra: &[&str], log_env: Option<&'static str>) -> StraitInNs<'a> {
         let dir = tempfile::tempdir().unwrap();
         let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
         let extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
-        let (child, base) = Self::launch(ns, dir.path(), &extra, log.clone());
+        let (child, base) = Self::launch(ns, dir.path(), &extra, log_env, log.clone());
         StraitInNs {
             ns,
             child,
             base,
             dir,
             extra,
+            log_env,
             log,
         }
     }
@@ -83,6 +91,7 @@ impl<'a> StraitInNs<'a> {
         ns: &Netns,
         dir: &std::path::Path,
         extra: &[String],
+        log_env: Option<&str>,
         log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
     ) -> (Child, String) {
         let mut cmd = ns.command(env!("CARGO_BIN_EXE_straitd"));
@@ -91,10 +100,13 @@ impl<'a> StraitInNs<'a> {
             .args(["--listen", "127.0.0.1:0"])
             .args(extra)
             .env("STRAIT_ADMIN_PASSWORD", ADMIN_PASSWORD)
-            .env("STRAIT_LOG", "info")
+            .env_remove("STRAIT_LOG")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
+        if let Some(level) = log_env {
+            cmd.env("STRAIT_LOG", level);
+        }
         let mut child = ns.spawn(&mut cmd);
         let stderr = child.stderr.take().unwrap();
         let (tx, rx) = mpsc::channel();
@@ -123,7 +135,13 @@ impl<'a> StraitInNs<'a> {
     /// Start straitd again on the same data directory (after [`Self::kill9`] or
     /// [`Self::terminate`]); the API's address changes.
     pub fn restart(&mut self) {
-        let (child, base) = Self::launch(self.ns, self.dir.path(), &self.extra, self.log.clone());
+        let (child, base) = Self::launch(
+            self.ns,
+            self.dir.path(),
+            &self.extra,
+            self.log_env,
+            self.log.clone(),
+        );
         self.child = child;
         self.base = base;
     }
@@ -155,7 +173,7 @@ impl<'a> StraitInNs<'a> {
 
     /// Start straitd with extra arguments.
     pub fn start_with(ns: &'a Netns, args: &[&str]) -> StraitInNs<'a> {
-        Self::spawn(ns, args)
+        Self::spawn(ns, args, Some("info"))
     }
 
     /// Call the API from inside the namespace.

@@ -5,6 +5,7 @@
 //! Opens (or creates) the store in DIR, makes sure an admin exists, and serves the HTTPS
 //! API until SIGTERM or SIGINT.
 
+mod logging;
 mod tls;
 
 use std::net::SocketAddr;
@@ -53,69 +54,19 @@ struct Args {
     dataplane_workers: Option<u16>,
 }
 
-/// Changes the log filter when the VPN services' `ike_log_level` changes; None when the
-/// operator fixed the filter with `STRAIT_LOG`, which then wins.
-type LogReload = Option<Box<dyn Fn(&str) + Send + Sync>>;
-
-/// The filter for an IKE log level: everything at info, the IKE targets at `ike_level`.
-fn log_filter(ike_level: &str) -> tracing_subscriber::EnvFilter {
-    let mut directives = String::from("info");
-    for t in strait_control::IKE_LOG_TARGETS {
-        directives.push_str(&format!(",{t}={ike_level}"));
-    }
-    tracing_subscriber::EnvFilter::new(directives)
-}
-
-fn init_logging(format: LogFormat) -> LogReload {
-    use tracing_subscriber::layer::SubscriberExt;
-    use tracing_subscriber::util::SubscriberInitExt;
-    if let Ok(filter) = tracing_subscriber::EnvFilter::try_from_env("STRAIT_LOG") {
-        let builder = tracing_subscriber::fmt()
-            .with_env_filter(filter)
-            .with_writer(std::io::stderr);
-        match format {
-            LogFormat::Text => builder.init(),
-            LogFormat::Json => builder.json().init(),
-        }
-        return None;
-    }
-    let (filter, handle) = tracing_subscriber::reload::Layer::new(log_filter("info"));
-    let registry = tracing_subscriber::registry().with(filter);
-    match format {
-        LogFormat::Text => registry
-            .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
-            .init(),
-        LogFormat::Json => registry
-            .with(
-                tracing_subscriber::fmt::layer()
-                    .json()
-                    .with_writer(std::io::stderr),
-            )
-            .init(),
-    }
-    Some(Box::new(move |level: &str| {
-        if handle.reload(log_filter(level)).is_ok() {
-            tracing::info!(
-                ike_log_level = level,
-                "IKE log level set by the VPN service"
-            );
-        }
-    }))
-}
-
 fn main() -> Result<()> {
     let args = Args::parse();
-    let log_reload = init_logging(args.log_format);
+    let ike_log_level = logging::init(args.log_format);
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("straitd")
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(run(args, log_reload))
+    runtime.block_on(run(args, ike_log_level))
 }
 
-async fn run(args: Args, log_reload: LogReload) -> Result<()> {
+async fn run(args: Args, ike_log_level: Option<logging::IkeLogLevel>) -> Result<()> {
     let dir = args.data_dir.clone();
     let store = Arc::new(
         Store::open(&dir)
@@ -168,12 +119,12 @@ async fn run(args: Args, log_reload: LogReload) -> Result<()> {
         dp_events,
         ike_proto::EndpointConfig::default(),
     );
-    if let Some(reload) = log_reload {
+    if let Some(ike) = ike_log_level {
         let mut level = control.ike_log_level();
         tokio::spawn(async move {
             while level.changed().await.is_ok() {
                 let l = *level.borrow_and_update();
-                reload(l);
+                ike.set(l);
             }
         });
     }
