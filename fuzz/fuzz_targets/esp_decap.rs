@@ -66,7 +66,7 @@ fuzz_target!(|data: &[u8]| {
         assert!(inbound.decapsulate(&mut again).is_err());
     }
 
-    let mut outbound = OutboundSa::new(SPI, t, keys, esn, [0x33; 16]).expect("valid SA");
+    let outbound = OutboundSa::new(SPI, t, keys, esn, [0x33; 16]).expect("valid SA");
     let start = outbound.header_len();
     let mut buf = vec![0u8; start + rest.len() + outbound.trailer_len(rest.len())];
     buf[start..start + rest.len()].copy_from_slice(rest);
