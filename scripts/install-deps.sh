@@ -15,6 +15,8 @@ packages=(
     tcpdump                        # captures on the veths (nothing leaves in plaintext)
     iperf3                         # traffic during rekeys (no-loss checks)
     tshark                         # decodes IKE/ESP captures when an interop test fails
+    chromium                       # the web console's browser tests (console-tests/, headless)
+    fonts-dejavu-core              # legible text in the console's screenshots
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # strait's whole test suite: formatting, lints, every unit/integration/end-to-end test
 # (they start real straitd processes on loopback and in network namespaces, with strongSwan
-# peers), a short fuzzing run of every parser, and the README's demo. Needs root.
+# peers), the web console's browser tests in Chromium, a short fuzzing run of every parser,
+# and the README's demo. Needs root.
 # The README's quick start and CI (.ci/run) both run exactly this.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,6 +23,9 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "cargo test (unit, integration, end to end)"
 cargo test --workspace --locked
+
+step "web console in Chromium (Playwright; screenshots in target/console-screenshots/)"
+scripts/console-tests.sh
 
 step "fuzz every parser for ${FUZZ_SECONDS}s each"
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked

@@ -162,6 +162,15 @@ fn is_public(method: &Method, path: &str) -> bool {
     }
 }
 
+/// Whether the request comes from a script in a browser page (the web console sends
+/// `X-Requested-With: XMLHttpRequest`, as NSX's UI does): its 401s carry no Basic challenge.
+fn is_browser_app(headers: &HeaderMap) -> bool {
+    headers
+        .get("x-requested-with")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("XMLHttpRequest"))
+}
+
 /// Check credentials off the async runtime (argon2 is deliberately slow).
 pub async fn authenticate(
     state: &AppState,
@@ -189,10 +198,12 @@ pub async fn require_auth(State(state): State<AppState>, mut req: Request, next:
         return next.run(req).await;
     }
     let actor = match basic_credentials(req.headers()) {
-        Some(Ok((user, pass))) => match authenticate(&state, user, pass, client_ip(req.extensions())).await {
-            Ok(a) => a,
-            Err(e) => return e.into_response(),
-        },
+        Some(Ok((user, pass))) => {
+            match authenticate(&state, user, pass, client_ip(req.extensions())).await {
+                Ok(a) => a,
+                Err(e) => return e.into_response(),
+            }
+        }
         Some(Err(e)) => return e.into_response(),
         None => match session_cookie(req.headers()).and_then(|id| state.sessions.lookup(&id)) {
             Some((actor, xsrf)) => {
@@ -207,10 +218,16 @@ pub async fn require_auth(State(state): State<AppState>, mut req: Request, next:
                 actor
             }
             None => {
-                return ApiError::unauthenticated(
+                let mut resp = ApiError::unauthenticated(
                     "authentication required: send HTTP Basic credentials, or log in with POST /api/session/create (form fields j_username, j_password) and send the JSESSIONID cookie",
                 )
-                .into_response()
+                .into_response();
+                if is_browser_app(req.headers()) {
+                    // A challenge would make the browser open its own Basic-auth prompt (or
+                    // hold the request) instead of letting the web console show its login.
+                    resp.headers_mut().remove(header::WWW_AUTHENTICATE);
+                }
+                return resp;
             }
         },
     };

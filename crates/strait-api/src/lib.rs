@@ -182,6 +182,9 @@ async fn nsx_error_bodies(req: Request, next: Next) -> Response {
 pub fn router(state: AppState) -> Router {
     let api = Router::new()
         .route("/healthz", get(healthz))
+        .route("/", get(console::index))
+        .route("/login", get(console::index))
+        .route("/assets/{*file}", get(console::asset_file))
         .route("/api/session/create", post(auth::login))
         .route("/api/session/destroy", post(auth::logout))
         .route("/api/v1/spec/openapi.json", get(openapi_json))
