@@ -77,6 +77,22 @@ export function render(panel, ctx) {
     return [...body.querySelectorAll('[data-status-for]')];
   }
 
+  /** Sessions whose configuration changed elsewhere: their Admin Status cell and, when
+   * expanded, their Configuration section are redrawn in place (no re-render: an open menu or
+   * the keyboard focus stays where it is). */
+  function repaintConfig(paths) {
+    for (const path of paths) {
+      const s = rows.find((r) => r.path === path);
+      if (!s) continue;
+      for (const cell of body.querySelectorAll('[data-admin-for]')) {
+        if (cell.getAttribute('data-admin-for') === path) clear(cell).append(adminStatus(s.enabled !== false));
+      }
+      for (const box of body.querySelectorAll('[data-config-for]')) {
+        if (box.getAttribute('data-config-for') === path) clear(box).append(sessionConfig(s));
+      }
+    }
+  }
+
   function paintStatuses() {
     for (const cell of statusCells()) {
       const s = statuses.get(cell.getAttribute('data-status-for'));
@@ -90,13 +106,19 @@ export function render(panel, ctx) {
 
   async function poll() {
     if (stopped) return;
-    // At most 6 requests at a time, however many sessions there are.
+    // At most 6 sessions at a time, however many there are.
     const queue = rows.slice();
+    const changed = new Set();
     const worker = async () => {
       for (let s = queue.shift(); s && !stopped; s = queue.shift()) {
         try {
-          const r = await api.get(`${s.path}/detailed-status`);
+          // The configuration too: another admin, the CLI or the API may have changed it.
+          const [r, fresh] = await Promise.all([api.get(`${s.path}/detailed-status`), api.get(s.path)]);
           statuses.set(s.path, { st: (r && r.results && r.results[0]) || null, err: null });
+          if (fresh && fresh._revision !== s._revision) {
+            Object.assign(s, fresh);
+            changed.add(s.path);
+          }
         } catch (err) {
           if (err.status === 401) return;
           statuses.set(s.path, { st: null, err: err.message });
@@ -105,6 +127,7 @@ export function render(panel, ctx) {
     };
     await Promise.all(Array.from({ length: Math.min(6, queue.length) }, worker));
     if (stopped) return;
+    repaintConfig(changed);
     paintStatuses();
     timer = setTimeout(poll, STATUS_INTERVAL_MS);
   }
@@ -150,7 +173,7 @@ export function render(panel, ctx) {
         { label: 'Remote IP', className: 'mono', render: (s) => s.peer_address },
         { label: 'Local Endpoint', render: (s) => nameOf(s.local_endpoint_path, inv.endpoints) },
         { label: 'Tunnel Interface', className: 'mono', render: (s) => vtiText(s) },
-        { label: 'Admin Status', render: (s) => adminStatus(s.enabled !== false) },
+        { label: 'Admin Status', render: (s) => h('span', { 'data-admin-for': s.path }, adminStatus(s.enabled !== false)) },
         { label: 'Status', className: 'col-status', render: (s) => h('span', { 'data-status-for': s.path, class: 'status-slot' }, statusNode(null)) },
       ],
       empty: emptyState(
@@ -169,6 +192,14 @@ export function render(panel, ctx) {
   });
 
   function sessionDetails(s) {
+    return h('div', { class: 'details' },
+      h('section', { class: 'details-section' }, h('h3', null, 'Configuration'),
+        h('div', { 'data-config-for': s.path }, sessionConfig(s))),
+      h('section', { class: 'details-section' }, h('h3', null, 'Status'),
+        h('div', { 'data-status-details-for': s.path }, statusDetails(statuses.get(s.path)))));
+  }
+
+  function sessionConfig(s) {
     const ep = inv.endpoints.find((e) => e.path === s.local_endpoint_path);
     const m = s.tcp_mss_clamping;
     const mssText = m && ((m.direction && m.direction !== 'NONE') || m.max_segment_size)
@@ -199,10 +230,7 @@ export function render(panel, ctx) {
       ['Last Modified', `${fmtTime(s._last_modified_time)}${s._last_modified_user ? ` by ${s._last_modified_user}` : ''}`],
       ['Revision', String(s._revision ?? '')],
     ]);
-    return h('div', { class: 'details' },
-      h('section', { class: 'details-section' }, h('h3', null, 'Configuration'), cfg),
-      h('section', { class: 'details-section' }, h('h3', null, 'Status'),
-        h('div', { 'data-status-details-for': s.path }, statusDetails(statuses.get(s.path)))));
+    return cfg;
   }
 
   async function deleteSession(s) {
