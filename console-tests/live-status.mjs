@@ -5,7 +5,8 @@
 //
 // The session starts disabled: the row says "Down - Session not enabled". It is enabled
 // through the API, and the row turns "Enabled" and "Up" by itself (the 5 s refresh, no reload); the expanded
-// row shows the VTI and the negotiated SAs, and the status matches GET detailed-status.
+// row shows the VTI and the negotiated SAs, and the status matches GET detailed-status. Then a
+// tunnel profile the peer refuses makes it "Degraded" with the reason and the alarm.
 
 import assert from 'node:assert/strict';
 import * as h from './helpers.mjs';
@@ -41,6 +42,22 @@ try {
   await h.expectText(details, vti);
   await h.expectText(details, 'AES_GCM_128');
   await h.screenshot(page, '15-session-up');
+
+  // A tunnel profile the peer does not accept: IKE comes up, the Child SA does not. The row
+  // says Degraded with the reason, as detailed-status does, and the alarm says what to change.
+  await h.policy(server, 'PUT', '/infra/ipsec-vpn-tunnel-profiles/gcm256-only', {
+    resource_type: 'IPSecVpnTunnelProfile', display_name: 'gcm256-only',
+    encryption_algorithms: ['AES_GCM_256'], dh_groups: ['GROUP14'],
+  });
+  await h.policy(server, 'PATCH', sessionPath, { tunnel_profile_path: '/infra/ipsec-vpn-tunnel-profiles/gcm256-only' });
+  await h.expectText(row, /Degraded/, 30_000);
+  const degraded = await h.apiOk(server, 'GET', `${h.POLICY}${sessionPath}/detailed-status`);
+  assert.equal(degraded.results[0].runtime_status, 'DEGRADED');
+  await h.expectText(row, h.statusText(degraded), 10_000);
+  const alarm = degraded.results[0].alarm && degraded.results[0].alarm.message;
+  assert.ok(alarm, 'a degraded session has an alarm');
+  await h.expectText(details, alarm.slice(0, 40), 10_000);
+  await h.screenshot(page, '16-session-degraded');
   h.assertNoPageErrors(browser);
   h.assertRequestsSafe(browser, server);
   console.log(`the console showed ${sessionPath} Up on ${vti}`);
