@@ -449,6 +449,39 @@ pub fn static_routes(
         .collect()
 }
 
+/// Static routes that no VTI carries: for each, its path and the next hops that lie in no
+/// session's tunnel-interface subnet on its gateway (strait stores them but installs nothing;
+/// the runtime logs them so that the operator learns why the route is missing).
+pub fn routes_without_vti(tree: &TreeSnapshot) -> Vec<(String, Vec<std::net::IpAddr>)> {
+    let mut subnets: Vec<(&str, ipnet::IpNet)> = Vec::new();
+    for o in &tree.objects {
+        if let (PolicyObject::Session(s), Some(g)) = (&o.object, gateway_of(o.path.as_str())) {
+            subnets.extend(s.vti_subnets().filter_map(|n| n.address()).map(|n| (g, n)));
+        }
+    }
+    let mut out = Vec::new();
+    for o in &tree.objects {
+        let PolicyObject::StaticRoute(r) = &o.object else {
+            continue;
+        };
+        let gateway = gateway_of(o.path.as_str());
+        let stray: Vec<std::net::IpAddr> = r
+            .next_hops
+            .iter()
+            .map(|h| h.ip_address)
+            .filter(|ip| {
+                !subnets
+                    .iter()
+                    .any(|(g, n)| Some(*g) == gateway && n.contains(ip))
+            })
+            .collect();
+        if stray.len() == r.next_hops.len() {
+            out.push((o.path.to_string(), stray));
+        }
+    }
+    out
+}
+
 /// Whether a path names a session (for the API's status routes).
 pub fn is_session(path: &str) -> bool {
     strait_model::ObjectPath::parse(path).is_ok_and(|p| p.kind() == Kind::Session)

@@ -612,6 +612,14 @@ impl Realize<'_> {
             }
             Err(_) => return None,
         };
+        for (route, hops) in crate::desired::routes_without_vti(&tree) {
+            let hops: Vec<String> = hops.iter().map(ToString::to_string).collect();
+            tracing::warn!(
+                route,
+                next_hops = hops.join(", "),
+                "static route not installed: no next hop is inside a session's tunnel-interface subnet on its gateway; use the peer's VTI address (e.g. 169.254.10.2 for a 169.254.10.1/30 session) as next hop"
+            );
+        }
         let level = crate::desired::ike_log_level(&tree);
         self.log_level
             .send_if_modified(|l| std::mem::replace(l, level) != level);

@@ -537,7 +537,31 @@ fn profile_route_and_session_edits_are_realized_between_straits() {
         "the old route stayed: {}",
         strait_routes(&t.a)
     );
+    // A next hop on no VTI: stored, not installed, and the log says why.
     sa.api(|h| {
+        h.patch(
+            "/policy/api/v1/infra/tier-0s/t0/static-routes/stray",
+            &json!({"network": "10.3.0.0/24", "next_hops": [{"ip_address": "169.254.200.1"}]}),
+        )
+        .expect(200)
+    });
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !sa.log().contains("static route not installed") {
+        assert!(
+            Instant::now() < deadline,
+            "no warning for a route on no VTI:\n{}",
+            sa.log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        !strait_routes(&t.a).contains("10.3.0.0"),
+        "{}",
+        strait_routes(&t.a)
+    );
+    sa.api(|h| {
+        h.delete("/policy/api/v1/infra/tier-0s/t0/static-routes/stray")
+            .expect(200);
         h.delete("/policy/api/v1/infra/tier-0s/t0/static-routes/remote-lan")
             .expect(200)
     });
