@@ -586,17 +586,7 @@ impl Endpoint {
         sa.ni = ni;
         sa.nr = random::vec(rng, NONCE_LEN);
         sa.suite = Some(suite);
-        let seed = skeyseed(suite.prf, &sa.ni, &sa.nr, &g_ir);
-        let Ok(keys) = derive_ike_keys(
-            suite.prf,
-            &seed,
-            &sa.ni,
-            &sa.nr,
-            &sa.spi_i,
-            &sa.spi_r,
-            suite.integrity,
-            suite.cipher,
-        ) else {
+        let Some(keys) = initial_ike_keys(&sa, suite, &g_ir) else {
             return;
         };
         sa.keys = Some(keys);
@@ -742,17 +732,7 @@ impl Endpoint {
         sa.spi_r = msg.header.spi_r;
         sa.nr = nr;
         sa.suite = Some(suite);
-        let seed = skeyseed(suite.prf, &sa.ni, &sa.nr, &g_ir);
-        let Ok(keys) = derive_ike_keys(
-            suite.prf,
-            &seed,
-            &sa.ni,
-            &sa.nr,
-            &sa.spi_i,
-            &sa.spi_r,
-            suite.integrity,
-            suite.cipher,
-        ) else {
+        let Some(keys) = initial_ike_keys(sa, suite, &g_ir) else {
             return;
         };
         sa.keys = Some(keys);
@@ -2249,4 +2229,25 @@ pub(crate) fn generate_dh(group: DhGroup, rng: &mut dyn Random) -> Option<ike_cr
         }
     }
     None
+}
+
+/// The keys of a new IKE SA (RFC 7296 §2.14): SKEYSEED = prf(Ni | Nr, g^ir), then SK_* =
+/// prf+(SKEYSEED, Ni | Nr | SPIi | SPIr). The SA's nonces and SPIs must be set.
+fn initial_ike_keys(
+    sa: &IkeSa,
+    suite: crate::proposal::IkeSuite,
+    g_ir: &[u8],
+) -> Option<ike_crypto::IkeKeys> {
+    let seed = skeyseed(suite.prf, &sa.ni, &sa.nr, g_ir);
+    derive_ike_keys(
+        suite.prf,
+        &seed,
+        &sa.ni,
+        &sa.nr,
+        &sa.spi_i,
+        &sa.spi_r,
+        suite.integrity,
+        suite.cipher,
+    )
+    .ok()
 }

@@ -200,32 +200,62 @@ async fn dispatch(state: &AppState, actor: &Actor, req: Request) -> Result<Respo
     }
 }
 
-/// A stored session named by a status sub-resource (`{session}/detailed-status`,
-/// `{session}/statistics`), with its stored body.
-async fn status_target(
-    state: &AppState,
-    session: &str,
+/// The object a sub-resource hangs off (`{session}/statistics`, `{service}/summary`, ...),
+/// which must be of `kind`: 404 otherwise, naming what it is.
+fn sub_resource_owner(
+    owner: &str,
+    kind: strait_model::Kind,
     what: &str,
-) -> Result<(strait_model::ObjectPath, serde_json::Value), ApiError> {
+) -> Result<strait_model::ObjectPath, ApiError> {
     let path =
-        strait_model::ObjectPath::parse(session).map_err(|e| ApiError::not_found(e.to_string()))?;
-    if path.kind() != strait_model::Kind::Session {
+        strait_model::ObjectPath::parse(owner).map_err(|e| ApiError::not_found(e.to_string()))?;
+    if path.kind() != kind {
         return Err(ApiError::not_found(format!(
-            "{what} exists only for IPsec sessions; {session} is a {}",
+            "{what} exists only for {}s; {owner} is a {}",
+            kind.noun(),
             path.kind().noun()
         )));
     }
+    Ok(path)
+}
+
+/// 405 unless the method reads (GET or HEAD) `resource`.
+fn require_get(method: &Method, resource: &str) -> Result<(), ApiError> {
+    if method == Method::GET || method == Method::HEAD {
+        return Ok(());
+    }
+    Err(ApiError::method_not_allowed(
+        method.as_str(),
+        resource,
+        "GET",
+    ))
+}
+
+/// A stored object named by a sub-resource (`{session}/detailed-status`,
+/// `{service}/summary`, ...), with its stored body.
+async fn status_target(
+    state: &AppState,
+    owner: &str,
+    kind: strait_model::Kind,
+    what: &str,
+) -> Result<(strait_model::ObjectPath, serde_json::Value), ApiError> {
+    let path = sub_resource_owner(owner, kind, what)?;
     let p = path.to_string();
     let admin = strait_policy::Actor::system();
     let stored = blocking(state, move |pol| pol.get(&p, &admin, GetOptions::default())).await?;
     Ok((path, stored))
 }
 
+/// A stored object's display name.
+fn display_name(stored: &serde_json::Value) -> &str {
+    stored["display_name"].as_str().unwrap_or_default()
+}
+
 /// The runtime status of a stored session, or "not started" when the runtime has none.
 fn current_status(
     state: &AppState,
     path: &strait_model::ObjectPath,
-    stored: &serde_json::Value,
+    display_name: &str,
 ) -> strait_model::status::SessionStatusNsxT {
     state
         .status
@@ -233,7 +263,7 @@ fn current_status(
         .and_then(|s| s.session_status(path.as_str()))
         .unwrap_or_else(|| {
             strait_model::status::SessionStatusNsxT::down(
-                stored["display_name"].as_str().unwrap_or_default(),
+                display_name,
                 strait_model::status::reasons::NEGOTIATION_NOT_STARTED,
                 None,
                 strait_policy::now_ms(),
@@ -248,18 +278,18 @@ async fn detailed_status(
     session: &str,
     q: &Query,
 ) -> Result<Response, ApiError> {
-    if method != Method::GET && method != Method::HEAD {
-        return Err(ApiError::method_not_allowed(
-            method.as_str(),
-            session,
-            "GET",
-        ));
-    }
+    require_get(method, session)?;
     q.only(IGNORED_PARAMS)?;
-    let (path, stored) = status_target(state, session, "detailed-status").await?;
+    let (path, stored) = status_target(
+        state,
+        session,
+        strait_model::Kind::Session,
+        "detailed-status",
+    )
+    .await?;
     let body = strait_model::status::AggregateSessionStatus {
         intent_path: path.to_string(),
-        results: vec![current_status(state, &path, &stored)],
+        results: vec![current_status(state, &path, display_name(&stored))],
     };
     Ok(axum::Json(body).into_response())
 }
@@ -272,37 +302,22 @@ async fn service_summary(
     service: &str,
     q: &Query,
 ) -> Result<Response, ApiError> {
-    if method != Method::GET && method != Method::HEAD {
-        return Err(ApiError::method_not_allowed(
-            method.as_str(),
-            &format!("{service}/summary"),
-            "GET",
-        ));
-    }
+    require_get(method, &format!("{service}/summary"))?;
     q.only(IGNORED_PARAMS)?;
-    let path =
-        strait_model::ObjectPath::parse(service).map_err(|e| ApiError::not_found(e.to_string()))?;
-    if path.kind() != strait_model::Kind::VpnService {
-        return Err(ApiError::not_found(format!(
-            "summary exists only for IPsec VPN services; {service} is a {}",
-            path.kind().noun()
-        )));
-    }
-    let p = path.to_string();
-    let admin = strait_policy::Actor::system();
-    let stored = blocking(state, move |pol| pol.get(&p, &admin, GetOptions::default())).await?;
+    let (path, stored) =
+        status_target(state, service, strait_model::Kind::VpnService, "summary").await?;
     let sessions = blocking(state, |pol| pol.snapshot(strait_model::Kind::Session)).await?;
     let prefix = format!("{}/sessions/", path.as_str());
     let statuses: Vec<(String, strait_model::status::SessionStatusNsxT)> = sessions
         .iter()
         .filter(|o| o.path.as_str().starts_with(&prefix))
         .map(|o| {
-            let name = serde_json::json!({ "display_name": o.object.common().display_name });
-            (o.path.to_string(), current_status(state, &o.path, &name))
+            let name = &o.object.common().display_name;
+            (o.path.to_string(), current_status(state, &o.path, name))
         })
         .collect();
     let body = strait_model::status::ServiceSummary::of(
-        stored["display_name"].as_str().unwrap_or_default(),
+        display_name(&stored),
         path.as_str(),
         &statuses,
         strait_policy::now_ms(),
@@ -319,11 +334,12 @@ async fn statistics(
     session: &str,
     q: &Query,
 ) -> Result<Response, ApiError> {
-    let (path, stored) = status_target(state, session, "statistics").await?;
+    let (path, stored) =
+        status_target(state, session, strait_model::Kind::Session, "statistics").await?;
     match *method {
         Method::GET | Method::HEAD => {
             q.only(IGNORED_PARAMS)?;
-            let status = current_status(state, &path, &stored);
+            let status = current_status(state, &path, display_name(&stored));
             let tunnel = state
                 .status
                 .as_ref()
@@ -385,13 +401,7 @@ async fn peer_config(
     q: &Query,
 ) -> Result<Response, ApiError> {
     use strait_policy::peer_config::PeerConfigFormat;
-    if method != Method::GET && method != Method::HEAD {
-        return Err(ApiError::method_not_allowed(
-            method.as_str(),
-            &format!("{session}/peer-config"),
-            "GET",
-        ));
-    }
+    require_get(method, &format!("{session}/peer-config"))?;
     let mut known = vec!["format"];
     known.extend_from_slice(IGNORED_PARAMS);
     q.only(&known)?;
@@ -404,14 +414,7 @@ async fn peer_config(
             ))
         })?,
     };
-    let path =
-        strait_model::ObjectPath::parse(session).map_err(|e| ApiError::not_found(e.to_string()))?;
-    if path.kind() != strait_model::Kind::Session {
-        return Err(ApiError::not_found(format!(
-            "peer-config exists only for IPsec sessions; {session} is a {}",
-            path.kind().noun()
-        )));
-    }
+    let path = sub_resource_owner(session, strait_model::Kind::Session, "peer-config")?;
     let actor = actor.clone();
     let now = strait_policy::now_ms();
     let mut text = blocking(state, move |p| {

@@ -81,60 +81,33 @@ fn prf(d: DigestAlgorithm) -> Prf {
     }
 }
 
-/// IKE proposals from an NSX IKE profile: CBC ciphers with the profile's digests as
-/// integrity and PRF; GCM ciphers (RFC 5282) in their own proposal with PRF-HMAC-SHA2-256
-/// (contract: a GCM-only profile has no digests and uses PRF-HMAC-SHA2-256).
+/// IKE proposals from an NSX IKE profile, split as [`IkeProfile::proposals`] says (the
+/// contract's rules, shared with the peer configuration strait hands out).
 pub fn ike_proposals(p: &IkeProfile) -> Vec<IkeProposal> {
     let groups: Vec<DhGroup> = p.dh_groups.iter().filter_map(|g| group(*g)).collect();
-    let cbc: Vec<Cipher> = p
-        .encryption_algorithms
-        .iter()
-        .filter_map(|e| match e {
-            IkeEncryption::Aes128 => Some(Cipher::AesCbc { key_bits: 128 }),
-            IkeEncryption::Aes256 => Some(Cipher::AesCbc { key_bits: 256 }),
-            _ => None,
-        })
-        .collect();
-    let gcm: Vec<Cipher> = p
-        .encryption_algorithms
-        .iter()
-        .filter_map(|e| match e {
-            IkeEncryption::AesGcm128 => Some(Cipher::AesGcm16 { key_bits: 128 }),
-            IkeEncryption::AesGcm192 => Some(Cipher::AesGcm16 { key_bits: 192 }),
-            IkeEncryption::AesGcm256 => Some(Cipher::AesGcm16 { key_bits: 256 }),
-            _ => None,
-        })
-        .collect();
-    let mut out = Vec::new();
-    if !cbc.is_empty() {
-        out.push(IkeProposal {
-            ciphers: cbc,
-            integrity: p.digest_algorithms.iter().map(|d| integrity(*d)).collect(),
-            prfs: p.digest_algorithms.iter().map(|d| prf(*d)).collect(),
+    p.proposals()
+        .into_iter()
+        .map(|spec| IkeProposal {
+            ciphers: spec.ciphers.iter().map(|e| ike_cipher(*e)).collect(),
+            integrity: spec.integrity.iter().map(|d| integrity(*d)).collect(),
+            prfs: spec.prfs.iter().map(|d| prf(*d)).collect(),
             groups: groups.clone(),
-        });
-    }
-    if !gcm.is_empty() {
-        out.push(IkeProposal {
-            ciphers: gcm,
-            integrity: vec![],
-            prfs: vec![Prf::HmacSha256],
-            groups,
-        });
-    }
-    out
+        })
+        .collect()
 }
 
-/// ESP proposals from an NSX tunnel profile: combined-mode transforms (GCM, GMAC) in one
-/// proposal, the others (CBC, NULL) with the profile's digests in another; PFS groups when
-/// PFS is on.
-pub fn esp_proposals(p: &TunnelProfile) -> Vec<EspProposal> {
-    let pfs: Vec<DhGroup> = if p.enable_perfect_forward_secrecy {
-        p.dh_groups.iter().filter_map(|g| group(*g)).collect()
-    } else {
-        Vec::new()
-    };
-    let cipher = |e: &TunnelEncryption| match e {
+fn ike_cipher(e: IkeEncryption) -> Cipher {
+    match e {
+        IkeEncryption::Aes128 => Cipher::AesCbc { key_bits: 128 },
+        IkeEncryption::Aes256 => Cipher::AesCbc { key_bits: 256 },
+        IkeEncryption::AesGcm128 => Cipher::AesGcm16 { key_bits: 128 },
+        IkeEncryption::AesGcm192 => Cipher::AesGcm16 { key_bits: 192 },
+        IkeEncryption::AesGcm256 => Cipher::AesGcm16 { key_bits: 256 },
+    }
+}
+
+fn esp_cipher(e: TunnelEncryption) -> EspCipher {
+    match e {
         TunnelEncryption::Aes128 => EspCipher::AesCbc(128),
         TunnelEncryption::Aes256 => EspCipher::AesCbc(256),
         TunnelEncryption::AesGcm128 => EspCipher::AesGcm16(128),
@@ -144,31 +117,23 @@ pub fn esp_proposals(p: &TunnelProfile) -> Vec<EspProposal> {
         TunnelEncryption::NoEncryptionAuthAesGmac192 => EspCipher::NullAuthAesGmac(192),
         TunnelEncryption::NoEncryptionAuthAesGmac256 => EspCipher::NullAuthAesGmac(256),
         TunnelEncryption::NoEncryption => EspCipher::Null,
-    };
-    let (combined, plain): (Vec<EspCipher>, Vec<EspCipher>) = p
-        .encryption_algorithms
-        .iter()
-        .map(cipher)
-        .partition(|c| c.is_combined());
-    let mut out = Vec::new();
-    if !combined.is_empty() {
-        out.push(EspProposal {
-            ciphers: combined,
-            integrity: vec![],
+    }
+}
+
+/// ESP proposals from an NSX tunnel profile, split as [`TunnelProfile::proposals`] says, with
+/// its PFS groups.
+pub fn esp_proposals(p: &TunnelProfile) -> Vec<EspProposal> {
+    let pfs: Vec<DhGroup> = p.pfs_groups().iter().filter_map(|g| group(*g)).collect();
+    p.proposals()
+        .into_iter()
+        .map(|spec| EspProposal {
+            ciphers: spec.ciphers.iter().map(|e| esp_cipher(*e)).collect(),
+            integrity: spec.integrity.iter().map(|d| integrity(*d)).collect(),
             pfs_groups: pfs.clone(),
             // NO_ESN preferred; ESN accepted from a peer that insists (RFC 4303 §2.2.1).
             esn: true,
-        });
-    }
-    if !plain.is_empty() {
-        out.push(EspProposal {
-            ciphers: plain,
-            integrity: p.digest_algorithms.iter().map(|d| integrity(*d)).collect(),
-            pfs_groups: pfs,
-            esn: true,
-        });
-    }
-    out
+        })
+        .collect()
 }
 
 /// An NSX ID string as an IKE identity (contract: IP literal, `=` DN, `@` email, else FQDN).

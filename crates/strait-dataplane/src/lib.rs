@@ -737,15 +737,13 @@ async fn sync_routes(vti: &vti::Vti, want: &[vti::VtiRoute]) {
         }
     }
     for w in want {
-        let effective = if w.net.addr().is_ipv6() && w.metric == 0 {
-            1024
-        } else {
-            w.metric
+        // Already there as wanted. Anything else (IPv6's metric 0, stored as 1024, included)
+        // goes to `add_route`, which is idempotent.
+        let wanted = vti::VtiRoute {
+            net: w.net.trunc(),
+            metric: w.metric,
         };
-        if have
-            .iter()
-            .any(|r| r.net == w.net.trunc() && r.metric == effective)
-        {
+        if have.contains(&wanted) {
             continue;
         }
         match vti::add_route(ifindex, w.net, w.metric).await {

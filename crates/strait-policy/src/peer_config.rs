@@ -141,29 +141,13 @@ fn one_line(s: &str) -> String {
 /// Java's `Date.toString()` in GMT, as NSX prints "Generated Time": `Mon Apr 29 07:07:43 GMT
 /// 2024`.
 pub fn nsx_time(epoch_ms: i64) -> String {
-    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let secs = epoch_ms.div_euclid(1000);
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    let (h, m, s) = (rem / 3600, rem / 60 % 60, rem % 60);
-    // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{} {} {d:02} {h:02}:{m:02}:{s:02} GMT {year}",
-        DAYS[days.rem_euclid(7) as usize],
-        MONTHS[(month - 1) as usize],
-    )
+    const JAVA_DATE: &[time::format_description::BorrowedFormatItem<'_>] = time::macros::format_description!(
+        "[weekday repr:short] [month repr:short] [day] [hour]:[minute]:[second] GMT [year]"
+    );
+    time::OffsetDateTime::from_unix_timestamp(epoch_ms.div_euclid(1000))
+        .ok()
+        .and_then(|t| t.format(JAVA_DATE).ok())
+        .unwrap_or_else(|| format!("{epoch_ms} ms since 1970"))
 }
 
 /// The address and prefix the peer's tunnel interface should use, for one of the session's
@@ -241,14 +225,14 @@ fn network_of(v: &PeerVti) -> String {
     sub.network().map(|n| n.to_string()).unwrap_or_default()
 }
 
-/// The PRF digests strait offers for an IKE profile: the digests (CBC ciphers), plus
-/// SHA2_256 for GCM ciphers (contract: GCM proposals use PRF-HMAC-SHA2-256).
+/// The PRF digests strait offers for an IKE profile: those of its proposals
+/// ([`IkeProfile::proposals`]), each once.
 fn prf_digests(p: &IkeProfile) -> Vec<DigestAlgorithm> {
-    let mut v = p.digest_algorithms.clone();
-    if p.encryption_algorithms.iter().any(|e| e.is_aead())
-        && !v.contains(&DigestAlgorithm::Sha2_256)
-    {
-        v.push(DigestAlgorithm::Sha2_256);
+    let mut v: Vec<DigestAlgorithm> = Vec::new();
+    for d in p.proposals().into_iter().flat_map(|spec| spec.prfs) {
+        if !v.contains(&d) {
+            v.push(d);
+        }
     }
     v
 }
@@ -536,56 +520,36 @@ pub fn swan_esp_cipher(e: TunnelEncryption) -> &'static str {
     }
 }
 
-/// The peer's IKE proposals, the same split strait makes (strait-control `ike_proposals`):
-/// CBC ciphers with the profile's digests as integrity and PRF; GCM ciphers (RFC 5282) with
-/// PRF-HMAC-SHA2-256.
+/// The peer's IKE proposals, the same split strait makes ([`IkeProfile::proposals`]: CBC
+/// ciphers with the profile's digests as integrity and PRF; GCM ciphers, RFC 5282, with
+/// PRF-HMAC-SHA2-256).
 pub fn swan_ike_proposals(p: &IkeProfile) -> Vec<String> {
     let groups: Vec<&str> = p.dh_groups.iter().map(|g| swan_group(*g)).collect();
-    let (gcm, cbc): (Vec<IkeEncryption>, Vec<IkeEncryption>) =
-        p.encryption_algorithms.iter().partition(|e| e.is_aead());
-    let mut out = Vec::new();
-    if !cbc.is_empty() {
-        let mut parts: Vec<&str> = cbc.iter().map(|e| swan_ike_cipher(*e)).collect();
-        parts.extend(p.digest_algorithms.iter().map(|d| swan_integrity(*d)));
-        parts.extend(p.digest_algorithms.iter().map(|d| swan_prf(*d)));
-        parts.extend(&groups);
-        out.push(parts.join("-"));
-    }
-    if !gcm.is_empty() {
-        let mut parts: Vec<&str> = gcm.iter().map(|e| swan_ike_cipher(*e)).collect();
-        parts.push(swan_prf(DigestAlgorithm::Sha2_256));
-        parts.extend(&groups);
-        out.push(parts.join("-"));
-    }
-    out
+    p.proposals()
+        .iter()
+        .map(|spec| {
+            let mut parts: Vec<&str> = spec.ciphers.iter().map(|e| swan_ike_cipher(*e)).collect();
+            parts.extend(spec.integrity.iter().map(|d| swan_integrity(*d)));
+            parts.extend(spec.prfs.iter().map(|d| swan_prf(*d)));
+            parts.extend(&groups);
+            parts.join("-")
+        })
+        .collect()
 }
 
-/// The peer's ESP proposals, the same split strait makes (strait-control `esp_proposals`):
-/// combined-mode transforms (GCM, GMAC) in one proposal, the others with the profile's
-/// digests in another; the DH groups (PFS on rekeys) when PFS is on.
+/// The peer's ESP proposals, the same split strait makes ([`TunnelProfile::proposals`]), with
+/// the DH groups (PFS on rekeys) when PFS is on.
 pub fn swan_esp_proposals(p: &TunnelProfile) -> Vec<String> {
-    let pfs: Vec<&str> = if p.enable_perfect_forward_secrecy {
-        p.dh_groups.iter().map(|g| swan_group(*g)).collect()
-    } else {
-        Vec::new()
-    };
-    let (combined, plain): (Vec<TunnelEncryption>, Vec<TunnelEncryption>) = p
-        .encryption_algorithms
+    let pfs: Vec<&str> = p.pfs_groups().iter().map(|g| swan_group(*g)).collect();
+    p.proposals()
         .iter()
-        .partition(|e| e.is_combined_mode());
-    let mut out = Vec::new();
-    if !combined.is_empty() {
-        let mut parts: Vec<&str> = combined.iter().map(|e| swan_esp_cipher(*e)).collect();
-        parts.extend(&pfs);
-        out.push(parts.join("-"));
-    }
-    if !plain.is_empty() {
-        let mut parts: Vec<&str> = plain.iter().map(|e| swan_esp_cipher(*e)).collect();
-        parts.extend(p.digest_algorithms.iter().map(|d| swan_integrity(*d)));
-        parts.extend(&pfs);
-        out.push(parts.join("-"));
-    }
-    out
+        .map(|spec| {
+            let mut parts: Vec<&str> = spec.ciphers.iter().map(|e| swan_esp_cipher(*e)).collect();
+            parts.extend(spec.integrity.iter().map(|d| swan_integrity(*d)));
+            parts.extend(&pfs);
+            parts.join("-")
+        })
+        .collect()
 }
 
 /// A connection (section) name swanctl accepts: letters, digits, `-` and `_` (a `.` would

@@ -11,7 +11,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::netns::{require_interop_env, Link, Netns};
+use common::netns::{require_interop_env, topology};
 use common::straitd::{configure, StraitInNs, SESSION};
 use serde_json::json;
 
@@ -49,11 +49,10 @@ fn the_console_shows_a_live_session_come_up() {
         "Chromium is missing: run scripts/install-deps.sh"
     );
     ensure_console_modules();
-    let a = Netns::new();
-    let b = Netns::new();
-    let _link = Link::veth(&a, "st-a", "198.51.100.1/24", &b, "st-b", "198.51.100.2/24");
-    let sa = StraitInNs::start(&a);
-    let sb = StraitInNs::start(&b);
+    let t = topology();
+    let (a, b) = (&t.a, &t.b);
+    let sa = StraitInNs::start(a);
+    let sb = StraitInNs::start(b);
     sb.api(|h| configure(h, B, A, "169.254.100.2", false, json!({})));
     sa.api(|h| {
         configure(

@@ -8,7 +8,7 @@
 //! Needs root and `scripts/install-deps.sh` (fails loudly otherwise, never skips).
 mod common;
 
-use common::netns::{ping, require_interop_env, Capture, Link, Netns, PskConn, StrongSwan};
+use common::netns::{ping, topology_with_lans, Capture, Netns, PskConn, StrongSwan, Topology};
 use common::straitd::{configure, StraitInNs, PSK, SESSION, WAIT};
 use serde_json::{json, Value};
 
@@ -17,22 +17,6 @@ const B: &str = "198.51.100.2";
 /// LAN addresses behind each side (on `lo`), routed over the tunnel.
 const LAN_A: &str = "10.1.0.1";
 const LAN_B: &str = "10.2.0.1";
-
-struct Topology {
-    a: Netns,
-    b: Netns,
-    _link: Link,
-}
-
-fn topology() -> Topology {
-    require_interop_env();
-    let a = Netns::new();
-    let b = Netns::new();
-    let link = Link::veth(&a, "st-a", "198.51.100.1/24", &b, "st-b", "198.51.100.2/24");
-    a.ip(&["addr", "add", &format!("{LAN_A}/32"), "dev", "lo"]);
-    b.ip(&["addr", "add", &format!("{LAN_B}/32"), "dev", "lo"]);
-    Topology { a, b, _link: link }
-}
 
 /// strait's session is UP with an installed tunnel; returns its status.
 fn strait_up(s: &StraitInNs) -> Value {
@@ -65,7 +49,7 @@ fn strait_and_strongswan(t: &Topology) -> (StraitInNs<'_>, StrongSwan, String) {
 
 #[test]
 fn strait_and_strongswan_ping_over_the_vti_and_count_it() {
-    let t = topology();
+    let t = topology_with_lans(LAN_A, LAN_B);
     let (strait, ss, vti) = strait_and_strongswan(&t);
     ss.wait_established("rb", WAIT);
     // The VTI: the session's address, up, an MTU that leaves room for ESP in UDP.
@@ -160,7 +144,7 @@ fn udp_rcvbuf_errors(ns: &Netns) -> u64 {
 /// A forced capture proves the packets cross the veth as ESP in UDP 4500.
 #[test]
 fn strait_to_strongswan_traffic_is_esp_in_udp_4500() {
-    let t = topology();
+    let t = topology_with_lans(LAN_A, LAN_B);
     let (strait, ss, _vti) = strait_and_strongswan(&t);
     let cap = Capture::start(&t.a, "st-a", "udp port 4500");
     let ok = ping(&t.a, "169.254.100.2", 3);
@@ -262,7 +246,7 @@ fn no_drops(s: &Value) {
 
 #[test]
 fn strait_to_strait_udp_encapsulated_ping_iperf3_both_ways_counters_match() {
-    let t = topology();
+    let t = topology_with_lans(LAN_A, LAN_B);
     let (sa, sb) = strait_pair(&t, json!({}));
     assert!(ping(&t.a, "169.254.100.2", 5), "{}", sa.log());
     assert!(ping(&t.b, "169.254.100.1", 5), "{}", sb.log());
@@ -291,7 +275,7 @@ fn strait_to_strait_udp_encapsulated_ping_iperf3_both_ways_counters_match() {
 
 #[test]
 fn strait_to_strait_plain_esp_when_udp_encapsulation_is_off() {
-    let t = topology();
+    let t = topology_with_lans(LAN_A, LAN_B);
     let (sa, _sb) = strait_pair(&t, json!({"udp_encapsulation": false}));
     let st = sa.status(SESSION);
     assert_eq!(st["sas"]["ike"]["udp_encapsulation"], false, "{st:#}");
@@ -377,7 +361,7 @@ fn rekey(s: &StraitInNs, action: &str) {
 /// SA-mismatch drops and no 1-second interval at zero. Rekeys from both ends.
 #[test]
 fn rekeys_from_both_ends_during_iperf3_lose_nothing_with_strongswan() {
-    let t = topology();
+    let t = topology_with_lans(LAN_A, LAN_B);
     let (strait, ss, _vti) = strait_and_strongswan(&t);
     let first = child_spis(&strait);
     let first_ike = strait.status(SESSION)["sas"]["ike"]["spi_i"].clone();
@@ -419,7 +403,7 @@ fn rekeys_from_both_ends_during_iperf3_lose_nothing_with_strongswan() {
 
 #[test]
 fn rekeys_from_both_ends_during_iperf3_lose_nothing_between_straits() {
-    let t = topology();
+    let t = topology_with_lans(LAN_A, LAN_B);
     let (sa, sb) = strait_pair(&t, json!({}));
     let first = child_spis(&sa);
     let first_ike = sa.status(SESSION)["sas"]["ike"]["spi_i"].clone();
@@ -449,7 +433,7 @@ fn rekeys_from_both_ends_during_iperf3_lose_nothing_between_straits() {
 /// ipsec0) and the SYN-ACK enters strait's VTI clamped (seen on the VTI).
 #[test]
 fn mss_clamping_is_visible_on_the_wire() {
-    let t = topology();
+    let t = topology_with_lans(LAN_A, LAN_B);
     let ss = StrongSwan::start(&t.b);
     ss.set_tunnel_addr("169.254.100.2/30");
     ss.add_tunnel_route(&format!("{LAN_A}/32"));

@@ -9,7 +9,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::netns::{require_interop_env, IkeSaInfo, Link, Netns, PskConn, StrongSwan};
+use common::netns::{topology, IkeSaInfo, PskConn, StrongSwan};
 use common::straitd::StraitInNs;
 use common::Http;
 use serde_json::{json, Value};
@@ -20,27 +20,6 @@ const SWAN: &str = "198.51.100.2";
 const WAIT: Duration = Duration::from_secs(20);
 const SVC: &str = "/policy/api/v1/infra/tier-0s/t0/ipsec-vpn-services/vpn";
 const SESSION: &str = "/policy/api/v1/infra/tier-0s/t0/ipsec-vpn-services/vpn/sessions/to-swan";
-
-struct Topology {
-    a: Netns,
-    b: Netns,
-    _link: Link,
-}
-
-fn topology() -> Topology {
-    require_interop_env();
-    let a = Netns::new();
-    let b = Netns::new();
-    let link = Link::veth(
-        &a,
-        "st-strait",
-        "198.51.100.1/24",
-        &b,
-        "st-swan",
-        "198.51.100.2/24",
-    );
-    Topology { a, b, _link: link }
-}
 
 /// The seed flow through the API: gateway, service, local endpoint, route-based session.
 fn configure(h: &Http, session: Value, profiles: &[(&str, Value)]) {

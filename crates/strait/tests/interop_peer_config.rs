@@ -12,9 +12,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::netns::{
-    ping, require_interop_env, IkeSaInfo, Link, Netns, StrongSwan, StrongSwanOptions,
-};
+use common::netns::{ping, topology, IkeSaInfo, StrongSwan, StrongSwanOptions};
 use common::straitd::StraitInNs;
 use common::Http;
 use serde_json::{json, Value};
@@ -28,27 +26,6 @@ const SESSION: &str = "/policy/api/v1/infra/tier-0s/t0/ipsec-vpn-services/vpn/se
 const CONN: &str = "strait-to-swan";
 /// "UP within 10 s" of the moment both sides have their configuration.
 const UP_WITHIN: Duration = Duration::from_secs(10);
-
-struct Topology {
-    a: Netns,
-    b: Netns,
-    _link: Link,
-}
-
-fn topology() -> Topology {
-    require_interop_env();
-    let a = Netns::new();
-    let b = Netns::new();
-    let link = Link::veth(
-        &a,
-        "st-strait",
-        "198.51.100.1/24",
-        &b,
-        "st-swan",
-        "198.51.100.2/24",
-    );
-    Topology { a, b, _link: link }
-}
 
 /// What a test case configures in strait.
 struct Case {

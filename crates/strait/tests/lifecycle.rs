@@ -15,7 +15,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::netns::{ping, require_interop_env, Link, Netns, PskConn, StrongSwan};
+use common::netns::{ping, topology_with_lans, Netns, PskConn, StrongSwan, Topology};
 use common::straitd::{configure, StraitInNs, PSK, SESSION, SVC};
 use serde_json::{json, Value};
 
@@ -30,22 +30,6 @@ const LAN_B: &str = "10.2.0.1";
 /// apart, so a dead peer is declared after about 3 + 0.5 × 4 = 5 s.
 const DPD: &str = "/policy/api/v1/infra/ipsec-vpn-dpd-profiles/fast";
 const DPD_PATH: &str = "/infra/ipsec-vpn-dpd-profiles/fast";
-
-struct Topology {
-    a: Netns,
-    b: Netns,
-    _link: Link,
-}
-
-fn topology() -> Topology {
-    require_interop_env();
-    let a = Netns::new();
-    let b = Netns::new();
-    let link = Link::veth(&a, "st-a", "198.51.100.1/24", &b, "st-b", "198.51.100.2/24");
-    a.ip(&["addr", "add", &format!("{LAN_A}/32"), "dev", "lo"]);
-    b.ip(&["addr", "add", &format!("{LAN_B}/32"), "dev", "lo"]);
-    Topology { a, b, _link: link }
-}
 
 /// The seed's next step: a static route to the remote LAN via the peer's VTI address.
 fn add_static_route(s: &StraitInNs, network: &str, next_hop: &str) {
@@ -145,7 +129,7 @@ fn lan_ping(t: &Topology) -> bool {
 
 #[test]
 fn seed_flow_between_straits_up_routes_disable_enable_and_restarts() {
-    let t = topology();
+    let t = topology_with_lans(LAN_A, LAN_B);
     let start = Instant::now();
     let (mut sa, sb) = strait_pair(&t, json!({}), false);
     let st = wait_for(&sa, "UP", Duration::from_secs(10), up);
@@ -265,7 +249,7 @@ fn seed_flow_between_straits_up_routes_disable_enable_and_restarts() {
 
 #[test]
 fn failures_between_straits_say_why() {
-    let t = topology();
+    let t = topology_with_lans(LAN_A, LAN_B);
     // Wrong PSK on the initiator.
     let (sa, sb) = strait_pair(&t, json!({}), false);
     wait_for(&sa, "UP", Duration::from_secs(10), up);
@@ -333,7 +317,7 @@ fn failures_between_straits_say_why() {
 
 #[test]
 fn dpd_declares_a_dead_strait_peer_and_the_initiator_comes_back() {
-    let t = topology();
+    let t = topology_with_lans(LAN_A, LAN_B);
     let sa = StraitInNs::start(&t.a);
     let mut sb = StraitInNs::start(&t.b);
     for s in [&sa, &sb] {
@@ -383,7 +367,7 @@ fn dpd_declares_a_dead_strait_peer_and_the_initiator_comes_back() {
 
 #[test]
 fn strongswan_peer_lifecycle_dpd_and_kill9() {
-    let t = topology();
+    let t = topology_with_lans(LAN_A, LAN_B);
     let mut ss = StrongSwan::start(&t.b);
     ss.set_tunnel_addr("169.254.100.2/30");
     ss.add_tunnel_route(&format!("{LAN_A}/32"));
@@ -471,7 +455,7 @@ fn child_algorithms(st: &Value) -> Vec<String> {
 
 #[test]
 fn profile_route_and_session_edits_are_realized_between_straits() {
-    let t = topology();
+    let t = topology_with_lans(LAN_A, LAN_B);
     let (sa, sb) = strait_pair(&t, json!({}), false);
     let st = wait_for(&sa, "UP", Duration::from_secs(10), up);
     let vti = st["interface_name"].as_str().unwrap().to_owned();
@@ -592,7 +576,7 @@ fn profile_route_and_session_edits_are_realized_between_straits() {
 
 #[test]
 fn the_services_ike_log_level_sets_the_ike_log() {
-    let t = topology();
+    let t = topology_with_lans(LAN_A, LAN_B);
     let sa = StraitInNs::start_with_service_log_level(&t.a);
     let sb = StraitInNs::start(&t.b);
     sb.api(|h| configure(h, B, A, VTI_B, false, json!({})));

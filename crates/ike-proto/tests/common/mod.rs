@@ -237,6 +237,41 @@ impl Pair {
         SessionId(format!("s-{B}"))
     }
 
+    /// Deliver again an old datagram (the `k`-th seen, modulo those on the wire): a duplicate
+    /// that also arrives out of order.
+    pub fn replay_old(&mut self, k: usize) {
+        if self.wire.is_empty() {
+            return;
+        }
+        let (from_a, t) = self.wire[k % self.wire.len()].clone();
+        let now = self.now;
+        let dst = if from_a { &mut self.b } else { &mut self.a };
+        dst.ep
+            .handle_datagram(now, t.remote, t.local, &t.data, &mut dst.rng);
+        self.deliver();
+    }
+
+    /// After a lossy run: both sides UP on the same IKE SA, each with exactly one Child SA,
+    /// the two halves of the same SA (with the sides' last log lines when not).
+    #[track_caller]
+    pub fn assert_converged(&self, seed: u64) {
+        let (sa, sb) = (self.status_a(), self.status_b());
+        assert_eq!(sa.ike_state, IkeState::Up, "seed {seed}: {sa:?}");
+        assert_eq!(sb.ike_state, IkeState::Up, "seed {seed}: {sb:?}");
+        let (x, y) = (sa.ike.unwrap(), sb.ike.unwrap());
+        assert_eq!((x.spi_i, x.spi_r), (y.spi_i, y.spi_r), "seed {seed}");
+        if self.a.children.len() != 1 || self.b.children.len() != 1 {
+            panic!(
+                "seed {seed}: a log {:?}\nb log {:?}\nstatus a {:?}\nstatus b {:?}",
+                &self.a.log[self.a.log.len().saturating_sub(12)..],
+                &self.b.log[self.b.log.len().saturating_sub(12)..],
+                self.status_a(),
+                self.status_b()
+            );
+        }
+        self.assert_one_matching_child();
+    }
+
     /// Both sides hold exactly one Child SA and they are the two halves of the same SA.
     #[track_caller]
     pub fn assert_one_matching_child(&self) -> (u32, u32) {

@@ -17,7 +17,7 @@ use crate::reader::{ObjectReader, IGNORED_METADATA_FIELDS};
 pub use certs::{Certificate, Crl, CrlDetails, X509Certificate};
 pub use common::{Common, Tag};
 pub use gateway::Gateway;
-pub use profiles::{DpdProfile, IkeProfile, TunnelProfile};
+pub use profiles::{DpdProfile, EspProposalSpec, IkeProfile, IkeProposalSpec, TunnelProfile};
 pub use route::{RouterNexthop, StaticRoute};
 pub use vpn::{
     LocalEndpoint, RouteBasedSession, TcpMssClamping, TunnelInterface, TunnelInterfaceIpSubnet,

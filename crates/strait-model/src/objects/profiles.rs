@@ -21,6 +21,31 @@ pub const TUNNEL_SA_LIFETIME_SECS: (i64, i64) = (900, 31_536_000);
 /// Default IPsec SA lifetime.
 pub const TUNNEL_SA_LIFETIME_DEFAULT_SECS: i64 = 3_600;
 
+/// One IKE proposal as strait negotiates an IKE profile (contract: CBC ciphers with the
+/// profile's digests as integrity and PRF; GCM ciphers, RFC 5282, in their own proposal with
+/// no integrity and PRF-HMAC-SHA2-256). strait's own proposals (strait-control) and the peer
+/// configuration it hands out (strait-policy `peer_config`) are both built from this, so
+/// they always agree.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IkeProposalSpec {
+    /// Ciphers, in the profile's order.
+    pub ciphers: Vec<IkeEncryption>,
+    /// Integrity algorithms (empty for AEAD ciphers).
+    pub integrity: Vec<DigestAlgorithm>,
+    /// PRFs.
+    pub prfs: Vec<DigestAlgorithm>,
+}
+
+/// One ESP proposal as strait negotiates a tunnel profile: combined-mode transforms (GCM,
+/// GMAC) in one proposal, the others (CBC, NULL) with the profile's digests in another.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EspProposalSpec {
+    /// Transforms, in the profile's order.
+    pub ciphers: Vec<TunnelEncryption>,
+    /// Integrity algorithms (empty for combined-mode transforms).
+    pub integrity: Vec<DigestAlgorithm>,
+}
+
 /// NSX `IPSecVpnIkeProfile`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct IkeProfile {
@@ -45,6 +70,29 @@ pub struct IkeProfile {
 }
 
 impl IkeProfile {
+    /// The proposals strait makes of this profile (see [`IkeProposalSpec`]); all share the
+    /// profile's DH groups.
+    pub fn proposals(&self) -> Vec<IkeProposalSpec> {
+        let (aead, cbc): (Vec<IkeEncryption>, Vec<IkeEncryption>) =
+            self.encryption_algorithms.iter().partition(|e| e.is_aead());
+        let mut out = Vec::new();
+        if !cbc.is_empty() {
+            out.push(IkeProposalSpec {
+                ciphers: cbc,
+                integrity: self.digest_algorithms.clone(),
+                prfs: self.digest_algorithms.clone(),
+            });
+        }
+        if !aead.is_empty() {
+            out.push(IkeProposalSpec {
+                ciphers: aead,
+                integrity: Vec::new(),
+                prfs: vec![DigestAlgorithm::Sha2_256],
+            });
+        }
+        out
+    }
+
     pub(crate) fn parse<'a>(
         r: &mut ObjectReader<'a>,
         p: &mut Problems,
@@ -140,6 +188,39 @@ pub struct TunnelProfile {
 }
 
 impl TunnelProfile {
+    /// The ESP proposals strait makes of this profile (see [`EspProposalSpec`]); all share
+    /// [`TunnelProfile::pfs_groups`].
+    pub fn proposals(&self) -> Vec<EspProposalSpec> {
+        let (combined, plain): (Vec<TunnelEncryption>, Vec<TunnelEncryption>) = self
+            .encryption_algorithms
+            .iter()
+            .partition(|e| e.is_combined_mode());
+        let mut out = Vec::new();
+        if !combined.is_empty() {
+            out.push(EspProposalSpec {
+                ciphers: combined,
+                integrity: Vec::new(),
+            });
+        }
+        if !plain.is_empty() {
+            out.push(EspProposalSpec {
+                ciphers: plain,
+                integrity: self.digest_algorithms.clone(),
+            });
+        }
+        out
+    }
+
+    /// The DH groups of CREATE_CHILD_SA key exchanges: the profile's groups when PFS is on,
+    /// none otherwise.
+    pub fn pfs_groups(&self) -> &[DhGroup] {
+        if self.enable_perfect_forward_secrecy {
+            &self.dh_groups
+        } else {
+            &[]
+        }
+    }
+
     pub(crate) fn parse<'a>(
         r: &mut ObjectReader<'a>,
         p: &mut Problems,

@@ -545,6 +545,31 @@ impl Link {
 // in_netns, ping
 // ---------------------------------------------------------------------------------------------
 
+/// Two test namespaces joined by a veth pair: `a` has 198.51.100.1/24 on `st-a`, `b` has
+/// 198.51.100.2/24 on `st-b`. All of it goes away on drop.
+pub struct Topology {
+    pub a: Netns,
+    pub b: Netns,
+    _link: Link,
+}
+
+/// A fresh [`Topology`] (after checking the interop environment).
+pub fn topology() -> Topology {
+    require_interop_env();
+    let a = Netns::new();
+    let b = Netns::new();
+    let link = Link::veth(&a, "st-a", "198.51.100.1/24", &b, "st-b", "198.51.100.2/24");
+    Topology { a, b, _link: link }
+}
+
+/// [`topology`] with a LAN address (/32 on `lo`) behind each side, for routes over a tunnel.
+pub fn topology_with_lans(lan_a: &str, lan_b: &str) -> Topology {
+    let t = topology();
+    t.a.ip(&["addr", "add", &format!("{lan_a}/32"), "dev", "lo"]);
+    t.b.ip(&["addr", "add", &format!("{lan_b}/32"), "dev", "lo"]);
+    t
+}
+
 /// Run `f` on a fresh thread that has joined `ns`'s network namespace (setns CLONE_NEWNET on
 /// `/run/netns/NAME`) and return its result (a panic in `f` is re-raised here). Sockets that
 /// thread opens, and threads it spawns, live in `ns`: e.g. build the HTTP client *inside*

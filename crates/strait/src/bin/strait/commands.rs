@@ -531,21 +531,7 @@ fn generic<F: ToBody>(client: &Client, out: &Output, spec: &Spec, verb: VerbKind
                     }
                     v
                 }
-                (ParentKind::Service, None, None) => {
-                    let mut v = Vec::new();
-                    for g in gateways(client)? {
-                        for s in client
-                            .list_all(&url(&format!("{}/ipsec-vpn-services", field(&g, "path"))))?
-                        {
-                            v.extend(client.list_all(&url(&format!(
-                                "{}/{}",
-                                field(&s, "path"),
-                                spec.segment
-                            )))?);
-                        }
-                    }
-                    v
-                }
+                (ParentKind::Service, None, None) => in_every_service(client, spec.segment)?,
                 _ => {
                     let parent = parent_path(client, spec, &scope)?;
                     client.list_all(&url(&format!("{parent}/{}", spec.segment)))?
@@ -1287,10 +1273,15 @@ fn session_path(client: &Client, id: &str, scope: &Scope) -> Result<String> {
 
 /// Every session of every service of every gateway.
 fn all_sessions(client: &Client) -> Result<Vec<Value>> {
+    in_every_service(client, "sessions")
+}
+
+/// The `segment` collection (`sessions`, `local-endpoints`) of every service of every gateway.
+fn in_every_service(client: &Client, segment: &str) -> Result<Vec<Value>> {
     let mut v = Vec::new();
     for g in gateways(client)? {
         for s in client.list_all(&url(&format!("{}/ipsec-vpn-services", field(&g, "path"))))? {
-            v.extend(client.list_all(&url(&format!("{}/sessions", field(&s, "path"))))?);
+            v.extend(client.list_all(&url(&format!("{}/{segment}", field(&s, "path"))))?);
         }
     }
     Ok(v)
