@@ -3,10 +3,12 @@
 # API, following the seed page (service, local endpoint, route-based session with tunnel
 # interfaces 169.254.100.1/30 and .2/30, PSK, remote ID, default profiles, then a static route).
 #
-#   sudo scripts/demo.sh up       install what is missing, build, create the sites, bring the
-#                                 tunnel UP, ping LAN to LAN, print the status table
-#   sudo scripts/demo.sh status   the status table of both sites again
-#   sudo scripts/demo.sh down     stop both straitd and remove what `up` created (only that)
+# Run as root (it creates network namespaces):
+#
+#   scripts/demo.sh up       install what is missing, build, create the sites, bring the
+#                            tunnel UP, ping LAN to LAN, print the status table
+#   scripts/demo.sh status   the status table of both sites again
+#   scripts/demo.sh down     stop both straitd and remove what `up` created (only that)
 #
 # Topology (all inside network namespaces this script creates; nothing touches the host's own
 # interfaces or routes):
@@ -15,7 +17,7 @@
 #                           VTI 169.254.100.1/30                VTI 169.254.100.2/30
 #
 # Each site runs its own straitd on https://127.0.0.1:8443 inside its namespace, e.g.
-#   sudo ip netns exec site-a target/release/strait --insecure session status
+#   ip netns exec site-a target/release/strait --insecure session status
 # with STRAIT_PASSWORD from $STRAIT_DEMO_DIR/admin-password (default /run/strait-demo).
 set -euo pipefail
 
@@ -184,10 +186,10 @@ up() {
     status_table
     echo
     echo "The demo is running. Try:"
-    echo "  sudo ip netns exec site-b-lan ping 10.1.0.10"
-    echo "  sudo env STRAIT_PASSWORD=\$(sudo cat $STATE/admin-password) ip netns exec site-a $BIN/strait --insecure session show to-peer"
-    echo "  sudo $0 status"
-    echo "  sudo $0 down"
+    echo "  ip netns exec site-b-lan ping 10.1.0.10"
+    echo "  STRAIT_PASSWORD=\$(cat $STATE/admin-password) ip netns exec site-a $BIN/strait --insecure session show to-peer"
+    echo "  $0 status"
+    echo "  $0 down"
 }
 
 down() {
@@ -217,7 +219,7 @@ down() {
 
 case "${1:-}" in
     up) up ;;
-    status) need_root status; [ -f "$STATE/admin-password" ] || die "not running; start it with: sudo $0 up"; status_table ;;
+    status) need_root status; [ -f "$STATE/admin-password" ] || die "not running; start it with: $0 up"; status_table ;;
     down) down ;;
     *) echo "usage: $0 up|status|down" >&2; exit 2 ;;
 esac
