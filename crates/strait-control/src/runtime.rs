@@ -289,7 +289,10 @@ struct Sockets {
 
 impl Sockets {
     /// Drop sockets of addresses no longer wanted (after the Deletes sent from them left).
-    fn prune(&mut self, want: &HashSet<IpAddr>, dataplane: &Dataplane) {
+    /// Returns once port 500 is really closed: its reader task holds the socket, and an
+    /// address wanted again right away (a session disabled and enabled at once) must be able
+    /// to bind it.
+    async fn prune(&mut self, want: &HashSet<IpAddr>, dataplane: &Dataplane) {
         let stale: Vec<SocketAddr> = self
             .by_addr
             .keys()
@@ -302,6 +305,8 @@ impl Sockets {
             }
             if let Some(r) = self.readers.remove(&a) {
                 r.abort();
+                // Cancelled, as asked: the task and its socket are gone.
+                let _ = r.await;
             }
         }
         self.failed.retain(|ip, _| want.contains(ip));
@@ -435,7 +440,7 @@ async fn run(
                 let wanted = rt.reconcile(&mut ep, &mut sockets, &mut rng).await;
                 flush(&mut ep, &sockets, &dataplane, &board, &mut rng).await;
                 if let Some(w) = wanted {
-                    sockets.prune(&w, &dataplane);
+                    sockets.prune(&w, &dataplane).await;
                 }
             }
             // A local endpoint address may be added to the host later: try binding again.
@@ -443,7 +448,7 @@ async fn run(
                 let wanted = rt.reconcile(&mut ep, &mut sockets, &mut rng).await;
                 flush(&mut ep, &sockets, &dataplane, &board, &mut rng).await;
                 if let Some(w) = wanted {
-                    sockets.prune(&w, &dataplane);
+                    sockets.prune(&w, &dataplane).await;
                 }
             }
             _ = async { match wake { Some(t) => tokio::time::sleep_until(t).await, None => std::future::pending().await } } => {

@@ -623,3 +623,23 @@ fn the_services_ike_log_level_sets_the_ike_log() {
         "INFO lines at ERROR"
     );
 }
+
+#[test]
+fn disable_and_enable_at_once_rebind_ike() {
+    // Disabling the only session on an address closes its IKE socket; enabling it again at
+    // once must bind port 500 again, not fail with "Address already in use".
+    let t = topology_with_lans(LAN_A, LAN_B);
+    let (sa, _sb) = strait_pair(&t, json!({}), false);
+    wait_for(&sa, "UP", Duration::from_secs(10), up);
+    for round in 0..10 {
+        set_session(&sa, json!({"enabled": false}));
+        set_session(&sa, json!({"enabled": true}));
+        let st = wait_for(
+            &sa,
+            "UP after disable + enable",
+            Duration::from_secs(10),
+            |st| up(st) || st["ike_status"]["fail_reason"] == "Configuration failed",
+        );
+        assert!(up(&st), "round {round}: {st:#}");
+    }
+}
