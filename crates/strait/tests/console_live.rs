@@ -51,6 +51,12 @@ fn the_console_shows_a_live_session_come_up() {
     ensure_console_modules();
     let t = topology();
     let (a, b) = (&t.a, &t.b);
+    // Chromium runs in `a` and aborts its requests whenever an interface or address there
+    // changes (net::ERR_NETWORK_CHANGED). The fresh veth's IPv6 link-local address would
+    // finish its duplicate address detection a moment later, possibly while the console's
+    // modules load; this test is IPv4 only, so IPv6 is off in `a` from the start.
+    a.run(&["sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1"]);
+    a.run(&["sysctl", "-qw", "net.ipv6.conf.default.disable_ipv6=1"]);
     let sa = StraitInNs::start(a);
     let sb = StraitInNs::start(b);
     sb.api(|h| configure(h, B, A, "169.254.100.2", false, json!({})));
