@@ -55,7 +55,8 @@ const RETRY_MAX: Duration = Duration::from_secs(120);
 pub struct Endpoint {
     pub(crate) cfg: EndpointConfig,
     pub(crate) sessions: BTreeMap<SessionId, Session>,
-    pub(crate) sas: HashMap<u64, IkeSa>,
+    /// IKE SAs by handle (a BTreeMap: timers fire in a fixed order, so a seeded run replays).
+    pub(crate) sas: BTreeMap<u64, IkeSa>,
     /// Our IKE SPI → SA.
     pub(crate) by_spi: HashMap<[u8; 8], u64>,
     /// Responder: (peer, initiator SPI) → SA, to answer retransmitted IKE_SA_INIT requests.
@@ -75,7 +76,7 @@ impl Endpoint {
         Endpoint {
             cfg,
             sessions: BTreeMap::new(),
-            sas: HashMap::new(),
+            sas: BTreeMap::new(),
             by_spi: HashMap::new(),
             by_init: HashMap::new(),
             next_handle: 1,
@@ -264,6 +265,127 @@ impl Endpoint {
             at(s.retry_at);
         }
         t
+    }
+
+    /// Every Child SA of a session that the data plane must hold right now: those announced
+    /// by [`Event::ChildSaInstalled`] and not yet by [`Event::ChildSaDeleted`], on all of
+    /// the session's IKE SAs (a rekeyed or duplicate one being deleted included), as
+    /// (inbound SPI, outbound SPI), sorted.
+    pub fn installed_child_sas(&self, id: &SessionId) -> Vec<(u32, u32)> {
+        let mut v: Vec<(u32, u32)> = self
+            .sas
+            .values()
+            .filter(|sa| &sa.session == id)
+            .flat_map(|sa| sa.children.iter().map(|c| (c.spi_in, c.spi_out)))
+            .collect();
+        v.sort_unstable();
+        v
+    }
+
+    /// Delete one Child SA of a session (an INFORMATIONAL Delete, §1.4.1); an IKE SA left
+    /// without a Child SA creates a new one. For a Child SA the data plane could not
+    /// install. Returns false if the session has no such Child SA.
+    pub fn delete_child_sa(
+        &mut self,
+        now: Instant,
+        id: &SessionId,
+        spi_in: u32,
+        rng: &mut dyn Random,
+    ) -> bool {
+        let Some(h) = self
+            .session_sas(id)
+            .into_iter()
+            .find(|h| self.sas[h].child(spi_in).is_some())
+        else {
+            return false;
+        };
+        self.queue(h, Task::DeleteChildren(vec![spi_in]));
+        self.drive(now, h, rng);
+        true
+    }
+
+    /// The endpoint's own invariants (RFC 7296 state kept consistent with its indexes).
+    /// The runtime checks them after every input in test and debug builds.
+    pub fn check_invariants(&self) -> Result<(), String> {
+        let mut child_spis = std::collections::BTreeSet::new();
+        for (h, sa) in &self.sas {
+            if !self.sessions.contains_key(&sa.session) {
+                return Err(format!("IKE SA {h} belongs to no session ({})", sa.session));
+            }
+            if sa.state != SaState::InitSent && self.by_spi.get(&sa.local_spi()) != Some(h) {
+                return Err(format!(
+                    "IKE SA {h} ({:?}) is not indexed by its SPI",
+                    sa.state
+                ));
+            }
+            if matches!(sa.state, SaState::Established | SaState::Rekeyed)
+                && (sa.keys.is_none() || sa.suite.is_none())
+            {
+                return Err(format!("IKE SA {h} is {:?} without keys", sa.state));
+            }
+            if sa.children.len() > 16 {
+                return Err(format!("IKE SA {h} has {} Child SAs", sa.children.len()));
+            }
+            if !sa.children.is_empty()
+                && !matches!(
+                    sa.state,
+                    SaState::Established | SaState::Rekeyed | SaState::Deleting
+                )
+            {
+                return Err(format!("IKE SA {h} has Child SAs in state {:?}", sa.state));
+            }
+            for c in &sa.children {
+                if !child_spis.insert(c.spi_in) {
+                    return Err(format!("inbound SPI {:08x} used twice", c.spi_in));
+                }
+            }
+            if sa.queue.len() > 64 {
+                return Err(format!("IKE SA {h} has {} queued tasks", sa.queue.len()));
+            }
+        }
+        for (spi, h) in &self.by_spi {
+            match self.sas.get(h) {
+                Some(sa) if sa.local_spi() == *spi => {}
+                _ => {
+                    return Err(format!(
+                        "SPI index {} points to a missing IKE SA",
+                        hex8(spi)
+                    ))
+                }
+            }
+        }
+        if let Some(h) = self.by_init.values().find(|h| !self.sas.contains_key(h)) {
+            return Err(format!("IKE_SA_INIT index points to missing IKE SA {h}"));
+        }
+        for (id, s) in &self.sessions {
+            match s.status.ike_state {
+                IkeState::Up => {
+                    if self.established_sa(id).is_none() {
+                        return Err(format!("{id} is UP without an established IKE SA"));
+                    }
+                    // Every Child SA the status shows is installed (during an IKE rekey
+                    // collision it may sit on the other new IKE SA for a moment).
+                    let installed = self.installed_child_sas(id);
+                    if let Some(c) = s
+                        .status
+                        .children
+                        .iter()
+                        .find(|c| installed.binary_search(&(c.spi_in, c.spi_out)).is_err())
+                    {
+                        return Err(format!(
+                            "{id}: status shows Child SA {:08x}/{:08x}, which is not installed",
+                            c.spi_in, c.spi_out
+                        ));
+                    }
+                }
+                IkeState::Down | IkeState::Negotiating => {
+                    if !s.status.children.is_empty() || s.status.ike.is_some() {
+                        return Err(format!("{id} is not UP but shows SAs"));
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Status of a session.
@@ -862,6 +984,10 @@ fn dpd_due(sa: &IkeSa, s: &Session) -> Option<Instant> {
     }
     let base = sa.dpd_sent.map_or(alive, |t| t.max(alive));
     Some(base + dpd.effective_interval())
+}
+
+fn hex8(b: &[u8; 8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
 fn session_remote(ep: &Endpoint, id: &SessionId) -> String {

@@ -14,6 +14,7 @@ pub mod counters;
 pub mod mss;
 mod raw;
 pub mod sa;
+pub mod sa_set;
 mod socket;
 pub mod tunnel;
 pub mod vti;
@@ -33,7 +34,7 @@ use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, AtomicU8};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
 use esp_proto::{InboundSa, OutboundSa, SaKeys};
@@ -49,6 +50,7 @@ pub use tunnel::{vti_mtu, DfPolicy, TunnelSpec, OUTER_MTU};
 pub use vti::VtiRoute;
 
 use sa::{Inbound, Outbound};
+use sa_set::{SaSetError, TunnelSas};
 use tunnel::{Settings, Tunnel};
 
 /// An IKE message that arrived on port 4500: (local address, peer address, datagram with its
@@ -111,9 +113,42 @@ pub enum DataplaneError {
         /// What esp-proto rejected.
         source: esp_proto::EspError,
     },
+    /// The tunnel's SA set refused the SA (its inbound SPI is installed already, or the
+    /// tunnel has too many SAs).
+    #[error("cannot install the Child SA of {session}: {source}")]
+    Refused {
+        /// The session.
+        session: String,
+        /// Why.
+        source: SaSetError,
+    },
     /// An outer socket could not be opened.
     #[error("{0}")]
     Socket(String),
+}
+
+/// One Child SA as the data plane holds it (see [`Dataplane::sa_state`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChildSaState {
+    /// Inbound SPI.
+    pub spi_in: u32,
+    /// Outbound SPI.
+    pub spi_out: u32,
+    /// Its inbound half decrypts (is in the SPI table).
+    pub inbound: bool,
+    /// The peer is known to have it (see [`sa_set`]).
+    pub peer_has_it: bool,
+}
+
+/// A tunnel's Child SAs as the data plane holds them.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TunnelSaState {
+    /// Installed Child SAs, oldest first.
+    pub child_sas: Vec<ChildSaState>,
+    /// Inbound SPI of the Child SA packets leave on.
+    pub sender: Option<u32>,
+    /// The workers send on that SA (what they read is the set's choice).
+    pub sender_published: bool,
 }
 
 /// One worker's port-4500 socket.
@@ -476,7 +511,7 @@ impl Dataplane {
             settings: ArcSwap::new(Arc::new(Settings::of(spec))),
             queues,
             outbound: Default::default(),
-            pending: Mutex::new(None),
+            sas: Mutex::new(TunnelSas::default()),
             counters: Default::default(),
             vti: tokio::sync::Mutex::new(Some(vti)),
             closed: AtomicBool::new(false),
@@ -507,7 +542,7 @@ impl Dataplane {
         };
         let Some(t) = tunnel else { return };
         t.closed.store(true, std::sync::atomic::Ordering::Relaxed);
-        t.outbound.store(None);
+        t.with_sas(|sas| *sas = TunnelSas::default());
         let vti = t.vti.lock().await.take();
         if let Some(v) = vti {
             let name = v.name().to_owned();
@@ -557,6 +592,30 @@ impl Dataplane {
         if sa.encapsulation == Encapsulation::Esp {
             self.raw_port(sa.local.ip()).await?;
         }
+        let out = Arc::new(Outbound {
+            sa: outbound,
+            remote: sa.remote,
+            local: sa.local,
+            encapsulation: sa.encapsulation,
+            rekey_requested: AtomicBool::new(false),
+        });
+        // Outbound first: an SA the set refuses (duplicate SPI, too many) installs nothing.
+        let now = Instant::now();
+        tunnel
+            .with_sas(|sas| {
+                sas.install(
+                    sa.spi_in,
+                    sa.spi_out,
+                    out,
+                    sa.initiator,
+                    now,
+                    self.cfg.promote_after,
+                )
+            })
+            .map_err(|source| DataplaneError::Refused {
+                session: sa.session.clone(),
+                source,
+            })?;
         {
             let _w = lock(&self.shared.write);
             let mut map = HashMap::clone(&self.shared.inbound.load());
@@ -566,43 +625,31 @@ impl Dataplane {
                     sa: Mutex::new(inbound),
                     tunnel: tunnel.clone(),
                     used: AtomicBool::new(false),
-                    spi_out: sa.spi_out,
+                    spi_in: sa.spi_in,
                 }),
             );
             self.shared.inbound.store(Arc::new(map));
         }
-        let out = Arc::new(Outbound {
-            sa: outbound,
-            remote: sa.remote,
-            local: sa.local,
-            encapsulation: sa.encapsulation,
-            rekey_requested: AtomicBool::new(false),
-        });
-        let first = tunnel.outbound.load().is_none();
-        if sa.initiator || first {
-            tunnel.set_outbound(out);
-        } else {
-            // Make-before-break as rekey responder: the initiator installs the new SA when our
-            // response arrives; until it uses it (or deletes the old one), keep sending on the
-            // old one.
-            tunnel.set_pending(out);
+        if !sa.initiator {
+            // As responder the peer installs this SA when our response arrives: it becomes
+            // the sender when the peer uses it, or after `promote_after` (see `sa_set`).
             let t = tunnel.clone();
-            let spi_out = sa.spi_out;
             let after = self.cfg.promote_after;
             self.timers.spawn(async move {
                 tokio::time::sleep(after).await;
-                t.promote(spi_out);
+                t.with_sas(|sas| sas.handle_timeout(Instant::now()));
             });
         }
         tracing::info!(session = %sa.session, vti = %tunnel.ifname, spi_in = format_args!("{:08x}", sa.spi_in), spi_out = format_args!("{:08x}", sa.spi_out), transform = ?sa.transform, encapsulation = ?sa.encapsulation, "Child SA installed in the data plane");
         Ok(())
     }
 
-    /// Remove a Child SA: outbound at once, inbound after a grace period for packets already
-    /// in flight.
+    /// Remove a Child SA: outbound at once (the tunnel falls back to the newest remaining
+    /// SA), inbound after a grace period for packets already in flight.
     pub fn remove(&self, session: &str, spi_in: u32, spi_out: u32) {
+        let _ = spi_out;
         if let Some(t) = self.shared.tunnels.load().get(session) {
-            t.remove_outbound(spi_out);
+            t.with_sas(|sas| sas.remove(spi_in));
         }
         let shared = self.shared.clone();
         let linger = self.cfg.inbound_linger;
@@ -611,9 +658,16 @@ impl Dataplane {
             tokio::time::sleep(linger).await;
             let _w = lock(&shared.write);
             let mut map = HashMap::clone(&shared.inbound.load());
-            if map
-                .get(&spi_in)
-                .is_some_and(|i| i.tunnel.session == session)
+            // Unless the same SPI was installed again meanwhile (it is then in the set).
+            let reinstalled = shared
+                .tunnels
+                .load()
+                .get(&session)
+                .is_some_and(|t| t.sas().entries().any(|e| e.spi_in == spi_in));
+            if !reinstalled
+                && map
+                    .get(&spi_in)
+                    .is_some_and(|i| i.tunnel.session == session)
             {
                 map.remove(&spi_in);
                 shared.inbound.store(Arc::new(map));
@@ -628,6 +682,41 @@ impl Dataplane {
             .load()
             .get(session)
             .is_some_and(|t| t.outbound.load().is_some())
+    }
+
+    /// The session's Child SAs as the data plane holds them (None: no tunnel): what the
+    /// control plane's invariant checks compare with IKE's view.
+    pub fn sa_state(&self, session: &str) -> Option<TunnelSaState> {
+        let tunnels = self.shared.tunnels.load();
+        let t = tunnels.get(session)?;
+        let inbound = self.shared.inbound.load();
+        let sas = t.sas();
+        let view = sas.view();
+        let published = t.outbound.load().as_ref().map(|o| o.sa.spi());
+        let sender_out = sas.sender().map(|e| e.spi_out);
+        Some(TunnelSaState {
+            child_sas: view
+                .sas
+                .iter()
+                .map(|&(spi_in, spi_out, peer_has_it)| ChildSaState {
+                    spi_in,
+                    spi_out,
+                    inbound: inbound
+                        .get(&spi_in)
+                        .is_some_and(|i| i.tunnel.session == session),
+                    peer_has_it,
+                })
+                .collect(),
+            sender: view.sender,
+            sender_published: published.is_some() && published == sender_out,
+        })
+    }
+
+    /// Sessions that have a tunnel.
+    pub fn tunnel_sessions(&self) -> Vec<String> {
+        let mut v: Vec<String> = self.shared.tunnels.load().keys().cloned().collect();
+        v.sort();
+        v
     }
 
     /// The session's VTI name, if it has one.

@@ -91,9 +91,9 @@ impl Outbound {
 pub(crate) struct Inbound {
     pub(crate) sa: Mutex<InboundSa>,
     pub(crate) tunnel: Arc<Tunnel>,
-    /// Set at the first packet that authenticates: then a pending outbound SA of the same
-    /// exchange is promoted (make-before-break).
+    /// Set at the first packet that authenticates: the peer has this Child SA, so its
+    /// outbound half may be sent on (make-before-break, see `sa_set`).
     pub(crate) used: AtomicBool,
-    /// The SPI of the outbound half negotiated with it.
-    pub(crate) spi_out: u32,
+    /// Its SPI (the key of the Child SA in the tunnel's SA set).
+    pub(crate) spi_in: u32,
 }

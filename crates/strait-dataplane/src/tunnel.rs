@@ -12,6 +12,7 @@ use tun_rs::AsyncDevice;
 use crate::counters::TunnelCounters;
 use crate::mss::{default_mss, MssDirection, MssPolicy};
 use crate::sa::Outbound;
+use crate::sa_set::TunnelSas;
 use crate::vti::Vti;
 
 /// The path MTU assumed outside the tunnel: Ethernet's 1500 bytes.
@@ -110,10 +111,11 @@ pub(crate) struct Tunnel {
     pub(crate) settings: ArcSwap<Settings>,
     /// One TUN queue per worker, registered with that worker's runtime.
     pub(crate) queues: Vec<Arc<AsyncDevice>>,
-    /// The SA packets are sent on.
+    /// The SA packets are sent on, as chosen by `sas` (published for lock-free reads by the
+    /// workers; written only under the `sas` lock).
     pub(crate) outbound: ArcSwapOption<Outbound>,
-    /// A newer SA from a rekey we answered, waiting for the peer to use it first.
-    pub(crate) pending: Mutex<Option<Arc<Outbound>>>,
+    /// Every installed Child SA of the tunnel (see `sa_set`).
+    pub(crate) sas: Mutex<TunnelSas<Outbound>>,
     pub(crate) counters: TunnelCounters,
     pub(crate) vti: tokio::sync::Mutex<Option<Vti>>,
     pub(crate) closed: AtomicBool,
@@ -128,44 +130,26 @@ impl Tunnel {
         self.closed.load(Ordering::Relaxed)
     }
 
-    fn pending(&self) -> std::sync::MutexGuard<'_, Option<Arc<Outbound>>> {
-        self.pending.lock().unwrap_or_else(PoisonError::into_inner)
+    pub(crate) fn sas(&self) -> std::sync::MutexGuard<'_, TunnelSas<Outbound>> {
+        self.sas.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Start sending on `out` now (we initiated its exchange, or there is nothing else).
-    pub(crate) fn set_outbound(&self, out: Arc<Outbound>) {
-        *self.pending() = None;
-        self.outbound.store(Some(out));
-    }
-
-    /// Keep `out` until the peer shows it has it (make-before-break as rekey responder).
-    pub(crate) fn set_pending(&self, out: Arc<Outbound>) {
-        *self.pending() = Some(out);
-    }
-
-    /// The pending SA whose outbound SPI is `spi_out` becomes current.
-    pub(crate) fn promote(&self, spi_out: u32) -> bool {
-        let mut pending = self.pending();
-        if pending.as_ref().is_some_and(|p| p.sa.spi() == spi_out) {
-            if let Some(p) = pending.take() {
-                self.outbound.store(Some(p));
-                return true;
-            }
-        }
-        false
-    }
-
-    /// The SA with outbound SPI `spi_out` is gone: stop using it, falling back to a pending
-    /// successor.
-    pub(crate) fn remove_outbound(&self, spi_out: u32) {
-        let mut pending = self.pending();
-        if pending.as_ref().is_some_and(|p| p.sa.spi() == spi_out) {
-            *pending = None;
-        }
+    /// Change the SA set and publish its sender to the workers (under the lock, so that
+    /// concurrent changes publish in order).
+    pub(crate) fn with_sas<T>(&self, f: impl FnOnce(&mut TunnelSas<Outbound>) -> T) -> T {
+        let mut sas = self.sas();
+        let r = f(&mut sas);
+        let sender = sas.sender().map(|e| e.sa.clone());
         let current = self.outbound.load();
-        if current.as_ref().is_some_and(|o| o.sa.spi() == spi_out) {
-            self.outbound.store(pending.take());
+        let same = match (current.as_ref(), sender.as_ref()) {
+            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+            (None, None) => true,
+            _ => false,
+        };
+        if !same {
+            self.outbound.store(sender);
         }
+        r
     }
 
     /// The outer address of the current SA's peer, if any.

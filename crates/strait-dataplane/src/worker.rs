@@ -432,8 +432,10 @@ impl InboundPath {
                 return;
             }
         };
-        if !inbound.used.swap(true, Ordering::Relaxed) && tunnel.promote(inbound.spi_out) {
-            tracing::debug!(session = %tunnel.session, spi_out = format_args!("{:08x}", inbound.spi_out), "peer uses the new SA: sending on it too");
+        if !inbound.used.swap(true, Ordering::Relaxed)
+            && tunnel.with_sas(|sas| sas.peer_used(inbound.spi_in))
+        {
+            tracing::debug!(session = %tunnel.session, spi_in = format_args!("{:08x}", inbound.spi_in), "peer uses the new SA: sending on it too");
         }
         // RFC 4303 §2.6: next header 59 is a dummy packet (traffic flow confidentiality).
         if next_header == 59 {

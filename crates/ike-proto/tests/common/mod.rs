@@ -138,6 +138,28 @@ impl Pair {
             }
             side.events.push(e);
         }
+        // After every input: the endpoint's own invariants, and the Child SAs the events
+        // installed are exactly those it says the data plane must hold.
+        if let Err(e) = side.ep.check_invariants() {
+            panic!("endpoint invariant violated: {e}\nlog {:?}", side.log);
+        }
+        let ids: Vec<SessionId> = side.ep.sessions().cloned().collect();
+        let mut want: Vec<(u32, u32)> = ids
+            .iter()
+            .flat_map(|id| side.ep.installed_child_sas(id))
+            .collect();
+        want.sort_unstable();
+        let mut have: Vec<(u32, u32)> = side
+            .children
+            .iter()
+            .map(|c| (c.spi_in, c.spi_out))
+            .collect();
+        have.sort_unstable();
+        assert_eq!(
+            want, have,
+            "installed Child SAs differ from the events; log {:?}",
+            side.log
+        );
     }
 
     /// Deliver datagrams until both sides are quiet (no timers advanced).
