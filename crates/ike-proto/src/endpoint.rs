@@ -267,16 +267,39 @@ impl Endpoint {
         t
     }
 
-    /// Every Child SA of a session that the data plane must hold right now: those announced
-    /// by [`Event::ChildSaInstalled`] and not yet by [`Event::ChildSaDeleted`], on all of
-    /// the session's IKE SAs (a rekeyed or duplicate one being deleted included), as
-    /// (inbound SPI, outbound SPI), sorted.
+    /// Every Child SA of a session the data plane must be able to send on right now: those
+    /// announced by [`Event::ChildSaInstalled`] and not yet by [`Event::ChildSaRetired`] or
+    /// [`Event::ChildSaDeleted`], on all of the session's IKE SAs (a rekeyed one included),
+    /// as (inbound SPI, outbound SPI), sorted.
     pub fn installed_child_sas(&self, id: &SessionId) -> Vec<(u32, u32)> {
         let mut v: Vec<(u32, u32)> = self
             .sas
             .values()
             .filter(|sa| &sa.session == id)
-            .flat_map(|sa| sa.children.iter().map(|c| (c.spi_in, c.spi_out)))
+            .flat_map(|sa| {
+                sa.children
+                    .iter()
+                    .filter(|c| !c.retired)
+                    .map(|c| (c.spi_in, c.spi_out))
+            })
+            .collect();
+        v.sort_unstable();
+        v
+    }
+
+    /// Child SAs of a session being deleted by us: retired ([`Event::ChildSaRetired`]), so
+    /// the data plane holds only their inbound halves until [`Event::ChildSaDeleted`].
+    pub fn retired_child_sas(&self, id: &SessionId) -> Vec<(u32, u32)> {
+        let mut v: Vec<(u32, u32)> = self
+            .sas
+            .values()
+            .filter(|sa| &sa.session == id)
+            .flat_map(|sa| {
+                sa.children
+                    .iter()
+                    .filter(|c| c.retired)
+                    .map(|c| (c.spi_in, c.spi_out))
+            })
             .collect();
         v.sort_unstable();
         v
@@ -299,7 +322,7 @@ impl Endpoint {
         else {
             return false;
         };
-        self.queue(h, Task::DeleteChildren(vec![spi_in]));
+        self.delete_children(now, h, vec![spi_in]);
         self.drive(now, h, rng);
         true
     }
@@ -489,7 +512,7 @@ impl Endpoint {
             if sa.expire_at.is_some_and(|t| now >= t) {
                 // Hard lifetime reached without a rekey: start over.
                 sa.expire_at = None;
-                self.queue(h, Task::DeleteIke);
+                self.doom(now, h, rng);
             } else if sa.rekey_at.is_some_and(|t| now >= t) {
                 if let Some(sa) = self.sas.get_mut(&h) {
                     sa.rekey_at = None;
@@ -549,7 +572,7 @@ impl Endpoint {
                 self.queue(h, Task::RekeyChild(spi));
             }
             if !expired.is_empty() {
-                self.queue(h, Task::DeleteChildren(expired));
+                self.delete_children(now, h, expired);
             }
             // DPD (§2.4): probe when due. `dpd_due` is None while any request is queued or in
             // flight (its retransmissions already test liveness), so at most one probe
@@ -633,7 +656,7 @@ impl Endpoint {
         self.session_sas(id)
             .into_iter()
             .rev()
-            .find(|h| self.sas[h].state == SaState::Established)
+            .find(|h| self.sas[h].state == SaState::Established && !self.sas[h].doomed)
     }
 
     pub(crate) fn register_sa(&mut self, h: u64, sa: IkeSa) {
@@ -898,7 +921,7 @@ impl Endpoint {
         let children: Vec<ChildSaInfo> = sa
             .children
             .iter()
-            .filter(|c| !c.superseded)
+            .filter(|c| !c.superseded && !c.retired)
             .map(|c| ChildSaInfo {
                 spi_in: c.spi_in,
                 spi_out: c.spi_out,

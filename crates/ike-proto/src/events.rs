@@ -75,7 +75,18 @@ pub enum Event {
     /// Install this Child SA (both directions). During a rekey the old one stays installed
     /// until [`Event::ChildSaDeleted`] names it (make-before-break).
     ChildSaInstalled(Box<ChildSaParams>),
-    /// Remove a Child SA.
+    /// Stop sending on a Child SA: we are deleting it (§1.4.1), and the peer may remove it
+    /// before our Delete is answered. Its inbound half keeps decrypting until
+    /// [`Event::ChildSaDeleted`] names it.
+    ChildSaRetired {
+        /// Owning session.
+        session: SessionId,
+        /// Our inbound SPI.
+        spi_in: u32,
+        /// Our outbound SPI.
+        spi_out: u32,
+    },
+    /// Remove a Child SA (both directions; a retired one's inbound half).
     ChildSaDeleted {
         /// Owning session.
         session: SessionId,

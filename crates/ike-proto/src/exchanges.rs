@@ -251,7 +251,7 @@ impl Endpoint {
         };
         let local = SocketAddr::new(cfg.local, IKE_PORT);
         let remote = SocketAddr::new(cfg.remote, IKE_PORT);
-        let mut sa = IkeSa::new(id.clone(), true, local, remote);
+        let mut sa = IkeSa::new(id.clone(), true, local, remote, now);
         sa.spi_i = loop {
             let s = random::ike_spi(rng);
             if !self.by_spi.contains_key(&s) {
@@ -575,7 +575,7 @@ impl Endpoint {
             refuse(self, NotifyType::INVALID_SYNTAX, Vec::new());
             return;
         };
-        let mut sa = IkeSa::new(cfg.id.clone(), false, local, remote);
+        let mut sa = IkeSa::new(cfg.id.clone(), false, local, remote, now);
         sa.spi_i = header.spi_i;
         sa.spi_r = loop {
             let s = random::ike_spi(rng);
@@ -1153,19 +1153,29 @@ impl Endpoint {
         let others: Vec<u64> = self
             .session_sas(&session)
             .into_iter()
-            .filter(|o| *o != h && self.sas[o].state == SaState::Established)
+            .filter(|o| *o != h && self.sas[o].state == SaState::Established && !self.sas[o].doomed)
             .collect();
+        let created = self.sas[&h].created;
         for o in others {
-            // INITIAL_CONTACT: the peer has no other SA, so ours are stale (§2.4). Otherwise
-            // both sides keep the IKE SA with the lower initiator SPI, a rule both compute alike.
-            let drop_other = initial_contact || self.sas[&o].spi_i > self.sas[&h].spi_i;
-            let victim = if drop_other { o } else { h };
-            if initial_contact {
-                self.remove_sa(victim);
-            } else {
-                self.queue(victim, Task::DeleteIke);
-                self.drive(now, victim, rng);
+            // INITIAL_CONTACT (§2.4): the peer has no other IKE SA with us, so one we
+            // established before this negotiation began is stale (the peer restarted): forget
+            // it without a word. One established meanwhile is not: the peer initiated too
+            // (both ends INITIATOR, started together) and also said INITIAL_CONTACT in its
+            // own IKE_AUTH, so each end would silently drop a different SA and keep one the
+            // other no longer has; ESP sent on it is lost. For such duplicates both ends keep
+            // the IKE SA with the lower initiator SPI, a rule both compute alike, and the
+            // other is deleted with a Delete both ends see.
+            let stale = initial_contact && self.sas[&o].established.is_some_and(|t| t < created);
+            if stale {
+                self.remove_sa(o);
+                continue;
             }
+            let victim = if self.sas[&o].spi_i > self.sas[&h].spi_i {
+                o
+            } else {
+                h
+            };
+            self.doom(now, victim, rng);
         }
         if let Some(s) = self.sessions.get_mut(&session) {
             s.retry_delay = Duration::from_secs(5);
@@ -1270,6 +1280,7 @@ impl Endpoint {
             expire_at,
             rekeying: false,
             superseded: false,
+            retired: false,
             expiring: false,
             own_rekey: None,
             peer_rekey: None,
@@ -1839,23 +1850,72 @@ impl Endpoint {
         match (&c.own_rekey, &c.peer_rekey) {
             (Some(_), None) => {
                 self.supersede(h, old);
-                self.queue(h, Task::DeleteChildren(vec![old]));
+                self.delete_children(now, h, vec![old]);
             }
             (Some((own_new, own_min)), Some((_, peer_min))) => {
                 let own_new = *own_new;
                 if own_min < peer_min {
                     // Ours lost: remove our redundant SA; the peer deletes the old one.
                     self.supersede(h, old);
-                    self.queue(h, Task::DeleteChildren(vec![own_new]));
+                    self.delete_children(now, h, vec![own_new]);
                 } else {
                     self.supersede(h, old);
-                    self.queue(h, Task::DeleteChildren(vec![old]));
+                    self.delete_children(now, h, vec![old]);
                 }
             }
             // Only the peer rekeyed: it deletes the old SA.
             (None, Some(_)) => self.supersede(h, old),
             (None, None) => {}
         }
+        self.drive(now, h, rng);
+    }
+
+    /// Queue a Delete for Child SAs of IKE SA `h` and retire them now (§1.4.1: stop sending
+    /// on an SA being deleted; the peer may remove it before our Delete's answer comes back).
+    pub(crate) fn delete_children(&mut self, now: Instant, h: u64, spis_in: Vec<u32>) {
+        self.retire_children(now, h, &spis_in);
+        self.queue(h, Task::DeleteChildren(spis_in));
+    }
+
+    /// Stop sending on Child SAs ([`Event::ChildSaRetired`], once) while IKE still knows them
+    /// for the Delete exchange; their inbound halves stay until it completes.
+    pub(crate) fn retire_children(&mut self, now: Instant, h: u64, spis_in: &[u32]) {
+        let Some(sa) = self.sas.get_mut(&h) else {
+            return;
+        };
+        let session = sa.session.clone();
+        let mut gone = Vec::new();
+        for c in sa.children.iter_mut() {
+            if spis_in.contains(&c.spi_in) && !c.retired {
+                c.retired = true;
+                gone.push((c.spi_in, c.spi_out));
+            }
+        }
+        let any = !gone.is_empty();
+        for (spi_in, spi_out) in gone {
+            self.emit(Event::ChildSaRetired {
+                session: session.clone(),
+                spi_in,
+                spi_out,
+            });
+        }
+        if any {
+            self.update_status(now, &session);
+        }
+    }
+
+    /// Delete IKE SA `h` (with a Delete the peer sees): from now on it is not the session's
+    /// established SA and its Child SAs are out of the data plane.
+    pub(crate) fn doom(&mut self, now: Instant, h: u64, rng: &mut dyn Random) {
+        let Some(sa) = self.sas.get_mut(&h) else {
+            return;
+        };
+        sa.doomed = true;
+        let session = sa.session.clone();
+        let spis: Vec<u32> = sa.children.iter().map(|c| c.spi_in).collect();
+        self.retire_children(now, h, &spis);
+        self.update_status(now, &session);
+        self.queue(h, Task::DeleteIke);
         self.drive(now, h, rng);
     }
 
@@ -2061,7 +2121,13 @@ impl Endpoint {
             suite.cipher,
         )
         .ok()?;
-        let mut sa = IkeSa::new(old.session.clone(), we_initiated, old.local, old.remote);
+        let mut sa = IkeSa::new(
+            old.session.clone(),
+            we_initiated,
+            old.local,
+            old.remote,
+            now,
+        );
         sa.spi_i = spi_i;
         sa.spi_r = spi_r;
         sa.ni = ni.to_vec();
@@ -2127,12 +2193,13 @@ impl Endpoint {
             w.children = children;
         }
         if !deletions.is_empty() {
-            self.queue(winner, Task::DeleteChildren(deletions));
+            self.delete_children(now, winner, deletions);
             self.drive(now, winner, rng);
         }
         if let Some(l) = loser_ours {
             if let Some(sa) = self.sas.get_mut(&l) {
                 sa.state = SaState::Rekeyed;
+                sa.doomed = true;
                 sa.queue.push_back(Task::DeleteIke);
             }
             self.drive(now, l, rng);
@@ -2199,6 +2266,20 @@ impl Endpoint {
         };
         self.send_response(h, header.message_id, bytes);
         if delete_ike {
+            // The peer deletes the old IKE SA only once its rekey of it is done (§2.8): if
+            // we answered that rekey but held back resolving it while our own rekey was in
+            // flight (§2.8.2), the peer's new SA won. Move the Child SAs there first, or
+            // they would die with the old SA here while the peer keeps them on the new one.
+            let deferred_peer_rekey = self
+                .sas
+                .get(&h)
+                .is_some_and(|sa| sa.peer_ike_rekey.is_some() && sa.own_ike_rekey.is_none());
+            if deferred_peer_rekey {
+                if let Some(sa) = self.sas.get_mut(&h) {
+                    sa.outstanding = None;
+                }
+                self.resolve_ike_collision(now, h, rng);
+            }
             self.remove_sa(h);
             if !was_rekeyed && self.established_sa(&session).is_none() {
                 let alarm = "the peer deleted the IKE SA (an administrator stopped the tunnel or the peer restarted); strait negotiates again if it initiates".to_owned();
@@ -2217,7 +2298,9 @@ impl Endpoint {
 
 /// Whether an IKE SA carries no usable Child SA (all replaced or expiring).
 pub(crate) fn needs_child(sa: &IkeSa) -> bool {
-    sa.children.iter().all(|c| c.superseded || c.expiring)
+    sa.children
+        .iter()
+        .all(|c| c.superseded || c.expiring || c.retired)
 }
 
 /// A DH private value from fresh randomness (an out-of-range ECP scalar is retried).

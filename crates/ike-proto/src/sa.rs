@@ -50,6 +50,10 @@ pub(crate) struct ChildSa {
     pub(crate) superseded: bool,
     /// Its hard lifetime passed and its Delete is queued.
     pub(crate) expiring: bool,
+    /// We are deleting it: nothing is sent on it any more ([`crate::Event::ChildSaRetired`]
+    /// was emitted when the Delete was queued: the peer may remove it before the answer
+    /// comes back); it still decrypts until the Delete completes.
+    pub(crate) retired: bool,
     /// Our completed rekey of this SA: (new SA's inbound SPI, lowest nonce of the exchange).
     pub(crate) own_rekey: Option<(u32, Vec<u8>)>,
     /// The peer's completed rekey of this SA, likewise.
@@ -157,6 +161,11 @@ pub(crate) struct IkeSa {
     pub(crate) last_heard: Option<Instant>,
     /// When the last DPD probe on this SA was queued.
     pub(crate) dpd_sent: Option<Instant>,
+    /// When its negotiation began (IKE_SA_INIT sent or received, or the rekey completed).
+    pub(crate) created: Instant,
+    /// We are deleting it (a Delete is queued or under way): it no longer counts as the
+    /// session's established IKE SA, and its Child SAs are retired.
+    pub(crate) doomed: bool,
     gcm_iv_counter: u64,
 }
 
@@ -166,6 +175,7 @@ impl IkeSa {
         initiator: bool,
         local: SocketAddr,
         remote: SocketAddr,
+        now: Instant,
     ) -> IkeSa {
         IkeSa {
             session,
@@ -206,6 +216,8 @@ impl IkeSa {
             child_retry_at: None,
             last_heard: None,
             dpd_sent: None,
+            created: now,
+            doomed: false,
             gcm_iv_counter: 0,
         }
     }

@@ -19,7 +19,13 @@ pub(crate) struct Entry {
     pub(crate) idle: Option<(&'static str, Option<String>)>,
     /// Running: the protocol's status.
     pub(crate) status: Option<SessionStatus>,
+    /// The last time the invariant checks repaired something, and what (shown as the
+    /// alarm of an UP session for [`REPAIR_ALARM_FOR`]).
+    pub(crate) repair: Option<(Instant, String)>,
 }
+
+/// How long a repair stays visible as an alarm on an UP session.
+pub const REPAIR_ALARM_FOR: std::time::Duration = std::time::Duration::from_secs(600);
 
 /// Status of every session, shared with the API.
 #[derive(Default)]
@@ -61,6 +67,13 @@ impl StatusBoard {
         {
             f(e);
         }
+    }
+
+    pub(crate) fn snapshot(&self) -> BTreeMap<String, Entry> {
+        self.entries
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     pub(crate) fn get(&self, path: &str) -> Option<Entry> {
@@ -167,10 +180,17 @@ impl StatusSource for StatusBoard {
             aggregate_traffic_counters: TrafficCounters::default(),
             last_update_timestamp: now_ms,
             enforcement_point_path: ENFORCEMENT_POINT.into(),
-            alarm: if fail.is_empty() {
-                None
-            } else {
+            alarm: if !fail.is_empty() {
                 alarm(&fail, st.alarm.clone())
+            } else {
+                e.repair
+                    .as_ref()
+                    .filter(|(at, _)| now.saturating_duration_since(*at) < REPAIR_ALARM_FOR)
+                    .map(|(_, m)| RuntimeAlarm {
+                        error_id: "DATAPLANE_REPAIRED".into(),
+                        message: m.clone(),
+                        error_details: AlarmDetails::default(),
+                    })
             },
             interface_name: None,
             established_time: st.ike.as_ref().map(|i| epoch_ms(i.established)),

@@ -9,8 +9,14 @@
 #![warn(missing_docs)]
 
 mod board;
+pub mod boundary;
 pub mod desired;
+pub mod gateway;
+pub mod invariants;
 mod runtime;
+pub mod sockets;
 
 pub use board::StatusBoard;
-pub use runtime::{ControlPlane, OsRandom, RuntimeHandle, IKE_LOG_TARGETS};
+pub use boundary::{DataplaneApi, IkeSockets};
+pub use gateway::Gateway;
+pub use runtime::{ControlPlane, OsRandom, RuntimeHandle, StatusView, IKE_LOG_TARGETS};

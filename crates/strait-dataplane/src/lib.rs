@@ -32,7 +32,7 @@ pub mod fuzzing {
 use std::collections::HashMap;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::atomic::{AtomicBool, AtomicU8};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -149,6 +149,9 @@ pub struct TunnelSaState {
     pub sender: Option<u32>,
     /// The workers send on that SA (what they read is the set's choice).
     pub sender_published: bool,
+    /// Inbound SPIs of retired Child SAs (IKE is deleting them: no longer sent on, still
+    /// decrypting), sorted.
+    pub inbound_only: Vec<u32>,
 }
 
 /// One worker's port-4500 socket.
@@ -626,6 +629,7 @@ impl Dataplane {
                     tunnel: tunnel.clone(),
                     used: AtomicBool::new(false),
                     spi_in: sa.spi_in,
+                    lingering: AtomicBool::new(false),
                 }),
             );
             self.shared.inbound.store(Arc::new(map));
@@ -644,12 +648,27 @@ impl Dataplane {
         Ok(())
     }
 
+    /// Stop sending on a Child SA IKE is deleting (the tunnel falls back to the newest
+    /// remaining SA); its inbound half keeps decrypting until [`Dataplane::remove`].
+    pub fn retire(&self, session: &str, spi_in: u32) {
+        if let Some(t) = self.shared.tunnels.load().get(session) {
+            t.with_sas(|sas| sas.remove(spi_in));
+        }
+    }
+
     /// Remove a Child SA: outbound at once (the tunnel falls back to the newest remaining
     /// SA), inbound after a grace period for packets already in flight.
     pub fn remove(&self, session: &str, spi_in: u32, spi_out: u32) {
         let _ = spi_out;
-        if let Some(t) = self.shared.tunnels.load().get(session) {
-            t.with_sas(|sas| sas.remove(spi_in));
+        self.retire(session, spi_in);
+        if let Some(i) = self
+            .shared
+            .inbound
+            .load()
+            .get(&spi_in)
+            .filter(|i| i.tunnel.session == session)
+        {
+            i.lingering.store(true, Ordering::Relaxed);
         }
         let shared = self.shared.clone();
         let linger = self.cfg.inbound_linger;
@@ -709,6 +728,19 @@ impl Dataplane {
                 .collect(),
             sender: view.sender,
             sender_published: published.is_some() && published == sender_out,
+            inbound_only: {
+                let mut v: Vec<u32> = inbound
+                    .values()
+                    .filter(|i| {
+                        i.tunnel.session == session
+                            && !i.lingering.load(Ordering::Relaxed)
+                            && !view.sas.iter().any(|s| s.0 == i.spi_in)
+                    })
+                    .map(|i| i.spi_in)
+                    .collect();
+                v.sort_unstable();
+                v
+            },
         })
     }
 

@@ -96,4 +96,6 @@ pub(crate) struct Inbound {
     pub(crate) used: AtomicBool,
     /// Its SPI (the key of the Child SA in the tunnel's SA set).
     pub(crate) spi_in: u32,
+    /// IKE deleted its Child SA: it decrypts only for the grace period (`inbound_linger`).
+    pub(crate) lingering: AtomicBool,
 }

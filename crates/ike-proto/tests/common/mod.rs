@@ -130,6 +130,10 @@ impl Pair {
                     side.log.push(format!("+{:08x}", p.spi_in));
                     side.children.push((**p).clone());
                 }
+                Event::ChildSaRetired { spi_in, .. } => {
+                    side.log.push(format!("~{spi_in:08x}"));
+                    side.children.retain(|c| c.spi_in != *spi_in);
+                }
                 Event::ChildSaDeleted { spi_in, .. } => {
                     side.log.push(format!("-{spi_in:08x}"));
                     side.children.retain(|c| c.spi_in != *spi_in);

@@ -57,6 +57,7 @@ struct Args {
 fn main() -> Result<()> {
     let args = Args::parse();
     let ike_log_level = logging::init(args.log_format);
+    crash_on_panic();
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -153,6 +154,19 @@ async fn run(args: Args, ike_log_level: Option<logging::IkeLogLevel>) -> Result<
     control.shutdown().await;
     tracing::info!("straitd stopped");
     Ok(())
+}
+
+/// A panic anywhere (a violated invariant in a debug build, a bug in a release build) ends
+/// the whole daemon with exit code 101, after the usual message: a gateway whose control
+/// plane died while its API still answers would report a stale status forever. systemd
+/// restarts it (`Restart=on-failure`), and every session comes back from the store.
+fn crash_on_panic() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        tracing::error!(panic = %info, "straitd panicked; exiting");
+        default(info);
+        std::process::exit(101);
+    }));
 }
 
 async fn wait_for_signal() {

@@ -1,0 +1,556 @@
+//! The gateway's control plane without I/O of its own: the IKE endpoint (`ike-proto`), the
+//! reconciler that turns the stored policy into sessions and tunnels, and the boundary to
+//! the data plane and the sockets ([`DataplaneApi`], [`IkeSockets`]). Time and randomness
+//! come in as inputs, so straitd's runtime (real sockets, real clock) and the whole-gateway
+//! simulation (in-memory data plane and network, virtual time, a seed) run the same code.
+//!
+//! Every input ends with [`Gateway`] checking the invariants of `invariants.rs` on the
+//! sessions it touched (all of them once per traffic tick).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ike_proto::{ChildSaParams, Endpoint, EndpointConfig, Event, Random, SessionId};
+use strait_dataplane::{Encapsulation, SaInstall};
+use strait_policy::TreeSnapshot;
+
+use crate::board::{Entry, StatusBoard};
+use crate::boundary::{DataplaneApi, IkeSockets};
+use crate::desired::{desired, Plan};
+use crate::invariants;
+
+/// How often binding a missing local endpoint address is tried again.
+pub const BIND_RETRY: Duration = Duration::from_secs(10);
+/// How often the data plane's counters are read for DPD (and every session's invariants
+/// checked).
+pub const TRAFFIC_TICK: Duration = Duration::from_secs(1);
+
+/// A gateway's control plane (see the module documentation).
+pub struct Gateway<D: DataplaneApi, S: IkeSockets> {
+    ep: Endpoint,
+    rng: Box<dyn Random + Send>,
+    dataplane: Arc<D>,
+    sockets: S,
+    board: Arc<StatusBoard>,
+    log_level: tokio::sync::watch::Sender<&'static str>,
+    /// The configuration last applied.
+    tree: Option<Arc<TreeSnapshot>>,
+    /// Sessions the endpoint runs (each has a tunnel).
+    running: BTreeSet<String>,
+    /// ESP activity per session for DPD: (packets in, packets out) at the last tick.
+    traffic: BTreeMap<String, (u64, u64)>,
+    next_traffic_tick: Instant,
+    /// Child SAs the data plane refused (deleted in IKE, not expected in the data plane).
+    refused: BTreeSet<(String, u32)>,
+    /// Sessions an input changed: their invariants are checked when it ends.
+    touched: BTreeSet<String>,
+    /// A repair asked for the tunnels to be set again.
+    reconcile_due: bool,
+    /// When to try binding the local endpoint addresses that failed again.
+    next_bind_retry: Option<Instant>,
+    /// Panic on a violated invariant instead of repairing it (test and debug builds).
+    strict: bool,
+}
+
+impl<D: DataplaneApi, S: IkeSockets> Gateway<D, S> {
+    /// A gateway with no configuration yet.
+    pub fn new(
+        cfg: EndpointConfig,
+        dataplane: Arc<D>,
+        sockets: S,
+        mut rng: Box<dyn Random + Send>,
+        now: Instant,
+    ) -> Self {
+        let ep = Endpoint::new(cfg, &mut *rng);
+        let (log_level, _) = tokio::sync::watch::channel("info");
+        Gateway {
+            ep,
+            rng,
+            dataplane,
+            sockets,
+            board: Arc::new(StatusBoard::default()),
+            log_level,
+            tree: None,
+            running: BTreeSet::new(),
+            traffic: BTreeMap::new(),
+            next_traffic_tick: now + TRAFFIC_TICK,
+            refused: BTreeSet::new(),
+            touched: BTreeSet::new(),
+            reconcile_due: false,
+            next_bind_retry: None,
+            strict: cfg!(debug_assertions),
+        }
+    }
+
+    /// Panic on a violated invariant (the default in test and debug builds), or log,
+    /// alarm and repair it (release builds; tests of the repairs).
+    pub fn set_strict(&mut self, strict: bool) {
+        self.strict = strict;
+    }
+
+    /// The status board the API reads.
+    pub fn board(&self) -> Arc<StatusBoard> {
+        self.board.clone()
+    }
+
+    /// The data plane.
+    pub fn dataplane(&self) -> &Arc<D> {
+        &self.dataplane
+    }
+
+    /// The IKE endpoint (read-only, for status and tests).
+    pub fn endpoint(&self) -> &Endpoint {
+        &self.ep
+    }
+
+    /// The IKE log level the VPN services ask for (see `ControlPlane::ike_log_level`).
+    pub fn ike_log_level(&self) -> tokio::sync::watch::Receiver<&'static str> {
+        self.log_level.subscribe()
+    }
+
+    /// Sessions the endpoint runs.
+    pub fn running(&self) -> &BTreeSet<String> {
+        &self.running
+    }
+
+    /// When [`Gateway::handle_timeout`] must be called next.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let mut t = Some(self.next_traffic_tick);
+        let mut at = |x: Option<Instant>| {
+            if let Some(x) = x {
+                t = Some(t.map_or(x, |y| y.min(x)));
+            }
+        };
+        at(self.ep.poll_timeout());
+        at(self.next_bind_retry);
+        t
+    }
+
+    // ---- inputs ----------------------------------------------------------------------
+
+    /// The stored configuration changed: realize it (sessions, tunnels, sockets, routes).
+    pub async fn apply_config(&mut self, now: Instant, tree: TreeSnapshot) {
+        for (route, hops) in crate::desired::routes_without_vti(&tree) {
+            let hops: Vec<String> = hops.iter().map(ToString::to_string).collect();
+            tracing::warn!(
+                route,
+                next_hops = hops.join(", "),
+                "static route not installed: no next hop is inside a session's tunnel-interface subnet on its gateway; use the peer's VTI address (e.g. 169.254.10.2 for a 169.254.10.1/30 session) as next hop"
+            );
+        }
+        let level = crate::desired::ike_log_level(&tree);
+        self.log_level
+            .send_if_modified(|l| std::mem::replace(l, level) != level);
+        self.tree = Some(Arc::new(tree));
+        self.realize(now).await;
+    }
+
+    /// An IKE datagram arrived (port 500, or 4500 with its non-ESP marker).
+    pub async fn handle_datagram(
+        &mut self,
+        now: Instant,
+        local: SocketAddr,
+        remote: SocketAddr,
+        data: &[u8],
+    ) {
+        log_datagram("IKE received", local, remote, data);
+        self.ep
+            .handle_datagram(now, local, remote, data, &mut *self.rng);
+        self.finish(now, false).await;
+    }
+
+    /// Timers: IKE's, the traffic tick (DPD hints, full invariant sweep), bind retries.
+    pub async fn handle_timeout(&mut self, now: Instant) {
+        if self.ep.poll_timeout().is_some_and(|t| t <= now) {
+            self.ep.handle_timeout(now, &mut *self.rng);
+        }
+        let mut sweep = false;
+        if now >= self.next_traffic_tick {
+            self.next_traffic_tick = now + TRAFFIC_TICK;
+            self.note_traffic(now);
+            sweep = true;
+        }
+        if self.next_bind_retry.is_some_and(|t| t <= now) {
+            // A local endpoint address may have been added to the host since.
+            self.next_bind_retry = None;
+            self.reconcile_due = true;
+        }
+        if std::mem::take(&mut self.reconcile_due) {
+            self.realize(now).await;
+        }
+        self.finish(now, sweep).await;
+    }
+
+    /// Rekey a session's Child SAs now (operator action, or sequence numbers running out).
+    pub async fn rekey_child(&mut self, now: Instant, session: &str) {
+        self.ep
+            .rekey_child(now, &SessionId(session.to_owned()), &mut *self.rng);
+        self.finish(now, false).await;
+    }
+
+    /// Rekey a session's IKE SA now.
+    pub async fn rekey_ike(&mut self, now: Instant, session: &str) {
+        self.ep
+            .rekey_ike(now, &SessionId(session.to_owned()), &mut *self.rng);
+        self.finish(now, false).await;
+    }
+
+    /// Send Deletes for every IKE SA and forget every session (SIGTERM).
+    pub async fn shutdown(&mut self, now: Instant) {
+        self.ep.shutdown(now, &mut *self.rng);
+        self.running.clear();
+        self.flush(now).await;
+    }
+
+    // ---- internals -------------------------------------------------------------------
+
+    /// Tell DPD whether ESP flowed since the last tick (RFC 3706-style: traffic from the
+    /// peer proves it alive; on-demand DPD probes only when we send and hear nothing).
+    fn note_traffic(&mut self, now: Instant) {
+        let running = &self.running;
+        self.traffic.retain(|p, _| running.contains(p));
+        for path in &self.running {
+            let Some(c) = self.dataplane.counters(path) else {
+                continue;
+            };
+            let now_counts = (c.packets_in, c.packets_out);
+            let before = self.traffic.insert(path.clone(), now_counts);
+            let (received, sent) = match before {
+                Some((i, o)) => (i != now_counts.0, o != now_counts.1),
+                None => (false, false),
+            };
+            if received || sent {
+                self.ep
+                    .note_traffic(now, &SessionId(path.clone()), sent, received);
+            }
+        }
+    }
+
+    /// Apply what the input produced, check the invariants, repair what they found.
+    async fn finish(&mut self, now: Instant, sweep: bool) {
+        self.flush(now).await;
+        let sessions: Vec<String> = if sweep {
+            let mut all: BTreeSet<String> = self.running.clone();
+            all.extend(self.dataplane.tunnel_sessions());
+            all.into_iter().collect()
+        } else {
+            std::mem::take(&mut self.touched).into_iter().collect()
+        };
+        self.touched.clear();
+        let found = invariants::check(
+            &self.ep,
+            &*self.dataplane,
+            &self.running,
+            &self.refused,
+            &sessions,
+            sweep,
+        );
+        if found.is_empty() {
+            return;
+        }
+        if self.strict {
+            // Test and debug builds stop here: a violation is a bug to find, not to hide.
+            panic!(
+                "control/data plane invariant violated: {found:#?}\nIKE status: {:#?}",
+                found
+                    .iter()
+                    .map(|v| (
+                        v.session.clone(),
+                        self.ep.status(&SessionId(v.session.clone()))
+                    ))
+                    .collect::<Vec<_>>()
+            );
+        }
+        let mut by_session: BTreeMap<String, (Vec<String>, Vec<invariants::Repair>)> =
+            BTreeMap::new();
+        for v in found {
+            tracing::warn!(session = %v.session, problem = %v.problem, repair = %v.repair.describe(), "control and data plane out of step: repairing");
+            let e = by_session.entry(v.session).or_default();
+            e.0.push(v.problem);
+            if !e.1.contains(&v.repair) {
+                e.1.push(v.repair);
+            }
+        }
+        for (session, (problems, repairs)) in by_session {
+            let alarm = format!(
+                "strait found {} and repaired it ({}); if this alarm returns, send the straitd log to the developers",
+                problems.join("; "),
+                repairs
+                    .iter()
+                    .map(invariants::Repair::describe)
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            );
+            self.board
+                .update(&session, |e| e.repair = Some((now, alarm)));
+            for r in repairs {
+                self.repair(now, &session, r).await;
+            }
+        }
+        self.flush(now).await;
+        self.touched.clear();
+    }
+
+    async fn repair(&mut self, now: Instant, session: &str, repair: invariants::Repair) {
+        use invariants::Repair;
+        let id = SessionId(session.to_owned());
+        match repair {
+            Repair::RemoveFromDataplane { spi_in, spi_out } => {
+                self.dataplane.remove(session, spi_in, spi_out)
+            }
+            Repair::RecreateChildSas => self.ep.rekey_child(now, &id, &mut *self.rng),
+            Repair::Reconcile => self.realize(now).await,
+            Repair::Report => {}
+        }
+    }
+
+    /// Send what the protocol produced and apply its events, until it has nothing more.
+    async fn flush(&mut self, now: Instant) {
+        loop {
+            let mut moved = false;
+            while let Some(t) = self.ep.poll_transmit() {
+                moved = true;
+                log_datagram("IKE sent", t.local, t.remote, &t.data);
+                self.sockets.send(&t).await;
+            }
+            while let Some(ev) = self.ep.poll_event() {
+                moved = true;
+                self.apply_event(now, ev).await;
+            }
+            if !moved {
+                return;
+            }
+        }
+    }
+
+    async fn apply_event(&mut self, now: Instant, ev: Event) {
+        match ev {
+            Event::ChildSaInstalled(sa) => {
+                self.touched.insert(sa.session.0.clone());
+                tracing::info!(session = %sa.session, spi_in = format_args!("{:08x}", sa.spi_in), spi_out = format_args!("{:08x}", sa.spi_out), cipher = %sa.cipher.nsx_name(), esn = sa.esn, udp_encapsulation = sa.udp_encapsulation, "Child SA installed");
+                let result = match sa_install(&sa, &mut *self.rng) {
+                    Ok(install) => self
+                        .dataplane
+                        .install(install)
+                        .await
+                        .map_err(|e| e.to_string()),
+                    Err(e) => Err(e),
+                };
+                if let Err(e) = result {
+                    // Nothing is installed: delete the Child SA in IKE too (a new one is
+                    // negotiated), so that both planes agree and the peer does not send
+                    // into an SA we cannot decrypt.
+                    tracing::error!(session = %sa.session, spi_in = format_args!("{:08x}", sa.spi_in), error = %e, "Child SA not installed in the data plane; deleting it");
+                    self.refused.insert((sa.session.0.clone(), sa.spi_in));
+                    let alarm = format!("a Child SA could not be installed in the data plane ({e}); strait deleted it and negotiates another");
+                    self.board
+                        .update(&sa.session.0, |e| e.repair = Some((now, alarm)));
+                    // Its Delete goes out on the next flush round.
+                    self.ep
+                        .delete_child_sa(now, &sa.session, sa.spi_in, &mut *self.rng);
+                }
+            }
+            Event::ChildSaRetired {
+                session,
+                spi_in,
+                spi_out,
+            } => {
+                tracing::info!(%session, spi_in = format_args!("{spi_in:08x}"), spi_out = format_args!("{spi_out:08x}"), "Child SA being deleted: no longer sent on");
+                self.dataplane.retire(&session.0, spi_in);
+                self.touched.insert(session.0);
+            }
+            Event::ChildSaDeleted {
+                session,
+                spi_in,
+                spi_out,
+            } => {
+                tracing::info!(%session, spi_in = format_args!("{spi_in:08x}"), spi_out = format_args!("{spi_out:08x}"), "Child SA removed");
+                self.refused.remove(&(session.0.clone(), spi_in));
+                self.dataplane.remove(&session.0, spi_in, spi_out);
+                self.touched.insert(session.0);
+            }
+            Event::StatusChanged(id) => {
+                if let Some(st) = self.ep.status(&id) {
+                    log_status(&id, &st);
+                    self.board.update(&id.0, |e| e.status = Some(st));
+                }
+                self.touched.insert(id.0);
+            }
+        }
+    }
+
+    /// Make the endpoint's sessions, the sockets and the data plane's tunnels match the
+    /// configuration last applied.
+    async fn realize(&mut self, now: Instant) {
+        let Some(tree) = self.tree.clone() else {
+            return;
+        };
+        let wanted = desired(&tree);
+        let addrs: BTreeSet<IpAddr> = wanted
+            .iter()
+            .filter_map(|d| match &d.plan {
+                Plan::Run(c, _) => Some(c.local),
+                Plan::Idle { .. } => None,
+            })
+            .collect();
+        self.sockets.open(&addrs).await;
+        // Tunnels for the sessions that can run: created before IKE can install SAs.
+        let failed = self.sockets.failed().clone();
+        let specs: Vec<strait_dataplane::TunnelSpec> = wanted
+            .iter()
+            .filter_map(|d| match &d.plan {
+                Plan::Run(c, t) if !failed.contains_key(&c.local) => Some((**t).clone()),
+                _ => None,
+            })
+            .collect();
+        let tunnels = self.dataplane.set_tunnels(specs).await;
+        let mut entries = BTreeMap::new();
+        let mut keep = BTreeSet::new();
+        let old = self.board.snapshot();
+        for d in wanted {
+            let mut entry = Entry {
+                display_name: d.display_name.clone(),
+                idle: None,
+                status: None,
+                repair: old.get(&d.path).and_then(|e| e.repair.clone()),
+            };
+            match d.plan {
+                Plan::Run(cfg, _) => {
+                    let problem = match (failed.get(&cfg.local), tunnels.get(&d.path)) {
+                        (Some(err), _) => Some(format!(
+                            "{err}: the local endpoint address {} must be configured on an interface of this host",
+                            cfg.local
+                        )),
+                        (None, Some(Err(e))) => Some(format!(
+                            "the session's tunnel interface cannot be created: {e}"
+                        )),
+                        _ => None,
+                    };
+                    let id = SessionId(d.path.clone());
+                    if let Some(problem) = problem {
+                        entry.idle = Some((
+                            strait_model::status::reasons::CONFIGURATION_FAILED,
+                            Some(problem),
+                        ));
+                        if self.running.remove(&d.path) {
+                            self.ep.remove_session(now, &id, &mut *self.rng);
+                        }
+                    } else {
+                        self.ep.set_session(now, *cfg, &mut *self.rng);
+                        self.running.insert(d.path.clone());
+                        keep.insert(d.path.clone());
+                        entry.status = self.ep.status(&id);
+                    }
+                }
+                Plan::Idle { reason, alarm } => {
+                    entry.idle = Some((reason, alarm));
+                }
+            }
+            self.touched.insert(d.path.clone());
+            entries.insert(d.path, entry);
+        }
+        let gone: Vec<String> = self
+            .running
+            .iter()
+            .filter(|p| !keep.contains(*p))
+            .cloned()
+            .collect();
+        for p in gone {
+            self.ep
+                .remove_session(now, &SessionId(p.clone()), &mut *self.rng);
+            self.running.remove(&p);
+            self.touched.insert(p);
+        }
+        self.board.replace(entries);
+        // Deletes first (they leave from the sockets about to close), then the sockets.
+        self.flush(now).await;
+        self.sockets.close_others(&addrs).await;
+        self.next_bind_retry = if self.sockets.failed().is_empty() {
+            None
+        } else {
+            Some(now + BIND_RETRY)
+        };
+    }
+}
+
+/// The data plane's view of a Child SA IKE negotiated (keys move, never copied to logs).
+fn sa_install(sa: &ChildSaParams, rng: &mut dyn Random) -> Result<SaInstall, String> {
+    let transform = esp_proto::Transform::from_ikev2(
+        sa.cipher.transform_id(),
+        sa.cipher.key_bits(),
+        sa.integrity,
+    )
+    .map_err(|e| format!("the negotiated ESP transform has no data-plane implementation: {e}"))?;
+    let mut iv_seed = [0u8; 16];
+    rng.fill(&mut iv_seed);
+    Ok(SaInstall {
+        session: sa.session.0.clone(),
+        spi_in: sa.spi_in,
+        spi_out: sa.spi_out,
+        transform,
+        esn: sa.esn,
+        enc_key_in: sa.enc_key_in.clone(),
+        integ_key_in: sa.integ_key_in.clone(),
+        enc_key_out: sa.enc_key_out.clone(),
+        integ_key_out: sa.integ_key_out.clone(),
+        local: sa.local,
+        remote: sa.remote,
+        encapsulation: if sa.udp_encapsulation {
+            Encapsulation::Udp
+        } else {
+            Encapsulation::Esp
+        },
+        initiator: sa.we_initiated,
+        iv_seed,
+    })
+}
+
+/// An IKE message's header at debug level (RFC 7296 §3.1: exchange type at byte 18, flags at
+/// 19, message ID at 20..24; behind the non-ESP marker on port 4500). Never the payloads.
+fn log_datagram(what: &str, local: SocketAddr, remote: SocketAddr, data: &[u8]) {
+    if !tracing::enabled!(tracing::Level::DEBUG) {
+        return;
+    }
+    let msg = match data {
+        [0, 0, 0, 0, rest @ ..] => rest,
+        d => d,
+    };
+    let (exchange, flags, message_id) = match msg.get(16..24) {
+        Some(h) => (h[2], h[3], u32::from_be_bytes([h[4], h[5], h[6], h[7]])),
+        None => (0, 0, 0),
+    };
+    tracing::debug!(
+        %local,
+        %remote,
+        bytes = data.len(),
+        exchange = ike_wire::ExchangeType(exchange).to_string(),
+        response = flags & 0x20 != 0,
+        message_id,
+        "{what}"
+    );
+}
+
+/// A session's state change: up at info, down with its reason and alarm at warn.
+fn log_status(id: &SessionId, st: &ike_proto::SessionStatus) {
+    match (st.ike_state, st.fail_reason) {
+        (ike_proto::IkeState::Up, _) => tracing::info!(
+            session = %id,
+            algorithms = st.ike.as_ref().map(|i| i.algorithms.clone()).unwrap_or_default(),
+            child_sas = st.children.len(),
+            "session up"
+        ),
+        (ike_proto::IkeState::Negotiating, _) => {
+            tracing::info!(session = %id, "session negotiating")
+        }
+        (state, Some(reason)) => tracing::warn!(
+            session = %id,
+            state = ?state,
+            reason = reason.as_str(),
+            alarm = st.alarm.as_deref().unwrap_or(""),
+            "session down"
+        ),
+        (state, None) => tracing::info!(session = %id, state = ?state, "session state"),
+    }
+}
