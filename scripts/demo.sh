@@ -6,7 +6,10 @@
 # Run as root (it creates network namespaces):
 #
 #   scripts/demo.sh up       install what is missing, build, create the sites, bring the
-#                            tunnel UP, ping LAN to LAN, print the status table
+#                            tunnel UP, ping LAN to LAN in both directions, print the status
+#                            table; if the tunnel does not come UP or a ping fails, print both
+#                            sites' status and statistics, say what to look at, leave the
+#                            sites running for that, and exit 1
 #   scripts/demo.sh status   the status table of both sites again
 #   scripts/demo.sh down     stop both straitd and remove what `up` created (only that)
 #
@@ -149,16 +152,57 @@ wait_up() {
         sleep 0.2
     done
     echo "$status" >&2
-    die "$site: the session did not come UP within 20 s (status above; log: $STATE/$site/straitd.log)"
+    fail "$site: the session did not come UP within 20 s (its detailed status is above)"
+}
+
+# The CLI inside a site, as admin.
+cli() {
+    local site="$1"; shift
+    in_ns "$site" env STRAIT_PASSWORD="$(cat "$STATE/admin-password")" "$BIN/strait" --insecure "$@"
 }
 
 status_table() {
     local site
     for site in site-a site-b; do
         echo "--- $site"
-        in_ns "$site" env STRAIT_PASSWORD="$(cat "$STATE/admin-password")" \
-            "$BIN/strait" --insecure session status
+        cli "$site" session status
     done
+}
+
+# `up` went wrong: show both sites' status and statistics, say what to look at, and exit 1.
+# The sites stay up for a look; `down` removes them.
+fail() {
+    local site
+    {
+        echo
+        echo "demo: FAILED: $*"
+        echo
+        echo "Status of both sites (as '$0 status' prints it):"
+        status_table || true
+        for site in site-a site-b; do
+            echo
+            echo "--- $site: statistics of session to-peer (drops, and nomatching_policy_errors:"
+            echo "    packets routed into the tunnel with no SA to send them)"
+            cli "$site" session stats to-peer || true
+        done
+        echo
+        echo "What to look at (the sites are still running):"
+        echo "  the statistics above, again:"
+        echo "    STRAIT_PASSWORD=\$(cat $STATE/admin-password) ip netns exec site-a $BIN/strait --insecure session stats to-peer"
+        echo "    STRAIT_PASSWORD=\$(cat $STATE/admin-password) ip netns exec site-b $BIN/strait --insecure session stats to-peer"
+        echo "  the negotiated SAs: the same with 'session show to-peer'"
+        echo "  the straitd logs: $STATE/site-a/straitd.log and $STATE/site-b/straitd.log"
+        echo "Remove the demo with: $0 down"
+    } >&2
+    exit 1
+}
+
+# Ping from the host on one LAN to the host on the other, through the tunnel. Every echo
+# must come back: ping exits non-zero unless 3 replies arrive within 6 s.
+lan_ping() {
+    local from="$1" from_ip="$2" to="$3" to_ip="$4"
+    step "ping from $from ($from_ip) to $to ($to_ip) through the tunnel"
+    in_ns "$from" ping -c 3 -w 6 "$to_ip"
 }
 
 up() {
@@ -180,8 +224,21 @@ up() {
     step "waiting for the session to be UP on both sides"
     wait_up site-a
     wait_up site-b
-    step "ping from site-a's LAN (10.1.0.10) to site-b's LAN (10.2.0.10) through the tunnel"
-    in_ns site-a-lan ping -c 3 -W 2 10.2.0.10
+    # Both directions: each site has its own outbound SA, and a site whose data plane lost
+    # it still says UP (echo requests of one direction leave through one site's SA, their
+    # replies through the other's).
+    local failed=()
+    lan_ping site-a-lan 10.1.0.10 site-b-lan 10.2.0.10 ||
+        failed+=("site-a-lan (10.1.0.10) -> site-b-lan (10.2.0.10)")
+    lan_ping site-b-lan 10.2.0.10 site-a-lan 10.1.0.10 ||
+        failed+=("site-b-lan (10.2.0.10) -> site-a-lan (10.1.0.10)")
+    if [ "${#failed[@]}" -gt 0 ]; then
+        local list
+        list="$(printf '%s; ' "${failed[@]}")"
+        fail "the tunnel is UP on both sides, but LAN-to-LAN ping failed: ${list%; }." \
+            "A site that drops outbound packets shows packets_out not growing and" \
+            "dropped_packets_out / nomatching_policy_errors growing in its statistics below."
+    fi
     step "status"
     status_table
     echo
