@@ -8,7 +8,7 @@
 //! VTIs and IKE retries exist. The test asserts that
 //! - the memory added while the 50 VTIs exist, the kernel's unreclaimable slab (`SUnreclaim`,
 //!   which also counts large kmallocs) plus straitd's resident set, stays under 2 MB per VTI
-//!   (today ~0.4 MB of kernel and ~0.1 MB of RSS with two data-plane workers), and
+//!   (today ~0.4 MB of kernel memory and under 0.1 MB of RSS with two data-plane workers), and
 //! - once the sessions are deleted and their VTIs gone, it all comes back: at most 0.1 MB per
 //!   VTI (5 % of the bound) may stay, which is what allocator and kernel caches keep.
 //!
