@@ -4,9 +4,10 @@
 //! [`Vti::create`] opens the TUN with `IFF_MULTI_QUEUE` (one fd per worker queue) and, when
 //! asked, `IFF_VNET_HDR` + `TUNSETOFFLOAD` (TSO4/6, USO4/6 where the kernel has them, CSUM), so
 //! reads return GSO super-packets behind a virtio-net header and writes may be coalesced (tun-rs
-//! `recv_multiple` / `send_multiple`). Everything else goes through rtnetlink: MTU, a 10000
-//! packet transmit queue (dependencies.md §9: a long TUN queue removes loss), no IPv6
-//! link-local address (so the kernel sends no router solicitations into the tunnel), the
+//! `recv_multiple` / `send_multiple`). Everything else goes through rtnetlink: MTU, an 8192
+//! packet transmit queue (dependencies.md §9: a long TUN queue removes loss), the `noqueue`
+//! root qdisc (see [`ROOT_QDISC`]: without it the device costs ~100 MB of kernel memory), no
+//! IPv6 link-local address (so the kernel sends no router solicitations into the tunnel), the
 //! session's addresses, link up, and the kernel routes over the interface ([`add_route`]).
 //!
 //! The device is not persistent: it disappears when its last queue fd closes, so a crashed
@@ -36,9 +37,10 @@ use netlink_packet_route::link::{
 use netlink_packet_route::route::{
     RouteAddress, RouteAttribute, RouteHeader, RouteMessage, RouteProtocol, RouteScope,
 };
+use netlink_packet_route::tc::{TcAttribute, TcHandle, TcMessage};
 use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
 use rtnetlink::packet_core::{
-    NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_CREATE, NLM_F_REQUEST,
+    NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_CREATE, NLM_F_REPLACE, NLM_F_REQUEST,
 };
 use rtnetlink::{Handle, LinkUnspec, RouteMessageBuilder};
 use tun_rs::{AsyncDevice, DeviceBuilder};
@@ -51,8 +53,28 @@ use tun_rs::{AsyncDevice, DeviceBuilder};
 /// makes `ip route` print the name.
 pub const RTPROT_STRAIT: u8 = 83;
 
-/// Transmit queue length given to every VTI (dependencies.md §9: the default 500 drops bursts).
-pub const TX_QUEUE_LEN: u32 = 10_000;
+/// Transmit queue length given to every VTI (dependencies.md §9: the default 500 drops bursts;
+/// 10000 removed all loss there). For a TUN device this is the length of each attached
+/// queue's own packet ring (the kernel's `tfile->tx_ring`), which is where packets wait for the
+/// worker: a TUN device never stops its transmit queue, so a qdisc in front of it never holds
+/// packets. The ring is one allocation of 8 bytes a slot, rounded up to a power of two: 8192
+/// slots fill 64 KiB exactly, where 10000 took 128 KiB, per queue (so per worker) and VTI.
+pub const TX_QUEUE_LEN: u32 = 8192;
+
+/// The root qdisc every VTI gets before it goes up: `noqueue`, one object shared by all of the
+/// device's transmit queues, no packet ring (the TUN queues have their own, [`TX_QUEUE_LEN`]
+/// long), no lock on the transmit path.
+///
+/// Left to itself the kernel would give the device, when it first goes up, the multi-queue
+/// default: `mq` with one child qdisc per *possible* queue. `IFF_MULTI_QUEUE` TUN devices have
+/// 256 possible queues whatever the number of fds (`MAX_TAP_QUEUES`), and each child beyond the
+/// attached queues is a `pfifo_fast` with three rings of `txqueuelen` pointers; at 10000 that
+/// was 3 x 80000 bytes, rounded up to 128 KiB each (kmalloc_large), i.e. about 97 MiB of
+/// unreclaimable kernel memory per VTI (issue 11; 48 MiB at 8192), and a `txqueuelen` change
+/// would resize all 768 rings. With `noqueue` a VTI costs about 0.4 MiB of kernel memory with
+/// two workers: the device's 256 transmit and receive queue structures (~224 KiB, fixed by
+/// the kernel for multi-queue TUN) and a 64 KiB ring per worker.
+pub const ROOT_QDISC: &str = "noqueue";
 
 /// Most queues one TUN device can have (the kernel's `MAX_TAP_QUEUES`).
 pub const MAX_QUEUES: usize = 256;
@@ -422,8 +444,8 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 impl Vti {
     /// Create the VTI: delete a stale interface of that name (left by a daemon that could not
     /// clean up; only a TUN device is deleted), create the TUN with its queues, then over
-    /// netlink set the MTU and [`TX_QUEUE_LEN`], turn off IPv6 link-local address generation,
-    /// add the addresses and set the link up.
+    /// netlink set the MTU and [`TX_QUEUE_LEN`], the [`ROOT_QDISC`], turn off IPv6 link-local
+    /// address generation, add the addresses and set the link up.
     ///
     /// Needs a tokio runtime with I/O enabled, and root or CAP_NET_ADMIN. On failure nothing is
     /// left behind (the queues close, so the kernel removes the device).
@@ -483,7 +505,7 @@ impl Vti {
 
         let action = format!("configure {name}");
         let addrs = &addresses;
-        with_netlink(&action, |handle| async move {
+        with_netlink(&action, |mut handle| async move {
             handle
                 .link()
                 .set(
@@ -500,6 +522,16 @@ impl Vti {
                         e,
                     )
                 })?;
+            // Before the link first goes up, or the kernel attaches its ~100 MB default (see
+            // ROOT_QDISC). Not fatal: the tunnel works either way, it only costs memory.
+            if let Err(e) = set_root_qdisc(&mut handle, ifindex).await {
+                tracing::warn!(
+                    vti = name,
+                    error = %e,
+                    "cannot give the VTI the {ROOT_QDISC} qdisc: the kernel's default for a \
+                     multi-queue TUN device costs about 100 MB of kernel memory per VTI"
+                );
+            }
             // No link-local address: no router solicitations into the tunnel. Best effort (the
             // kernel may have IPv6 off, and then there is nothing to avoid).
             let no_ll = LinkUnspec::new_with_index(ifindex)
@@ -708,6 +740,20 @@ fn tun_error(name: &str, source: io::Error) -> VtiError {
         },
         _ => VtiError::Tun { name, source },
     }
+}
+
+/// Make [`ROOT_QDISC`] the interface's root qdisc (`tc qdisc replace dev IF root noqueue`).
+async fn set_root_qdisc(handle: &mut Handle, ifindex: u32) -> Result<(), rtnetlink::Error> {
+    let mut msg = TcMessage::with_index(i32::try_from(ifindex).unwrap_or(i32::MAX));
+    msg.header.parent = TcHandle::ROOT;
+    msg.attributes
+        .push(TcAttribute::Kind(ROOT_QDISC.to_owned()));
+    request_ack(
+        handle,
+        RouteNetlinkMessage::NewQueueDiscipline(msg),
+        NLM_F_CREATE | NLM_F_REPLACE,
+    )
+    .await
 }
 
 async fn add_address(

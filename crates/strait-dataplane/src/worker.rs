@@ -76,6 +76,16 @@ pub(crate) async fn vti_to_peer(shared: Arc<Shared>, tunnel: Arc<Tunnel>, worker
     };
     let mtu = usize::from(tunnel.spec_mtu());
     let slot_max = MAX_HEADROOM + mtu + MAX_TRAILER;
+    // The buffers below (~160 KiB) only once something is routed into the VTI: an idle
+    // tunnel, e.g. one whose peer never answers, costs no memory per worker (issue 11).
+    match queue.readable().await {
+        Ok(()) => {}
+        Err(e) if device_gone(&e) => return,
+        Err(e) => tracing::debug!(vti = %tunnel.ifname, error = %e, "VTI readiness failed"),
+    }
+    if tunnel.is_closed() {
+        return;
+    }
     let mut original = vec![0u8; VIRTIO_NET_HDR_LEN + 65_535];
     let mut slab = vec![0u8; TUN_BATCH * slot_max];
     let mut sizes = [0usize; TUN_BATCH];

@@ -17,7 +17,7 @@ use common::{text, Netns};
 use ipnet::IpNet;
 use strait_dataplane::mss;
 use strait_dataplane::vti::{
-    add_route, delete_route, routes_of, vti_name, Vti, VtiConfig, VtiError, VtiRoute,
+    add_route, delete_route, routes_of, vti_name, Vti, VtiConfig, VtiError, VtiRoute, ROOT_QDISC,
     RTPROT_STRAIT, TX_QUEUE_LEN,
 };
 use tun_rs::{AsyncDevice, VirtioNetHdr, VIRTIO_NET_HDR_LEN};
@@ -170,6 +170,8 @@ fn create_configures_the_device_and_close_removes_it() {
         assert_eq!(link["ifindex"].as_u64(), Some(u64::from(vti.ifindex())));
         assert_eq!(link["mtu"], 1400);
         assert_eq!(link["txqlen"].as_u64(), Some(u64::from(TX_QUEUE_LEN)));
+        // One shared noqueue root, not the kernel's mq with 256 pfifo_fast children (issue 11).
+        assert_eq!(link["qdisc"], ROOT_QDISC, "{link}");
         let flags: Vec<&str> = link["flags"]
             .as_array()
             .unwrap()
