@@ -77,6 +77,9 @@ pub struct SimGateway {
 pub struct Link {
     pub a: (usize, String),
     pub b: (usize, String),
+    /// The session bodies as created (to create them again after a delete).
+    pub body_a: Value,
+    pub body_b: Value,
 }
 
 /// How the network treats datagrams.
@@ -112,6 +115,8 @@ pub enum Action {
     RekeyIke(usize, String),
     /// An API PATCH on a gateway, then the configuration change reaches its control plane.
     Patch(usize, String, Value),
+    /// An API DELETE of a session on a gateway (the change reaches its control plane).
+    Delete(usize, String),
     /// The network changes.
     Net(NetProfile),
     /// Inject a packet at a session's VTI.
@@ -230,17 +235,15 @@ impl World {
         let path_a = format!("{SVC}/sessions/to-{}", self.gws[b].name);
         let path_b = format!("{SVC}/sessions/to-{}", self.gws[a].name);
         let (addr_a, addr_b) = (self.gws[a].addr, self.gws[b].addr);
-        self.gws[a].patch(
-            &path_a,
-            session_body(addr_b, &format!("169.254.{n}.1"), extra_a),
-        );
-        self.gws[b].patch(
-            &path_b,
-            session_body(addr_a, &format!("169.254.{n}.2"), extra_b),
-        );
+        let body_a = session_body(addr_b, &format!("169.254.{n}.1"), extra_a);
+        let body_b = session_body(addr_a, &format!("169.254.{n}.2"), extra_b);
+        self.gws[a].patch(&path_a, body_a.clone());
+        self.gws[b].patch(&path_b, body_b.clone());
         self.links.push(Link {
             a: (a, path_a),
             b: (b, path_b),
+            body_a,
+            body_b,
         });
         self.links.len() - 1
     }
@@ -380,7 +383,20 @@ impl World {
                 }
             }
             Action::Patch(k, path, body) => {
-                self.gws[k].patch(&path, body);
+                // Overlapping perturbations may ask for something the API refuses (e.g. a
+                // partial PATCH of a session deleted meanwhile): the user gets a 400, and
+                // nothing changes.
+                if let Err(e) = self.gws[k].policy.patch(&path, &body, &Actor::system()) {
+                    self.note(format!("PATCH refused: {e:?}"));
+                    return;
+                }
+                self.reload(k);
+            }
+            Action::Delete(k, path) => {
+                if let Err(e) = self.gws[k].policy.delete(&path, &Actor::system()) {
+                    self.note(format!("DELETE refused: {e:?}"));
+                    return;
+                }
                 self.reload(k);
             }
             Action::Net(p) => self.net = p,
