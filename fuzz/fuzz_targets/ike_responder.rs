@@ -1,6 +1,6 @@
 //! The protocol engine as a responder (and an initiator awaiting answers) fed arbitrary
-//! datagrams on ports 500 and 4500, and arbitrary time steps. Must never panic, and its
-//! queues stay bounded.
+//! datagrams on ports 500 and 4500, and arbitrary time steps. Must never panic, its queues
+//! stay bounded, and its invariants (`Endpoint::check_invariants`) hold after every input.
 #![no_main]
 
 use std::net::SocketAddr;
@@ -70,5 +70,8 @@ fuzz_target!(|data: &[u8]| {
         }
         while ep.poll_event().is_some() {}
         let _ = ep.poll_timeout();
+        if let Err(e) = ep.check_invariants() {
+            panic!("endpoint invariant violated: {e}");
+        }
     }
 });
