@@ -272,24 +272,16 @@ impl Endpoint {
     /// [`Event::ChildSaDeleted`], on all of the session's IKE SAs (a rekeyed one included),
     /// as (inbound SPI, outbound SPI), sorted.
     pub fn installed_child_sas(&self, id: &SessionId) -> Vec<(u32, u32)> {
-        let mut v: Vec<(u32, u32)> = self
-            .sas
-            .values()
-            .filter(|sa| &sa.session == id)
-            .flat_map(|sa| {
-                sa.children
-                    .iter()
-                    .filter(|c| !c.retired)
-                    .map(|c| (c.spi_in, c.spi_out))
-            })
-            .collect();
-        v.sort_unstable();
-        v
+        self.child_sas_where(id, false)
     }
 
     /// Child SAs of a session being deleted by us: retired ([`Event::ChildSaRetired`]), so
     /// the data plane holds only their inbound halves until [`Event::ChildSaDeleted`].
     pub fn retired_child_sas(&self, id: &SessionId) -> Vec<(u32, u32)> {
+        self.child_sas_where(id, true)
+    }
+
+    fn child_sas_where(&self, id: &SessionId, retired: bool) -> Vec<(u32, u32)> {
         let mut v: Vec<(u32, u32)> = self
             .sas
             .values()
@@ -297,7 +289,7 @@ impl Endpoint {
             .flat_map(|sa| {
                 sa.children
                     .iter()
-                    .filter(|c| c.retired)
+                    .filter(|c| c.retired == retired)
                     .map(|c| (c.spi_in, c.spi_out))
             })
             .collect();

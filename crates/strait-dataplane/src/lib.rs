@@ -37,7 +37,6 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
-use esp_proto::{InboundSa, OutboundSa, SaKeys};
 use tokio::io::unix::AsyncFd;
 use tokio::runtime::Handle;
 use tokio::sync::{mpsc, oneshot};
@@ -566,32 +565,12 @@ impl Dataplane {
             .get(&sa.session)
             .cloned()
             .ok_or_else(|| DataplaneError::NoTunnel(sa.session.clone()))?;
-        let bad = |source| DataplaneError::BadSa {
-            session: sa.session.clone(),
-            source,
-        };
-        let outbound = OutboundSa::new(
-            sa.spi_out,
-            sa.transform,
-            SaKeys {
-                encryption: &sa.enc_key_out,
-                integrity: &sa.integ_key_out,
-            },
-            sa.esn,
-            sa.iv_seed,
-        )
-        .map_err(bad)?;
-        let inbound = InboundSa::new(
-            sa.spi_in,
-            sa.transform,
-            SaKeys {
-                encryption: &sa.enc_key_in,
-                integrity: &sa.integ_key_in,
-            },
-            sa.esn,
-            self.cfg.replay_window,
-        )
-        .map_err(bad)?;
+        let (outbound, inbound) =
+            sa.build(self.cfg.replay_window)
+                .map_err(|source| DataplaneError::BadSa {
+                    session: sa.session.clone(),
+                    source,
+                })?;
         if sa.encapsulation == Encapsulation::Esp {
             self.raw_port(sa.local.ip()).await?;
         }
@@ -781,7 +760,7 @@ impl Dataplane {
     }
 
     /// Skip the session's outbound sequence numbers ahead (never back; see
-    /// [`OutboundSa::advance_to`]), to exercise the rekey that exhaustion triggers.
+    /// [`esp_proto::OutboundSa::advance_to`]), to exercise the rekey that exhaustion triggers.
     pub fn advance_outbound_sequence(&self, session: &str, last_sent: u64) -> bool {
         self.shared
             .tunnels

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use esp_proto::{InboundSa, OutboundSa, Transform};
+use esp_proto::{EspError, InboundSa, OutboundSa, SaKeys, Transform};
 use zeroize::Zeroizing;
 
 use crate::tunnel::Tunnel;
@@ -51,6 +51,33 @@ pub struct SaInstall {
     pub initiator: bool,
     /// Fresh randomness for the CBC IV generator.
     pub iv_seed: [u8; 16],
+}
+
+impl SaInstall {
+    /// Its two halves as esp-proto SAs (what the data plane and its simulation install).
+    pub fn build(&self, replay_window: u32) -> Result<(OutboundSa, InboundSa), EspError> {
+        let outbound = OutboundSa::new(
+            self.spi_out,
+            self.transform,
+            SaKeys {
+                encryption: &self.enc_key_out,
+                integrity: &self.integ_key_out,
+            },
+            self.esn,
+            self.iv_seed,
+        )?;
+        let inbound = InboundSa::new(
+            self.spi_in,
+            self.transform,
+            SaKeys {
+                encryption: &self.enc_key_in,
+                integrity: &self.integ_key_in,
+            },
+            self.esn,
+            replay_window,
+        )?;
+        Ok((outbound, inbound))
+    }
 }
 
 impl std::fmt::Debug for SaInstall {

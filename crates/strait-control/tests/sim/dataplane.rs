@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use esp_proto::{InboundSa, OutboundSa, SaKeys};
+use esp_proto::{InboundSa, OutboundSa};
 use strait_control::DataplaneApi;
 use strait_dataplane::sa_set::TunnelSas;
 use strait_dataplane::{
@@ -200,32 +200,12 @@ impl DataplaneApi for SimDataplane {
     async fn install(&self, sa: SaInstall) -> Result<(), DataplaneError> {
         let mut inner = self.lock();
         let now = Self::now(&inner);
-        let bad = |source| DataplaneError::BadSa {
-            session: sa.session.clone(),
-            source,
-        };
-        let outbound = OutboundSa::new(
-            sa.spi_out,
-            sa.transform,
-            SaKeys {
-                encryption: &sa.enc_key_out,
-                integrity: &sa.integ_key_out,
-            },
-            sa.esn,
-            sa.iv_seed,
-        )
-        .map_err(bad)?;
-        let inbound = InboundSa::new(
-            sa.spi_in,
-            sa.transform,
-            SaKeys {
-                encryption: &sa.enc_key_in,
-                integrity: &sa.integ_key_in,
-            },
-            sa.esn,
-            REPLAY_WINDOW,
-        )
-        .map_err(bad)?;
+        let (outbound, inbound) =
+            sa.build(REPLAY_WINDOW)
+                .map_err(|source| DataplaneError::BadSa {
+                    session: sa.session.clone(),
+                    source,
+                })?;
         let t = inner
             .tunnels
             .get_mut(&sa.session)
