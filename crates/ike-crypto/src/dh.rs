@@ -139,6 +139,32 @@ impl DhGroup {
         matches!(self, DhGroup::Ecp256 | DhGroup::Ecp384 | DhGroup::Ecp521)
     }
 
+    /// Check a peer's KE data before any Diffie-Hellman work is done with it (RFC 7296
+    /// §3.4, RFC 6989): the group's length, for MODP 1 < y < p-1, for ECP a point on the
+    /// curve (a parse, far cheaper than a scalar multiplication). A Curve25519 value can
+    /// only be judged by the agreement itself (an all-zero result is refused there).
+    pub fn validate_peer_public(self, peer_public: &[u8]) -> Result<(), CryptoError> {
+        if peer_public.len() != self.public_len() {
+            return Err(CryptoError::PeerPublicLength {
+                group: self,
+                expected: self.public_len(),
+                actual: peer_public.len(),
+            });
+        }
+        match self.ec_algorithm() {
+            None => modp::validate_peer(self, peer_public),
+            Some(alg) if self.is_ecp() => {
+                let mut point = Vec::with_capacity(1 + peer_public.len());
+                point.push(0x04);
+                point.extend_from_slice(peer_public);
+                ParsedPublicKey::try_from(&UnparsedPublicKey::new(alg, point))
+                    .map(|_| ())
+                    .map_err(|_| CryptoError::PeerPublicNotOnCurve { group: self })
+            }
+            Some(_) => Ok(()),
+        }
+    }
+
     /// A private key made from exactly [`DhGroup::random_len`] random bytes; the same bytes
     /// always give the same key.
     ///

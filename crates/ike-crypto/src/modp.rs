@@ -300,6 +300,29 @@ pub(crate) fn public_value(group: DhGroup, exponent: &[u8]) -> Result<Vec<u8>, C
     Ok(out.to_vec())
 }
 
+/// Check a peer's public value without any modular arithmetic (RFC 6989 §2.1): the prime's
+/// length and 1 < y < p-1, compared as equal-length big-endian byte strings.
+pub(crate) fn validate_peer(group: DhGroup, peer: &[u8]) -> Result<(), CryptoError> {
+    let p_bytes = group_prime(group)?;
+    if peer.len() != p_bytes.len() {
+        return Err(CryptoError::PeerPublicLength {
+            group,
+            expected: p_bytes.len(),
+            actual: peer.len(),
+        });
+    }
+    let mut p_minus_1 = p_bytes.to_vec();
+    if let Some(last) = p_minus_1.last_mut() {
+        *last &= 0xFE; // p is odd
+    }
+    let (head, last) = peer.split_at(peer.len().saturating_sub(1));
+    let at_most_one = head.iter().all(|b| *b == 0) && last.iter().all(|b| *b <= 1);
+    if at_most_one || peer >= p_minus_1.as_slice() {
+        return Err(CryptoError::PeerPublicOutOfRange { group });
+    }
+    Ok(())
+}
+
 /// The shared secret g^(xy) mod p = peer^x mod p, left-padded to the prime length
 /// (RFC 7296 §2.14), after checking the peer's value: prime length, 1 < y < p-1.
 pub(crate) fn shared_secret(

@@ -301,6 +301,27 @@ pub struct EndpointConfig {
     pub cookie_threshold: usize,
     /// Half-open IKE SAs at which new IKE_SA_INIT requests are dropped.
     pub half_open_max: usize,
+    /// Half-open IKE SAs of one peer address at which its new requests are dropped, so one
+    /// forged address cannot fill the gateway's table.
+    pub peer_half_open_max: usize,
+    /// Half-open IKE SAs of one peer address at which it must send COOKIEs.
+    pub cookie_peer_threshold: usize,
+    /// IKE_SA_INIT requests per second (all peers) at which COOKIEs are required.
+    pub cookie_init_rate: u32,
+    /// IKE_SA_INIT requests per second from one peer address at which it must send COOKIEs.
+    pub cookie_peer_init_rate: u32,
+    /// Diffie-Hellman computations per second for unauthenticated requests (all peers) at
+    /// which COOKIEs are required.
+    pub cookie_dh_rate: u32,
+    /// The same for one peer address.
+    pub cookie_peer_dh_rate: u32,
+    /// Key-exchange computations handed out and not yet finished (see
+    /// [`crate::Endpoint::poll_crypto`]); requests beyond it are dropped and retransmitted.
+    pub crypto_jobs_max: usize,
+    /// Hand key-exchange work to the caller ([`crate::Endpoint::poll_crypto`]) instead of
+    /// computing it inside [`crate::Endpoint::handle_datagram`]. Off by default, so a
+    /// caller that never polls for crypto work keeps working.
+    pub offload_crypto: bool,
     /// IKE SAs kept in all.
     pub ike_sas_max: usize,
     /// A half-open SA (responder) waits this long for IKE_AUTH.
@@ -324,6 +345,14 @@ impl Default for EndpointConfig {
             retransmit_tries: 5,
             cookie_threshold: 64,
             half_open_max: 4096,
+            peer_half_open_max: 64,
+            cookie_peer_threshold: 8,
+            cookie_init_rate: 500,
+            cookie_peer_init_rate: 20,
+            cookie_dh_rate: 200,
+            cookie_peer_dh_rate: 10,
+            crypto_jobs_max: 256,
+            offload_crypto: false,
             ike_sas_max: 65_536,
             half_open_timeout: Duration::from_secs(30),
             rekey_jitter: 0.1,

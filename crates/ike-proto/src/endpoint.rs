@@ -1,12 +1,14 @@
 //! The endpoint: sessions, IKE SAs, demultiplexing, timers and the output queues.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use ike_wire::{ExchangeType, Header, Message};
+use ike_wire::{ExchangeType, Header, Message, Notify, NotifyType, Payload};
 
+use crate::admission::{Admission, DropCause, DropReport};
 use crate::config::{DpdMode, EndpointConfig, SessionConfig, SessionId};
+use crate::crypto_jobs::{CryptoDone, CryptoJob};
 use crate::events::{ChildSaInfo, Event, FailReason, IkeSaInfo, IkeState, SessionStatus};
 use crate::random::{self, Random};
 use crate::sa::{IkeSa, RequestKind, SaState, Task};
@@ -59,12 +61,22 @@ pub struct Endpoint {
     pub(crate) sas: BTreeMap<u64, IkeSa>,
     /// Our IKE SPI → SA.
     pub(crate) by_spi: HashMap<[u8; 8], u64>,
-    /// Responder: (peer, initiator SPI) → SA, to answer retransmitted IKE_SA_INIT requests.
-    pub(crate) by_init: HashMap<(SocketAddr, [u8; 8]), u64>,
+    /// Responder: (peer address, initiator SPI) → SA, to answer retransmitted IKE_SA_INIT
+    /// requests. Keyed by address, not address and port: a request replayed from other
+    /// ports is the same request, not a new half-open SA.
+    pub(crate) by_init: HashMap<(IpAddr, [u8; 8]), u64>,
+    /// (local address, peer address) → the session configured between them.
+    pub(crate) by_addr: HashMap<(IpAddr, IpAddr), SessionId>,
     next_handle: u64,
     transmits: VecDeque<Transmit>,
     events: VecDeque<Event>,
-    pub(crate) cookie_secret: [u8; 32],
+    /// Limits, cookies and drop counts for unauthenticated IKE_SA_INIT requests.
+    pub(crate) admission: Admission,
+    /// Key-exchange work not yet handed out (see [`Endpoint::poll_crypto`]).
+    pub(crate) crypto_queue: VecDeque<CryptoJob>,
+    /// Jobs queued or handed out and not yet given back.
+    pub(crate) crypto_in_flight: usize,
+    next_job_id: u64,
 }
 
 /// Output queues are bounded; the runtime drains them after every input.
@@ -79,10 +91,14 @@ impl Endpoint {
             sas: BTreeMap::new(),
             by_spi: HashMap::new(),
             by_init: HashMap::new(),
+            by_addr: HashMap::new(),
             next_handle: 1,
             transmits: VecDeque::new(),
             events: VecDeque::new(),
-            cookie_secret: random::bytes(rng),
+            admission: Admission::new(rng),
+            crypto_queue: VecDeque::new(),
+            crypto_in_flight: 0,
+            next_job_id: 1,
         }
     }
 
@@ -96,6 +112,13 @@ impl Endpoint {
     pub fn set_session(&mut self, now: Instant, config: SessionConfig, rng: &mut dyn Random) {
         let id = config.id.clone();
         let initiate = config.initiate;
+        if let Some(old) = self.sessions.get(&id) {
+            let key = (old.config.local, old.config.remote);
+            self.unindex_addr(key, &id);
+        }
+        self.by_addr
+            .entry((config.local, config.remote))
+            .or_insert_with(|| id.clone());
         match self.sessions.get_mut(&id) {
             Some(s) if same_negotiation(&s.config, &config) => {
                 // Only the initiation mode or DPD changed: a new initiator starts now if it
@@ -143,7 +166,29 @@ impl Endpoint {
     /// Remove a session: its IKE SAs are deleted (a Delete is sent) and its Child SAs removed.
     pub fn remove_session(&mut self, now: Instant, id: &SessionId, rng: &mut dyn Random) {
         self.delete_session_sas(now, id, rng);
-        self.sessions.remove(id);
+        if let Some(s) = self.sessions.remove(id) {
+            self.unindex_addr((s.config.local, s.config.remote), id);
+        }
+        let sessions = &self.sessions;
+        self.admission
+            .retain_peers(|ip| sessions.values().any(|s| s.config.remote == *ip));
+    }
+
+    /// Drop `id` from the address index; another session between the same two addresses
+    /// (a configuration the API refuses, but not ours to assume) takes its place.
+    fn unindex_addr(&mut self, key: (IpAddr, IpAddr), id: &SessionId) {
+        if self.by_addr.get(&key) != Some(id) {
+            return;
+        }
+        self.by_addr.remove(&key);
+        if let Some(other) = self
+            .sessions
+            .iter()
+            .find(|(o, s)| *o != id && (s.config.local, s.config.remote) == key)
+            .map(|(o, _)| o.clone())
+        {
+            self.by_addr.insert(key, other);
+        }
     }
 
     /// Send Deletes for every IKE SA and forget every session (shutdown).
@@ -160,11 +205,7 @@ impl Endpoint {
         if let Some(s) = self.sessions.get_mut(id) {
             s.retry_at = None;
         }
-        if self.session_sas(id).iter().any(|h| {
-            self.sas
-                .get(h)
-                .is_some_and(|sa| sa.state != SaState::Rekeyed)
-        }) {
+        if self.has_own_ike_sa(id) {
             return;
         }
         self.start_init(now, id, rng);
@@ -237,6 +278,25 @@ impl Endpoint {
         self.events.pop_front()
     }
 
+    /// The next key-exchange computation to run (only with
+    /// [`EndpointConfig::offload_crypto`]). Run it anywhere ([`CryptoJob::run`]) and give
+    /// the result to [`Endpoint::handle_crypto`].
+    pub fn poll_crypto(&mut self) -> Option<CryptoJob> {
+        self.crypto_queue.pop_front()
+    }
+
+    /// Counts of unauthenticated messages dropped or refused since the previous call, per
+    /// cause and claimed source address (bounded). The runtime logs them once per interval:
+    /// never a line per packet.
+    pub fn take_unauthenticated_report(&mut self) -> Vec<DropReport> {
+        self.admission.take_report()
+    }
+
+    /// Unauthenticated messages dropped or refused since the endpoint started, per cause.
+    pub fn unauthenticated_totals(&self) -> &BTreeMap<DropCause, u64> {
+        self.admission.totals()
+    }
+
     /// When [`Endpoint::handle_timeout`] must be called next.
     pub fn poll_timeout(&self) -> Option<Instant> {
         let mut t: Option<Instant> = None;
@@ -257,6 +317,9 @@ impl Endpoint {
                 }
                 if sa.initiator && crate::exchanges::needs_child(sa) {
                     at(sa.child_retry_at.or(sa.established));
+                }
+                if sa.initiator {
+                    at(extra_child_deadline(sa));
                 }
                 at(self.sessions.get(&sa.session).and_then(|s| dpd_due(sa, s)));
             }
@@ -372,6 +435,31 @@ impl Endpoint {
         if let Some(h) = self.by_init.values().find(|h| !self.sas.contains_key(h)) {
             return Err(format!("IKE_SA_INIT index points to missing IKE SA {h}"));
         }
+        // The admission counters agree with the half-open SAs they limit.
+        let mut half_open: HashMap<IpAddr, usize> = HashMap::new();
+        for sa in self.sas.values().filter(|sa| sa.state == SaState::InitDone) {
+            *half_open.entry(sa.remote.ip()).or_default() += 1;
+        }
+        let total: usize = half_open.values().sum();
+        if total != self.admission.half_open_total || total != self.admission.half_open_sum() {
+            return Err(format!(
+                "{total} half-open IKE SAs, but admission counts {} (per peer: {})",
+                self.admission.half_open_total,
+                self.admission.half_open_sum()
+            ));
+        }
+        if let Some((ip, n)) = half_open
+            .iter()
+            .find(|(ip, n)| self.admission.half_open_of(ip) != **n)
+        {
+            return Err(format!(
+                "{n} half-open IKE SAs from {ip}, but admission counts {}",
+                self.admission.half_open_of(ip)
+            ));
+        }
+        if self.crypto_in_flight < self.crypto_queue.len() {
+            return Err("more crypto jobs queued than counted in flight".into());
+        }
         for (id, s) in &self.sessions {
             match s.status.ike_state {
                 IkeState::Up => {
@@ -442,7 +530,7 @@ impl Endpoint {
         let msg = match Message::parse(bytes) {
             Ok(m) => m,
             Err(e) => {
-                self.undecodable(now, local, remote, &header, e, rng);
+                self.undecodable(local, remote, &header, e);
                 return;
             }
         };
@@ -451,6 +539,37 @@ impl Endpoint {
         } else {
             self.handle_request(now, local, remote, bytes, msg, rng);
         }
+    }
+
+    /// A key-exchange computation finished (see [`Endpoint::poll_crypto`]).
+    pub fn handle_crypto(&mut self, now: Instant, done: CryptoDone, rng: &mut dyn Random) {
+        debug_assert!(self.crypto_in_flight > 0, "a crypto result nobody asked for");
+        self.crypto_in_flight = self.crypto_in_flight.saturating_sub(1);
+        self.crypto_done(now, done, rng);
+    }
+
+    /// Hand out (or, without offloading, run at once) a key-exchange computation.
+    pub(crate) fn submit_crypto(
+        &mut self,
+        now: Instant,
+        work: crate::crypto_jobs::Work,
+        rng: &mut dyn Random,
+    ) {
+        let id = self.next_job_id;
+        self.next_job_id += 1;
+        let job = CryptoJob { id, work };
+        if self.cfg.offload_crypto {
+            self.crypto_in_flight += 1;
+            self.crypto_queue.push_back(job);
+        } else {
+            let done = job.run();
+            self.crypto_done(now, done, rng);
+        }
+    }
+
+    /// Whether the key-exchange work queue is full (new unauthenticated work is dropped).
+    pub(crate) fn crypto_busy(&self) -> bool {
+        self.cfg.offload_crypto && self.crypto_in_flight >= self.cfg.crypto_jobs_max
     }
 
     /// Process timers: retransmissions (DPD probes on their own schedule), DPD probes,
@@ -465,6 +584,9 @@ impl Endpoint {
                 let session = sa.session.clone();
                 self.remove_sa(h);
                 self.update_status(now, &session);
+                // Whatever the half-open SA was, an initiator left without an IKE SA must
+                // not stay down because of it.
+                self.keep_up(now, &session);
                 continue;
             }
             if let Some(o) = sa.outstanding.as_mut() {
@@ -617,10 +739,15 @@ impl Endpoint {
         });
     }
 
+    /// Queue an event. Events are never dropped: a lost Child SA event would leave the data
+    /// plane out of step with IKE. The queue stays small because the runtime drains it
+    /// after every input, and one input produces a bounded number of events.
     pub(crate) fn emit(&mut self, event: Event) {
-        if self.events.len() < QUEUE_MAX {
-            self.events.push_back(event);
-        }
+        debug_assert!(
+            self.events.len() < QUEUE_MAX,
+            "the runtime does not drain the event queue"
+        );
+        self.events.push_back(event);
     }
 
     pub(crate) fn queue(&mut self, h: u64, task: Task) {
@@ -629,6 +756,19 @@ impl Endpoint {
                 sa.queue.push_back(task);
             }
         }
+    }
+
+    /// Whether the session has an IKE SA that makes a new IKE_SA_INIT of ours pointless:
+    /// one we are negotiating, an authenticated one, or one being deleted. A responder's
+    /// half-open SA does not count: anyone who can forge the peer's address can create
+    /// one, and it must not stop us from (re)connecting (issue 12, finding 1). A rekeyed
+    /// SA waiting for its Delete does not count either.
+    pub(crate) fn has_own_ike_sa(&self, id: &SessionId) -> bool {
+        self.session_sas(id).iter().any(|h| {
+            self.sas
+                .get(h)
+                .is_some_and(|sa| !matches!(sa.state, SaState::Rekeyed | SaState::InitDone))
+        })
     }
 
     /// The session's IKE SAs.
@@ -662,7 +802,13 @@ impl Endpoint {
             return;
         };
         self.by_spi.remove(&sa.local_spi());
-        self.by_init.retain(|_, v| *v != h);
+        if sa.state == SaState::InitDone {
+            self.admission.half_open_removed(sa.remote.ip());
+        }
+        let init_key = (sa.remote.ip(), sa.spi_i);
+        if self.by_init.get(&init_key) == Some(&h) {
+            self.by_init.remove(&init_key);
+        }
         for c in &sa.children {
             self.emit(Event::ChildSaDeleted {
                 session: sa.session.clone(),
@@ -832,7 +978,7 @@ impl Endpoint {
     /// An initiator session left without any IKE SA (e.g. after its SA's lifetime ran out)
     /// negotiates again shortly.
     pub(crate) fn keep_up(&mut self, now: Instant, session: &SessionId) {
-        if !self.session_sas(session).is_empty() {
+        if self.has_own_ike_sa(session) {
             return;
         }
         if let Some(s) = self.sessions.get_mut(session) {
@@ -962,19 +1108,74 @@ impl Endpoint {
         self.sessions.get(id).map(|s| &s.config)
     }
 
+    /// A message that did not decode. Requests of a higher major version and IKE_SA_INIT
+    /// requests with an unknown critical payload are answered with the notify RFC 7296
+    /// asks for (§2.5, §3.2; unauthenticated and unprotected, like any IKE_SA_INIT error);
+    /// anything else is dropped (§2.21.1: answering could be used to probe or amplify).
+    /// Either way only a count is kept.
     fn undecodable(
         &mut self,
-        _now: Instant,
-        _local: SocketAddr,
-        _remote: SocketAddr,
+        local: SocketAddr,
+        remote: SocketAddr,
         header: &Header,
-        _err: ike_wire::DecodeError,
-        _rng: &mut dyn Random,
+        err: ike_wire::DecodeError,
     ) {
-        // An unauthenticated message that does not parse is dropped (§2.21.1: answering
-        // could be used to probe or amplify). Encrypted ones are checked after decryption.
-        let _ = header.exchange == ExchangeType::IKE_SA_INIT;
+        // Only configured peers get answers: nobody else is owed one, and answering
+        // forged sources would make us a reflector.
+        let configured = self.by_addr.contains_key(&(local.ip(), remote.ip()));
+        let answer = |notify: NotifyType, data: Vec<u8>| {
+            let mut h = *header;
+            h.version = ike_wire::VERSION_2_0;
+            h.flags = if header.is_initiator() {
+                ike_wire::flags::RESPONSE
+            } else {
+                ike_wire::flags::RESPONSE | ike_wire::flags::INITIATOR
+            };
+            crate::exchanges::unprotected(h, vec![Payload::Notify(Notify::new(notify, data))])
+        };
+        match err {
+            ike_wire::DecodeError::UnsupportedVersion(major)
+                if major > 2 && !header.is_response() && configured =>
+            {
+                // §2.5: the reply's header carries the highest version we support; §3.10.1:
+                // INVALID_MAJOR_VERSION has no data.
+                self.admission
+                    .dropped(DropCause::UnsupportedVersion, remote.ip(), None);
+                let bytes = answer(NotifyType::INVALID_MAJOR_VERSION, Vec::new());
+                self.send(local, remote, bytes);
+            }
+            ike_wire::DecodeError::UnsupportedCriticalPayload(payload_type)
+                if !header.is_response()
+                    && header.exchange == ExchangeType::IKE_SA_INIT
+                    && configured =>
+            {
+                // §3.2: reject the whole message; §3.10.1: the data is the payload type.
+                self.admission
+                    .dropped(DropCause::UnsupportedCriticalPayload, remote.ip(), None);
+                let bytes = answer(NotifyType::UNSUPPORTED_CRITICAL_PAYLOAD, vec![payload_type]);
+                self.send(local, remote, bytes);
+            }
+            _ => self.admission.dropped(DropCause::Undecodable, remote.ip(), None),
+        }
     }
+}
+
+/// When the original initiator removes extra Child SAs (see `handle_timeout`): the second
+/// newest live one's establishment plus [`EXTRA_CHILD_GRACE`], or None with at most one.
+/// Without this deadline in [`Endpoint::poll_timeout`] the clean-up waited for an unrelated
+/// timer (found by the pair simulation once half-open SAs stopped blocking initiation).
+fn extra_child_deadline(sa: &IkeSa) -> Option<Instant> {
+    let mut live: Vec<Instant> = sa
+        .children
+        .iter()
+        .filter(|c| !c.superseded && !c.expiring && !c.rekeying)
+        .map(|c| c.established)
+        .collect();
+    if live.len() < 2 {
+        return None;
+    }
+    live.sort_unstable();
+    live.iter().rev().nth(1).map(|t| *t + EXTRA_CHILD_GRACE)
 }
 
 /// When the next DPD probe of an IKE SA is due (RFC 7296 §2.4 liveness checks, NSX DPD

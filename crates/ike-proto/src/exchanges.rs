@@ -1,6 +1,6 @@
 //! The four exchanges, as requester and responder.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use ike_crypto::{
@@ -24,12 +24,8 @@ use crate::sa::{ChildSa, IkeSa, RequestKind, SaState, Task};
 use crate::ProtoError;
 
 /// Nonce size we send (RFC 7296 §2.10: at least half the PRF key size, at least 128 bits).
-const NONCE_LEN: usize = 32;
-/// A received nonce must be 16 to 256 bytes (§3.9).
-const NONCE_MIN: usize = 16;
-const NONCE_MAX: usize = 256;
-/// Cookie format version byte (ours).
-const COOKIE_VERSION: u8 = 1;
+pub(crate) const NONCE_LEN: usize = 32;
+use crate::admission::{DropCause, NONCE_MAX, NONCE_MIN};
 /// How long the loser of an IKE rekey, or the old SA, lingers waiting for the peer's Delete.
 const REKEYED_LINGER: Duration = Duration::from_secs(30);
 
@@ -57,21 +53,21 @@ fn first_error(payloads: &[Payload]) -> Option<NotifyType> {
     })
 }
 
-fn nonce_of(payloads: &[Payload]) -> Option<Vec<u8>> {
+pub(crate) fn nonce_of(payloads: &[Payload]) -> Option<Vec<u8>> {
     payloads.iter().find_map(|p| match p {
         Payload::Nonce(n) if (NONCE_MIN..=NONCE_MAX).contains(&n.len()) => Some(n.clone()),
         _ => None,
     })
 }
 
-fn ke_of(payloads: &[Payload]) -> Option<(u16, &[u8])> {
+pub(crate) fn ke_of(payloads: &[Payload]) -> Option<(u16, &[u8])> {
     payloads.iter().find_map(|p| match p {
         Payload::Ke { group, data } => Some((*group, data.as_slice())),
         _ => None,
     })
 }
 
-fn sa_of(payloads: &[Payload]) -> Option<&[ike_wire::Proposal]> {
+pub(crate) fn sa_of(payloads: &[Payload]) -> Option<&[ike_wire::Proposal]> {
     payloads.iter().find_map(|p| match p {
         Payload::Sa(s) => Some(s.as_slice()),
         _ => None,
@@ -158,7 +154,7 @@ fn id_payload(id: &Identity, initiator: bool) -> Payload {
     }
 }
 
-fn ct_eq(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn ct_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
@@ -167,7 +163,7 @@ fn with_port(addr: SocketAddr, port: u16) -> SocketAddr {
 }
 
 /// NAT detection (§2.23): whether the hashes the peer sent match the addresses we see.
-fn nat_detected(
+pub(crate) fn nat_detected(
     payloads: &[Payload],
     spi_i: &[u8; 8],
     spi_r: &[u8; 8],
@@ -195,7 +191,7 @@ fn nat_detected(
 /// Our NAT_DETECTION notifies. With forced encapsulation the source hash is deliberately
 /// wrong, so the peer believes we are behind a NAT and both sides use UDP 4500 (what
 /// strongSwan's `encap = yes` does; contract: UDP encapsulation by default).
-fn nat_notifies(
+pub(crate) fn nat_notifies(
     spi_i: &[u8; 8],
     spi_r: &[u8; 8],
     local: SocketAddr,
@@ -217,7 +213,7 @@ fn nat_notifies(
     ]
 }
 
-fn unprotected(header: Header, payloads: Vec<Payload>) -> Vec<u8> {
+pub(crate) fn unprotected(header: Header, payloads: Vec<Payload>) -> Vec<u8> {
     Message { header, payloads }.emit()
 }
 
@@ -313,7 +309,10 @@ impl Endpoint {
         let header = msg.header;
         if header.exchange == ExchangeType::IKE_SA_INIT {
             if header.spi_r == [0; 8] && header.message_id == 0 && header.is_initiator() {
-                self.init_request(now, local, remote, raw, msg, rng);
+                self.init_request(now, local, remote, raw, &msg, rng);
+            } else {
+                self.admission
+                    .dropped(DropCause::Undecodable, remote.ip(), None);
             }
             return;
         }
@@ -322,11 +321,17 @@ impl Endpoint {
         } else {
             header.spi_i
         };
-        let Some(&h) = self.by_spi.get(&our_spi) else {
+        let found = self
+            .by_spi
+            .get(&our_spi)
+            .and_then(|h| self.sas.get(h).map(|sa| (*h, sa)));
+        let Some((h, sa)) = found else {
+            self.admission.dropped(DropCause::UnknownSpi, remote.ip(), None);
             return;
         };
-        let Some(sa) = self.sas.get(&h) else { return };
+        // Keys missing: a responder still computing its IKE_SA_INIT; the peer retransmits.
         if sa.spi_i != header.spi_i || sa.spi_r != header.spi_r || sa.keys.is_none() {
+            self.admission.dropped(DropCause::UnknownSpi, remote.ip(), None);
             return;
         }
         // Message ID window of one (§2.3): the next request, or a retransmission of the last.
@@ -344,8 +349,12 @@ impl Endpoint {
         };
         let inner = match sa.open(raw, sk) {
             Ok(p) => p,
-            // Unauthenticated garbage is dropped silently (§2.21.2).
-            Err(ProtoError::IntegrityCheckFailed) => return,
+            // Unauthenticated garbage is dropped silently (§2.21.2), and counted.
+            Err(ProtoError::IntegrityCheckFailed) => {
+                self.admission
+                    .dropped(DropCause::IntegrityCheckFailed, remote.ip(), None);
+                return;
+            }
             Err(_) => {
                 // Authentic but malformed: answer INVALID_SYNTAX (§2.21.2).
                 self.respond_error(h, header, NotifyType::INVALID_SYNTAX, Vec::new(), rng);
@@ -386,11 +395,18 @@ impl Endpoint {
             header.spi_i
         };
         let Some(&h) = self.by_spi.get(&our_spi) else {
+            self.admission.dropped(DropCause::UnknownSpi, remote.ip(), None);
             return;
         };
         let Some(sa) = self.sas.get(&h) else { return };
-        let Some(out) = &sa.outstanding else { return };
+        let Some(out) = &sa.outstanding else {
+            self.admission
+                .dropped(DropCause::Undecodable, remote.ip(), None);
+            return;
+        };
         if out.message_id != header.message_id || sa.remote.ip() != remote.ip() {
+            self.admission
+                .dropped(DropCause::Undecodable, remote.ip(), None);
             return;
         }
         if header.exchange == ExchangeType::IKE_SA_INIT {
@@ -410,7 +426,11 @@ impl Endpoint {
         };
         let inner = match sa.open(raw, sk) {
             Ok(p) => p,
-            Err(ProtoError::IntegrityCheckFailed) => return,
+            Err(ProtoError::IntegrityCheckFailed) => {
+                self.admission
+                    .dropped(DropCause::IntegrityCheckFailed, remote.ip(), None);
+                return;
+            }
             Err(_) => {
                 let session = sa.session.clone();
                 self.remove_sa(h);
@@ -475,162 +495,6 @@ impl Endpoint {
             }
         }
         self.drive(now, h, rng);
-    }
-
-    fn init_request(
-        &mut self,
-        now: Instant,
-        local: SocketAddr,
-        remote: SocketAddr,
-        raw: &[u8],
-        msg: Message,
-        rng: &mut dyn Random,
-    ) {
-        let header = msg.header;
-        // A retransmission of a request we answered: answer again (§2.1).
-        if let Some(&h) = self.by_init.get(&(remote, header.spi_i)) {
-            if let Some(sa) = self.sas.get(&h) {
-                if sa.init_request == raw && !sa.init_response.is_empty() {
-                    let (l, r, d) = (sa.local, sa.remote, sa.init_response.clone());
-                    self.send(l, r, d);
-                }
-            }
-            return;
-        }
-        // Which session: the one configured between these two addresses.
-        let Some(cfg) = self
-            .sessions
-            .values()
-            .map(|s| &s.config)
-            .find(|c| c.local == local.ip() && c.remote == remote.ip())
-            .cloned()
-        else {
-            return;
-        };
-        let half_open = self
-            .sas
-            .values()
-            .filter(|sa| sa.state == SaState::InitDone)
-            .count();
-        if half_open >= self.cfg.half_open_max || self.sas.len() >= self.cfg.ike_sas_max {
-            return;
-        }
-        let ni = nonce_of(&msg.payloads);
-        // COOKIE (§2.6): under load, only peers that can receive at their address get state.
-        if half_open >= self.cfg.cookie_threshold {
-            let expected = self.cookie(
-                remote.ip(),
-                &header.spi_i,
-                ni.as_deref().unwrap_or_default(),
-            );
-            let ok = matches!(msg.payloads.first(), Some(Payload::Notify(n)) if n.notify_type == NotifyType::COOKIE && ct_eq(&n.data, &expected));
-            if !ok {
-                let mut h2 = header;
-                h2.flags = ike_wire::flags::RESPONSE;
-                h2.spi_r = [0; 8];
-                let bytes = unprotected(
-                    h2,
-                    vec![Payload::Notify(Notify::new(NotifyType::COOKIE, expected))],
-                );
-                self.send(local, remote, bytes);
-                return;
-            }
-        }
-        let refuse = |ep: &mut Endpoint, n: NotifyType, data: Vec<u8>| {
-            let mut h2 = header;
-            h2.flags = ike_wire::flags::RESPONSE;
-            h2.spi_r = [0; 8];
-            let bytes = unprotected(h2, vec![Payload::Notify(Notify::new(n, data))]);
-            ep.send(local, remote, bytes);
-        };
-        let (Some(offer), Some((ke_group, ke_data)), Some(ni)) =
-            (sa_of(&msg.payloads), ke_of(&msg.payloads), ni)
-        else {
-            refuse(self, NotifyType::INVALID_SYNTAX, Vec::new());
-            return;
-        };
-        let Some((suite, number)) = select_ike(offer, &cfg.ike) else {
-            refuse(self, NotifyType::NO_PROPOSAL_CHOSEN, Vec::new());
-            let alarm = format!(
-                "peer proposed {}; this session allows {}: align the IKE profile with the peer's IKE proposal",
-                describe_offer(offer),
-                describe_ike_allowed(&cfg.ike)
-            );
-            self.fail(now, &cfg.id, FailReason::NoProposalChosen, alarm, rng);
-            return;
-        };
-        if ke_group != suite.group.id() {
-            // §1.2: tell the initiator which group we want.
-            refuse(
-                self,
-                NotifyType::INVALID_KE_PAYLOAD,
-                suite.group.id().to_be_bytes().to_vec(),
-            );
-            return;
-        }
-        let Some(dh) = generate_dh(suite.group, rng) else {
-            return;
-        };
-        let Ok(g_ir) = dh.agree(ke_data) else {
-            refuse(self, NotifyType::INVALID_SYNTAX, Vec::new());
-            return;
-        };
-        let mut sa = IkeSa::new(cfg.id.clone(), false, local, remote, now);
-        sa.spi_i = header.spi_i;
-        sa.spi_r = loop {
-            let s = random::ike_spi(rng);
-            if !self.by_spi.contains_key(&s) {
-                break s;
-            }
-        };
-        sa.ni = ni;
-        sa.nr = random::vec(rng, NONCE_LEN);
-        sa.suite = Some(suite);
-        let Some(keys) = initial_ike_keys(&sa, suite, &g_ir) else {
-            return;
-        };
-        sa.keys = Some(keys);
-        // NAT detection on the request's hashes (SPIr was zero then).
-        sa.udp_encapsulation = cfg.force_udp_encapsulation
-            || nat_detected(&msg.payloads, &sa.spi_i, &[0; 8], local, remote);
-        sa.init_request = raw.to_vec();
-        sa.half_open_deadline = Some(now + self.cfg.half_open_timeout);
-        let mut payloads = vec![
-            Payload::Sa(vec![suite.to_proposal(number, Vec::new())]),
-            Payload::Ke {
-                group: suite.group.id(),
-                data: dh.public_value(),
-            },
-            Payload::Nonce(sa.nr.clone()),
-        ];
-        payloads.extend(nat_notifies(
-            &sa.spi_i,
-            &sa.spi_r,
-            local,
-            remote,
-            cfg.force_udp_encapsulation,
-            rng,
-        ));
-        let bytes = unprotected(sa.header(ExchangeType::IKE_SA_INIT, 0, true), payloads);
-        sa.init_response = bytes.clone();
-        let h = self.alloc_handle();
-        self.by_init.insert((remote, header.spi_i), h);
-        self.register_sa(h, sa);
-        self.send_response(h, 0, bytes);
-    }
-
-    fn cookie(&self, ip: IpAddr, spi_i: &[u8; 8], ni: &[u8]) -> Vec<u8> {
-        // §2.6: Cookie = <VersionIDofSecret> | Hash(Ni | IPi | SPIi | <secret>)
-        let ip_bytes = match ip {
-            IpAddr::V4(v4) => v4.octets().to_vec(),
-            IpAddr::V6(v6) => v6.octets().to_vec(),
-        };
-        let mut c = vec![COOKIE_VERSION];
-        c.extend_from_slice(&ike_crypto::hmac_sha256(
-            &self.cookie_secret,
-            &[ni, &ip_bytes, spi_i],
-        ));
-        c
     }
 
     fn init_response(
@@ -934,13 +798,18 @@ impl Endpoint {
         let Some(sa) = self.sas.get_mut(&h) else {
             return;
         };
+        debug_assert_eq!(sa.state, SaState::InitDone, "IKE_AUTH answered twice");
         sa.state = SaState::Established;
         sa.half_open_deadline = None;
         sa.established = Some(now);
         sa.rekey_at = Some(rekey_at);
         sa.expire_at = Some(expire_at);
         sa.remote_id = Some(idi.display());
-        self.by_init.retain(|_, v| *v != h);
+        let init_key = (sa.remote.ip(), sa.spi_i);
+        self.admission.half_open_removed(init_key.0);
+        if self.by_init.get(&init_key) == Some(&h) {
+            self.by_init.remove(&init_key);
+        }
         let Ok(bytes) = self
             .sas
             .get_mut(&h)
@@ -2316,7 +2185,7 @@ pub(crate) fn generate_dh(group: DhGroup, rng: &mut dyn Random) -> Option<ike_cr
 
 /// The keys of a new IKE SA (RFC 7296 §2.14): SKEYSEED = prf(Ni | Nr, g^ir), then SK_* =
 /// prf+(SKEYSEED, Ni | Nr | SPIi | SPIr). The SA's nonces and SPIs must be set.
-fn initial_ike_keys(
+pub(crate) fn initial_ike_keys(
     sa: &IkeSa,
     suite: crate::proposal::IkeSuite,
     g_ir: &[u8],

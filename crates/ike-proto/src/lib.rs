@@ -19,10 +19,13 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod admission;
 pub mod config;
+mod crypto_jobs;
 mod endpoint;
 pub mod events;
 mod exchanges;
+mod init_responder;
 pub mod proposal;
 pub mod random;
 mod sa;
@@ -31,6 +34,8 @@ pub use config::{
     DpdConfig, DpdMode, EndpointConfig, EspCipher, EspProposal, Identity, IkeProposal,
     SessionConfig, SessionId,
 };
+pub use admission::{DropCause, DropReport};
+pub use crypto_jobs::{CryptoDone, CryptoJob};
 pub use endpoint::{Endpoint, Transmit};
 pub use events::{
     ChildSaInfo, ChildSaParams, Event, FailReason, IkeSaInfo, IkeState, SessionStatus,

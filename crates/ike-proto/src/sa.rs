@@ -148,6 +148,11 @@ pub(crate) struct IkeSa {
     pub(crate) expire_at: Option<Instant>,
     /// Responder: drop the half-open SA after this.
     pub(crate) half_open_deadline: Option<Instant>,
+    /// Responder: when a retransmitted IKE_SA_INIT was last answered (spacing, see
+    /// [`crate::admission::RETRANSMIT_ANSWER_SPACING`]).
+    pub(crate) init_answered: Option<Instant>,
+    /// Responder: the number of the proposal chosen in IKE_SA_INIT.
+    pub(crate) init_proposal: u8,
     pub(crate) remote_id: Option<String>,
     /// Our completed rekey of this IKE SA: (new SA, lowest nonce of the exchange).
     pub(crate) own_ike_rekey: Option<(u64, Vec<u8>)>,
@@ -209,6 +214,8 @@ impl IkeSa {
             rekey_at: None,
             expire_at: None,
             half_open_deadline: None,
+            init_answered: None,
+            init_proposal: 0,
             remote_id: None,
             own_ike_rekey: None,
             peer_ike_rekey: None,

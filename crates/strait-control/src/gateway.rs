@@ -12,7 +12,10 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ike_proto::{ChildSaParams, Endpoint, EndpointConfig, Event, Random, SessionId};
+use ike_proto::{
+    ChildSaParams, CryptoDone, CryptoJob, DropCause, DropReport, Endpoint, EndpointConfig, Event,
+    Random, SessionId,
+};
 use strait_dataplane::{Encapsulation, SaInstall};
 use strait_policy::TreeSnapshot;
 
@@ -26,6 +29,13 @@ pub const BIND_RETRY: Duration = Duration::from_secs(10);
 /// How often the data plane's counters are read for DPD (and every session's invariants
 /// checked).
 pub const TRAFFIC_TICK: Duration = Duration::from_secs(1);
+/// How often the counts of unauthenticated messages dropped or refused are logged: one line
+/// per cause per interval at most, never a line per packet.
+pub const UNAUTHENTICATED_REPORT_INTERVAL: Duration = Duration::from_secs(10);
+
+/// Where key-exchange work goes when the runtime computes it on other threads; the result
+/// comes back through [`Gateway::handle_crypto`].
+pub type CryptoSubmit = Box<dyn FnMut(CryptoJob) + Send>;
 
 /// A gateway's control plane (see the module documentation).
 pub struct Gateway<D: DataplaneApi, S: IkeSockets> {
@@ -52,6 +62,9 @@ pub struct Gateway<D: DataplaneApi, S: IkeSockets> {
     next_bind_retry: Option<Instant>,
     /// Panic on a violated invariant instead of repairing it (test and debug builds).
     strict: bool,
+    /// Key-exchange work goes here; None computes it in place.
+    crypto_submit: Option<CryptoSubmit>,
+    next_unauthenticated_report: Instant,
 }
 
 impl<D: DataplaneApi, S: IkeSockets> Gateway<D, S> {
@@ -81,7 +94,16 @@ impl<D: DataplaneApi, S: IkeSockets> Gateway<D, S> {
             reconcile_due: false,
             next_bind_retry: None,
             strict: cfg!(debug_assertions),
+            crypto_submit: None,
+            next_unauthenticated_report: now + UNAUTHENTICATED_REPORT_INTERVAL,
         }
+    }
+
+    /// Compute key exchanges elsewhere: every job the endpoint hands out goes to `submit`,
+    /// and its result must come back through [`Gateway::handle_crypto`]. Without it (and in
+    /// the simulation) jobs run in place, in order.
+    pub fn set_crypto_offload(&mut self, submit: CryptoSubmit) {
+        self.crypto_submit = Some(submit);
     }
 
     /// Panic on a violated invariant (the default in test and debug builds), or log,
@@ -172,6 +194,10 @@ impl<D: DataplaneApi, S: IkeSockets> Gateway<D, S> {
             self.note_traffic(now);
             sweep = true;
         }
+        if now >= self.next_unauthenticated_report {
+            self.next_unauthenticated_report = now + UNAUTHENTICATED_REPORT_INTERVAL;
+            log_unauthenticated(&self.ep.take_unauthenticated_report());
+        }
         if self.next_bind_retry.is_some_and(|t| t <= now) {
             // A local endpoint address may have been added to the host since.
             self.next_bind_retry = None;
@@ -181,6 +207,12 @@ impl<D: DataplaneApi, S: IkeSockets> Gateway<D, S> {
             self.realize(now).await;
         }
         self.finish(now, sweep).await;
+    }
+
+    /// A key-exchange computation handed out by [`Gateway::set_crypto_offload`] finished.
+    pub async fn handle_crypto(&mut self, now: Instant, done: CryptoDone) {
+        self.ep.handle_crypto(now, done, &mut *self.rng);
+        self.finish(now, false).await;
     }
 
     /// Rekey a session's Child SAs now (operator action, or sequence numbers running out).
@@ -318,6 +350,15 @@ impl<D: DataplaneApi, S: IkeSockets> Gateway<D, S> {
             while let Some(ev) = self.ep.poll_event() {
                 moved = true;
                 self.apply_event(now, ev).await;
+            }
+            while let Some(job) = self.ep.poll_crypto() {
+                match self.crypto_submit.as_mut() {
+                    Some(submit) => submit(job),
+                    None => {
+                        moved = true;
+                        self.ep.handle_crypto(now, job.run(), &mut *self.rng);
+                    }
+                }
             }
             if !moved {
                 return;
@@ -552,5 +593,32 @@ fn log_status(id: &SessionId, st: &ike_proto::SessionStatus) {
             "session down"
         ),
         (state, None) => tracing::info!(session = %id, state = ?state, "session state"),
+    }
+}
+
+/// Log the counts of unauthenticated messages dropped or refused in the last interval: one
+/// line per cause, with how many, from how many claimed addresses, the busiest one, and an
+/// example where it helps (e.g. the proposals a peer offered). The texts come from the
+/// wire, unauthenticated: they are reported as such and never become a session's status.
+fn log_unauthenticated(report: &[DropReport]) {
+    let mut by_cause: BTreeMap<DropCause, Vec<&DropReport>> = BTreeMap::new();
+    for r in report {
+        by_cause.entry(r.cause).or_default().push(r);
+    }
+    for (cause, entries) in by_cause {
+        let total: u64 = entries.iter().map(|r| r.count).sum();
+        let busiest = entries.iter().max_by_key(|r| r.count);
+        let example = entries.iter().rev().find_map(|r| r.example.as_deref());
+        let secs = UNAUTHENTICATED_REPORT_INTERVAL.as_secs();
+        let top = busiest.map_or_else(String::new, |r| format!("{} ({})", r.peer, r.count));
+        match cause {
+            // What a misconfigured real peer causes: worth a warning.
+            DropCause::NoProposalChosen | DropCause::WrongKeGroup | DropCause::Malformed => {
+                tracing::warn!(count = total, addresses = entries.len(), busiest = %top, example = example.unwrap_or(""), "unauthenticated IKE in the last {secs} s: {cause}; if this is a real peer, compare its IKE proposal with the session's IKE profile")
+            }
+            _ => {
+                tracing::info!(count = total, addresses = entries.len(), busiest = %top, "unauthenticated IKE in the last {secs} s: {cause}")
+            }
+        }
     }
 }

@@ -10,6 +10,7 @@
 
 mod board;
 pub mod boundary;
+pub mod crypto_pool;
 pub mod desired;
 pub mod gateway;
 pub mod invariants;

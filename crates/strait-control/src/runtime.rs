@@ -202,21 +202,36 @@ impl ControlPlane {
         policy: Policy,
         dataplane: Arc<Dataplane>,
         events: DataplaneEvents,
-        cfg: EndpointConfig,
+        mut cfg: EndpointConfig,
     ) -> ControlPlane {
         let (inbox_tx, inbox) = mpsc::channel(INBOX_MAX);
         let sockets = UdpSockets::new(dataplane.clone(), inbox_tx);
-        let gateway = Gateway::new(
+        // Key exchanges run on their own threads (as many as cores, up to 4): the event loop
+        // keeps serving timers and established SAs during a flood or a setup burst.
+        let (crypto_tx, crypto_results) = mpsc::unbounded_channel();
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
+        let pool = match crate::crypto_pool::CryptoPool::start(threads, crypto_tx) {
+            Ok(pool) => Some(pool),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot start the IKE key-exchange threads; computing key exchanges on the event loop");
+                None
+            }
+        };
+        cfg.offload_crypto = pool.is_some();
+        let mut gateway = Gateway::new(
             cfg,
             dataplane.clone(),
             sockets,
             Box::new(OsRandom::default()),
             Instant::now(),
         );
+        if let Some(pool) = pool {
+            gateway.set_crypto_offload(Box::new(move |job| pool.submit(job)));
+        }
         let status = StatusView::new(gateway.board(), dataplane);
         let log_level = gateway.ike_log_level();
         let (tx, rx) = mpsc::channel(64);
-        let task = tokio::spawn(run(policy, gateway, inbox, events, rx));
+        let task = tokio::spawn(run(policy, gateway, inbox, events, rx, crypto_results));
         ControlPlane {
             status,
             commands: tx,
@@ -299,6 +314,7 @@ async fn run(
     mut inbox: mpsc::Receiver<Datagram>,
     events: DataplaneEvents,
     mut commands: mpsc::Receiver<Command>,
+    mut crypto_results: mpsc::UnboundedReceiver<ike_proto::CryptoDone>,
 ) {
     let DataplaneEvents {
         ike: mut nat_t_inbox,
@@ -316,6 +332,9 @@ async fn run(
             }
             Some((local, remote, data)) = nat_t_inbox.recv() => {
                 gw.handle_datagram(Instant::now(), local, remote, &data).await;
+            }
+            Some(done) = crypto_results.recv() => {
+                gw.handle_crypto(Instant::now(), done).await;
             }
             Some(session) = rekey_requests.recv() => {
                 gw.rekey_child(Instant::now(), &session).await;

@@ -1,0 +1,125 @@
+//! Public-key work the endpoint hands to its caller, so a flood of IKE_SA_INIT requests or
+//! a burst of new sessions is computed on other threads while the event loop keeps serving
+//! timers, retransmissions and established SAs.
+//!
+//! The endpoint stays sans-IO: [`crate::Endpoint::poll_crypto`] gives out a [`CryptoJob`]
+//! (plain data, `Send`), the caller runs [`CryptoJob::run`] wherever it likes and gives the
+//! [`CryptoDone`] back to [`crate::Endpoint::handle_crypto`]. Randomness is drawn by the
+//! endpoint before the job leaves, so a seeded run replays exactly whatever thread computes
+//! it. With [`crate::EndpointConfig::offload_crypto`] off (the default) the endpoint runs
+//! each job itself at once, as before.
+
+use ike_crypto::{derive_ike_keys, skeyseed, DhGroup, IkeKeys};
+use zeroize::Zeroizing;
+
+use crate::proposal::IkeSuite;
+
+/// A unit of key-exchange work (see the module documentation).
+pub struct CryptoJob {
+    pub(crate) id: u64,
+    pub(crate) work: Work,
+}
+
+impl std::fmt::Debug for CryptoJob {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CryptoJob")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
+    }
+}
+
+pub(crate) enum Work {
+    /// Responder IKE_SA_INIT (RFC 7296 §1.2, §2.14): our DH key pair from the first usable
+    /// random candidate, g^ir with the initiator's (already validated) KE data, SKEYSEED
+    /// and the SK_* keys.
+    RespondInit {
+        handle: u64,
+        group: DhGroup,
+        randoms: Vec<Zeroizing<Vec<u8>>>,
+        peer_ke: Vec<u8>,
+        suite: IkeSuite,
+        ni: Vec<u8>,
+        nr: Vec<u8>,
+        spi_i: [u8; 8],
+        spi_r: [u8; 8],
+    },
+}
+
+/// The result of a [`CryptoJob`].
+pub struct CryptoDone {
+    pub(crate) id: u64,
+    pub(crate) result: Done,
+}
+
+impl std::fmt::Debug for CryptoDone {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CryptoDone")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
+    }
+}
+
+pub(crate) enum Done {
+    /// Our public value and the new SA's keys, or None if the computation failed.
+    RespondInit {
+        handle: u64,
+        keys: Option<(Vec<u8>, IkeKeys)>,
+    },
+}
+
+impl CryptoJob {
+    /// Do the work (pure: no I/O, no clock, no randomness of its own).
+    pub fn run(self) -> CryptoDone {
+        let result = match self.work {
+            Work::RespondInit {
+                handle,
+                group,
+                randoms,
+                peer_ke,
+                suite,
+                ni,
+                nr,
+                spi_i,
+                spi_r,
+            } => {
+                let keys = randoms
+                    .iter()
+                    .find_map(|r| group.generate(r).ok())
+                    .and_then(|dh| {
+                        let g_ir = dh.agree(&peer_ke).ok()?;
+                        let seed = skeyseed(suite.prf, &ni, &nr, &g_ir);
+                        let keys = derive_ike_keys(
+                            suite.prf,
+                            &seed,
+                            &ni,
+                            &nr,
+                            &spi_i,
+                            &spi_r,
+                            suite.integrity,
+                            suite.cipher,
+                        )
+                        .ok()?;
+                        Some((dh.public_value(), keys))
+                    });
+                Done::RespondInit { handle, keys }
+            }
+        };
+        CryptoDone {
+            id: self.id,
+            result,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_send<T: Send + 'static>() {}
+
+    #[test]
+    fn jobs_and_results_cross_threads() {
+        assert_send::<CryptoJob>();
+        assert_send::<CryptoDone>();
+    }
+}
