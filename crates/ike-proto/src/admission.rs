@@ -350,7 +350,9 @@ impl Admission {
     /// Count a refused or dropped unauthenticated message.
     pub(crate) fn dropped(&mut self, cause: DropCause, peer: IpAddr, example: Option<String>) {
         *self.totals.entry(cause).or_default() += 1;
-        let key = if self.pending.len() >= REPORT_KEYS_MAX && !self.pending.contains_key(&(cause, peer)) {
+        let key = if self.pending.len() >= REPORT_KEYS_MAX
+            && !self.pending.contains_key(&(cause, peer))
+        {
             (cause, IpAddr::V4(Ipv4Addr::UNSPECIFIED))
         } else {
             (cause, peer)
@@ -445,7 +447,9 @@ mod tests {
         let r = a.take_report();
         assert!(r.len() <= REPORT_KEYS_MAX + 1, "{}", r.len());
         assert_eq!(r.iter().map(|d| d.count).sum::<u64>(), 10_000);
-        assert!(r.iter().all(|d| d.example.as_ref().is_none_or(|e| e.len() <= 200)));
+        assert!(r
+            .iter()
+            .all(|d| d.example.as_ref().is_none_or(|e| e.len() <= 200)));
         assert!(a.take_report().is_empty());
         assert_eq!(a.totals()[&DropCause::NotConfigured], 10_000);
     }

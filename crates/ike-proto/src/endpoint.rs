@@ -543,7 +543,10 @@ impl Endpoint {
 
     /// A key-exchange computation finished (see [`Endpoint::poll_crypto`]).
     pub fn handle_crypto(&mut self, now: Instant, done: CryptoDone, rng: &mut dyn Random) {
-        debug_assert!(self.crypto_in_flight > 0, "a crypto result nobody asked for");
+        debug_assert!(
+            self.crypto_in_flight > 0,
+            "a crypto result nobody asked for"
+        );
         self.crypto_in_flight = self.crypto_in_flight.saturating_sub(1);
         self.crypto_done(now, done, rng);
     }
@@ -1155,7 +1158,9 @@ impl Endpoint {
                 let bytes = answer(NotifyType::UNSUPPORTED_CRITICAL_PAYLOAD, vec![payload_type]);
                 self.send(local, remote, bytes);
             }
-            _ => self.admission.dropped(DropCause::Undecodable, remote.ip(), None),
+            _ => self
+                .admission
+                .dropped(DropCause::Undecodable, remote.ip(), None),
         }
     }
 }

@@ -326,12 +326,14 @@ impl Endpoint {
             .get(&our_spi)
             .and_then(|h| self.sas.get(h).map(|sa| (*h, sa)));
         let Some((h, sa)) = found else {
-            self.admission.dropped(DropCause::UnknownSpi, remote.ip(), None);
+            self.admission
+                .dropped(DropCause::UnknownSpi, remote.ip(), None);
             return;
         };
         // Keys missing: a responder still computing its IKE_SA_INIT; the peer retransmits.
         if sa.spi_i != header.spi_i || sa.spi_r != header.spi_r || sa.keys.is_none() {
-            self.admission.dropped(DropCause::UnknownSpi, remote.ip(), None);
+            self.admission
+                .dropped(DropCause::UnknownSpi, remote.ip(), None);
             return;
         }
         // Message ID window of one (§2.3): the next request, or a retransmission of the last.
@@ -395,7 +397,8 @@ impl Endpoint {
             header.spi_i
         };
         let Some(&h) = self.by_spi.get(&our_spi) else {
-            self.admission.dropped(DropCause::UnknownSpi, remote.ip(), None);
+            self.admission
+                .dropped(DropCause::UnknownSpi, remote.ip(), None);
             return;
         };
         let Some(sa) = self.sas.get(&h) else { return };

@@ -14,8 +14,7 @@ use crate::admission::{DropCause, Limits, INIT_REQUEST_MAX, RETRANSMIT_ANSWER_SP
 use crate::crypto_jobs::{CryptoDone, Done, Work};
 use crate::endpoint::Endpoint;
 use crate::exchanges::{
-    ke_of, nat_detected, nat_notifies, nonce_of, sa_of, unprotected,
-    NONCE_LEN,
+    ke_of, nat_detected, nat_notifies, nonce_of, sa_of, unprotected, NONCE_LEN,
 };
 use crate::proposal::{describe_ike_allowed, describe_offer, select_ike};
 use crate::random::{self, Random};
@@ -56,8 +55,7 @@ impl Endpoint {
         // Which session: the one configured between these two addresses. Anything else
         // costs a hash lookup and a count.
         let Some(id) = self.by_addr.get(&(local.ip(), peer)).cloned() else {
-            self.admission
-                .dropped(DropCause::NotConfigured, peer, None);
+            self.admission.dropped(DropCause::NotConfigured, peer, None);
             return;
         };
         if raw.len() > INIT_REQUEST_MAX {
@@ -118,7 +116,8 @@ impl Endpoint {
                     .cookie_valid(now, c, peer, &header.spi_i, &ni, rng)
             });
             if !valid {
-                self.admission.dropped(DropCause::CookieRequired, peer, None);
+                self.admission
+                    .dropped(DropCause::CookieRequired, peer, None);
                 let cookie = self.admission.cookie(now, peer, &header.spi_i, &ni, rng);
                 refuse(self, NotifyType::COOKIE, cookie);
                 return;
@@ -215,7 +214,7 @@ impl Endpoint {
 
     fn init_computed(
         &mut self,
-        _now: Instant,
+        now: Instant,
         h: u64,
         keys: Option<(Vec<u8>, ike_crypto::IkeKeys)>,
         rng: &mut dyn Random,
@@ -249,10 +248,12 @@ impl Endpoint {
             &sa.spi_i, &sa.spi_r, sa.local, sa.remote, force, rng,
         ));
         let bytes = unprotected(sa.header(ExchangeType::IKE_SA_INIT, 0, true), payloads);
-        let Some(sa) = self.sas.get_mut(&h) else { return };
+        let Some(sa) = self.sas.get_mut(&h) else {
+            return;
+        };
         sa.keys = Some(keys);
         sa.init_response = bytes.clone();
+        sa.init_answered = Some(now);
         self.send_response(h, 0, bytes);
     }
 }
-

@@ -30,11 +30,11 @@ pub mod proposal;
 pub mod random;
 mod sa;
 
+pub use admission::{DropCause, DropReport};
 pub use config::{
     DpdConfig, DpdMode, EndpointConfig, EspCipher, EspProposal, Identity, IkeProposal,
     SessionConfig, SessionId,
 };
-pub use admission::{DropCause, DropReport};
 pub use crypto_jobs::{CryptoDone, CryptoJob};
 pub use endpoint::{Endpoint, Transmit};
 pub use events::{

@@ -477,7 +477,11 @@ fn proposal_mismatch_names_both_sides() {
     // The responder's status is not changed by an unauthenticated IKE_SA_INIT (anyone could
     // have sent it, issue 12); its unauthenticated report names both sides instead.
     let sb = p.status_b();
-    assert_eq!(sb.fail_reason, Some(FailReason::NegotiationNotStarted), "{sb:?}");
+    assert_eq!(
+        sb.fail_reason,
+        Some(FailReason::NegotiationNotStarted),
+        "{sb:?}"
+    );
     assert_eq!(sb.alarm, None);
     let report = p.b.ep.take_unauthenticated_report();
     let refused = report
