@@ -9,7 +9,7 @@
 //! it. With [`crate::EndpointConfig::offload_crypto`] off (the default) the endpoint runs
 //! each job itself at once, as before.
 
-use ike_crypto::{derive_ike_keys, skeyseed, DhGroup, IkeKeys};
+use ike_crypto::{derive_ike_keys, skeyseed, DhGroup, DhPrivate, IkeKeys};
 use zeroize::Zeroizing;
 
 use crate::proposal::IkeSuite;
@@ -43,6 +43,24 @@ pub(crate) enum Work {
         spi_i: [u8; 8],
         spi_r: [u8; 8],
     },
+    /// Initiator: a DH key pair for IKE_SA_INIT (new, or for the group the responder asked
+    /// for with INVALID_KE_PAYLOAD).
+    Keygen {
+        handle: u64,
+        group: DhGroup,
+        randoms: Vec<Zeroizing<Vec<u8>>>,
+    },
+    /// Initiator: g^ir with the responder's (already validated) KE data, SKEYSEED, SK_*.
+    InitiatorKeys {
+        handle: u64,
+        dh: DhPrivate,
+        peer_ke: Vec<u8>,
+        suite: IkeSuite,
+        ni: Vec<u8>,
+        nr: Vec<u8>,
+        spi_i: [u8; 8],
+        spi_r: [u8; 8],
+    },
 }
 
 /// The result of a [`CryptoJob`].
@@ -65,6 +83,33 @@ pub(crate) enum Done {
         handle: u64,
         keys: Option<(Vec<u8>, IkeKeys)>,
     },
+    /// The key pair, or None if no candidate was usable.
+    Keygen { handle: u64, dh: Option<DhPrivate> },
+    /// The new SA's keys, or None if the agreement failed.
+    InitiatorKeys { handle: u64, keys: Option<IkeKeys> },
+}
+
+fn ike_keys(
+    dh: &DhPrivate,
+    peer_ke: &[u8],
+    suite: IkeSuite,
+    nonces: (&[u8], &[u8]),
+    spis: (&[u8; 8], &[u8; 8]),
+) -> Option<IkeKeys> {
+    let (ni, nr) = nonces;
+    let g_ir = dh.agree(peer_ke).ok()?;
+    let seed = skeyseed(suite.prf, ni, nr, &g_ir);
+    derive_ike_keys(
+        suite.prf,
+        &seed,
+        ni,
+        nr,
+        spis.0,
+        spis.1,
+        suite.integrity,
+        suite.cipher,
+    )
+    .ok()
 }
 
 impl CryptoJob {
@@ -86,23 +131,32 @@ impl CryptoJob {
                     .iter()
                     .find_map(|r| group.generate(r).ok())
                     .and_then(|dh| {
-                        let g_ir = dh.agree(&peer_ke).ok()?;
-                        let seed = skeyseed(suite.prf, &ni, &nr, &g_ir);
-                        let keys = derive_ike_keys(
-                            suite.prf,
-                            &seed,
-                            &ni,
-                            &nr,
-                            &spi_i,
-                            &spi_r,
-                            suite.integrity,
-                            suite.cipher,
-                        )
-                        .ok()?;
+                        let keys = ike_keys(&dh, &peer_ke, suite, (&ni, &nr), (&spi_i, &spi_r))?;
                         Some((dh.public_value(), keys))
                     });
                 Done::RespondInit { handle, keys }
             }
+            Work::Keygen {
+                handle,
+                group,
+                randoms,
+            } => Done::Keygen {
+                handle,
+                dh: randoms.iter().find_map(|r| group.generate(r).ok()),
+            },
+            Work::InitiatorKeys {
+                handle,
+                dh,
+                peer_ke,
+                suite,
+                ni,
+                nr,
+                spi_i,
+                spi_r,
+            } => Done::InitiatorKeys {
+                handle,
+                keys: ike_keys(&dh, &peer_ke, suite, (&ni, &nr), (&spi_i, &spi_r)),
+            },
         };
         CryptoDone {
             id: self.id,

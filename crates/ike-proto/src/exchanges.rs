@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use ike_crypto::{
     child_sa_keys, derive_ike_keys, esp_key_lengths, nat_detection_hash, psk_auth, rekey_skeyseed,
-    skeyseed, DhGroup,
+    DhGroup,
 };
 use ike_wire::{
     find_notify, AuthMethod, Delete, ExchangeType, Header, Message, Notify, NotifyType, Payload,
@@ -255,14 +255,53 @@ impl Endpoint {
             }
         };
         sa.ni = random::vec(rng, NONCE_LEN);
-        let Some(dh) = generate_dh(group, rng) else {
+        let h = self.alloc_handle();
+        self.register_sa(h, sa);
+        self.update_status(now, id);
+        // The key pair is computed as a job; IKE_SA_INIT goes out when it is done.
+        self.submit_keygen(now, h, group, rng);
+    }
+
+    /// Compute a DH key pair for an initiator's IKE_SA_INIT (see [`crate::CryptoJob`]).
+    fn submit_keygen(&mut self, now: Instant, h: u64, group: DhGroup, rng: &mut dyn Random) {
+        let randoms = (0..2)
+            .map(|_| zeroize::Zeroizing::new(random::vec(rng, group.random_len())))
+            .collect();
+        let work = crate::crypto_jobs::Work::Keygen {
+            handle: h,
+            group,
+            randoms,
+        };
+        self.submit_crypto(now, work, rng);
+    }
+
+    /// An initiator's key pair is ready: send IKE_SA_INIT.
+    pub(crate) fn keygen_done(
+        &mut self,
+        now: Instant,
+        h: u64,
+        dh: Option<ike_crypto::DhPrivate>,
+        rng: &mut dyn Random,
+    ) {
+        let Some(sa) = self.sas.get_mut(&h) else {
+            return; // removed meanwhile (session changed or deleted)
+        };
+        if sa.state != SaState::InitSent || sa.outstanding.is_some() || sa.dh.is_some() {
+            return;
+        }
+        let Some(dh) = dh else {
+            let session = sa.session.clone();
+            self.remove_sa(h);
+            self.set_down(
+                now,
+                &session,
+                FailReason::ConfigurationFailed,
+                Some("no Diffie-Hellman key pair could be generated; this is a bug, please report it".into()),
+            );
             return;
         };
         sa.dh = Some(dh);
-        let h = self.alloc_handle();
-        self.register_sa(h, sa);
         self.send_init(now, h, rng);
-        self.update_status(now, id);
     }
 
     fn send_init(&mut self, now: Instant, h: u64, rng: &mut dyn Random) {
@@ -533,13 +572,10 @@ impl Endpoint {
                 .filter(|g| cfg.ike.iter().any(|p| p.groups.contains(g)));
             match allowed {
                 Some(g) if retries_left && sa.dh.as_ref().is_none_or(|d| d.group() != g) => {
-                    let Some(dh) = generate_dh(g, rng) else {
-                        return;
-                    };
-                    sa.dh = Some(dh);
+                    sa.dh = None;
                     sa.init_attempts += 1;
                     sa.outstanding = None;
-                    self.send_init(now, h, rng);
+                    self.submit_keygen(now, h, g, rng);
                 }
                 _ => {
                     self.remove_sa(h);
@@ -587,22 +623,29 @@ impl Endpoint {
         let Some(sa) = self.sas.get_mut(&h) else {
             return;
         };
+        // Taken: a second response (a retransmission's answer) finds none and is ignored.
         let Some(dh) = sa.dh.take() else { return };
         if group != suite.group.id() || dh.group() != suite.group || msg.header.spi_r == [0; 8] {
             bad(self, "its KE group does not match the chosen proposal", rng);
             return;
         }
-        let Ok(g_ir) = dh.agree(ke) else {
+        if suite.group.validate_peer_public(ke).is_err() {
             bad(self, "its DH public value is invalid", rng);
             return;
-        };
+        }
         sa.spi_r = msg.header.spi_r;
         sa.nr = nr;
         sa.suite = Some(suite);
-        let Some(keys) = initial_ike_keys(sa, suite, &g_ir) else {
-            return;
+        let work = crate::crypto_jobs::Work::InitiatorKeys {
+            handle: h,
+            dh,
+            peer_ke: ke.to_vec(),
+            suite,
+            ni: sa.ni.clone(),
+            nr: sa.nr.clone(),
+            spi_i: sa.spi_i,
+            spi_r: sa.spi_r,
         };
-        sa.keys = Some(keys);
         sa.init_response = raw.to_vec();
         sa.next_request_id = 1;
         let nat = nat_detected(&msg.payloads, &sa.spi_i, &sa.spi_r, sa.local, sa.remote);
@@ -612,6 +655,37 @@ impl Endpoint {
             sa.local = with_port(sa.local, NAT_T_PORT);
             sa.remote = with_port(sa.remote, NAT_T_PORT);
         }
+        // IKE_AUTH goes out when the keys are computed (see [`crate::CryptoJob`]).
+        self.submit_crypto(now, work, rng);
+    }
+
+    /// The initiator's IKE SA keys are computed: send IKE_AUTH.
+    pub(crate) fn initiator_keys_done(
+        &mut self,
+        now: Instant,
+        h: u64,
+        keys: Option<ike_crypto::IkeKeys>,
+        rng: &mut dyn Random,
+    ) {
+        let Some(sa) = self.sas.get_mut(&h) else {
+            return;
+        };
+        if sa.state != SaState::InitSent || sa.keys.is_some() {
+            return;
+        }
+        let Some(keys) = keys else {
+            let session = sa.session.clone();
+            self.remove_sa(h);
+            self.fail(
+                now,
+                &session,
+                FailReason::InvalidSyntax,
+                "the peer's IKE_SA_INIT response is invalid: its DH public value is invalid".into(),
+                rng,
+            );
+            return;
+        };
+        sa.keys = Some(keys);
         self.send_auth(now, h, rng);
     }
 
@@ -2184,25 +2258,4 @@ pub(crate) fn generate_dh(group: DhGroup, rng: &mut dyn Random) -> Option<ike_cr
         }
     }
     None
-}
-
-/// The keys of a new IKE SA (RFC 7296 §2.14): SKEYSEED = prf(Ni | Nr, g^ir), then SK_* =
-/// prf+(SKEYSEED, Ni | Nr | SPIi | SPIr). The SA's nonces and SPIs must be set.
-pub(crate) fn initial_ike_keys(
-    sa: &IkeSa,
-    suite: crate::proposal::IkeSuite,
-    g_ir: &[u8],
-) -> Option<ike_crypto::IkeKeys> {
-    let seed = skeyseed(suite.prf, &sa.ni, &sa.nr, g_ir);
-    derive_ike_keys(
-        suite.prf,
-        &seed,
-        &sa.ni,
-        &sa.nr,
-        &sa.spi_i,
-        &sa.spi_r,
-        suite.integrity,
-        suite.cipher,
-    )
-    .ok()
 }

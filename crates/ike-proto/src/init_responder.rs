@@ -209,6 +209,10 @@ impl Endpoint {
     pub(crate) fn crypto_done(&mut self, now: Instant, done: CryptoDone, rng: &mut dyn Random) {
         match done.result {
             Done::RespondInit { handle, keys } => self.init_computed(now, handle, keys, rng),
+            Done::Keygen { handle, dh } => self.keygen_done(now, handle, dh, rng),
+            Done::InitiatorKeys { handle, keys } => {
+                self.initiator_keys_done(now, handle, keys, rng)
+            }
         }
     }
 

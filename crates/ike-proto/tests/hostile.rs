@@ -381,6 +381,33 @@ fn offloaded_key_exchanges_complete_out_of_band() {
     assert_eq!(p.status_b().ike_state, IkeState::Up);
     p.assert_one_matching_child();
 
+    // Both ends offloading (initiator key pair, initiator keys, responder keys): jobs run
+    // on other threads, results come back in whatever order the threads finish.
+    let both = || EndpointConfig {
+        offload_crypto: true,
+        ..EndpointConfig::default()
+    };
+    let mut p = Pair::with_config(23, both(), both());
+    p.configure(session(A, B, false), session(B, A, true));
+    for _ in 0..10 {
+        p.deliver();
+        for side in [&mut p.a, &mut p.b] {
+            let jobs: Vec<_> = std::iter::from_fn(|| side.ep.poll_crypto()).collect();
+            let threads: Vec<_> = jobs
+                .into_iter()
+                .map(|j| std::thread::spawn(move || j.run()))
+                .collect();
+            for t in threads.into_iter().rev() {
+                let done = t.join().unwrap();
+                side.ep.handle_crypto(p.now, done, &mut side.rng);
+            }
+            Pair::collect(side);
+        }
+    }
+    assert_eq!(p.status_a().ike_state, IkeState::Up, "{:?}", p.status_a());
+    assert_eq!(p.status_b().ike_state, IkeState::Up, "{:?}", p.status_b());
+    p.assert_one_matching_child();
+
     // A job whose half-open SA expired before it finished.
     let mut p = Pair::with_config(
         22,
