@@ -70,8 +70,8 @@ impl Identity {
     pub fn display(&self) -> String {
         match self.id_type {
             IdType::ID_IPV4_ADDR if self.data.len() == 4 => {
-                std::net::Ipv4Addr::new(self.data[0], self.data[1], self.data[2], self.data[3])
-                    .to_string()
+                let octets: [u8; 4] = self.data.as_slice().try_into().unwrap_or_default();
+                std::net::Ipv4Addr::from(octets).to_string()
             }
             IdType::ID_IPV6_ADDR if self.data.len() == 16 => {
                 let mut a = [0u8; 16];

@@ -213,8 +213,11 @@ impl Endpoint {
 
     /// Rekey the session's Child SAs now (CREATE_CHILD_SA).
     pub fn rekey_child(&mut self, now: Instant, id: &SessionId, rng: &mut dyn Random) {
-        if let Some(h) = self.established_sa(id) {
-            let spis: Vec<u32> = self.sas[&h]
+        if let Some((h, sa)) = self
+            .established_sa(id)
+            .and_then(|h| self.sas.get(&h).map(|sa| (h, sa)))
+        {
+            let spis: Vec<u32> = sa
                 .children
                 .iter()
                 .filter(|c| !c.rekeying)
@@ -373,7 +376,7 @@ impl Endpoint {
         let Some(h) = self
             .session_sas(id)
             .into_iter()
-            .find(|h| self.sas[h].child(spi_in).is_some())
+            .find(|h| self.sas.get(h).is_some_and(|sa| sa.child(spi_in).is_some()))
         else {
             return false;
         };
@@ -788,10 +791,11 @@ impl Endpoint {
 
     /// The session's established IKE SA (the newest).
     pub(crate) fn established_sa(&self, id: &SessionId) -> Option<u64> {
-        self.session_sas(id)
-            .into_iter()
-            .rev()
-            .find(|h| self.sas[h].state == SaState::Established && !self.sas[h].doomed)
+        self.session_sas(id).into_iter().rev().find(|h| {
+            self.sas
+                .get(h)
+                .is_some_and(|sa| sa.state == SaState::Established && !sa.doomed)
+        })
     }
 
     pub(crate) fn register_sa(&mut self, h: u64, sa: IkeSa) {
@@ -831,8 +835,8 @@ impl Endpoint {
                 // removed session leaves nothing behind (§1.4.1 allows not waiting).
                 sa.outstanding = None;
                 sa.queue.clear();
+                let (l, r) = (sa.local, sa.remote);
                 if let Ok(bytes) = self.build_delete_ike(h, rng) {
-                    let (l, r) = (self.sas[&h].local, self.sas[&h].remote);
                     self.send(l, r, bytes);
                 }
             }
@@ -935,7 +939,11 @@ impl Endpoint {
         self.remove_sa(h);
         if was_established {
             for o in self.session_sas(&session) {
-                if matches!(self.sas[&o].state, SaState::Rekeyed | SaState::Deleting) {
+                let leftover = self
+                    .sas
+                    .get(&o)
+                    .is_some_and(|sa| matches!(sa.state, SaState::Rekeyed | SaState::Deleting));
+                if leftover {
                     self.remove_sa(o);
                 }
             }
@@ -1025,10 +1033,11 @@ impl Endpoint {
     /// Recompute a session's status from its SAs.
     pub(crate) fn update_status(&mut self, now: Instant, id: &SessionId) {
         let Some(h) = self.established_sa(id) else {
-            let negotiating = self
-                .session_sas(id)
-                .iter()
-                .any(|h| matches!(self.sas[h].state, SaState::InitSent | SaState::AuthSent));
+            let negotiating = self.session_sas(id).iter().any(|h| {
+                self.sas
+                    .get(h)
+                    .is_some_and(|sa| matches!(sa.state, SaState::InitSent | SaState::AuthSent))
+            });
             if let Some(s) = self.sessions.get_mut(id) {
                 if negotiating && s.status.ike_state != IkeState::Negotiating {
                     s.status.ike_state = IkeState::Negotiating;
@@ -1046,7 +1055,10 @@ impl Endpoint {
             }
             return;
         };
-        let sa = &self.sas[&h];
+        let Some(sa) = self.sas.get(&h) else {
+            debug_assert!(false, "established_sa returned a missing IKE SA");
+            return;
+        };
         let info = IkeSaInfo {
             spi_i: sa.spi_i,
             spi_r: sa.spi_r,

@@ -513,10 +513,14 @@ impl Endpoint {
             }
             (ExchangeType::INFORMATIONAL, RequestKind::DeleteChild { spis_in }) => {
                 self.remove_children(h, &spis_in);
-                self.update_status(now, &self.sas[&h].session.clone());
+                if let Some(session) = self.sas.get(&h).map(|sa| sa.session.clone()) {
+                    self.update_status(now, &session);
+                }
             }
             (ExchangeType::INFORMATIONAL, RequestKind::DeleteIke) => {
-                let session = self.sas[&h].session.clone();
+                let Some(session) = self.sas.get(&h).map(|sa| sa.session.clone()) else {
+                    return;
+                };
                 self.remove_sa(h);
                 self.update_status(now, &session);
                 self.keep_up(now, &session);
@@ -524,7 +528,9 @@ impl Endpoint {
             (ExchangeType::INFORMATIONAL, RequestKind::Liveness | RequestKind::Dpd { .. }) => {}
             _ => {
                 // A response of the wrong exchange type: treat as a protocol error.
-                let session = self.sas[&h].session.clone();
+                let Some(session) = self.sas.get(&h).map(|sa| sa.session.clone()) else {
+                    return;
+                };
                 self.remove_sa(h);
                 self.fail(
                     now,
@@ -566,7 +572,9 @@ impl Endpoint {
             return;
         }
         if let Some(n) = find_notify(&msg.payloads, NotifyType::INVALID_KE_PAYLOAD) {
-            let wanted = (n.data.len() == 2).then(|| u16::from_be_bytes([n.data[0], n.data[1]]));
+            let wanted = (n.data.len() == 2)
+                .then(|| crate::be_u16(&n.data))
+                .flatten();
             let allowed = wanted
                 .and_then(DhGroup::from_id)
                 .filter(|g| cfg.ike.iter().any(|p| p.groups.contains(g)));
@@ -698,7 +706,7 @@ impl Endpoint {
             return;
         };
         let spi_in = self.new_child_spi(rng);
-        let sa = &self.sas[&h];
+        let Some(sa) = self.sas.get(&h) else { return };
         let (Some(suite), Some(keys)) = (sa.suite, sa.keys.as_ref()) else {
             return;
         };
@@ -829,7 +837,7 @@ impl Endpoint {
             );
             return;
         }
-        let sa = &self.sas[&h];
+        let Some(sa) = self.sas.get(&h) else { return };
         let id_body = Payload::id_body(idi.id_type, &idi.data);
         let maced = suite.prf.compute(&keys.sk_pi, &[&id_body]);
         let expected = psk_auth(suite.prf, &cfg.psk, &[&sa.init_request, &sa.nr, &maced]);
@@ -898,7 +906,9 @@ impl Endpoint {
         };
         self.send_response(h, 1, bytes);
         if let Ok((suite, spi_in, spi_out, _, ts)) = child {
-            let (ni, nr) = (self.sas[&h].ni.clone(), self.sas[&h].nr.clone());
+            let Some((ni, nr)) = self.sas.get(&h).map(|sa| (sa.ni.clone(), sa.nr.clone())) else {
+                return;
+            };
             self.install_child(
                 now,
                 h,
@@ -1024,7 +1034,7 @@ impl Endpoint {
         }
         let body = Payload::id_body(idr.id_type, &idr.data);
         let maced = suite.prf.compute(&keys.sk_pr, &[&body]);
-        let sa = &self.sas[&h];
+        let Some(sa) = self.sas.get(&h) else { return };
         let expected = psk_auth(suite.prf, &cfg.psk, &[&sa.init_response, &sa.ni, &maced]);
         if method != AuthMethod::SHARED_KEY_MESSAGE_INTEGRITY_CODE || !ct_eq(&expected, auth) {
             let alarm = "the peer's AUTH payload does not verify with this session's pre-shared key: the two sides have different PSKs; set the same key on both".to_owned();
@@ -1091,17 +1101,24 @@ impl Endpoint {
         child_failure: Option<(FailReason, String)>,
         rng: &mut dyn Random,
     ) {
-        let session = self.sas[&h].session.clone();
-        if let Some(sa) = self.sas.get_mut(&h) {
-            // A Child SA that failed in IKE_AUTH is tried again later, not at once.
-            sa.child_retry_at = Some(now + Duration::from_secs(30));
-        }
+        let Some(sa) = self.sas.get_mut(&h) else {
+            return;
+        };
+        let session = sa.session.clone();
+        // A Child SA that failed in IKE_AUTH is tried again later, not at once.
+        sa.child_retry_at = Some(now + Duration::from_secs(30));
+        let (created, spi_i) = (sa.created, sa.spi_i);
         let others: Vec<u64> = self
             .session_sas(&session)
             .into_iter()
-            .filter(|o| *o != h && self.sas[o].state == SaState::Established && !self.sas[o].doomed)
+            .filter(|o| {
+                *o != h
+                    && self
+                        .sas
+                        .get(o)
+                        .is_some_and(|sa| sa.state == SaState::Established && !sa.doomed)
+            })
             .collect();
-        let created = self.sas[&h].created;
         for o in others {
             // INITIAL_CONTACT (§2.4): the peer has no other IKE SA with us, so one we
             // established before this negotiation began is stale (the peer restarted): forget
@@ -1111,16 +1128,15 @@ impl Endpoint {
             // other no longer has; ESP sent on it is lost. For such duplicates both ends keep
             // the IKE SA with the lower initiator SPI, a rule both compute alike, and the
             // other is deleted with a Delete both ends see.
-            let stale = initial_contact && self.sas[&o].established.is_some_and(|t| t < created);
+            let Some(other) = self.sas.get(&o) else {
+                continue;
+            };
+            let stale = initial_contact && other.established.is_some_and(|t| t < created);
             if stale {
                 self.remove_sa(o);
                 continue;
             }
-            let victim = if self.sas[&o].spi_i > self.sas[&h].spi_i {
-                o
-            } else {
-                h
-            };
+            let victim = if other.spi_i > spi_i { o } else { h };
             self.doom(now, victim, rng);
         }
         if let Some(s) = self.sessions.get_mut(&session) {
@@ -1285,8 +1301,10 @@ impl Endpoint {
     /// Send a Delete for an IKE SA right away without waiting for an answer (used when the
     /// SA is being abandoned).
     fn delete_ike_now(&mut self, h: u64, rng: &mut dyn Random) {
+        let Some((l, r)) = self.sas.get(&h).map(|sa| (sa.local, sa.remote)) else {
+            return;
+        };
         if let Ok(bytes) = self.build_delete_ike(h, rng) {
-            let (l, r) = (self.sas[&h].local, self.sas[&h].remote);
             self.send(l, r, bytes);
         }
     }
@@ -1538,7 +1556,7 @@ impl Endpoint {
         }
         let rekey = find_notify(&inner, NotifyType::REKEY_SA)
             .filter(|n| n.protocol == ProtocolId::ESP && n.spi.len() == 4)
-            .map(|n| u32::from_be_bytes([n.spi[0], n.spi[1], n.spi[2], n.spi[3]]));
+            .and_then(|n| crate::be_u32(&n.spi));
         let old_spi_in = match rekey {
             // A new Child SA: accepted only when this IKE SA carries none (it replaces one
             // that expired or was deleted); a route-based session needs exactly one (§3.10.1).
@@ -1693,7 +1711,8 @@ impl Endpoint {
                     // Try again with the group the peer wants, if we allow it (§1.3).
                     let wanted = find_notify(&inner, NotifyType::INVALID_KE_PAYLOAD)
                         .filter(|n| n.data.len() == 2)
-                        .and_then(|n| DhGroup::from_id(u16::from_be_bytes([n.data[0], n.data[1]])));
+                        .and_then(|n| crate::be_u16(&n.data))
+                        .and_then(DhGroup::from_id);
                     let allowed =
                         wanted.filter(|g| cfg.esp.iter().any(|p| p.pfs_groups.contains(g)));
                     if let (Some(g), Some(old)) = (allowed, rekey_of) {
@@ -1892,7 +1911,7 @@ impl Endpoint {
         cfg: &SessionConfig,
         rng: &mut dyn Random,
     ) {
-        let sa = &self.sas[&h];
+        let Some(sa) = self.sas.get(&h) else { return };
         if sa.children.iter().any(|c| c.rekeying && !c.superseded) || sa.own_ike_rekey_done {
             // Another rekey is under way on this IKE SA (§2.25.2).
             self.respond_error(h, header, NotifyType::TEMPORARY_FAILURE, Vec::new(), rng);
@@ -2151,8 +2170,9 @@ impl Endpoint {
             self.drive(now, l, rng);
         }
         self.drive(now, h, rng);
-        let session = self.sas[&h].session.clone();
-        self.update_status(now, &session);
+        if let Some(session) = self.sas.get(&h).map(|sa| sa.session.clone()) {
+            self.update_status(now, &session);
+        }
     }
 
     // ============================== INFORMATIONAL ==============================
@@ -2177,10 +2197,10 @@ impl Endpoint {
             } else if d.protocol == ProtocolId::ESP {
                 let mut ours = Vec::new();
                 for spi in &d.spis {
-                    if spi.len() != 4 {
+                    let Some(peer_in) = (spi.len() == 4).then(|| crate::be_u32(spi)).flatten()
+                    else {
                         continue;
-                    }
-                    let peer_in = u32::from_be_bytes([spi[0], spi[1], spi[2], spi[3]]);
+                    };
                     if let Some(c) = sa.children.iter().find(|c| c.spi_out == peer_in) {
                         ours.push(c.spi_in);
                     }

@@ -18,6 +18,19 @@
 //! §1.4 and §2.4, resent every 0.5 s `retry_count` times; see [`DpdConfig`]).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+// Wire and API input reach this crate: no panics by construction (issue 12).
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::indexing_slicing,
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::unreachable,
+        clippy::todo,
+        clippy::unimplemented
+    )
+)]
 
 pub mod admission;
 pub mod config;
@@ -41,6 +54,16 @@ pub use events::{
     ChildSaInfo, ChildSaParams, Event, FailReason, IkeSaInfo, IkeState, SessionStatus,
 };
 pub use random::{Random, TestRandom};
+
+/// The first four bytes of `b` as a big-endian u32 (an SPI), if it has them.
+pub(crate) fn be_u32(b: &[u8]) -> Option<u32> {
+    b.get(..4)?.try_into().ok().map(u32::from_be_bytes)
+}
+
+/// The first two bytes of `b` as a big-endian u16, if it has them.
+pub(crate) fn be_u16(b: &[u8]) -> Option<u16> {
+    b.get(..2)?.try_into().ok().map(u16::from_be_bytes)
+}
 
 /// Internal failures while processing a message. Peers never see these texts; they map to
 /// notifies and to status reasons.

@@ -404,7 +404,9 @@ pub fn select_esp(
         .iter()
         .filter(|p| p.protocol == ProtocolId::ESP && p.spi.len() == 4)
     {
-        let spi = u32::from_be_bytes([p.spi[0], p.spi[1], p.spi[2], p.spi[3]]);
+        let Some(spi) = crate::be_u32(&p.spi) else {
+            continue;
+        };
         let enc: Vec<&Transform> = p.of_type(TransformType::ENCR).collect();
         let integ: Vec<&Transform> = p
             .of_type(TransformType::INTEG)
@@ -481,7 +483,7 @@ pub fn accept_esp(
     {
         return None;
     }
-    let spi = u32::from_be_bytes([p.spi[0], p.spi[1], p.spi[2], p.spi[3]]);
+    let spi = crate::be_u32(&p.spi)?;
     let a = offered.get(usize::from(p.number).checked_sub(1)?)?;
     let encs: Vec<&Transform> = p.of_type(TransformType::ENCR).collect();
     let [enc] = encs.as_slice() else { return None };

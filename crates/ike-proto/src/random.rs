@@ -90,7 +90,9 @@ impl Random for TestRandom {
     fn fill(&mut self, buf: &mut [u8]) {
         for chunk in buf.chunks_mut(8) {
             let v = self.next_u64().to_le_bytes();
-            chunk.copy_from_slice(&v[..chunk.len()]);
+            for (dst, src) in chunk.iter_mut().zip(v) {
+                *dst = src;
+            }
         }
     }
 }

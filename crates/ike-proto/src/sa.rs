@@ -353,8 +353,13 @@ impl IkeSa {
             if sk.data.len() < iv_len + cipher.icv_len() {
                 return Err(ProtoError::Malformed("encrypted payload too short"));
             }
-            let aad = &raw[..sk_start + 4];
-            let (iv, ct) = sk.data.split_at(iv_len);
+            let aad = raw
+                .get(..sk_start + 4)
+                .ok_or(ProtoError::Malformed("encrypted payload"))?;
+            let (iv, ct) = sk
+                .data
+                .split_at_checked(iv_len)
+                .ok_or(ProtoError::Malformed("encrypted payload too short"))?;
             cipher
                 .decrypt(enc_key, iv, aad, ct)
                 .map_err(|_| ProtoError::IntegrityCheckFailed)?
@@ -366,12 +371,19 @@ impl IkeSa {
             if sk.data.len() < iv_len + icv_len + cipher.block_len() {
                 return Err(ProtoError::Malformed("encrypted payload too short"));
             }
-            let (covered, icv) = raw.split_at(raw.len() - icv_len);
+            let (covered, icv) = raw
+                .split_at_checked(raw.len().saturating_sub(icv_len))
+                .ok_or(ProtoError::Malformed("encrypted payload"))?;
             if !integ.verify(integ_key, &[covered], icv) {
                 return Err(ProtoError::IntegrityCheckFailed);
             }
-            let body = &sk.data[..sk.data.len() - icv_len];
-            let (iv, ct) = body.split_at(iv_len);
+            let body = sk
+                .data
+                .get(..sk.data.len() - icv_len)
+                .ok_or(ProtoError::Malformed("encrypted payload too short"))?;
+            let (iv, ct) = body
+                .split_at_checked(iv_len)
+                .ok_or(ProtoError::Malformed("encrypted payload too short"))?;
             if ct.len() % cipher.block_len() != 0 {
                 return Err(ProtoError::Malformed(
                     "encrypted payload is not a whole number of blocks",
@@ -393,7 +405,10 @@ impl IkeSa {
         if sk.inner_first == PayloadType::NONE {
             return Ok(Vec::new());
         }
-        parse_payloads(sk.inner_first, &plain[..content_len]).map_err(ProtoError::Decode)
+        let content = plain
+            .get(..content_len)
+            .ok_or(ProtoError::Malformed("padding longer than the content"))?;
+        parse_payloads(sk.inner_first, content).map_err(ProtoError::Decode)
     }
 
     /// The Child SA with our inbound SPI.

@@ -364,7 +364,10 @@ pub fn ike_log_level(tree: &TreeSnapshot) -> &'static str {
         })
         .min()
         .unwrap_or(1);
-    ["debug", "info", "warn", "error"][most_verbose]
+    ["debug", "info", "warn", "error"]
+        .get(most_verbose)
+        .copied()
+        .unwrap_or("info")
 }
 
 /// The gateway a policy path belongs to: `/infra/tier-0s/t0/...` → `/infra/tier-0s/t0`.

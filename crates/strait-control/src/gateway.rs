@@ -284,16 +284,16 @@ impl<D: DataplaneApi, S: IkeSockets> Gateway<D, S> {
         }
         if self.strict {
             // Test and debug builds stop here: a violation is a bug to find, not to hide.
-            panic!(
-                "control/data plane invariant violated: {found:#?}\nIKE status: {:#?}",
-                found
-                    .iter()
-                    .map(|v| (
-                        v.session.clone(),
-                        self.ep.status(&SessionId(v.session.clone()))
-                    ))
-                    .collect::<Vec<_>>()
-            );
+            let status: Vec<_> = found
+                .iter()
+                .map(|v| {
+                    let id = SessionId(v.session.clone());
+                    (v.session.clone(), self.ep.status(&id))
+                })
+                .collect();
+            stop_on_violation(format!(
+                "control/data plane invariant violated: {found:#?}\nIKE status: {status:#?}"
+            ));
         }
         let mut by_session: BTreeMap<String, (Vec<String>, Vec<invariants::Repair>)> =
             BTreeMap::new();
@@ -559,8 +559,10 @@ fn log_datagram(what: &str, local: SocketAddr, remote: SocketAddr, data: &[u8]) 
         d => d,
     };
     let (exchange, flags, message_id) = match msg.get(16..24) {
-        Some(h) => (h[2], h[3], u32::from_be_bytes([h[4], h[5], h[6], h[7]])),
-        None => (0, 0, 0),
+        Some(&[_, _, exchange, flags, a, b, c, d]) => {
+            (exchange, flags, u32::from_be_bytes([a, b, c, d]))
+        }
+        _ => (0, 0, 0),
     };
     tracing::debug!(
         %local,
@@ -621,4 +623,11 @@ fn log_unauthenticated(report: &[DropReport]) {
             }
         }
     }
+}
+
+/// Strict mode's end (test and debug builds, never the release default): the one
+/// deliberate panic of the control plane, so a violated invariant is found, not hidden.
+#[allow(clippy::panic)]
+fn stop_on_violation(report: String) -> ! {
+    panic!("{report}")
 }

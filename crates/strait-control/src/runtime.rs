@@ -29,7 +29,8 @@ impl Random for OsRandom {
     fn fill(&mut self, buf: &mut [u8]) {
         use aws_lc_rs::rand::SecureRandom;
         // The system generator does not fail on Linux; if it ever did, IKE must not run on
-        // predictable values.
+        // predictable values, so stopping is the only safe answer.
+        #[allow(clippy::expect_used)]
         self.0
             .fill(buf)
             .expect("the operating system's random generator failed");

@@ -148,7 +148,8 @@ async fn read_loop(sock: Arc<UdpSocket>, local: SocketAddr, inbox: mpsc::Sender<
         match sock.recv_from(&mut buf).await {
             Ok((n, remote)) => {
                 // A full inbox drops the datagram: IKE retransmits, and a flood cannot grow memory.
-                let _ = inbox.try_send((local, remote, buf[..n].to_vec()));
+                let data = buf.get(..n).unwrap_or_default().to_vec();
+                let _ = inbox.try_send((local, remote, data));
             }
             Err(e) => {
                 tracing::debug!(%local, error = %e, "receive error");
