@@ -396,6 +396,13 @@ impl Endpoint {
                     .dropped(DropCause::IntegrityCheckFailed, remote.ip(), None);
                 return;
             }
+            // Authentic, with an unknown critical payload: reject the message with the
+            // payload's type (§3.2, §3.10.1).
+            Err(ProtoError::Decode(ike_wire::DecodeError::UnsupportedCriticalPayload(t))) => {
+                let n = NotifyType::UNSUPPORTED_CRITICAL_PAYLOAD;
+                self.respond_error(h, header, n, vec![t], rng);
+                return;
+            }
             Err(_) => {
                 // Authentic but malformed: answer INVALID_SYNTAX (§2.21.2).
                 self.respond_error(h, header, NotifyType::INVALID_SYNTAX, Vec::new(), rng);

@@ -29,6 +29,8 @@ pub const BIND_RETRY: Duration = Duration::from_secs(10);
 /// How often the data plane's counters are read for DPD (and every session's invariants
 /// checked).
 pub const TRAFFIC_TICK: Duration = Duration::from_secs(1);
+/// Debug lines per second for IKE datagrams sent and received (see `log_datagram`).
+const DATAGRAM_LOG_PER_SECOND: u64 = 50;
 /// How often the counts of unauthenticated messages dropped or refused are logged: one line
 /// per cause per interval at most, never a line per packet.
 pub const UNAUTHENTICATED_REPORT_INTERVAL: Duration = Duration::from_secs(10);
@@ -550,8 +552,32 @@ fn sa_install(sa: &ChildSaParams, rng: &mut dyn Random) -> Result<SaInstall, Str
 
 /// An IKE message's header at debug level (RFC 7296 §3.1: exchange type at byte 18, flags at
 /// 19, message ID at 20..24; behind the non-ESP marker on port 4500). Never the payloads.
+///
+/// Even at debug level a flood must not become a line per packet: at most
+/// [`DATAGRAM_LOG_PER_SECOND`] lines a second, then one line saying how many were skipped.
 fn log_datagram(what: &str, local: SocketAddr, remote: SocketAddr, data: &[u8]) {
+    use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+    static SECOND: AtomicU64 = AtomicU64::new(0);
+    static LOGGED: AtomicU64 = AtomicU64::new(0);
+    static SKIPPED: AtomicU64 = AtomicU64::new(0);
     if !tracing::enabled!(tracing::Level::DEBUG) {
+        return;
+    }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    if SECOND.swap(now, Relaxed) != now {
+        LOGGED.store(0, Relaxed);
+        let skipped = SKIPPED.swap(0, Relaxed);
+        if skipped > 0 {
+            tracing::debug!(
+                skipped,
+                "IKE datagrams not logged in the last second (rate limit)"
+            );
+        }
+    }
+    if LOGGED.fetch_add(1, Relaxed) >= DATAGRAM_LOG_PER_SECOND {
+        SKIPPED.fetch_add(1, Relaxed);
         return;
     }
     let msg = match data {
