@@ -2160,9 +2160,26 @@ impl Endpoint {
         if we_delete_old {
             old.queue.push_back(Task::DeleteIke);
         }
+        let session = old.session.clone();
         self.sas.insert(h, old);
-        if let Some(w) = self.sas.get_mut(&winner) {
-            w.children = children;
+        match self.sas.get_mut(&winner) {
+            // Added to what the winner already has: the peer may have created or rekeyed a
+            // Child SA on its new IKE SA before we resolved the collision (found by the
+            // gateway simulation, chaos seed 2401: overwriting dropped such a Child SA from
+            // IKE without an event, and the data plane kept it).
+            Some(w) => w.children.extend(children),
+            None => {
+                // The winner is already gone (deleted or expired while the collision was
+                // pending): the Child SAs go too, announced like any removal, never dropped
+                // silently.
+                for c in children {
+                    self.emit(Event::ChildSaDeleted {
+                        session: session.clone(),
+                        spi_in: c.spi_in,
+                        spi_out: c.spi_out,
+                    });
+                }
+            }
         }
         if !deletions.is_empty() {
             self.delete_children(now, winner, deletions);

@@ -121,6 +121,26 @@ pub enum Action {
     Net(NetProfile),
     /// Inject a packet at a session's VTI.
     Probe(usize, String),
+    /// An attacker on the path forges an IKE_SA_INIT request "from" gateway `from` to
+    /// gateway `to`, made from the last genuine one `from` sent (issue 12).
+    Forge {
+        from: usize,
+        to: usize,
+        kind: Forgery,
+    },
+}
+
+/// What a forged IKE_SA_INIT looks like.
+#[derive(Debug, Clone, Copy)]
+pub enum Forgery {
+    /// The captured request, unchanged (a replay), from another source port.
+    Replay,
+    /// A fresh initiator SPI (a new half-open SA, if admitted).
+    FreshSpi,
+    /// Transform ids nobody implements (NO_PROPOSAL_CHOSEN).
+    BadProposal,
+    /// An all-zero KE (invalid DH public value).
+    ZeroKe,
 }
 
 enum Packet {
@@ -159,6 +179,10 @@ pub struct World {
     same_instant: u64,
     /// IKE_SA_INIT requests each gateway sent.
     pub init_requests: Vec<u64>,
+    /// The last IKE_SA_INIT request each gateway sent (what an attacker on the path saw).
+    captured_init: Vec<Option<Transmit>>,
+    /// Forged datagrams delivered.
+    pub forged: u64,
     /// Background traffic: every link direction whose session is UP sends a packet this
     /// often (not checked; it feeds DPD and the data plane's "peer used it").
     pub traffic_every: Option<Duration>,
@@ -222,6 +246,8 @@ impl World {
             datagrams: 0,
             same_instant: 0,
             init_requests: vec![0; gateways],
+            captured_init: vec![None; gateways],
+            forged: 0,
             traffic_every: None,
             next_traffic: None,
             check_up_has_sender: true,
@@ -403,7 +429,56 @@ impl World {
             Action::Probe(k, s) => {
                 self.probe(k, &s);
             }
+            Action::Forge { from, to, kind } => self.forge(from, to, kind),
         }
+    }
+
+    fn forge(&mut self, from: usize, to: usize, kind: Forgery) {
+        let Some(t) = self.captured_init[from].clone() else {
+            return;
+        };
+        let marker = t.local.port() == 4500;
+        let body = if marker { &t.data[4..] } else { &t.data[..] };
+        let Ok(mut m) = ike_wire::Message::parse(body) else {
+            return;
+        };
+        let spi = self.rng.below(u64::MAX).to_be_bytes();
+        match kind {
+            Forgery::Replay => {}
+            Forgery::FreshSpi => m.header.spi_i = spi,
+            Forgery::BadProposal => {
+                m.header.spi_i = spi;
+                for p in &mut m.payloads {
+                    if let ike_wire::Payload::Sa(props) = p {
+                        for t in props.iter_mut().flat_map(|p| p.transforms.iter_mut()) {
+                            t.id = 700 + t.id % 50;
+                        }
+                    }
+                }
+            }
+            Forgery::ZeroKe => {
+                m.header.spi_i = spi;
+                for p in &mut m.payloads {
+                    if let ike_wire::Payload::Ke { data, .. } = p {
+                        data.iter_mut().for_each(|b| *b = 0);
+                    }
+                }
+            }
+        }
+        let mut data = if marker { vec![0; 4] } else { Vec::new() };
+        data.extend_from_slice(&m.emit());
+        // From a port the real peer does not use: the forgery is not a retransmission.
+        let local = SocketAddr::new(t.local.ip(), 40_000 + self.rng.below(20_000) as u16);
+        self.note(("forge", from, to, format!("{kind:?}")));
+        self.forged += 1;
+        self.deliver(
+            to,
+            Packet::Ike(Transmit {
+                local,
+                remote: t.remote,
+                data,
+            }),
+        );
     }
 
     /// The configuration changed: the gateway's control plane reads it (as straitd does on
@@ -481,6 +556,7 @@ impl World {
                 .unwrap_or(&t.data);
             if msg.get(18) == Some(&34) && msg.get(19).is_some_and(|f| f & 0x20 == 0) {
                 self.init_requests[from] += 1;
+                self.captured_init[from] = Some(t.clone());
             }
         }
         let Some(to) = self
