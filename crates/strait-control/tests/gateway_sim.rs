@@ -302,7 +302,14 @@ fn run_chaos(seed: u64, rounds: u32) -> World {
 #[test]
 fn chaos() {
     let forged = std::sync::atomic::AtomicU64::new(0);
-    for_seeds("chaos", seeds(2_000, 100), |seed| {
+    let mut list = seeds(2_000, 100);
+    if std::env::var_os("STRAIT_SIM_SEED").is_none() {
+        // Seeds that found bugs stay in the default run (2058: IKE rekey collision and
+        // Delete; 2401: collision resolution overwriting the winner's Child SAs).
+        list.extend([2_058, 2_401]);
+        list.dedup();
+    }
+    for_seeds("chaos", list, |seed| {
         let w = run_chaos(seed, 3);
         forged.fetch_add(w.forged, std::sync::atomic::Ordering::Relaxed);
     });
