@@ -242,10 +242,7 @@ mod tests {
         // The same user elsewhere, and another user here, are unaffected.
         assert_eq!(t.check(ip("10.0.0.2"), "ops", now), Ok(()));
         assert_eq!(t.check(ip("10.0.0.1"), "admin", now), Ok(()));
-        assert_eq!(
-            t.check(ip("10.0.0.1"), "ops", now + FAILURE_WINDOW),
-            Ok(())
-        );
+        assert_eq!(t.check(ip("10.0.0.1"), "ops", now + FAILURE_WINDOW), Ok(()));
     }
 
     #[test]
