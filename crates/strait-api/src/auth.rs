@@ -97,6 +97,16 @@ impl LoginSessions {
         Some((s.actor.clone(), s.xsrf.clone()))
     }
 
+    /// The XSRF token of a live session (without counting as a use of it).
+    fn xsrf_token(&self, id: &str) -> Option<String> {
+        let map = self.map.lock().unwrap_or_else(|e| e.into_inner());
+        map.get(id)
+            .filter(|s| {
+                s.last_used.elapsed() < SESSION_IDLE && s.created.elapsed() < SESSION_MAX_AGE
+            })
+            .map(|s| s.xsrf.clone())
+    }
+
     /// End one session.
     pub fn destroy(&self, id: &str) {
         self.map
@@ -306,9 +316,23 @@ pub async fn login(State(state): State<AppState>, req: Request) -> Response {
 }
 
 /// `POST /api/session/destroy`: logout.
+///
+/// Ending a live session is a change like any other, so it needs the session's
+/// X-XSRF-TOKEN too: without it, any page the user visits could log them out (a forged
+/// cross-site request carries the cookie but cannot read the token). A cookie that names
+/// no live session has nothing left to protect and is simply cleared.
 pub async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Response {
     if let Some(id) = session_cookie(&headers) {
-        state.sessions.destroy(&id);
+        if let Some(xsrf) = state.sessions.xsrf_token(&id) {
+            let sent = headers.get(XSRF_HEADER).and_then(|v| v.to_str().ok());
+            if !sent.is_some_and(|s| constant_time_eq(s.as_bytes(), xsrf.as_bytes())) {
+                return ApiError::forbidden(
+                    "logging out with a session cookie must carry the X-XSRF-TOKEN header returned by POST /api/session/create; the session was not ended",
+                )
+                .into_response();
+            }
+            state.sessions.destroy(&id);
+        }
     }
     let mut resp = StatusCode::OK.into_response();
     resp.headers_mut().insert(

@@ -717,9 +717,18 @@ fn add_account_paths(paths: &mut BTreeMap<String, PathItem>) {
         .operation_id(Some("session_destroy"))
         .tag("authentication")
         .summary(Some("Log out"))
+        .description(Some(
+            "Ends the session named by the JSESSIONID cookie; the request must carry that session's X-XSRF-TOKEN header.",
+        ))
         .response(
             "200",
             ResponseBuilder::new().description("Logged out").build(),
+        )
+        .response(
+            "403",
+            ResponseBuilder::new()
+                .description("The X-XSRF-TOKEN header is missing or wrong; the session stays valid")
+                .build(),
         );
     paths.insert(
         "/api/session/destroy".into(),

@@ -12,6 +12,7 @@
 
 pub mod counters;
 pub mod mss;
+pub mod peer_index;
 mod raw;
 pub mod sa;
 pub mod sa_set;
@@ -32,7 +33,7 @@ pub mod fuzzing {
 use std::collections::HashMap;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -178,10 +179,31 @@ pub(crate) struct RawPort {
     reader: Mutex<Option<AbortHandle>>,
 }
 
+/// ESP packets dropped before any SA was found, gateway-wide (also those from addresses
+/// that are no session's peer, which no session's counters show).
+#[derive(Default)]
+pub(crate) struct UnmatchedCounters {
+    pub(crate) malformed: AtomicU64,
+    pub(crate) unknown_spi: AtomicU64,
+}
+
+/// ESP packets the data plane dropped before finding an SA for them, since it started.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct UnmatchedEsp {
+    /// Too short to carry an SPI and sequence number, or SPI 0 (reserved, RFC 4303 §2.1).
+    pub malformed: u64,
+    /// An SPI no installed SA has.
+    pub unknown_spi: u64,
+}
+
 /// State shared by the API side and the workers.
 pub(crate) struct Shared {
     pub(crate) tunnels: ArcSwap<HashMap<String, Arc<Tunnel>>>,
     pub(crate) inbound: ArcSwap<HashMap<u32, Arc<Inbound>>>,
+    /// Peer address → tunnel, to count packets that match no SA on their session.
+    pub(crate) peers: peer_index::PeerIndex<Tunnel>,
+    /// ESP packets that matched no SA, whoever sent them.
+    pub(crate) unmatched: UnmatchedCounters,
     pub(crate) ports: ArcSwap<HashMap<IpAddr, Arc<Port>>>,
     pub(crate) raw: ArcSwap<HashMap<IpAddr, Arc<RawPort>>>,
     pub(crate) ike: mpsc::Sender<IkeDatagram>,
@@ -217,6 +239,8 @@ impl Dataplane {
         let shared = Arc::new(Shared {
             tunnels: ArcSwap::default(),
             inbound: ArcSwap::default(),
+            peers: Default::default(),
+            unmatched: Default::default(),
             ports: ArcSwap::default(),
             raw: ArcSwap::default(),
             ike: ike_tx,
@@ -540,6 +564,9 @@ impl Dataplane {
             let mut inbound = HashMap::clone(&self.shared.inbound.load());
             inbound.retain(|_, i| i.tunnel.session != session);
             self.shared.inbound.store(Arc::new(inbound));
+            if let Some(t) = &t {
+                self.shared.peers.remove(t);
+            }
             t
         };
         let Some(t) = tunnel else { return };
@@ -612,6 +639,7 @@ impl Dataplane {
                 }),
             );
             self.shared.inbound.store(Arc::new(map));
+            self.shared.peers.set(sa.remote.ip(), &tunnel);
         }
         if !sa.initiator {
             // As responder the peer installs this SA when our response arrives: it becomes
@@ -671,6 +699,14 @@ impl Dataplane {
                 shared.inbound.store(Arc::new(map));
             }
         });
+    }
+
+    /// ESP packets dropped before an SA was found (counted, never logged per packet).
+    pub fn unmatched_esp(&self) -> UnmatchedEsp {
+        UnmatchedEsp {
+            malformed: self.shared.unmatched.malformed.load(Ordering::Relaxed),
+            unknown_spi: self.shared.unmatched.unknown_spi.load(Ordering::Relaxed),
+        }
     }
 
     /// Whether the session's tunnel has an SA to send on.

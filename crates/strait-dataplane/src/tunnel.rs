@@ -151,11 +151,6 @@ impl Tunnel {
         }
         r
     }
-
-    /// The outer address of the current SA's peer, if any.
-    pub(crate) fn peer(&self) -> Option<IpAddr> {
-        self.outbound.load().as_ref().map(|o| o.remote.ip())
-    }
 }
 
 #[cfg(test)]

@@ -408,11 +408,16 @@ impl InboundPath {
         &mut self.pending[idx]
     }
 
-    /// Count a drop against the tunnel of this (unknown-SPI) packet's sender, if known.
-    fn drop_from(&mut self, shared: &Shared, from: IpAddr, why: esp_proto::Counter) {
-        let tunnels = shared.tunnels.load();
-        if let Some(t) = tunnels.values().find(|t| t.peer() == Some(from)) {
-            self.batch_for(t).counts.drop_in(why);
+    /// Count a packet that matched no SA: gateway-wide, and against the session whose peer
+    /// sent it, if any. One atomic add and one hash lookup, whatever the number of tunnels.
+    fn drop_unmatched(&mut self, shared: &Shared, from: IpAddr, why: esp_proto::Counter) {
+        let total = match why {
+            esp_proto::Counter::SaMismatchIn => &shared.unmatched.unknown_spi,
+            _ => &shared.unmatched.malformed,
+        };
+        total.fetch_add(1, Ordering::Relaxed);
+        if let Some(t) = shared.peers.get(&from) {
+            self.batch_for(&t).counts.drop_in(why);
         }
     }
 
@@ -421,12 +426,12 @@ impl InboundPath {
     pub(crate) fn esp(&mut self, shared: &Shared, from: IpAddr, packet: &mut [u8]) {
         let Some(spi) = spi_of(packet) else {
             // Too short to be ESP.
-            self.drop_from(shared, from, esp_proto::Counter::PacketsReceivedOtherError);
+            self.drop_unmatched(shared, from, esp_proto::Counter::PacketsReceivedOtherError);
             return;
         };
         let inbound: Option<Arc<Inbound>> = shared.inbound.load().get(&spi).cloned();
         let Some(inbound) = inbound else {
-            self.drop_from(shared, from, esp_proto::Counter::SaMismatchIn);
+            self.drop_unmatched(shared, from, esp_proto::Counter::SaMismatchIn);
             return;
         };
         let result = inbound

@@ -456,6 +456,7 @@ fn hostile_packets_are_dropped_and_counted_by_cause_ike_is_handed_back() {
     let attacker = udp_in(&p.b.ns, &format!("{B}:0"));
     let to_a = format!("{A}:4500");
     let base = p.a.counters();
+    let unmatched_base = p.a.dp.unmatched_esp();
 
     // An SPI A does not have, from its peer's address: SA mismatch.
     let mut unknown = vec![0u8; 64];
@@ -514,6 +515,10 @@ fn hostile_packets_are_dropped_and_counted_by_cause_ike_is_handed_back() {
         "{c:#?}"
     );
     assert_eq!(c.dropped_packets_in - base.dropped_packets_in, 4, "{c:#?}");
+    // The gateway-wide counts of packets that matched no SA saw the same two.
+    let unmatched = p.a.dp.unmatched_esp();
+    assert_eq!(unmatched.unknown_spi - unmatched_base.unknown_spi, 1);
+    assert_eq!(unmatched.malformed - unmatched_base.malformed, 1);
     assert_eq!(
         c.packets_in, base.packets_in,
         "nothing hostile reached the VTI"

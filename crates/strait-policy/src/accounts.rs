@@ -3,7 +3,8 @@
 //! Passwords are stored as argon2id PHC strings. Verifying argon2 on every Basic-auth
 //! request would cost tens of milliseconds each, so a successful verification is cached
 //! for a minute under a SHA-256 of the credentials (never the password itself); any user
-//! change empties the cache. Repeated failures for one username are throttled.
+//! change empties the cache. Repeated failures are throttled per (address, username) and per
+//! address ([`crate::throttle`]).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -21,6 +22,7 @@ use strait_model::reader::ObjectReader;
 use strait_store::{Store, StoredUser};
 use zeroize::Zeroizing;
 
+use crate::throttle::LoginThrottle;
 use crate::tree::audit;
 use crate::{now_ms, Actor, PolicyError, Role};
 
@@ -30,13 +32,9 @@ pub const INITIAL_PASSWORD_FILE: &str = "initial-admin-password";
 pub const INITIAL_ADMIN: &str = "admin";
 /// Password length bounds for passwords set through the API.
 pub const PASSWORD_CHARS: (usize, usize) = (8, 128);
-/// Failed logins per username tolerated within [`FAILURE_WINDOW`].
-pub const MAX_FAILURES: u32 = 10;
-/// Window of the failure throttle.
-pub const FAILURE_WINDOW: Duration = Duration::from_secs(300);
+pub use crate::throttle::{FAILURE_WINDOW, MAX_ADDRESS_FAILURES, MAX_FAILURES};
 const CACHE_TTL: Duration = Duration::from_secs(60);
 const CACHE_MAX: usize = 1024;
-const FAILURE_MAP_MAX: usize = 10_000;
 
 /// A user as the API shows it (never the hash).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -73,16 +71,11 @@ pub enum InitialAdmin {
     Generated(PathBuf),
 }
 
-struct Failures {
-    count: u32,
-    since: Instant,
-}
-
 /// The user directory.
 pub struct Accounts {
     store: Arc<Store>,
     cache: Mutex<HashMap<[u8; 32], (Role, Instant)>>,
-    failures: Mutex<HashMap<String, Failures>>,
+    failures: Mutex<LoginThrottle>,
 }
 
 fn hash_password(password: &str) -> Result<String, PolicyError> {
@@ -182,7 +175,7 @@ impl Accounts {
         Accounts {
             store,
             cache: Mutex::new(HashMap::new()),
-            failures: Mutex::new(HashMap::new()),
+            failures: Mutex::new(LoginThrottle::default()),
         }
     }
 
@@ -246,10 +239,17 @@ impl Accounts {
         password: &str,
         source: Option<std::net::IpAddr>,
     ) -> Result<Actor, PolicyError> {
-        let throttle_key = match source {
-            Some(ip) => format!("{ip}/{username}"),
-            None => format!("-/{username}"),
-        };
+        // The throttle comes first, before even the cache of verified credentials: a
+        // throttled guesser must not learn that a guess is right because its owner logged
+        // in a moment ago.
+        if let Err(t) = self
+            .failures
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .check(source, username, Instant::now())
+        {
+            return Err(PolicyError::Unauthenticated(t.message(username)));
+        }
         let key = credential_key(username, password);
         if let Some((role, at)) = self
             .cache
@@ -266,17 +266,6 @@ impl Accounts {
         }
         let denied =
             || PolicyError::Unauthenticated("the username or password is incorrect".into());
-        {
-            let failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-            if let Some(f) = failures.get(&throttle_key) {
-                if f.count >= MAX_FAILURES && f.since.elapsed() < FAILURE_WINDOW {
-                    let wait = FAILURE_WINDOW.saturating_sub(f.since.elapsed()).as_secs() + 1;
-                    return Err(PolicyError::Unauthenticated(format!(
-                        "too many failed logins for user {username:?}; wait {wait} seconds before trying again"
-                    )));
-                }
-            }
-        }
         let user = self.store.read(|tx| tx.user(username))?;
         let ok = match &user {
             Some(u) => verify_password(password, &u.password_hash),
@@ -288,23 +277,10 @@ impl Accounts {
             }
         };
         if !ok {
-            let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-            if failures.len() >= FAILURE_MAP_MAX {
-                failures.retain(|_, f| f.since.elapsed() < FAILURE_WINDOW);
-            }
-            if failures.len() < FAILURE_MAP_MAX {
-                let f = failures.entry(throttle_key.clone()).or_insert(Failures {
-                    count: 0,
-                    since: Instant::now(),
-                });
-                if f.since.elapsed() >= FAILURE_WINDOW {
-                    *f = Failures {
-                        count: 0,
-                        since: Instant::now(),
-                    };
-                }
-                f.count += 1;
-            }
+            self.failures
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .record_failure(source, username, Instant::now());
             return Err(denied());
         }
         let user = user.ok_or_else(denied)?;
@@ -312,7 +288,7 @@ impl Accounts {
         self.failures
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .remove(&throttle_key);
+            .record_success(source, username);
         let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
         if cache.len() >= CACHE_MAX {
             cache.clear();

@@ -12,6 +12,7 @@ pub mod accounts;
 mod error;
 pub mod list;
 pub mod peer_config;
+pub mod throttle;
 mod tree;
 mod view;
 

@@ -237,8 +237,22 @@ impl Policy {
                         continue;
                     };
                     if kind == Kind::Session {
-                        if let Some(psk) = tx.secret(path.as_str(), "psk")? {
-                            psks.insert(path.to_string(), psk);
+                        match tx.secret(path.as_str(), "psk") {
+                            Ok(Some(psk)) => {
+                                psks.insert(path.to_string(), psk);
+                            }
+                            Ok(None) => {}
+                            // One damaged secret must not stop every other session from
+                            // being applied: this one runs without a PSK, which the
+                            // runtime reports as "Configuration failed" on the session.
+                            Err(e @ strait_store::StoreError::SecretUndecryptable(_)) => {
+                                tracing::error!(
+                                    session = %path,
+                                    error = %e,
+                                    "the session's PSK cannot be decrypted; set psk again or restore the data directory's secret.key"
+                                );
+                            }
+                            Err(e) => return Err(e.into()),
                         }
                     }
                     objects.push(ObjectSnapshot {
@@ -430,6 +444,25 @@ impl Policy {
                 }
                 if let Some(id) = b.get("id") {
                     inp.insert("id".into(), id.clone());
+                }
+            }
+            for name in secret_names {
+                let replaced = matches!(body.get(*name), Some(v) if !v.is_null());
+                if !replaced
+                    && tx.has_secret(path.as_str(), name)?
+                    && tx.secret(path.as_str(), name).is_err()
+                {
+                    // Keeping a secret nobody can read would store a change that can never
+                    // be applied, while the write answers 200.
+                    return Err(PolicyError::invalid(
+                        name,
+                        codes::FIELD,
+                        format!(
+                            "the stored {name} of {path} cannot be decrypted with this data directory's secret.key \
+                             (restored from another machine, or the key replaced?); send {name} again in this request \
+                             to replace it, or restore the matching secret.key"
+                        ),
+                    ));
                 }
             }
             let existing = |name: &str| tx.secret(path.as_str(), name).ok().flatten();

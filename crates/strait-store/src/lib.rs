@@ -54,6 +54,23 @@ pub enum StoreError {
     /// The secret key file is not a 32-byte key.
     #[error("the secret key file {0} is damaged (expected 32 bytes); restore it from backup: without it stored PSKs and private keys cannot be read")]
     BadKeyFile(PathBuf),
+    /// The key file cannot decrypt this database's secrets: it belongs to another data
+    /// directory, or was regenerated.
+    #[error("the secret key file {key} does not belong to the database {db}: it cannot decrypt the stored PSKs and private keys (was the data directory restored or copied without its own secret.key, or the key regenerated?). straitd changed nothing. Restore the secret.key saved together with this strait.db (from the original machine or the same backup) and start again. If that key is lost, the stored secrets cannot be recovered: move both files aside, start with an empty data directory and enter the configuration and PSKs again")]
+    KeyMismatch {
+        /// The key file.
+        key: PathBuf,
+        /// The database.
+        db: PathBuf,
+    },
+    /// The key file is missing although the database holds secrets encrypted with it.
+    #[error("the secret key file {key} is missing, but the database {db} holds PSKs or private keys encrypted with it. straitd did not create a new key (that would make them unreadable for good). Restore the secret.key saved together with this strait.db and start again; if it is lost, move strait.db aside, start with an empty data directory and enter the configuration and PSKs again")]
+    KeyMissing {
+        /// The key file.
+        key: PathBuf,
+        /// The database.
+        db: PathBuf,
+    },
     /// A stored secret did not decrypt (wrong key file or tampering).
     #[error("a stored secret of {0} cannot be decrypted with this data directory's secret.key")]
     SecretUndecryptable(String),
@@ -145,7 +162,6 @@ impl Store {
             path: dir.to_owned(),
             source,
         })?;
-        let cipher = SecretCipher::load_or_create(&dir.join(secrets::KEY_FILE))?;
         let db = dir.join(DB_FILE);
         let conn = Connection::open(&db)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
@@ -172,6 +188,12 @@ impl Store {
             }
             Some(_) => {}
         }
+        let key_path = dir.join(secrets::KEY_FILE);
+        if !key_path.exists() && secrets::holds_sealed_data(&conn)? {
+            return Err(StoreError::KeyMissing { key: key_path, db });
+        }
+        let cipher = SecretCipher::load_or_create(&key_path)?;
+        secrets::verify_key(&conn, &cipher, &key_path, &db)?;
         restrict_permissions(&db);
         Ok(Store {
             conn: Mutex::new(conn),

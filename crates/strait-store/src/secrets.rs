@@ -114,6 +114,98 @@ impl SecretCipher {
     }
 }
 
+/// Where the key check value lives in `meta`: a constant sealed with the key, so that a
+/// key file that does not belong to the database is noticed when the store is opened,
+/// not later when some session's PSK fails to decrypt and its tunnel silently stays down.
+const KEY_CHECK_META: &str = "secret_key_check";
+const KEY_CHECK_PATH: &str = "strait:secret-key-check";
+const KEY_CHECK_PLAINTEXT: &[u8] = b"strait secret.key check v1";
+
+fn to_hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn from_hex(text: &str) -> Option<Vec<u8>> {
+    if !text.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+/// Whether the database holds anything sealed with a key (a check value or a secret).
+pub(crate) fn holds_sealed_data(conn: &rusqlite::Connection) -> Result<bool> {
+    let check: Option<String> = conn
+        .query_row(
+            "SELECT value FROM meta WHERE key = ?1",
+            [KEY_CHECK_META],
+            |r| r.get(0),
+        )
+        .optional()?;
+    let any_secret = conn
+        .query_row("SELECT 1 FROM secrets LIMIT 1", [], |_| Ok(()))
+        .optional()?
+        .is_some();
+    Ok(check.is_some() || any_secret)
+}
+
+/// Check that `cipher` is the key this database's secrets were sealed with, and record
+/// the check value if the database has none yet (new, or written by an older strait).
+pub(crate) fn verify_key(
+    conn: &rusqlite::Connection,
+    cipher: &SecretCipher,
+    key_path: &Path,
+    db_path: &Path,
+) -> Result<()> {
+    let mismatch = || StoreError::KeyMismatch {
+        key: key_path.to_owned(),
+        db: db_path.to_owned(),
+    };
+    let check: Option<String> = conn
+        .query_row(
+            "SELECT value FROM meta WHERE key = ?1",
+            [KEY_CHECK_META],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if let Some(check) = check {
+        let sealed = from_hex(&check).ok_or_else(mismatch)?;
+        let plain = cipher
+            .open(KEY_CHECK_PATH, KEY_CHECK_META, &sealed)
+            .map_err(|_| mismatch())?;
+        if plain.as_slice() != KEY_CHECK_PLAINTEXT {
+            return Err(mismatch());
+        }
+        return Ok(());
+    }
+    // No check value yet: the key fits if it opens at least one stored secret (or there
+    // are none). A single damaged row is not a wrong key; reading it fails on its own.
+    let mut stmt = conn.prepare("SELECT path, name, ciphertext FROM secrets")?;
+    let mut rows = stmt.query([])?;
+    let mut seen = false;
+    let mut opened = false;
+    while let Some(row) = rows.next()? {
+        seen = true;
+        let (path, name, sealed): (String, String, Vec<u8>) =
+            (row.get(0)?, row.get(1)?, row.get(2)?);
+        if cipher.open(&path, &name, &sealed).is_ok() {
+            opened = true;
+            break;
+        }
+    }
+    if seen && !opened {
+        return Err(mismatch());
+    }
+    let sealed = cipher.seal(KEY_CHECK_PATH, KEY_CHECK_META, KEY_CHECK_PLAINTEXT)?;
+    conn.execute(
+        "INSERT OR REPLACE INTO meta(key, value) VALUES (?1, ?2)",
+        [KEY_CHECK_META, &to_hex(&sealed)],
+    )?;
+    Ok(())
+}
+
 impl Tx<'_> {
     /// A stored secret, decrypted.
     pub fn secret(&self, path: &str, name: &str) -> Result<Option<Zeroizing<String>>> {
@@ -200,6 +292,44 @@ mod tests {
                 0o600
             );
         }
+    }
+
+    #[test]
+    fn a_key_from_another_data_directory_is_refused_on_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let other = tempfile::tempdir().unwrap();
+        crate::Store::open(dir.path()).unwrap();
+        crate::Store::open(other.path()).unwrap();
+        std::fs::copy(other.path().join(KEY_FILE), dir.path().join(KEY_FILE)).unwrap();
+        let err = crate::Store::open(dir.path()).unwrap_err();
+        assert!(matches!(err, StoreError::KeyMismatch { .. }), "{err}");
+        let msg = err.to_string();
+        assert!(
+            msg.contains("secret.key") && msg.contains("strait.db"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn a_missing_key_is_not_regenerated_over_existing_secrets() {
+        let dir = tempfile::tempdir().unwrap();
+        crate::Store::open(dir.path()).unwrap();
+        std::fs::remove_file(dir.path().join(KEY_FILE)).unwrap();
+        assert!(matches!(
+            crate::Store::open(dir.path()),
+            Err(StoreError::KeyMissing { .. })
+        ));
+        assert!(!dir.path().join(KEY_FILE).exists());
+    }
+
+    #[test]
+    fn hex_round_trip_and_rejects() {
+        assert_eq!(
+            from_hex(&to_hex(&[0, 1, 0xab, 0xff])).unwrap(),
+            vec![0, 1, 0xab, 0xff]
+        );
+        assert!(from_hex("abc").is_none());
+        assert!(from_hex("zz").is_none());
     }
 
     #[test]

@@ -178,9 +178,18 @@ fn cookie_sessions_with_xsrf() {
         ],
     );
     assert_nsx_error(&r, 403);
-    // Logout ends the session.
+    // Logout ends the session (it is a change, so it needs the token too).
+    assert_nsx_error(
+        &anon.request("POST", "/api/session/destroy", None, &[("cookie", &cookie)]),
+        403,
+    );
     let r = anon
-        .request("POST", "/api/session/destroy", None, &[("cookie", &cookie)])
+        .request(
+            "POST",
+            "/api/session/destroy",
+            None,
+            &[("cookie", &cookie), ("x-xsrf-token", &xsrf)],
+        )
         .expect(200);
     assert!(r
         .headers
