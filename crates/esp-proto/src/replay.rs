@@ -76,7 +76,13 @@ impl ReplayWindow {
     fn word_index(&self, block: u64) -> usize {
         // The mask keeps the index below `words.len()`, which is a usize: the fallback
         // cannot be taken, and an out-of-range index would only miss in `get`.
-        usize::try_from(block & self.mask).unwrap_or(usize::MAX)
+        let index = usize::try_from(block & self.mask).unwrap_or(usize::MAX);
+        debug_assert!(
+            index < self.words.len(),
+            "replay ring index {index} outside its {} words",
+            self.words.len()
+        );
+        index
     }
 
     /// Whether a packet with this sequence number may be processed further (RFC 4303
