@@ -186,7 +186,7 @@ impl InboundSa {
             u64::from(seq_lo)
         };
         self.window.check(seq)?;
-        let seq_hi = (seq >> 32) as u32;
+        let (seq_hi, _) = crate::seq_halves(seq);
         let esn_hi = self.esn.then_some(seq_hi);
 
         let plaintext = match &self.opener {

@@ -65,8 +65,8 @@ struct Layout {
     esp: usize,
     /// First byte after the inner packet (padding).
     trailer: usize,
-    /// Padding length.
-    pad: usize,
+    /// Padding length (the Pad Length field, RFC 4303 §2.5).
+    pad: u8,
     /// First byte of the ICV (right after Next Header).
     icv: usize,
     /// One past the ICV.
@@ -275,10 +275,14 @@ impl OutboundSa {
         let esp = start
             .checked_sub(header)
             .ok_or(EspError::InsufficientHeadroom { need: header })?;
-        let pad = t.pad_len(inner_len);
+        // pad < pad_align() <= 16 (RFC 4303 §2.4), so it fits the one-byte Pad Length
+        // field (§2.5); the error cannot be reached.
+        let pad = u8::try_from(t.pad_len(inner_len)).map_err(|_| EspError::EncryptionFailed)?;
         let too_big = EspError::BufferTooSmall { need: usize::MAX };
         let trailer = start.checked_add(inner_len).ok_or(too_big)?;
-        let icv = trailer.checked_add(pad + TRAILER_LEN).ok_or(too_big)?;
+        let icv = trailer
+            .checked_add(usize::from(pad) + TRAILER_LEN)
+            .ok_or(too_big)?;
         let end = icv.checked_add(t.icv_len()).ok_or(too_big)?;
         if end > buf_len {
             return Err(EspError::BufferTooSmall { need: end });
@@ -347,17 +351,17 @@ impl OutboundSa {
 
         // Padding, Pad Length, Next Header (RFC 4303 §2.4 - §2.6). pad < 16.
         let trailer = buf.get_mut(l.trailer..l.icv).ok_or(bad)?;
-        for (i, b) in trailer.iter_mut().enumerate() {
-            *b = (i + 1) as u8;
+        // The trailer is pad + 2 <= 17 bytes, so the range never runs out.
+        for (b, value) in trailer.iter_mut().zip(1..=u8::MAX) {
+            *b = value;
         }
         if let [.., pad_len, nh] = trailer {
-            *pad_len = l.pad as u8;
+            *pad_len = l.pad;
             *nh = next_header;
         }
 
         // SPI, Sequence Number (low 32 bits, §2.2.1), IV.
-        let seq_hi = (seq >> 32) as u32;
-        let seq_lo = seq as u32;
+        let (seq_hi, seq_lo) = crate::seq_halves(seq);
         let mut header = [0u8; ESP_HEADER_LEN + 16];
         header[..4].copy_from_slice(&self.spi.to_be_bytes());
         header[4..8].copy_from_slice(&seq_lo.to_be_bytes());

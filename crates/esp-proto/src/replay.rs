@@ -69,9 +69,20 @@ impl ReplayWindow {
 
     /// Where `seq` lives in the bitmap (RFC 6479 §2: block `seq / 64` in a ring of words).
     fn slot(&self, seq: u64) -> (usize, u64) {
-        // The mask keeps the index below `words.len()`, which fits in usize.
-        let word = ((seq >> 6) & self.mask) as usize;
-        (word, 1u64 << (seq & 63))
+        (self.word_index(seq >> 6), 1u64 << (seq & 63))
+    }
+
+    /// The ring index of 64-packet block `block` (RFC 6479 §2).
+    fn word_index(&self, block: u64) -> usize {
+        // The mask keeps the index below `words.len()`, which is a usize: the fallback
+        // cannot be taken, and an out-of-range index would only miss in `get`.
+        let index = usize::try_from(block & self.mask).unwrap_or(usize::MAX);
+        debug_assert!(
+            index < self.words.len(),
+            "replay ring index {index} outside its {} words",
+            self.words.len()
+        );
+        index
     }
 
     /// Whether a packet with this sequence number may be processed further (RFC 4303
@@ -107,7 +118,7 @@ impl ReplayWindow {
             // Clear the words the window moves into; all of them on a jump past the ring.
             let entering = (new_block - old_block).min(self.mask + 1);
             for i in 1..=entering {
-                let word = ((old_block + i) & self.mask) as usize;
+                let word = self.word_index(old_block + i);
                 if let Some(w) = self.words.get_mut(word) {
                     *w = 0;
                 }
@@ -128,10 +139,9 @@ impl ReplayWindow {
     /// straddles a 2^32 boundary and the low half is in its older part. None when the
     /// result would be below 1 or above 2^64 - 1 (it cannot be a packet of this SA).
     pub fn infer_esn(&self, seq_lo: u32) -> Option<u64> {
-        let top_hi = (self.top >> 32) as u32;
-        let top_lo = self.top as u32;
-        // W - 1 < 2^32 (MAX_REPLAY_WINDOW).
-        let w_minus_1 = (self.size - 1) as u32;
+        let (top_hi, top_lo) = crate::seq_halves(self.top);
+        // W - 1 < 2^32 (MAX_REPLAY_WINDOW); W >= MIN_REPLAY_WINDOW, so no saturation.
+        let w_minus_1 = self.size().saturating_sub(1);
         let bottom_lo = top_lo.wrapping_sub(w_minus_1);
         let hi = if top_lo >= w_minus_1 {
             // Case A: the window lies within one 2^32 subspace.

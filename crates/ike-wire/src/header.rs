@@ -63,8 +63,8 @@ impl Header {
     /// Decode a header (the length field is not checked against anything here).
     pub fn parse(bytes: &[u8]) -> Result<Header, DecodeError> {
         let mut r = Reader::new(bytes, "IKE header");
-        let spi_i = r.array8()?;
-        let spi_r = r.array8()?;
+        let spi_i = r.array()?;
+        let spi_r = r.array()?;
         let next_payload = PayloadType(r.u8()?);
         let version = r.u8()?;
         let exchange = ExchangeType(r.u8()?);

@@ -6,7 +6,22 @@
 //! with [`parse_payloads`].
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+// Wire and API input reach this crate: no panics by construction (issue 12).
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::indexing_slicing,
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::unreachable,
+        clippy::todo,
+        clippy::unimplemented,
+        clippy::cast_possible_truncation
+    )
+)]
 
+mod emit;
 mod header;
 mod payload;
 mod reader;
@@ -14,9 +29,13 @@ pub mod registry;
 mod sa;
 mod ts;
 
+use emit::Emitter;
+pub use emit::EncodeError;
 pub use header::{flags, Header, VERSION_2_0};
+use payload::emit_chain;
 pub use payload::{
-    emit_payloads, parse_payloads, Delete, Encrypted, EncryptedFragment, Notify, Payload,
+    emit_payloads, parse_payloads, try_emit_payloads, Delete, Encrypted, EncryptedFragment, Notify,
+    Payload,
 };
 pub use registry::*;
 pub use sa::{Proposal, Transform, ATTR_KEY_LENGTH};
@@ -118,20 +137,50 @@ impl Message {
                 length: len,
             });
         }
-        let payloads = parse_payloads(header.next_payload, &bytes[Header::LEN..])?;
+        let (_, body) = bytes
+            .split_at_checked(Header::LEN)
+            .ok_or(DecodeError::BadLength {
+                what: "IKE message",
+                length: len,
+            })?;
+        let payloads = parse_payloads(header.next_payload, body)?;
         Ok(Message { header, payloads })
     }
 
-    /// Encode; the header's next payload and length are filled in.
+    /// Encode; the header's next payload and length are filled in. Fails when a count or
+    /// length does not fit its field on the wire (a payload over 64 KiB, more than 255
+    /// selectors ...).
+    pub fn try_emit(&self) -> Result<Vec<u8>, EncodeError> {
+        match self.encode() {
+            (bytes, None) => Ok(bytes),
+            (_, Some(e)) => Err(e),
+        }
+    }
+
+    /// [`Message::try_emit`] for a message known to fit its fields. A count or length that
+    /// does not is written saturated (the peer rejects the message as malformed) and fails
+    /// a debug assertion.
     pub fn emit(&self) -> Vec<u8> {
-        let (first, body) = emit_payloads(&self.payloads);
+        let (bytes, overflow) = self.encode();
+        debug_assert!(
+            overflow.is_none(),
+            "Message::emit on a message that does not fit the wire: {overflow:?}"
+        );
+        bytes
+    }
+
+    fn encode(&self) -> (Vec<u8>, Option<EncodeError>) {
+        let mut body = Emitter::default();
+        let first = emit_chain(&self.payloads, &mut body);
+        let (body, overflow) = body.finish();
+        let mut out = Emitter::default();
         let mut header = self.header;
         header.next_payload = first;
-        header.length = (Header::LEN + body.len()) as u32;
-        let mut out = Vec::with_capacity(header.length as usize);
-        header.emit(&mut out);
-        out.extend_from_slice(&body);
-        out
+        header.length = out.fit_u32("IKE message length", Header::LEN + body.len());
+        header.emit(&mut out.out);
+        out.extend(&body);
+        let (bytes, header_overflow) = out.finish();
+        (bytes, overflow.or(header_overflow))
     }
 
     /// The first notify of a type.
@@ -239,5 +288,115 @@ mod tests {
             Message::parse(&bytes),
             Err(DecodeError::UnsupportedVersion(1))
         );
+    }
+
+    #[test]
+    fn try_emit_matches_emit_when_everything_fits() {
+        let m = sample();
+        assert_eq!(m.try_emit(), Ok(m.emit()));
+        assert_eq!(
+            try_emit_payloads(&m.payloads),
+            Ok(emit_payloads(&m.payloads))
+        );
+    }
+
+    fn overflow_of(payload: Payload) -> Result<Vec<u8>, EncodeError> {
+        let mut m = sample();
+        m.payloads.push(payload);
+        m.try_emit()
+    }
+
+    #[test]
+    fn counts_and_lengths_that_do_not_fit_their_fields_are_errors() {
+        let mut notify = Notify::new(NotifyType::REKEY_SA, vec![]);
+        notify.spi = vec![0; 256];
+        assert_eq!(
+            overflow_of(Payload::Notify(notify)),
+            Err(EncodeError::FieldOverflow {
+                field: "notify SPI size",
+                value: 256,
+                bits: 8
+            })
+        );
+        assert_eq!(
+            overflow_of(Payload::ts_r(vec![TrafficSelector::ANY_V4; 256])),
+            Err(EncodeError::FieldOverflow {
+                field: "traffic selector count",
+                value: 256,
+                bits: 8
+            })
+        );
+        assert_eq!(
+            overflow_of(Payload::Delete(Delete {
+                protocol: ProtocolId::ESP,
+                spis: vec![vec![0; 4]; 65_536],
+            })),
+            Err(EncodeError::FieldOverflow {
+                field: "delete SPI count",
+                value: 65_536,
+                bits: 16
+            })
+        );
+        // 4 bytes of generic header + 1 of encoding + the data.
+        assert_eq!(
+            overflow_of(Payload::Cert {
+                encoding: CertEncoding(4),
+                data: vec![0; 65_531],
+            }),
+            Err(EncodeError::FieldOverflow {
+                field: "payload length",
+                value: 65_536,
+                bits: 16
+            })
+        );
+        let mut transforms = vec![Transform::new(TransformType::ENCR, 12); 256];
+        let too_many = overflow_of(Payload::Sa(vec![Proposal {
+            number: 1,
+            protocol: ProtocolId::ESP,
+            spi: vec![0; 4],
+            transforms: transforms.clone(),
+        }]));
+        assert_eq!(
+            too_many,
+            Err(EncodeError::FieldOverflow {
+                field: "transform count",
+                value: 256,
+                bits: 8
+            })
+        );
+        // 255 transforms of 8 bytes each fit every field.
+        transforms.truncate(255);
+        assert!(overflow_of(Payload::Sa(vec![Proposal {
+            number: 1,
+            protocol: ProtocolId::ESP,
+            spi: vec![0; 4],
+            transforms,
+        }]))
+        .is_ok());
+    }
+
+    #[test]
+    fn the_largest_payload_that_fits_is_emitted_and_parses() {
+        let m = Message {
+            payloads: vec![Payload::Cert {
+                encoding: CertEncoding(4),
+                data: vec![0; 65_530],
+            }],
+            ..sample()
+        };
+        let bytes = m.try_emit().unwrap();
+        assert_eq!(bytes.len(), Header::LEN + 65_535);
+        // Larger than MESSAGE_MAX as a whole, so only the payload chain parses back.
+        let back = parse_payloads(PayloadType::CERT, &bytes[Header::LEN..]).unwrap();
+        assert_eq!(back, m.payloads);
+    }
+
+    #[test]
+    #[should_panic(expected = "does not fit the wire")]
+    fn emit_asserts_in_debug_builds_on_what_does_not_fit() {
+        let mut m = sample();
+        m.payloads
+            .push(Payload::ts_r(vec![TrafficSelector::ANY_V4; 256]));
+        let _ = m.emit();
     }
 }

@@ -5,6 +5,7 @@
 //! | Next Payload  |C|  RESERVED   |         Payload Length        |
 //! ```
 
+use crate::emit::{Emitter, EncodeError};
 use crate::limits;
 use crate::reader::Reader;
 use crate::registry::{AuthMethod, CertEncoding, IdType, NotifyType, PayloadType, ProtocolId};
@@ -169,51 +170,55 @@ impl Payload {
         v
     }
 
-    fn emit_body(&self, out: &mut Vec<u8>) {
+    fn emit_body(&self, out: &mut Emitter) {
         match self {
             Payload::Sa(p) => emit_sa(p, out),
             Payload::Ke { group, data } => {
-                out.extend_from_slice(&group.to_be_bytes());
-                out.extend_from_slice(&[0, 0]);
-                out.extend_from_slice(data);
+                out.extend(&group.to_be_bytes());
+                out.extend(&[0, 0]);
+                out.extend(data);
             }
             Payload::IdI { id_type, data } | Payload::IdR { id_type, data } => {
-                out.extend_from_slice(&Payload::id_body(*id_type, data));
+                out.extend(&Payload::id_body(*id_type, data));
             }
             Payload::Cert { encoding, data } | Payload::CertReq { encoding, data } => {
                 out.push(encoding.0);
-                out.extend_from_slice(data);
+                out.extend(data);
             }
             Payload::Auth { method, data } => {
-                out.extend_from_slice(&[method.0, 0, 0, 0]);
-                out.extend_from_slice(data);
+                out.extend(&[method.0, 0, 0, 0]);
+                out.extend(data);
             }
             Payload::Nonce(d) | Payload::VendorId(d) | Payload::Cp(d) | Payload::Eap(d) => {
-                out.extend_from_slice(d)
+                out.extend(d)
             }
             Payload::Notify(n) => {
                 out.push(n.protocol.0);
-                out.push(n.spi.len() as u8);
-                out.extend_from_slice(&n.notify_type.0.to_be_bytes());
-                out.extend_from_slice(&n.spi);
-                out.extend_from_slice(&n.data);
+                let spi_size = out.fit_u8("notify SPI size", n.spi.len());
+                out.push(spi_size);
+                out.extend(&n.notify_type.0.to_be_bytes());
+                out.extend(&n.spi);
+                out.extend(&n.data);
             }
             Payload::Delete(d) => {
                 out.push(d.protocol.0);
-                out.push(d.spis.first().map_or(0, |s| s.len() as u8));
-                out.extend_from_slice(&(d.spis.len() as u16).to_be_bytes());
+                let spi_size = d.spis.first().map_or(0, Vec::len);
+                let spi_size = out.fit_u8("delete SPI size", spi_size);
+                out.push(spi_size);
+                let count = out.fit_u16("delete SPI count", d.spis.len());
+                out.extend(&count.to_be_bytes());
                 for s in &d.spis {
-                    out.extend_from_slice(s);
+                    out.extend(s);
                 }
             }
             Payload::TsI(t) | Payload::TsR(t) => emit_ts(&t.selectors, out),
-            Payload::Sk(e) => out.extend_from_slice(&e.data),
+            Payload::Sk(e) => out.extend(&e.data),
             Payload::Skf(f) => {
-                out.extend_from_slice(&f.number.to_be_bytes());
-                out.extend_from_slice(&f.total.to_be_bytes());
-                out.extend_from_slice(&f.data);
+                out.extend(&f.number.to_be_bytes());
+                out.extend(&f.total.to_be_bytes());
+                out.extend(&f.data);
             }
-            Payload::Unknown { data, .. } => out.extend_from_slice(data),
+            Payload::Unknown { data, .. } => out.extend(data),
         }
     }
 }
@@ -382,8 +387,34 @@ pub fn parse_payloads(first: PayloadType, bytes: &[u8]) -> Result<Vec<Payload>, 
 
 /// Encode a payload chain; returns the type of the first payload (NONE if empty) and the
 /// bytes. An SK/SKF payload must be last; its Next Payload field is its `inner_first`.
+///
+/// Fails when a count or length does not fit its field on the wire (a payload over 64 KiB,
+/// more than 255 selectors ...).
+pub fn try_emit_payloads(payloads: &[Payload]) -> Result<(PayloadType, Vec<u8>), EncodeError> {
+    let mut out = Emitter::default();
+    let first = emit_chain(payloads, &mut out);
+    match out.finish() {
+        (bytes, None) => Ok((first, bytes)),
+        (_, Some(e)) => Err(e),
+    }
+}
+
+/// [`try_emit_payloads`] for payloads known to fit their fields. A count or length that
+/// does not is written saturated (the peer rejects the chain as malformed) and fails a
+/// debug assertion.
 pub fn emit_payloads(payloads: &[Payload]) -> (PayloadType, Vec<u8>) {
-    let mut out = Vec::new();
+    let mut out = Emitter::default();
+    let first = emit_chain(payloads, &mut out);
+    let (bytes, overflow) = out.finish();
+    debug_assert!(
+        overflow.is_none(),
+        "emit_payloads on payloads that do not fit the wire: {overflow:?}"
+    );
+    (first, bytes)
+}
+
+/// Appends the chain; returns the type of its first payload.
+pub(crate) fn emit_chain(payloads: &[Payload], out: &mut Emitter) -> PayloadType {
     for (i, p) in payloads.iter().enumerate() {
         let next = match p {
             Payload::Sk(e) => e.inner_first,
@@ -392,18 +423,11 @@ pub fn emit_payloads(payloads: &[Payload]) -> (PayloadType, Vec<u8>) {
                 .get(i + 1)
                 .map_or(PayloadType::NONE, Payload::payload_type),
         };
-        let start = out.len();
-        out.push(next.0);
-        out.push(0);
-        out.extend_from_slice(&[0, 0]);
-        p.emit_body(&mut out);
-        let len = (out.len() - start) as u16;
-        out[start + 2..start + 4].copy_from_slice(&len.to_be_bytes());
+        let slot = out.reserve_length("payload length", &[next.0, 0]);
+        p.emit_body(out);
+        out.fill_length(slot);
     }
-    (
-        payloads
-            .first()
-            .map_or(PayloadType::NONE, Payload::payload_type),
-        out,
-    )
+    payloads
+        .first()
+        .map_or(PayloadType::NONE, Payload::payload_type)
 }

@@ -21,38 +21,44 @@ impl<'a> Reader<'a> {
         self.buf.is_empty()
     }
 
-    pub(crate) fn take(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {
-        if n > self.buf.len() {
-            return Err(DecodeError::Truncated {
-                what: self.what,
-                needed: n,
-                available: self.buf.len(),
-            });
+    fn truncated(&self, needed: usize) -> DecodeError {
+        DecodeError::Truncated {
+            what: self.what,
+            needed,
+            available: self.buf.len(),
         }
-        let (head, tail) = self.buf.split_at(n);
+    }
+
+    pub(crate) fn take(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {
+        let (head, tail) = self
+            .buf
+            .split_at_checked(n)
+            .ok_or_else(|| self.truncated(n))?;
         self.buf = tail;
         Ok(head)
     }
 
+    /// The next `N` bytes as an array.
+    pub(crate) fn array<const N: usize>(&mut self) -> Result<[u8; N], DecodeError> {
+        let (head, tail) = self
+            .buf
+            .split_first_chunk::<N>()
+            .ok_or_else(|| self.truncated(N))?;
+        self.buf = tail;
+        Ok(*head)
+    }
+
     pub(crate) fn u8(&mut self) -> Result<u8, DecodeError> {
-        Ok(self.take(1)?[0])
+        let [b] = self.array()?;
+        Ok(b)
     }
 
     pub(crate) fn u16(&mut self) -> Result<u16, DecodeError> {
-        let b = self.take(2)?;
-        Ok(u16::from_be_bytes([b[0], b[1]]))
+        Ok(u16::from_be_bytes(self.array()?))
     }
 
     pub(crate) fn u32(&mut self) -> Result<u32, DecodeError> {
-        let b = self.take(4)?;
-        Ok(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
-    }
-
-    pub(crate) fn array8(&mut self) -> Result<[u8; 8], DecodeError> {
-        let b = self.take(8)?;
-        let mut a = [0u8; 8];
-        a.copy_from_slice(b);
-        Ok(a)
+        Ok(u32::from_be_bytes(self.array()?))
     }
 
     pub(crate) fn rest(&mut self) -> &'a [u8] {

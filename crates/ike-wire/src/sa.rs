@@ -13,6 +13,7 @@
 //! Attribute: |A|       Attribute Type        |    AttValue|AttLength  | [value]
 //! ```
 
+use crate::emit::Emitter;
 use crate::limits;
 use crate::reader::Reader;
 use crate::registry::{ProtocolId, TransformType};
@@ -197,33 +198,29 @@ pub(crate) fn parse_sa(body: &[u8]) -> Result<Vec<Proposal>, DecodeError> {
     Ok(proposals)
 }
 
-pub(crate) fn emit_sa(proposals: &[Proposal], out: &mut Vec<u8>) {
+pub(crate) fn emit_sa(proposals: &[Proposal], out: &mut Emitter) {
     for (i, p) in proposals.iter().enumerate() {
-        let start = out.len();
-        out.push(if i + 1 == proposals.len() { 0 } else { 2 });
-        out.push(0);
-        out.extend_from_slice(&[0, 0]);
+        let last = if i + 1 == proposals.len() { 0 } else { 2 };
+        let proposal = out.reserve_length("proposal length", &[last, 0]);
         out.push(p.number);
         out.push(p.protocol.0);
-        out.push(p.spi.len() as u8);
-        out.push(p.transforms.len() as u8);
-        out.extend_from_slice(&p.spi);
+        let spi_size = out.fit_u8("proposal SPI size", p.spi.len());
+        out.push(spi_size);
+        let transforms = out.fit_u8("transform count", p.transforms.len());
+        out.push(transforms);
+        out.extend(&p.spi);
         for (j, t) in p.transforms.iter().enumerate() {
-            let t_start = out.len();
-            out.push(if j + 1 == p.transforms.len() { 0 } else { 3 });
-            out.push(0);
-            out.extend_from_slice(&[0, 0]);
+            let last = if j + 1 == p.transforms.len() { 0 } else { 3 };
+            let transform = out.reserve_length("transform length", &[last, 0]);
             out.push(t.transform_type.0);
             out.push(0);
-            out.extend_from_slice(&t.id.to_be_bytes());
+            out.extend(&t.id.to_be_bytes());
             if let Some(bits) = t.key_length {
-                out.extend_from_slice(&(0x8000 | ATTR_KEY_LENGTH).to_be_bytes());
-                out.extend_from_slice(&bits.to_be_bytes());
+                out.extend(&(0x8000 | ATTR_KEY_LENGTH).to_be_bytes());
+                out.extend(&bits.to_be_bytes());
             }
-            let t_len = (out.len() - t_start) as u16;
-            out[t_start + 2..t_start + 4].copy_from_slice(&t_len.to_be_bytes());
+            out.fill_length(transform);
         }
-        let len = (out.len() - start) as u16;
-        out[start + 2..start + 4].copy_from_slice(&len.to_be_bytes());
+        out.fill_length(proposal);
     }
 }

@@ -9,6 +9,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
+use crate::emit::Emitter;
 use crate::limits;
 use crate::reader::Reader;
 use crate::registry::TsType;
@@ -122,23 +123,16 @@ pub(crate) fn parse_ts(body: &[u8]) -> Result<TsPayload, DecodeError> {
             TsType::TS_IPV4_ADDR_RANGE if len == 16 => {
                 let start_port = s.u16()?;
                 let end_port = s.u16()?;
-                let a = s.take(4)?;
-                let b = s.take(4)?;
-                let start = IpAddr::V4(Ipv4Addr::new(a[0], a[1], a[2], a[3]));
-                let end = IpAddr::V4(Ipv4Addr::new(b[0], b[1], b[2], b[3]));
+                let start = IpAddr::V4(Ipv4Addr::from(s.array::<4>()?));
+                let end = IpAddr::V4(Ipv4Addr::from(s.array::<4>()?));
                 ((start_port, start), (end_port, end))
             }
             TsType::TS_IPV6_ADDR_RANGE if len == 40 => {
                 let start_port = s.u16()?;
                 let end_port = s.u16()?;
-                let mut a = [0u8; 16];
-                a.copy_from_slice(s.take(16)?);
-                let mut b = [0u8; 16];
-                b.copy_from_slice(s.take(16)?);
-                (
-                    (start_port, IpAddr::V6(Ipv6Addr::from(a))),
-                    (end_port, IpAddr::V6(Ipv6Addr::from(b))),
-                )
+                let start = IpAddr::V6(Ipv6Addr::from(s.array::<16>()?));
+                let end = IpAddr::V6(Ipv6Addr::from(s.array::<16>()?));
+                ((start_port, start), (end_port, end))
             }
             TsType::TS_IPV4_ADDR_RANGE | TsType::TS_IPV6_ADDR_RANGE => {
                 return Err(DecodeError::BadLength {
@@ -168,20 +162,21 @@ pub(crate) fn parse_ts(body: &[u8]) -> Result<TsPayload, DecodeError> {
     Ok(TsPayload { selectors, unknown })
 }
 
-pub(crate) fn emit_ts(selectors: &[TrafficSelector], out: &mut Vec<u8>) {
-    out.push(selectors.len() as u8);
-    out.extend_from_slice(&[0, 0, 0]);
+pub(crate) fn emit_ts(selectors: &[TrafficSelector], out: &mut Emitter) {
+    let count = out.fit_u8("traffic selector count", selectors.len());
+    out.push(count);
+    out.extend(&[0, 0, 0]);
     for s in selectors {
         out.push(s.ts_type().0);
         out.push(s.ip_protocol);
         let len: u16 = if s.start.is_ipv4() { 16 } else { 40 };
-        out.extend_from_slice(&len.to_be_bytes());
-        out.extend_from_slice(&s.start_port.to_be_bytes());
-        out.extend_from_slice(&s.end_port.to_be_bytes());
+        out.extend(&len.to_be_bytes());
+        out.extend(&s.start_port.to_be_bytes());
+        out.extend(&s.end_port.to_be_bytes());
         for a in [s.start, s.end] {
             match a {
-                IpAddr::V4(v4) => out.extend_from_slice(&v4.octets()),
-                IpAddr::V6(v6) => out.extend_from_slice(&v6.octets()),
+                IpAddr::V4(v4) => out.extend(&v4.octets()),
+                IpAddr::V6(v6) => out.extend(&v6.octets()),
             }
         }
     }

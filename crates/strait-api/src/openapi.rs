@@ -441,7 +441,10 @@ pub fn document() -> OpenApi {
                     .operation_id(Some(format!("{gw}{}_list", doc.op)))
                     .tag(noun)
                     .summary(Some(format!("List {noun}s")))
-                    .parameters(Some(path_params(&params[..params.len() - 1])))
+                    // The collection URL: the object's own id (the last parameter) dropped.
+                    .parameters(Some(path_params(
+                        params.split_last().map_or(&[][..], |(_, parents)| parents),
+                    )))
                     .parameter(query_param(
                         "cursor",
                         Type::String,

@@ -349,8 +349,9 @@ async fn statistics(
                     tunnel_down_reason: status.ike_status.fail_reason.clone(),
                     ..Default::default()
                 });
-            let tunnel_id = stored["tunnel_interfaces"][0]["id"]
-                .as_str()
+            let tunnel_id = stored
+                .pointer("/tunnel_interfaces/0/id")
+                .and_then(serde_json::Value::as_str)
                 .unwrap_or("default");
             let body = strait_model::status::AggregateSessionStatistics {
                 intent_path: path.to_string(),

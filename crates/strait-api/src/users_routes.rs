@@ -4,7 +4,7 @@ use axum::extract::{Path, RawQuery, Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
-use serde_json::json;
+use serde_json::{json, Value};
 use strait_policy::Actor;
 
 use crate::body::{json_body, Query};
@@ -107,9 +107,11 @@ pub async fn audit_log(
         })?),
     };
     let page = blocking(&state, move |p| p.audit_log(before, page_size)).await?;
-    let mut body = json!({"results": page.entries, "result_count": page.entries.len()});
+    let mut body = serde_json::Map::new();
+    body.insert("results".into(), json!(page.entries));
+    body.insert("result_count".into(), json!(page.entries.len()));
     if let Some(c) = page.next_before {
-        body["cursor"] = json!(c.to_string());
+        body.insert("cursor".into(), json!(c.to_string()));
     }
-    Ok(axum::Json(body).into_response())
+    Ok(axum::Json(Value::Object(body)).into_response())
 }

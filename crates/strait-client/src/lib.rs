@@ -3,6 +3,19 @@
 //! not at all, and NSX `ApiError` bodies turned into readable errors.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+// Wire and API input reach this crate: no panics by construction (issue 12).
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::indexing_slicing,
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::unreachable,
+        clippy::todo,
+        clippy::unimplemented
+    )
+)]
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -326,10 +339,10 @@ impl Client {
                 None => collection.to_owned(),
             };
             let page = self.get(&url)?;
-            if let Some(items) = page["results"].as_array() {
+            if let Some(items) = page.get("results").and_then(Value::as_array) {
                 out.extend(items.iter().cloned());
             }
-            match page["cursor"].as_str() {
+            match page.get("cursor").and_then(Value::as_str) {
                 Some(c) if !c.is_empty() => cursor = Some(c.to_owned()),
                 _ => break,
             }

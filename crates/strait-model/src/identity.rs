@@ -82,7 +82,7 @@ fn parse_dn(s: &str) -> Result<String, String> {
         return Err(format!(
             "{s:?} writes the email attribute OpenSSL-style after a '/'; write it as a separate \
              attribute: \"{head}, {}\"",
-            &tail[1..]
+            tail.strip_prefix('/').unwrap_or(tail)
         ));
     }
     strait_pki::normalize_dn(s).map_err(|e| {

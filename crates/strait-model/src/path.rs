@@ -221,6 +221,24 @@ impl ObjectPath {
         ObjectPath::parse(&format!("{base}/{}/{id}", kind.collection_segment()))
     }
 
+    /// The path of a top-level object (directly under `/infra`) whose id the caller knows
+    /// satisfies [`check_id`], such as a system profile's; built without parsing, so it
+    /// cannot fail. Equal to what [`ObjectPath::child`] returns for the same arguments.
+    pub(crate) fn top_level(kind: Kind, id: &str) -> ObjectPath {
+        debug_assert!(
+            children_of(None).contains(&kind) && check_id(id).is_ok(),
+            "{kind:?}/{id} is not a valid top-level object path"
+        );
+        let base = "/infra";
+        let path = format!("{base}/{}/{id}", kind.collection_segment());
+        ObjectPath {
+            kind,
+            id_start: path.len() - id.len(),
+            parent_len: base.len(),
+            path,
+        }
+    }
+
     /// The kind of object.
     pub fn kind(&self) -> Kind {
         self.kind
@@ -233,12 +251,26 @@ impl ObjectPath {
 
     /// The object's id (last segment).
     pub fn id(&self) -> &str {
-        &self.path[self.id_start..]
+        // `id_start` is set where the path is built, right after an ASCII '/'.
+        let id = self.path.get(self.id_start..);
+        debug_assert!(
+            id.is_some(),
+            "id_start off a char boundary in {}",
+            self.path
+        );
+        id.unwrap_or_default()
     }
 
     /// The parent object's path (`/infra` for top-level objects).
     pub fn parent_path(&self) -> &str {
-        &self.path[..self.parent_len]
+        // `parent_len` is set where the path is built, right before an ASCII '/'.
+        let parent = self.path.get(..self.parent_len);
+        debug_assert!(
+            parent.is_some(),
+            "parent_len off a char boundary in {}",
+            self.path
+        );
+        parent.unwrap_or_default()
     }
 
     /// The parent object, if this kind has one.
@@ -379,14 +411,14 @@ pub fn parse_any(path: &str) -> Result<ParsedPath, PathError> {
             .ok_or_else(|| unknown("policy paths start with /infra/".into()))?;
         r.split('/').collect()
     };
-    if segments.is_empty() {
-        return Err(unknown("name a collection such as /infra/tier-0s".into()));
-    }
     let mut parent: Option<ObjectPath> = None;
-    let mut i = 0;
-    loop {
+    // Segments come in (collection, id) pairs; only the last pair may lack its id.
+    let mut pairs = segments.chunks(2).peekable();
+    while let Some(pair) = pairs.next() {
+        let Some((&seg, id)) = pair.split_first() else {
+            break;
+        };
         let allowed = children_of(parent.as_ref().map(|p| p.kind));
-        let seg = segments[i];
         let kind = allowed
             .iter()
             .copied()
@@ -409,7 +441,7 @@ pub fn parse_any(path: &str) -> Result<ParsedPath, PathError> {
         let base = parent
             .as_ref()
             .map_or("/infra".to_owned(), |p| p.path.clone());
-        let Some(id) = segments.get(i + 1) else {
+        let Some(id) = id.first() else {
             return Ok(ParsedPath::Collection(CollectionPath { kind, parent }));
         };
         check_id(id).map_err(|reason| PathError::BadId {
@@ -424,17 +456,47 @@ pub fn parse_any(path: &str) -> Result<ParsedPath, PathError> {
             parent_len,
             path: full,
         };
-        i += 2;
-        if i >= segments.len() {
+        if pairs.peek().is_none() {
             return Ok(ParsedPath::Object(obj));
         }
         parent = Some(obj);
     }
+    // Only an empty path gets here: every pair above returns or continues to the next.
+    Err(unknown("name a collection such as /infra/tier-0s".into()))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn top_level_paths_equal_parsed_ones() {
+        let system = crate::system::system_objects();
+        assert!(!system.is_empty());
+        for (path, _) in system {
+            let parsed = ObjectPath::parse(path.as_str()).unwrap();
+            assert_eq!(parsed, path, "{}", path.as_str());
+            assert_eq!(parsed.id(), path.id());
+            assert_eq!(parsed.parent(), path.parent());
+        }
+    }
+
+    #[test]
+    fn empty_and_odd_paths_are_refused_or_collections() {
+        assert!(parse_any("/infra").is_err());
+        assert!(parse_any("/infra/").is_err());
+        assert!(matches!(
+            parse_any("/infra/tier-0s"),
+            Ok(ParsedPath::Collection(CollectionPath {
+                kind: Kind::Tier0,
+                parent: None
+            }))
+        ));
+        assert!(matches!(
+            parse_any("/infra/tier-0s/t0"),
+            Ok(ParsedPath::Object(o)) if o.id() == "t0" && o.kind() == Kind::Tier0
+        ));
+    }
 
     #[test]
     fn parses_a_session_path() {

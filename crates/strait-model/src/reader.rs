@@ -466,18 +466,27 @@ fn closest<'k>(name: &str, known: &[&'k str]) -> Option<&'k str> {
         .map(|(_, k)| k)
 }
 
+/// Levenshtein distance (Wagner-Fischer, one row at a time).
 fn edit_distance(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();
+    // Row i holds the distances from a's first i chars to each prefix of b.
     let mut prev: Vec<usize> = (0..=b.len()).collect();
+    // The last cell of the latest row: the distance from all of a (so far) to all of b.
+    let mut distance = b.len();
     for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
+        let mut cur = Vec::with_capacity(b.len() + 1);
+        let mut left = i + 1;
+        cur.push(left);
+        // prev[j] (diagonal) and prev[j + 1] (above) for each char b[j].
+        for (cb, (diagonal, above)) in b.iter().zip(prev.iter().zip(prev.iter().skip(1))) {
             let cost = usize::from(ca != *cb);
-            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
+            left = (diagonal + cost).min(above + 1).min(left + 1);
+            cur.push(left);
         }
+        distance = left;
         prev = cur;
     }
-    prev[b.len()]
+    distance
 }
 
 #[cfg(test)]

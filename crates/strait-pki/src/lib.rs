@@ -17,6 +17,19 @@
 //! supports), EC P-256/P-384/P-521, Ed25519.
 
 #![forbid(unsafe_code)]
+// Wire and API input reach this crate: no panics by construction (issue 12).
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::indexing_slicing,
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::unreachable,
+        clippy::todo,
+        clippy::unimplemented
+    )
+)]
 
 mod algorithms;
 mod cert;

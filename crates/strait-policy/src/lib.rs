@@ -7,6 +7,19 @@
 //! HTTP-agnostic: the API layer maps [`PolicyError`] onto NSX error bodies.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+// Wire and API input reach this crate: no panics by construction (issue 12).
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::indexing_slicing,
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::unreachable,
+        clippy::todo,
+        clippy::unimplemented
+    )
+)]
 
 pub mod accounts;
 mod error;

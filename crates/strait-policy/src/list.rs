@@ -179,8 +179,10 @@ pub(crate) fn page(mut items: Vec<Value>, q: &ListQuery) -> Result<ListResult, P
         }
     };
     let end = start.saturating_add(page_size).min(items.len());
-    let cursor = (end < items.len()).then(|| {
-        let (v, p) = key(&items[end - 1]);
+    // The cursor points after the page's last item, when more follow.
+    let last_on_page = end.checked_sub(1).and_then(|i| items.get(i));
+    let cursor = last_on_page.filter(|_| end < items.len()).map(|last| {
+        let (v, p) = key(last);
         encode_cursor(&Cursor {
             s: sort_by.clone(),
             a: ascending,

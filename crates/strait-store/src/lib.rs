@@ -14,6 +14,19 @@
 //! committed change survives `kill -9` and power loss, and writers are serialized.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+// Wire and API input reach this crate: no panics by construction (issue 12).
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::indexing_slicing,
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::unreachable,
+        clippy::todo,
+        clippy::unimplemented
+    )
+)]
 
 mod audit;
 mod objects;

@@ -606,13 +606,14 @@ fn read_tunnel_interfaces<'a>(
         }
         return None;
     };
-    match items.len() {
-        0 => {
+    let (field, v) = match items.as_slice() {
+        [] => {
             p.field("tunnel_interfaces", format!("is empty; {HINT}"));
             return None;
         }
-        1 => {}
-        n => {
+        [only] => only,
+        more => {
+            let n = more.len();
             p.field(
                 "tunnel_interfaces",
                 format!(
@@ -622,8 +623,7 @@ fn read_tunnel_interfaces<'a>(
             );
             return None;
         }
-    }
-    let (field, v) = &items[0];
+    };
     let mut t = ObjectReader::new(v, field, "IPSecVpnTunnelInterface", p)?;
     let id = t
         .string(p, "id", 255)
@@ -678,8 +678,12 @@ fn read_tunnel_interfaces<'a>(
     for (sf, sv) in subnets {
         match read_subnet(p, &sf, sv) {
             Some(s) => {
-                let v4 = s.ip_addresses[0].is_ipv4();
-                if ip_subnets.iter().any(|o| o.ip_addresses[0].is_ipv4() == v4) {
+                // read_subnet returns exactly one address per subnet.
+                let v4 = s.ip_addresses.first().is_some_and(IpAddr::is_ipv4);
+                if ip_subnets
+                    .iter()
+                    .any(|o| o.ip_addresses.first().is_some_and(IpAddr::is_ipv4) == v4)
+                {
                     p.push(
                         sf,
                         codes::CONFLICT,
@@ -714,13 +718,8 @@ fn read_subnet(
     let mut s = ObjectReader::new(v, field, "TunnelInterfaceIPSubnet", p)?;
     let addr_field = s.path_of("ip_addresses");
     let addr_given = s.raw("ip_addresses").is_some();
-    let ip = match s.array(p, "ip_addresses", 1024) {
-        Some(list) if list.len() == 1 => ip_value(
-            p,
-            &list[0].0,
-            list[0].1,
-            "give the VTI's own address, e.g. 169.254.10.1",
-        ),
+    let ip = match s.array(p, "ip_addresses", 1024).as_deref() {
+        Some([(f, v)]) => ip_value(p, f, v, "give the VTI's own address, e.g. 169.254.10.1"),
         Some(list) => {
             p.field(
                 addr_field.clone(),

@@ -8,7 +8,7 @@ use serde_json::{json, Map, Value};
 use strait_client::{encode_segment, Client};
 
 use crate::args::*;
-use crate::output::{field, last_segment, time_ms, Column, Output};
+use crate::output::{at, field, last_segment, time_ms, Column, Output};
 use crate::secrets;
 
 const API: &str = "/policy/api/v1";
@@ -654,7 +654,7 @@ fn update<F: ToBody>(
 // ---- nouns --------------------------------------------------------------------------------
 
 fn system(v: &Value) -> String {
-    if v["_system_owned"].as_bool() == Some(true) {
+    if at(v, "/_system_owned").as_bool() == Some(true) {
         "yes".into()
     } else {
         String::new()
@@ -767,15 +767,15 @@ const SPECS: &[(&str, Spec)] = &[
                 Column {
                     header: "TUNNEL INTERFACE",
                     cell: |v| {
-                        v["tunnel_interfaces"][0]["ip_subnets"]
+                        at(v, "/tunnel_interfaces/0/ip_subnets")
                             .as_array()
                             .map(|a| {
                                 a.iter()
                                     .map(|s| {
                                         format!(
                                             "{}/{}",
-                                            s["ip_addresses"][0].as_str().unwrap_or_default(),
-                                            s["prefix_length"]
+                                            at(s, "/ip_addresses/0").as_str().unwrap_or_default(),
+                                            at(s, "/prefix_length")
                                         )
                                     })
                                     .collect::<Vec<_>>()
@@ -922,12 +922,12 @@ const SPECS: &[(&str, Spec)] = &[
                 },
                 Column {
                     header: "SUBJECT",
-                    cell: |v| field(&v["details"][0], "subject"),
+                    cell: |v| field(at(v, "/details/0"), "subject"),
                 },
                 Column {
                     header: "EXPIRES",
                     cell: |v| {
-                        v["details"][0]["not_after"]
+                        at(v, "/details/0/not_after")
                             .as_i64()
                             .map(time_ms)
                             .unwrap_or_default()
@@ -957,16 +957,16 @@ const SPECS: &[(&str, Spec)] = &[
                 },
                 Column {
                     header: "ISSUER",
-                    cell: |v| field(&v["details"], "issuer"),
+                    cell: |v| field(at(v, "/details"), "issuer"),
                 },
                 Column {
                     header: "REVOKED",
-                    cell: |v| field(&v["details"], "revoked_count"),
+                    cell: |v| field(at(v, "/details"), "revoked_count"),
                 },
                 Column {
                     header: "NEXT UPDATE",
                     cell: |v| {
-                        v["details"]["next_update"]
+                        at(v, "/details/next_update")
                             .as_i64()
                             .map(time_ms)
                             .unwrap_or_default()
@@ -997,7 +997,7 @@ const SPECS: &[(&str, Spec)] = &[
                 Column {
                     header: "NEXT HOPS",
                     cell: |v| {
-                        v["next_hops"]
+                        at(v, "/next_hops")
                             .as_array()
                             .map(|a| {
                                 a.iter()
@@ -1013,12 +1013,13 @@ const SPECS: &[(&str, Spec)] = &[
     ),
 ];
 
-fn spec(name: &str) -> &'static Spec {
-    &SPECS
+/// The table layout of a noun (every noun `run` hands to `generic` has one; see the test).
+fn spec(name: &str) -> Result<&'static Spec> {
+    SPECS
         .iter()
         .find(|(n, _)| *n == name)
-        .expect("every noun has a spec")
-        .1
+        .map(|(_, spec)| spec)
+        .ok_or_else(|| anyhow!("internal error: the CLI has no table layout for {name:?}"))
 }
 
 fn gateway(client: &Client, out: &Output, verb: VerbKind<GatewayFlags>) -> Result<()> {
@@ -1085,7 +1086,12 @@ fn user(client: &Client, out: &Output, me: &str, verb: VerbKind<UserFlags>) -> R
         },
         Column {
             header: "CREATED",
-            cell: |v| v["_create_time"].as_i64().map(time_ms).unwrap_or_default(),
+            cell: |v| {
+                at(v, "/_create_time")
+                    .as_i64()
+                    .map(time_ms)
+                    .unwrap_or_default()
+            },
         },
     ];
     let user_url = |name: &str| format!("/api/v1/users/{}", encode_segment(name));
@@ -1105,7 +1111,10 @@ fn user(client: &Client, out: &Output, me: &str, verb: VerbKind<UserFlags>) -> R
         VerbKind::List { .. } => {
             let v = client.get("/api/v1/users")?;
             out.list(
-                v["results"].as_array().map(Vec::as_slice).unwrap_or(&[]),
+                at(&v, "/results")
+                    .as_array()
+                    .map(Vec::as_slice)
+                    .unwrap_or(&[]),
                 COLUMNS,
             );
         }
@@ -1163,7 +1172,7 @@ fn audit(client: &Client, out: &Output, verb: AuditVerb) -> Result<()> {
     const COLUMNS: &[Column] = &[
         Column {
             header: "TIME (UTC)",
-            cell: |v| v["time"].as_i64().map(time_ms).unwrap_or_default(),
+            cell: |v| at(v, "/time").as_i64().map(time_ms).unwrap_or_default(),
         },
         Column {
             header: "USER",
@@ -1187,10 +1196,13 @@ fn audit(client: &Client, out: &Output, verb: AuditVerb) -> Result<()> {
         },
     ];
     out.list(
-        v["results"].as_array().map(Vec::as_slice).unwrap_or(&[]),
+        at(&v, "/results")
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or(&[]),
         COLUMNS,
     );
-    if let (false, Some(c)) = (out.json, v["cursor"].as_str()) {
+    if let (false, Some(c)) = (out.json, at(&v, "/cursor").as_str()) {
         println!("more: strait audit list --cursor {c}");
     }
     Ok(())
@@ -1232,17 +1244,17 @@ fn session(client: &Client, out: &Output, verb: SessionVerb) -> Result<()> {
                 // The session as the API returns it, plus its status under `status`.
                 let mut both = v.clone();
                 if let Some(m) = both.as_object_mut() {
-                    m.insert("status".into(), status["results"][0].clone());
+                    m.insert("status".into(), at(&status, "/results/0").clone());
                 }
                 out.object(&both);
             } else {
                 out.object(&v);
                 println!();
-                print_status_details(&status["results"][0]);
+                print_status_details(at(&status, "/results/0"));
             }
             Ok(())
         }
-        SessionVerb::Common(v) => generic(client, out, spec("session"), v),
+        SessionVerb::Common(v) => generic(client, out, spec("session")?, v),
     }
 }
 
@@ -1300,17 +1312,19 @@ fn duration_text(secs: u64) -> String {
 
 /// Bytes as `1.2 MB`.
 fn bytes_text(n: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "kB", "MB", "GB", "TB"];
     let mut v = n as f64;
-    let mut u = 0;
-    while v >= 1000.0 && u + 1 < UNITS.len() {
+    let mut unit = "B";
+    for larger in ["kB", "MB", "GB", "TB"] {
+        if v < 1000.0 {
+            break;
+        }
         v /= 1000.0;
-        u += 1;
+        unit = larger;
     }
-    if u == 0 {
+    if unit == "B" {
         format!("{n} B")
     } else {
-        format!("{v:.1} {}", UNITS[u])
+        format!("{v:.1} {unit}")
     }
 }
 
@@ -1323,33 +1337,33 @@ fn now_ms() -> i64 {
 
 /// One row of `strait session status`: the session with its detailed status.
 fn status_row(session: &Value, status: &Value) -> Value {
-    let st = &status["results"][0];
+    let st = at(status, "/results/0");
     let uptime = match (
-        st["runtime_status"].as_str(),
-        st["established_time"].as_i64(),
+        at(st, "/runtime_status").as_str(),
+        at(st, "/established_time").as_i64(),
     ) {
         (Some("UP" | "DEGRADED"), Some(t)) => {
             duration_text(u64::try_from((now_ms() - t).max(0) / 1000).unwrap_or(0))
         }
         _ => "-".into(),
     };
-    let reason = match st["ike_status"]["fail_reason"].as_str() {
+    let reason = match at(st, "/ike_status/fail_reason").as_str() {
         Some(r) if !r.is_empty() => r.to_owned(),
         _ => "-".into(),
     };
-    let c = &st["aggregate_traffic_counters"];
+    let c = at(st, "/aggregate_traffic_counters");
     serde_json::json!({
         "name": field(session, "display_name"),
         "path": field(session, "path"),
         "peer": field(session, "peer_address"),
-        "state": st["runtime_status"].as_str().unwrap_or("DOWN"),
-        "ike_state": st["ike_status"]["ike_session_state"],
+        "state": at(st, "/runtime_status").as_str().unwrap_or("DOWN"),
+        "ike_state": at(st, "/ike_status/ike_session_state"),
         "uptime": uptime,
         "reason": reason,
-        "alarm": st["alarm"]["message"],
-        "interface": st["interface_name"],
-        "bytes_in": c["bytes_in"].as_u64().unwrap_or(0),
-        "bytes_out": c["bytes_out"].as_u64().unwrap_or(0),
+        "alarm": at(st, "/alarm/message"),
+        "interface": at(st, "/interface_name"),
+        "bytes_in": at(c, "/bytes_in").as_u64().unwrap_or(0),
+        "bytes_out": at(c, "/bytes_out").as_u64().unwrap_or(0),
     })
 }
 
@@ -1390,18 +1404,18 @@ fn session_status(client: &Client, out: &Output, id: Option<String>, scope: &Sco
         },
         Column {
             header: "BYTES IN",
-            cell: |v| bytes_text(v["bytes_in"].as_u64().unwrap_or(0)),
+            cell: |v| bytes_text(at(v, "/bytes_in").as_u64().unwrap_or(0)),
         },
         Column {
             header: "BYTES OUT",
-            cell: |v| bytes_text(v["bytes_out"].as_u64().unwrap_or(0)),
+            cell: |v| bytes_text(at(v, "/bytes_out").as_u64().unwrap_or(0)),
         },
     ];
     out.list(&rows, COLUMNS);
     if !out.json {
         // Say what to change for every session that is down for a fixable reason.
         for r in &rows {
-            if let Some(alarm) = r["alarm"].as_str() {
+            if let Some(alarm) = at(r, "/alarm").as_str() {
                 println!("{}: {alarm}", field(r, "name"));
             }
         }
@@ -1416,25 +1430,25 @@ fn print_status_details(st: &Value) {
     line("runtime_status", field(st, "runtime_status"));
     line(
         "ike_session_state",
-        field(&st["ike_status"], "ike_session_state"),
+        field(at(st, "/ike_status"), "ike_session_state"),
     );
-    let reason = field(&st["ike_status"], "fail_reason");
+    let reason = field(at(st, "/ike_status"), "fail_reason");
     if !reason.is_empty() {
         line("fail_reason", reason);
     }
-    if let Some(m) = st["alarm"]["message"].as_str() {
+    if let Some(m) = at(st, "/alarm/message").as_str() {
         line("alarm", m.to_owned());
     }
-    if let Some(i) = st["interface_name"].as_str() {
+    if let Some(i) = at(st, "/interface_name").as_str() {
         line("interface_name", i.to_owned());
     }
-    if let Some(t) = st["established_time"].as_i64() {
+    if let Some(t) = at(st, "/established_time").as_i64() {
         line(
             "uptime",
             duration_text(u64::try_from((now_ms() - t).max(0) / 1000).unwrap_or(0)),
         );
     }
-    let c = &st["aggregate_traffic_counters"];
+    let c = at(st, "/aggregate_traffic_counters");
     line(
         "traffic",
         format!(
@@ -1447,11 +1461,11 @@ fn print_status_details(st: &Value) {
             field(c, "dropped_packets_out"),
         ),
     );
-    let rekey = |v: &Value| match v["rekey_in_seconds"].as_u64() {
+    let rekey = |v: &Value| match at(v, "/rekey_in_seconds").as_u64() {
         Some(s) => format!(", rekey in {}", duration_text(s)),
         None => String::new(),
     };
-    let ike = &st["sas"]["ike"];
+    let ike = at(st, "/sas/ike");
     if ike.is_object() {
         line(
             "ike_sa",
@@ -1464,17 +1478,17 @@ fn print_status_details(st: &Value) {
                 field(ike, "local"),
                 field(ike, "remote"),
                 field(ike, "remote_id"),
-                if ike["udp_encapsulation"].as_bool() == Some(true) {
+                if at(ike, "/udp_encapsulation").as_bool() == Some(true) {
                     "ESP in UDP 4500"
                 } else {
                     "plain ESP"
                 },
-                duration_text(ike["age_seconds"].as_u64().unwrap_or(0)),
+                duration_text(at(ike, "/age_seconds").as_u64().unwrap_or(0)),
                 rekey(ike),
             ),
         );
     }
-    for c in st["sas"]["child"].as_array().into_iter().flatten() {
+    for c in at(st, "/sas/child").as_array().into_iter().flatten() {
         line(
             "child_sa",
             format!(
@@ -1482,7 +1496,7 @@ fn print_status_details(st: &Value) {
                 field(c, "spi_in"),
                 field(c, "spi_out"),
                 field(c, "algorithms"),
-                duration_text(c["age_seconds"].as_u64().unwrap_or(0)),
+                duration_text(at(c, "/age_seconds").as_u64().unwrap_or(0)),
                 rekey(c),
             ),
         );
@@ -1507,11 +1521,14 @@ fn session_stats(
         out.object(&v);
         return Ok(());
     }
-    let r = &v["results"][0];
+    let r = at(&v, "/results/0");
     println!("session  {}", field(r, "display_name"));
-    println!("ike      {}", field(&r["ike_status"], "ike_session_state"));
-    for p in r["policy_statistics"].as_array().into_iter().flatten() {
-        for t in p["tunnel_statistics"].as_array().into_iter().flatten() {
+    println!(
+        "ike      {}",
+        field(at(r, "/ike_status"), "ike_session_state")
+    );
+    for p in at(r, "/policy_statistics").as_array().into_iter().flatten() {
+        for t in at(p, "/tunnel_statistics").as_array().into_iter().flatten() {
             println!("tunnel   {}", field(p, "tunnel_interface_path"));
             out.object(t);
         }
@@ -1523,15 +1540,15 @@ fn session_stats(
 pub fn run(client: &Client, out: &Output, me: &str, noun: Noun) -> Result<()> {
     match noun {
         Noun::Gateway(v) => gateway(client, out, v.verb),
-        Noun::Service(v) => generic(client, out, spec("service"), v.verb),
-        Noun::Endpoint(v) => generic(client, out, spec("endpoint"), v.verb),
+        Noun::Service(v) => generic(client, out, spec("service")?, v.verb),
+        Noun::Endpoint(v) => generic(client, out, spec("endpoint")?, v.verb),
         Noun::Session(s) => session(client, out, s.verb),
-        Noun::IkeProfile(v) => generic(client, out, spec("ike-profile"), v.verb),
-        Noun::TunnelProfile(v) => generic(client, out, spec("tunnel-profile"), v.verb),
-        Noun::DpdProfile(v) => generic(client, out, spec("dpd-profile"), v.verb),
-        Noun::Certificate(v) => generic(client, out, spec("certificate"), v.verb),
-        Noun::Crl(v) => generic(client, out, spec("crl"), v.verb),
-        Noun::Route(v) => generic(client, out, spec("route"), v.verb),
+        Noun::IkeProfile(v) => generic(client, out, spec("ike-profile")?, v.verb),
+        Noun::TunnelProfile(v) => generic(client, out, spec("tunnel-profile")?, v.verb),
+        Noun::DpdProfile(v) => generic(client, out, spec("dpd-profile")?, v.verb),
+        Noun::Certificate(v) => generic(client, out, spec("certificate")?, v.verb),
+        Noun::Crl(v) => generic(client, out, spec("crl")?, v.verb),
+        Noun::Route(v) => generic(client, out, spec("route")?, v.verb),
         Noun::User(v) => user(client, out, me, v.verb),
         Noun::Audit(a) => audit(client, out, a.verb),
     }
@@ -1550,4 +1567,35 @@ fn session_peer_config(client: &Client, id: &str, scope: &Scope, format: &str) -
         .write_all(text.as_bytes())
         .and_then(|()| stdout.flush())
         .context("cannot write the peer configuration to stdout")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_generic_noun_has_a_table_layout() {
+        for noun in [
+            "service",
+            "endpoint",
+            "session",
+            "ike-profile",
+            "tunnel-profile",
+            "dpd-profile",
+            "certificate",
+            "crl",
+            "route",
+        ] {
+            assert!(spec(noun).is_ok(), "{noun} has no table layout");
+        }
+        assert!(spec("no-such-noun").is_err());
+    }
+
+    #[test]
+    fn bytes_text_picks_the_largest_unit_below_1000() {
+        assert_eq!(bytes_text(999), "999 B");
+        assert_eq!(bytes_text(1_500), "1.5 kB");
+        assert_eq!(bytes_text(2_000_000), "2.0 MB");
+        assert_eq!(bytes_text(5_000_000_000_000_000), "5000.0 TB");
+    }
 }

@@ -4,6 +4,20 @@
 //!
 //! Nouns mirror the API's objects; verbs are list, show, create, update, delete. Every
 //! change goes through the same REST API the console and automation use.
+#![forbid(unsafe_code)]
+// Wire and API input reach this crate: no panics by construction (issue 12).
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::indexing_slicing,
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::unreachable,
+        clippy::todo,
+        clippy::unimplemented
+    )
+)]
 
 mod args;
 mod commands;

@@ -37,7 +37,7 @@ impl Output {
             .enumerate()
             .map(|(n, c)| {
                 rows.iter()
-                    .map(|r| r[n].chars().count())
+                    .map(|r| r.get(n).map_or(0, |cell| cell.chars().count()))
                     .max()
                     .unwrap_or(0)
                     .max(c.header.len())
@@ -95,15 +95,22 @@ pub fn scalar(v: &Value) -> String {
     }
 }
 
+/// The value at a JSON pointer (RFC 6901) such as `/results/0/ike_status`, or null when
+/// any step is missing: what `v["results"][0]["ike_status"]` gives, without `Index`.
+pub fn at<'v>(v: &'v Value, pointer: &str) -> &'v Value {
+    static NULL: Value = Value::Null;
+    v.pointer(pointer).unwrap_or(&NULL)
+}
+
 /// Field `name` as text.
 pub fn field(v: &Value, name: &str) -> String {
-    scalar(&v[name])
+    v.get(name).map(scalar).unwrap_or_default()
 }
 
 /// The last segment of a path field.
 pub fn last_segment(v: &Value, name: &str) -> String {
-    v[name]
-        .as_str()
+    v.get(name)
+        .and_then(Value::as_str)
         .and_then(|s| s.rsplit('/').next())
         .unwrap_or_default()
         .to_owned()
