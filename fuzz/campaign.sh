@@ -9,7 +9,8 @@
 #
 # Usage: fuzz/campaign.sh [SECONDS] [TARGET...]
 # Environment: JOBS (default: number of CPUs), NICE (default 10; the niceness of the
-# fuzzers, so a shared machine stays usable), TIMEOUT (seconds one input may take, default 10).
+# fuzzers, so a shared machine stays usable), TIMEOUT (seconds one input may take, default 10),
+# NO_BUILD=1 (use the binaries already in fuzz/target as they are).
 set -euo pipefail
 cd "$(dirname "$0")"
 secs="${1:-3600}"
@@ -19,7 +20,10 @@ niceness="${NICE:-10}"
 timeout="${TIMEOUT:-10}"
 toolchain="+nightly"
 rustup toolchain list 2>/dev/null | grep -q nightly || { toolchain=""; export RUSTC_BOOTSTRAP=1; }
-cargo $toolchain fuzz build
+# Build once, then run the binaries directly: `cargo fuzz run` would rebuild whenever a source
+# file changes while the campaign runs, and the fuzzers would no longer match one commit.
+[ "${NO_BUILD:-0}" = 1 ] || cargo $toolchain fuzz build
+bin_dir="target/$(rustc -vV | sed -n 's/^host: //p')/release"
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || mapfile -t targets < <(cargo $toolchain fuzz list)
 
@@ -49,8 +53,8 @@ for target in "${targets[@]}"; do
     ooms_before=$(count "artifacts/$target" 'oom-*')
     echo "campaign: $target for ${secs}s ($jobs jobs), log $log"
     # Fork mode merges every job's new coverage into the first corpus directory.
-    nice -n "$niceness" cargo $toolchain fuzz run "$target" "corpus/$target" "${seeds[@]}" -- \
-        -fork="$jobs" -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1 \
+    nice -n "$niceness" "$bin_dir/$target" "corpus/$target" "${seeds[@]}" \
+        -artifact_prefix="artifacts/$target/" -fork="$jobs" -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1 \
         -timeout="$timeout" -max_total_time="$secs" -print_final_stats=1 >"$log" 2>&1 || true
     # The last status line of fork mode: "#<execs>: cov: <edges> ft: <features> corp: ... exec/s: <n> ...".
     last=$(grep -E '^#[0-9]+: cov: ' "$log" | tail -n 1 || true)
