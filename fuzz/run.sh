@@ -21,14 +21,17 @@ for target in "${targets[@]}"; do
     mkdir -p "corpus/$target" "$scratch/$target"
     seeds=()
     [ -d "seeds/$target" ] && seeds=("seeds/$target")
+    # Artifacts left by earlier runs (a campaign keeps going after crashes) are not this run's.
+    old_artifacts=$(find "artifacts/$target" -maxdepth 1 -type f \( -name 'crash-*' -o -name 'oom-*' -o -name 'timeout-*' \) 2>/dev/null | wc -l)
     echo "fuzz: $target for ${secs}s"
     # New inputs go to the first directory (scratch); the tracked corpus is only read here.
     cargo $toolchain fuzz run "$target" "$scratch/$target" "corpus/$target" "${seeds[@]}" -- \
         -max_total_time="$secs" 2>&1 | grep -E "^Done|ERROR|panicked|deadly" || true
     # A crash leaves an artifact and a non-zero exit, which grep swallows: check explicitly.
-    if compgen -G "artifacts/$target/crash-*" >/dev/null || compgen -G "artifacts/$target/oom-*" >/dev/null \
-        || compgen -G "artifacts/$target/timeout-*" >/dev/null; then
-        echo "fuzz: $target found a crash: $(ls "artifacts/$target")"; exit 1
+    new_artifacts=$(find "artifacts/$target" -maxdepth 1 -type f \( -name 'crash-*' -o -name 'oom-*' -o -name 'timeout-*' \) 2>/dev/null | wc -l)
+    if [ "$new_artifacts" -gt "$old_artifacts" ]; then
+        echo "fuzz: $target found a crash: $(ls -t "artifacts/$target" | head -n 1) (docs/fuzzing.md: from a crash to a regression test)"
+        exit 1
     fi
     before=$(find "corpus/$target" -type f | wc -l)
     cargo $toolchain fuzz run "$target" "corpus/$target" "$scratch/$target" -- -merge=1 >/dev/null 2>&1 \
