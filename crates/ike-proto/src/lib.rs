@@ -38,6 +38,9 @@ mod crypto_jobs;
 mod endpoint;
 pub mod events;
 mod exchanges;
+/// Test hooks for fuzzers: seal messages as an authenticated peer (feature `fuzzing` only).
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 mod init_responder;
 pub mod proposal;
 pub mod random;
