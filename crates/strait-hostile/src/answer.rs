@@ -68,7 +68,11 @@ pub fn collect(socket: &UdpSocket, window: Duration) -> Vec<Answer> {
     while Instant::now() < end {
         match socket.recv(&mut buf) {
             Ok(n) => out.push(Answer::parse(&buf[..n])),
-            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) => {}
             Err(_) => break,
         }
     }

@@ -56,7 +56,10 @@ pub fn obtain(
             let n = match socket.recv(&mut buf) {
                 Ok(n) => n,
                 Err(e)
-                    if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) =>
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    ) =>
                 {
                     continue
                 }

@@ -118,7 +118,8 @@ impl Forge {
             // A Vendor ID payload is 4 bytes of header plus its data.
             let len = msg.emit().len();
             if target > len + 4 {
-                msg.payloads.push(Payload::VendorId(vec![0x50; target - len - 4]));
+                msg.payloads
+                    .push(Payload::VendorId(vec![0x50; target - len - 4]));
             }
         }
         let mut bytes = msg.emit();
@@ -273,7 +274,9 @@ mod tests {
         let m = f.build(1, &mut rng());
         assert_eq!(m.len(), 30_000);
         let p = Message::parse(&m).unwrap();
-        assert!(matches!(&p.payloads[0], Payload::Notify(n) if n.notify_type == NotifyType::COOKIE));
+        assert!(
+            matches!(&p.payloads[0], Payload::Notify(n) if n.notify_type == NotifyType::COOKIE)
+        );
 
         let v3 = Forge::new(Kind::Version3).build(2, &mut rng());
         assert!(matches!(
@@ -297,7 +300,9 @@ mod tests {
         };
         assert!(props[0].transforms.iter().all(|t| t.id >= 600));
         assert_eq!(ke_data(14, KeValue::WrongLength, &mut rng()).len(), 255);
-        assert!(ke_data(14, KeValue::Zero, &mut rng()).iter().all(|b| *b == 0));
+        assert!(ke_data(14, KeValue::Zero, &mut rng())
+            .iter()
+            .all(|b| *b == 0));
         assert_eq!(ke_data(19, KeValue::NotOnCurve, &mut rng()).len(), 64);
     }
 }

@@ -19,7 +19,10 @@ use strait_hostile::cookie::obtain;
 use strait_hostile::{Flood, Forge, KeValue, Kind, Source, SpiMode};
 
 #[derive(Parser)]
-#[command(version, about = "Forge IKEv2 traffic from any source (test networks only)")]
+#[command(
+    version,
+    about = "Forge IKEv2 traffic from any source (test networks only)"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
