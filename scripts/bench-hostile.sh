@@ -4,10 +4,12 @@
 # session takes to come UP vs. without a flood, (b) ping loss on an established tunnel and how
 # long a forced Child SA / IKE SA rekey takes, (c) straitd's RSS before, at the peak and 30 s
 # after, (d) log lines added. Prints a Markdown table.
-#   sudo scripts/bench-hostile.sh [--rate 15000] [--seconds 20] [--kinds none,invalid-ke,...]
+#   sudo scripts/bench-hostile.sh [--rate 15000] [--seconds 20] [--kinds none,invalid-ke,...] [--logs DIR]
 #                                 [--straitd PATH] [--markdown FILE]
 # Builds straitd and strait-hostile in release mode (`--straitd PATH` measures another build,
-# e.g. an older commit's). Everything runs in network namespaces it creates and removes.
+# e.g. an older commit's). BENCH_STRAIT_LOG sets the STRAIT_LOG of every straitd (default info;
+# e.g. info,strait_control=debug shows each IKE datagram). Everything runs in network namespaces
+# it creates and removes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "run as root (network namespaces, raw sockets, TUN devices)" >&2; exit 1; }

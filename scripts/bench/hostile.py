@@ -117,7 +117,8 @@ class Straitd:
         self.ns = ns
         self.dir = tempfile.mkdtemp(prefix="bench-hostile-")
         self.log_path = f"{self.dir}/straitd.log"
-        env = dict(os.environ, STRAIT_ADMIN_PASSWORD=ADMIN_PASSWORD, STRAIT_LOG="info")
+        env = dict(os.environ, STRAIT_ADMIN_PASSWORD=ADMIN_PASSWORD,
+                   STRAIT_LOG=os.environ.get("BENCH_STRAIT_LOG", "info"))
         self.proc = subprocess.Popen(
             ["ip", "netns", "exec", ns, straitd, "--data-dir", self.dir, "--listen", f"127.0.0.1:{PORT}"],
             env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
@@ -235,7 +236,10 @@ class Bench:
             raise
 
     def close(self):
-        for g in self.gw.values():
+        for name, g in self.gw.items():
+            if self.args.logs:
+                os.makedirs(self.args.logs, exist_ok=True)
+                shutil.copy(g.log_path, f"{self.args.logs}/straitd-{name}.log")
             g.close()
         self.lan.close()
         shutil.rmtree(self.tmp, ignore_errors=True)
@@ -424,6 +428,7 @@ def main():
     ap.add_argument("--fresh-runs", type=int, default=3)
     ap.add_argument("--kinds", default=",".join(KINDS))
     ap.add_argument("--markdown", help="also write the table to this file")
+    ap.add_argument("--logs", help="copy each straitd's log (a, b, c) into this directory at the end")
     args = ap.parse_args()
     kinds = args.kinds.split(",")
     for k in kinds:
