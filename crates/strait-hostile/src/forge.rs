@@ -54,6 +54,9 @@ pub struct Forge {
     /// SPIi (§2.6), so a request that is to carry a cookie must repeat the nonce it was
     /// made for.
     pub nonce: Option<Vec<u8>>,
+    /// The proposal to send instead of the kind's (e.g. an unacceptable one whose transform
+    /// ids the caller knows and looks for later).
+    pub proposal: Option<Proposal>,
 }
 
 impl Forge {
@@ -66,6 +69,7 @@ impl Forge {
             cookie: None,
             pad_to: None,
             nonce: None,
+            proposal: None,
         }
     }
 
@@ -81,9 +85,10 @@ impl Forge {
                 data: vec![0x5a; 8],
             });
         }
-        let proposal = match self.kind {
-            Kind::UnacceptableProposal => unacceptable_proposal(rng),
-            _ => acceptable_proposal(self.group),
+        let proposal = match (&self.proposal, &self.kind) {
+            (Some(p), _) => p.clone(),
+            (None, Kind::UnacceptableProposal) => unacceptable_proposal(rng),
+            (None, _) => acceptable_proposal(self.group),
         };
         payloads.push(Payload::Sa(vec![proposal]));
         let ke_value = match self.kind {

@@ -13,5 +13,8 @@ pub mod forge;
 pub mod packet;
 pub mod raw;
 
+/// The IKEv2 wire format the forged messages are built with.
+pub use ike_wire as wire;
+
 pub use flood::{run, Flood, FloodError, FloodReport, Source, SpiMode};
 pub use forge::{Forge, KeValue, Kind};
