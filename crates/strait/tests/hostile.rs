@@ -185,6 +185,10 @@ fn forged_init_every_second_does_not_stop_reconnection_after_peer_restart() {
         let back = wait_until(&sa, SESSION, Duration::from_secs(20), up);
         stop.store(true, Ordering::Relaxed);
         let report = attacker.join().unwrap();
+        eprintln!(
+            "attack 1: {} forged IKE_SA_INITs; A DOWN after {:?}, UP again {:?} after B restarted",
+            report.datagrams, down, back
+        );
         assert!(
             down.is_some(),
             "B's restart did not take A's session down (the scenario needs it): {}",
@@ -260,6 +264,11 @@ fn forged_unacceptable_proposals_change_no_status_log_or_retry_timer() {
             || t.contains("proposed")
             || ids.iter().any(|id| t.contains(&format!("({id})")))
     };
+    eprintln!(
+        "attack 2: {} forged at {:.0}/s; A's log +{added} lines; statuses seen: {seen:?}",
+        report.datagrams,
+        report.rate()
+    );
     let bad: Vec<&String> = seen.iter().filter(|t| attacker_text(t)).collect();
     assert!(
         bad.is_empty(),
@@ -282,6 +291,7 @@ fn forged_unacceptable_proposals_change_no_status_log_or_retry_timer() {
     let restarted = Instant::now();
     sb.restart();
     let back = wait_until(&sa, SESSION, Duration::from_secs(15), up);
+    eprintln!("attack 2: A UP again {back:?} after B came back");
     assert!(
         back.is_some(),
         "A was not UP again {} after B came back (retry backoff inflated by forged \
@@ -374,6 +384,11 @@ fn a_cookie_replayed_from_4200_ports_keeps_no_peer_out() {
         let c_up = wait_until(&sc, SESSION, Duration::from_secs(5), up);
         stop.store(true, Ordering::Relaxed);
         let report = attacker.join().unwrap();
+        eprintln!(
+            "attack 3: {} replays at {:.0}/s from 4,200 ports; {answered}/5 answered; C UP after {c_up:?}",
+            report.datagrams,
+            report.rate()
+        );
         assert!(
             answered == 5,
             "only {answered}/5 fresh IKE_SA_INITs from C's address were answered while a \
@@ -421,6 +436,13 @@ fn replayed_30_kb_requests_do_not_grow_rss_by_32_mb() {
         std::thread::sleep(Duration::from_millis(100));
     }
     let mb = |b: u64| b as f64 / 1_048_576.0;
+    eprintln!(
+        "attack 3 (30 KB): {} replays at {:.0}/s; RSS {:.1} -> peak {:.1} MB",
+        report.datagrams,
+        report.rate(),
+        mb(before),
+        mb(peak)
+    );
     assert!(
         before > 0 && peak.saturating_sub(before) < 32 << 20,
         "A's RSS grew from {:.1} MB to {:.1} MB (+{:.1} MB, limit 32 MB) under {} replays of a \
@@ -516,6 +538,11 @@ fn invalid_ke_flood_delays_no_fresh_session_and_costs_no_tunnel_traffic() {
         let ping = pinger.join().unwrap();
         (attacker.join().unwrap(), fresh, ping)
     });
+    eprintln!(
+        "attack 4: {} forged at {:.0}/s; fresh session {fresh:?} (quiet {quiet:?}); ping: {ping_line}",
+        report.datagrams,
+        report.rate()
+    );
     assert!(
         report.rate() >= 12_000.0,
         "the attacker reached only {:.0} packets/s ({} in {}), not the 15,000/s the test is \
@@ -581,7 +608,9 @@ fn version_3_and_unknown_critical_payloads_are_answered() {
                 0,
             );
             f.count = Some(1);
-            let r = in_netns(&lan.x, || run(&f, &AtomicBool::new(false)).expect("raw socket"));
+            let r = in_netns(&lan.x, || {
+                run(&f, &AtomicBool::new(false)).expect("raw socket")
+            });
             assert_eq!(r.datagrams, 1, "the forged request was not sent");
         }
         listener.join().unwrap()
