@@ -521,5 +521,6 @@ impl Http {
         }
     }
 }
+pub mod lan;
 pub mod netns;
 pub mod straitd;

@@ -94,7 +94,11 @@ impl<'a> StraitInNs<'a> {
         log_env: Option<&str>,
         log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
     ) -> (Child, String) {
-        let mut cmd = ns.command(env!("CARGO_BIN_EXE_straitd"));
+        // STRAIT_TEST_STRAITD runs the tests against another build (e.g. an older commit's,
+        // to show that a regression test fails there).
+        let bin = std::env::var_os("STRAIT_TEST_STRAITD")
+            .unwrap_or_else(|| env!("CARGO_BIN_EXE_straitd").into());
+        let mut cmd = ns.command(bin);
         cmd.arg("--data-dir")
             .arg(dir)
             .args(["--listen", "127.0.0.1:0"])
