@@ -68,7 +68,8 @@ impl IkeSockets for UdpSockets {
             let mut first_error = None;
             let ike = SocketAddr::new(*ip, 500);
             if let btree_map::Entry::Vacant(slot) = self.by_addr.entry(ike) {
-                match UdpSocket::bind(ike).await {
+                let bound = strait_dataplane::bind_ike(*ip).and_then(UdpSocket::from_std);
+                match bound {
                     Ok(sock) => {
                         let sock = Arc::new(sock);
                         let reader = tokio::spawn(read_loop(sock.clone(), ike, self.inbox.clone()));

@@ -44,6 +44,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::AbortHandle;
 
 pub use counters::CounterSnapshot;
+pub use socket::bind_ike;
 pub use sa::{Encapsulation, SaInstall};
 pub use socket::NAT_T_PORT;
 pub use tunnel::{vti_mtu, DfPolicy, TunnelSpec, OUTER_MTU};

@@ -118,6 +118,23 @@ pub(crate) fn bind_nat_t(ip: IpAddr) -> io::Result<std::net::UdpSocket> {
     Ok(sock.into())
 }
 
+/// The control plane's non-blocking UDP socket on `ip`:500, with the same large buffers as
+/// the data plane's: a flood of forged IKE_SA_INIT requests is answered cheaply, but while
+/// the event loop is scheduled out the kernel must hold what arrives, or a real peer's
+/// request is dropped with the flood and waits for its retransmission (issue 12, measured
+/// with `scripts/bench-hostile.sh`).
+pub fn bind_ike(ip: IpAddr) -> io::Result<std::net::UdpSocket> {
+    let addr = SocketAddr::new(ip, 500);
+    let sock = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
+    if ip.is_ipv6() {
+        sock.set_only_v6(true)?;
+    }
+    sock.set_nonblocking(true)?;
+    set_buffers(&sock);
+    sock.bind(&addr.into())?;
+    Ok(sock.into())
+}
+
 /// A non-blocking raw socket for ESP (IP protocol 50) on `ip`. On IPv4 what it reads starts
 /// with the IP header; the kernel writes the IP header on send.
 pub(crate) fn bind_raw_esp(ip: IpAddr) -> io::Result<Socket> {
