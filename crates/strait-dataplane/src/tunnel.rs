@@ -1,6 +1,5 @@
 //! One route-based session's tunnel: its VTI, its current SAs and its counters.
 
-use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
