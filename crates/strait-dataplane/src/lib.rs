@@ -8,7 +8,23 @@
 //! hands IKE messages that arrive there back through [`DataplaneEvents::ike`]).
 //!
 //! Packets never go through the control plane: see `worker` for the two loops.
+#![deny(unsafe_code)]
+// `unsafe` lives only in `socket` (FFI socket options); every block argues its safety.
+#![deny(clippy::undocumented_unsafe_blocks)]
 #![warn(missing_docs)]
+// Wire and API input reach this crate: no panics by construction (issue 12).
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::indexing_slicing,
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::unreachable,
+        clippy::todo,
+        clippy::unimplemented
+    )
+)]
 
 pub mod counters;
 pub mod mss;

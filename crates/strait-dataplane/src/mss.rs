@@ -136,7 +136,7 @@ fn locate_tcp_syn(packet: &[u8]) -> Option<TcpLocation> {
 /// IPv4: (TCP header offset, end of the IP packet) for TCP in an unfragmented packet or a first
 /// fragment.
 fn ipv4_tcp_segment(packet: &[u8]) -> Option<(usize, usize)> {
-    let header = packet.get(..20)?;
+    let header: &[u8; 20] = packet.first_chunk()?;
     let ihl = usize::from(header[0] & 0x0f) * 4;
     let total_len = usize::from(u16::from_be_bytes([header[2], header[3]]));
     let fragment_offset = u16::from_be_bytes([header[6], header[7]]) & 0x1fff;
@@ -152,7 +152,7 @@ fn ipv4_tcp_segment(packet: &[u8]) -> Option<(usize, usize)> {
 /// IPv6: (TCP header offset, end of the IP packet), walking at most
 /// [`MAX_IPV6_EXTENSION_HEADERS`] extension headers.
 fn ipv6_tcp_segment(packet: &[u8]) -> Option<(usize, usize)> {
-    let header = packet.get(..40)?;
+    let header: &[u8; 40] = packet.first_chunk()?;
     let payload_len = usize::from(u16::from_be_bytes([header[4], header[5]]));
     // A payload length of 0 is a jumbogram (RFC 2675) or garbage: leave it alone.
     if payload_len == 0 {
@@ -169,13 +169,13 @@ fn ipv6_tcp_segment(packet: &[u8]) -> Option<(usize, usize)> {
             IPPROTO_TCP => return Some((offset, end)),
             // Hop-by-Hop Options, Routing, Destination Options: (Hdr Ext Len + 1) * 8 bytes.
             0 | 43 | 60 => {
-                let ext = packet.get(offset..end)?.get(..2)?;
-                next = ext[0];
-                offset = offset.checked_add((usize::from(ext[1]) + 1) * 8)?;
+                let &[ext_next, ext_len] = packet.get(offset..end)?.first_chunk::<2>()?;
+                next = ext_next;
+                offset = offset.checked_add((usize::from(ext_len) + 1) * 8)?;
             }
             // Fragment: 8 bytes; only the first fragment carries the TCP header.
             44 => {
-                let ext = packet.get(offset..end)?.get(..8)?;
+                let ext: &[u8; 8] = packet.get(offset..end)?.first_chunk()?;
                 let fragment_offset = u16::from_be_bytes([ext[2], ext[3]]) >> 3;
                 if fragment_offset != 0 {
                     return None;
@@ -214,10 +214,13 @@ fn clamp_segment(packet: &mut [u8], tcp: TcpLocation, max: u16) -> bool {
                 };
                 let len = usize::from(len);
                 if kind == TCPOPT_MSS {
-                    if let Some(value) = packet.get_mut(i + 2..i + 4) {
-                        let old = u16::from_be_bytes([value[0], value[1]]);
+                    let value = packet
+                        .get_mut(i + 2..)
+                        .and_then(<[u8]>::first_chunk_mut::<2>);
+                    if let Some(value) = value {
+                        let old = u16::from_be_bytes(*value);
                         if old > max {
-                            value.copy_from_slice(&max.to_be_bytes());
+                            *value = max.to_be_bytes();
                             // The checksum sums 16-bit words from the (even) start of the TCP
                             // header: a value at an odd offset straddles two words, and
                             // contributes with its bytes swapped.
@@ -227,9 +230,12 @@ fn clamp_segment(packet: &mut [u8], tcp: TcpLocation, max: u16) -> bool {
                             } else {
                                 (old, max)
                             };
-                            if let Some(field) = packet.get_mut(checksum_at..checksum_at + 2) {
-                                let hc = u16::from_be_bytes([field[0], field[1]]);
-                                field.copy_from_slice(&checksum_update(hc, old, new).to_be_bytes());
+                            let field = packet
+                                .get_mut(checksum_at..)
+                                .and_then(<[u8]>::first_chunk_mut::<2>);
+                            if let Some(field) = field {
+                                *field = checksum_update(u16::from_be_bytes(*field), old, new)
+                                    .to_be_bytes();
                             }
                             changed = true;
                         }

@@ -67,9 +67,11 @@ fn to_v6(a: IpAddr) -> std::net::Ipv6Addr {
 
 /// RFC 791 header checksum.
 fn ipv4_checksum(h: &[u8; 20]) -> u16 {
-    let mut sum: u32 = h
-        .chunks_exact(2)
-        .map(|w| u32::from(u16::from_be_bytes([w[0], w[1]])))
+    let high = h.iter().step_by(2);
+    let low = h.iter().skip(1).step_by(2);
+    let mut sum: u32 = high
+        .zip(low)
+        .map(|(&hi, &lo)| u32::from(u16::from_be_bytes([hi, lo])))
         .sum();
     while sum > 0xffff {
         sum = (sum & 0xffff) + (sum >> 16);

@@ -211,13 +211,15 @@ impl<O> TunnelSas<O> {
         if self.entries.len() > MAX_SAS_PER_TUNNEL {
             return Err(format!("{} SAs on one tunnel", self.entries.len()));
         }
+        let mut previous: Option<&SaEntry<O>> = None;
         for (i, e) in self.entries.iter().enumerate() {
-            if self.entries[..i].iter().any(|o| o.spi_in == e.spi_in) {
+            if self.entries.iter().take(i).any(|o| o.spi_in == e.spi_in) {
                 return Err(format!("inbound SPI {:08x} installed twice", e.spi_in));
             }
-            if i > 0 && self.entries[i - 1].order >= e.order {
+            if previous.is_some_and(|p| p.order >= e.order) {
                 return Err("install order not increasing".into());
             }
+            previous = Some(e);
         }
         match (self.sender(), self.entries.is_empty()) {
             (None, false) => Err("SAs installed but none to send on".into()),
@@ -229,7 +231,7 @@ impl<O> TunnelSas<O> {
     fn debug_check(&self) {
         if cfg!(debug_assertions) {
             if let Err(e) = self.check() {
-                panic!("tunnel SA set invariant violated: {e}");
+                debug_assert!(false, "tunnel SA set invariant violated: {e}");
             }
         }
     }

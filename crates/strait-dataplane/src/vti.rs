@@ -357,7 +357,6 @@ async fn request_ack(
 /// collide with probability below 5e-8. Pass the canonical path the policy layer stores (the
 /// name depends on every byte). Example: `/infra/tier-0s/t0/ipsec-vpn-services/vpn/sessions/s1`.
 pub fn vti_name(session_path: &str) -> String {
-    const ALPHABET: &[u8; 32] = b"abcdefghijklmnopqrstuvwxyz234567";
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for &b in session_path.as_bytes() {
         h ^= u64::from(b);
@@ -372,10 +371,19 @@ pub fn vti_name(session_path: &str) -> String {
     let mut name = String::with_capacity(12);
     name.push_str("st");
     for i in 0..10 {
-        let index = (h >> (59 - 5 * i)) & 0x1f;
-        name.push(char::from(ALPHABET[index as usize]));
+        // `as` keeps the low bits, of which `base32_digit` uses 5.
+        let bits = (h >> (59 - 5 * i)) as u8;
+        name.push(base32_digit(bits));
     }
     name
+}
+
+/// The RFC 4648 §6 base32 digit (lowercase) of the low 5 bits of `bits`.
+fn base32_digit(bits: u8) -> char {
+    match bits & 0x1f {
+        v @ 0..=25 => char::from(b'a' + v),
+        v => char::from(b'2' + (v - 26)),
+    }
 }
 
 /// Check an interface name the way the kernel does (`dev_valid_name`).
@@ -1080,6 +1088,14 @@ mod tests {
         }
     }
     const PINNED_S1: &str = "stqtzpk4nzlk";
+
+    #[test]
+    fn base32_digits_are_the_rfc4648_alphabet_in_lowercase() {
+        let digits: String = (0..32u8).map(base32_digit).collect();
+        assert_eq!(digits, "abcdefghijklmnopqrstuvwxyz234567");
+        // Only the low 5 bits count.
+        assert_eq!(base32_digit(0xe0 | 31), '7');
+    }
 
     /// The futures can run on a multi-threaded runtime (tokio::spawn) and the VTI can be shared.
     #[allow(dead_code)]

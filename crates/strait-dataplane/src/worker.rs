@@ -89,12 +89,8 @@ pub(crate) async fn vti_to_peer(shared: Arc<Shared>, tunnel: Arc<Tunnel>, worker
     let mut original = vec![0u8; VIRTIO_NET_HDR_LEN + 65_535];
     let mut slab = vec![0u8; TUN_BATCH * slot_max];
     let mut sizes = [0usize; TUN_BATCH];
-    // Per packet: ESP length (0: dropped), inner length, outer DF.
-    let mut esp_lens = [0usize; TUN_BATCH];
-    // Where in its slot each ESP packet starts (0 unless the SA changed during the read).
-    let mut esp_starts = [0usize; TUN_BATCH];
-    let mut inner_lens = [0usize; TUN_BATCH];
-    let mut dfs = [false; TUN_BATCH];
+    // One entry per packet of the current read, in slot order.
+    let mut encrypted: Vec<Encrypted> = Vec::with_capacity(TUN_BATCH);
     let mut counts = CounterBatch::default();
     loop {
         counts.flush(&tunnel.counters);
@@ -113,13 +109,16 @@ pub(crate) async fn vti_to_peer(shared: Arc<Shared>, tunnel: Arc<Tunnel>, worker
         };
         let received = {
             let mut bufs: Vec<&mut [u8]> = slab.chunks_mut(slot).take(TUN_BATCH).collect();
-            let n = bufs.len();
+            // The slab holds TUN_BATCH slots of the largest layout, so there are as many
+            // buffers as sizes (recv_multiple returns an error when the two differ).
+            debug_assert_eq!(bufs.len(), sizes.len(), "TUN read buffers and sizes differ");
             queue
-                .recv_multiple(&mut original, &mut bufs, &mut sizes[..n], headroom)
+                .recv_multiple(&mut original, &mut bufs, &mut sizes, headroom)
                 .await
         };
-        let n = match received {
-            Ok(n) => n.min(TUN_BATCH),
+        // The sizes of the packets read (all of them if the count is somehow larger).
+        let received = match received {
+            Ok(n) => sizes.get(..n).unwrap_or(&sizes),
             Err(e) if device_gone(&e) => return,
             Err(e) => {
                 tracing::debug!(vti = %tunnel.ifname, error = %e, "VTI read failed");
@@ -129,7 +128,7 @@ pub(crate) async fn vti_to_peer(shared: Arc<Shared>, tunnel: Arc<Tunnel>, worker
         };
         let Some(out) = tunnel.outbound.load_full() else {
             // Routed into the VTI while the tunnel has no SA.
-            counts.drop_out(Field::NoMatchingPolicy, n as u64);
+            counts.drop_out(Field::NoMatchingPolicy, received.len() as u64);
             continue;
         };
         // A rekey to another transform happened during the read: lay the packets out for it.
@@ -138,16 +137,14 @@ pub(crate) async fn vti_to_peer(shared: Arc<Shared>, tunnel: Arc<Tunnel>, worker
             out.sa.header_len() + mtu + out.sa.trailer_len(mtu),
         );
         if layout != (headroom, slot) {
-            relayout(&mut slab, &sizes[..n], (headroom, slot), layout);
+            relayout(&mut slab, received, (headroom, slot), layout);
             (headroom, slot) = layout;
         }
         let settings = **tunnel.settings.load();
-        for i in 0..n {
-            esp_lens[i] = 0;
-            let len = sizes[i];
-            let Some(buf) = slab.get_mut(i * slot..(i + 1) * slot) else {
-                continue;
-            };
+        encrypted.clear();
+        for (buf, &len) in slab.chunks_mut(slot).zip(received) {
+            // Dropped unless encryption succeeds below.
+            encrypted.push(Encrypted::default());
             let Some(inner) = buf.get_mut(headroom..headroom + len) else {
                 counts.drop_out(Field::SentOtherError, 1);
                 continue;
@@ -163,10 +160,15 @@ pub(crate) async fn vti_to_peer(shared: Arc<Shared>, tunnel: Arc<Tunnel>, worker
             mss::apply(settings.mss_for(inner), true, inner);
             match out.sa.encapsulate(buf, headroom, len, next_header) {
                 Ok(r) => {
-                    esp_starts[i] = r.start;
-                    esp_lens[i] = r.len();
-                    inner_lens[i] = len;
-                    dfs[i] = settings.df == DfPolicy::Copy && inner_df;
+                    let packet = Encrypted {
+                        start: r.start,
+                        len: r.len(),
+                        inner_len: len,
+                        df: settings.df == DfPolicy::Copy && inner_df,
+                    };
+                    if let Some(last) = encrypted.last_mut() {
+                        *last = packet;
+                    }
                 }
                 Err(e) => counts.drop_out(outbound_field(&e), 1),
             }
@@ -177,11 +179,7 @@ pub(crate) async fn vti_to_peer(shared: Arc<Shared>, tunnel: Arc<Tunnel>, worker
         }
         let batch = OutBatch {
             slot,
-            n,
-            esp_starts: &esp_starts,
-            esp_lens: &esp_lens,
-            inner_lens: &inner_lens,
-            dfs: &dfs,
+            packets: &encrypted,
         };
         match out.encapsulation {
             Encapsulation::Udp => {
@@ -199,50 +197,76 @@ pub(crate) async fn vti_to_peer(shared: Arc<Shared>, tunnel: Arc<Tunnel>, worker
 /// for the largest layout). Larger slots are filled from the last packet back, smaller ones
 /// from the first, so no packet is overwritten before it moves.
 fn relayout(slab: &mut [u8], sizes: &[usize], from: (usize, usize), to: (usize, usize)) {
-    let step = |i: usize| {
-        let len = sizes[i];
+    let mut do_move = |(i, &len): (usize, &usize)| {
         let src = i * from.1 + from.0;
         let dst = i * to.1 + to.0;
-        (src, dst, len)
-    };
-    let mut do_move = |i: usize| {
-        let (src, dst, len) = step(i);
-        if src != dst && dst + len <= slab.len() && src + len <= slab.len() {
-            slab.copy_within(src..src + len, dst);
+        if src != dst {
+            move_within(slab, src, len, dst);
         }
     };
     if to.1 >= from.1 {
-        (0..sizes.len()).rev().for_each(&mut do_move);
+        sizes.iter().enumerate().rev().for_each(&mut do_move);
     } else {
-        (0..sizes.len()).for_each(&mut do_move);
+        sizes.iter().enumerate().for_each(&mut do_move);
     }
+}
+
+/// Copy `len` bytes at `src` to `dst` in `slab`, if both ranges lie inside it. Callers
+/// compute both from slot layouts that fit the slab; a range outside it would be a bug
+/// here, not bad input, so it is asserted in debug builds and the copy skipped otherwise.
+fn move_within(slab: &mut [u8], src: usize, len: usize, dst: usize) {
+    let fits = |at: usize| at.checked_add(len).is_some_and(|end| end <= slab.len());
+    let inside = fits(src) && fits(dst);
+    debug_assert!(
+        inside,
+        "moving {len} bytes from {src} to {dst} in a {}-byte slab",
+        slab.len()
+    );
+    if inside {
+        slab.copy_within(src..src + len, dst);
+    }
+}
+
+/// One packet of a TUN read after encryption.
+#[derive(Debug, Clone, Copy, Default)]
+struct Encrypted {
+    /// Where the ESP packet starts in its slot (0 unless the SA changed during the read).
+    start: usize,
+    /// ESP length; 0 when the packet was dropped.
+    len: usize,
+    /// Length of the inner packet, for the byte counters.
+    inner_len: usize,
+    /// The outer DF bit.
+    df: bool,
 }
 
 /// The packets of one TUN read after encryption.
 struct OutBatch<'a> {
     slot: usize,
-    n: usize,
-    esp_starts: &'a [usize],
-    esp_lens: &'a [usize],
-    inner_lens: &'a [usize],
-    dfs: &'a [bool],
+    /// One per slot, in order.
+    packets: &'a [Encrypted],
 }
 
 impl OutBatch<'_> {
-    /// Where packet `i` starts in the slab.
-    fn at(&self, i: usize) -> usize {
-        i * self.slot + self.esp_starts[i]
+    /// Where packet `p`, in slot `i`, starts in the slab.
+    fn at(&self, i: usize, p: &Encrypted) -> usize {
+        i * self.slot + p.start
     }
 
-    fn sent(&self, from: usize, to: usize, counts: &mut CounterBatch) {
-        for i in from..to {
+    /// How many packets were encrypted (and are to be sent).
+    fn to_send(&self) -> usize {
+        self.packets.iter().filter(|p| p.len > 0).count()
+    }
+
+    fn sent(sent: &[Encrypted], counts: &mut CounterBatch) {
+        for p in sent {
             counts.add(Field::PacketsOut, 1);
-            counts.add(Field::BytesOut, self.inner_lens[i] as u64);
+            counts.add(Field::BytesOut, p.inner_len as u64);
         }
     }
 
-    fn failed(&self, from: usize, to: usize, counts: &mut CounterBatch) {
-        counts.drop_out(Field::SentOtherError, (to - from) as u64);
+    fn failed(failed: &[Encrypted], counts: &mut CounterBatch) {
+        counts.drop_out(Field::SentOtherError, failed.len() as u64);
     }
 }
 
@@ -257,64 +281,79 @@ async fn send_udp(
 ) {
     let port = shared.ports.load().get(&out.local.ip()).cloned();
     let Some(ws) = port.as_ref().and_then(|p| p.per_worker.get(worker)) else {
-        let sent = b.esp_lens[..b.n].iter().filter(|l| **l > 0).count();
-        counts.drop_out(Field::SentOtherError, sent as u64);
+        counts.drop_out(Field::SentOtherError, b.to_send() as u64);
         return;
     };
     let max_segments = ws.state.max_gso_segments().max(1);
-    let mut i = 0;
-    while i < b.n {
-        let seg = b.esp_lens[i];
+    // `rest` is what is left of the batch; its first packet sits in slot `slot`.
+    let mut rest = b.packets;
+    let mut slot = 0;
+    while let Some((first, after)) = rest.split_first() {
+        let seg = first.len;
         if seg == 0 {
-            i += 1;
+            rest = after;
+            slot += 1;
             continue;
         }
-        let df = b.dfs[i];
         let limit = max_segments.min(GSO_MAX_BYTES / seg).max(1);
-        let mut j = i + 1;
-        let start = b.at(i);
+        let start = b.at(slot, first);
         let mut end = start + seg;
-        while j < b.n && j - i < limit {
-            let len = b.esp_lens[j];
-            if len == 0 || len > seg || b.dfs[j] != df {
+        let mut run_len = 1;
+        for p in after.iter().take(limit - 1) {
+            if p.len == 0 || p.len > seg || p.df != first.df {
                 break;
             }
-            // Move packet j right behind the previous one (a no-op for full-sized packets,
-            // whose slots are exactly one ESP packet long).
-            let src = b.at(j);
+            // Move this packet right behind the previous one (a no-op for full-sized
+            // packets, whose slots are exactly one ESP packet long).
+            let src = b.at(slot + run_len, p);
             if src != end {
-                slab.copy_within(src..src + len, end);
+                move_within(slab, src, p.len, end);
             }
-            end += len;
-            j += 1;
-            if len < seg {
+            end += p.len;
+            run_len += 1;
+            if p.len < seg {
                 break;
             }
         }
-        if let Err(e) = set_df(&*ws.socket, out.remote.is_ipv4(), df, &ws.df) {
+        // `run_len` counts `first` and packets of `after`: it is at most `rest.len()`.
+        let (run, later) = rest.split_at_checked(run_len).unwrap_or((rest, &[]));
+        if let Err(e) = set_df(&*ws.socket, out.remote.is_ipv4(), first.df, &ws.df) {
             tracing::debug!(error = %e, "cannot set the outer DF bit");
         }
-        let transmit = Transmit {
-            destination: out.remote,
-            ecn: None,
-            contents: &slab[start..end],
-            segment_size: (j - i > 1).then_some(seg),
-            src_ip: None,
+        let res = match slab.get(start..end) {
+            Some(contents) => {
+                let transmit = Transmit {
+                    destination: out.remote,
+                    ecn: None,
+                    contents,
+                    segment_size: (run.len() > 1).then_some(seg),
+                    src_ip: None,
+                };
+                let sock = &ws.socket;
+                sock.async_io(Interest::WRITABLE, || {
+                    ws.state.try_send(UdpSockRef::from(&**sock), &transmit)
+                })
+                .await
+            }
+            None => {
+                // Every packet was encrypted inside its own slot of the slab.
+                debug_assert!(
+                    false,
+                    "ESP run {start}..{end} outside a {}-byte slab",
+                    slab.len()
+                );
+                Err(io::Error::other("ESP run outside the slab"))
+            }
         };
-        let sock = &ws.socket;
-        let res = sock
-            .async_io(Interest::WRITABLE, || {
-                ws.state.try_send(UdpSockRef::from(&**sock), &transmit)
-            })
-            .await;
         match res {
-            Ok(()) => b.sent(i, j, counts),
+            Ok(()) => OutBatch::sent(run, counts),
             Err(e) => {
                 tracing::debug!(remote = %out.remote, error = %e, "ESP send failed");
-                b.failed(i, j, counts);
+                OutBatch::failed(run, counts);
             }
         }
-        i = j;
+        rest = later;
+        slot += run.len();
     }
 }
 
@@ -330,19 +369,25 @@ async fn send_raw(
 ) {
     let raw = shared.raw.load().get(&out.local.ip()).cloned();
     let Some(sender) = raw.as_ref().and_then(|r| r.senders.get(worker)) else {
-        let sent = b.esp_lens[..b.n].iter().filter(|l| **l > 0).count();
-        counts.drop_out(Field::SentOtherError, sent as u64);
+        counts.drop_out(Field::SentOtherError, b.to_send() as u64);
         return;
     };
-    for i in 0..b.n {
-        let len = b.esp_lens[i];
-        if len == 0 {
+    for (i, p) in b.packets.iter().enumerate() {
+        if p.len == 0 {
             continue;
         }
-        let Some(esp) = slab.get(b.at(i)..b.at(i) + len) else {
+        let at = b.at(i, p);
+        let Some(esp) = slab.get(at..at + p.len) else {
+            // Every packet was encrypted inside its own slot of the slab.
+            debug_assert!(
+                false,
+                "ESP packet {at}+{} outside a {}-byte slab",
+                p.len,
+                slab.len()
+            );
             continue;
         };
-        let header = crate::raw::outer_header(out.local.ip(), out.remote.ip(), esp.len(), b.dfs[i]);
+        let header = crate::raw::outer_header(out.local.ip(), out.remote.ip(), esp.len(), p.df);
         let dest: socket2::SockAddr = SocketAddr::new(out.remote.ip(), 0).into();
         let res = sender
             .async_io(Interest::WRITABLE, |s| {
@@ -353,10 +398,10 @@ async fn send_raw(
             })
             .await;
         match res {
-            Ok(_) => b.sent(i, i + 1, counts),
+            Ok(_) => OutBatch::sent(std::slice::from_ref(p), counts),
             Err(e) => {
                 tracing::debug!(remote = %out.remote, error = %e, "ESP send failed");
-                b.failed(i, i + 1, counts);
+                OutBatch::failed(std::slice::from_ref(p), counts);
             }
         }
     }
@@ -388,24 +433,25 @@ impl InboundPath {
         }
     }
 
-    fn batch_for(&mut self, tunnel: &Arc<Tunnel>) -> &mut PendingWrites {
-        let idx = match self
+    /// Run `f` on the pending writes of `tunnel`, started if there are none yet.
+    fn with_batch(&mut self, tunnel: &Arc<Tunnel>, f: impl FnOnce(&mut PendingWrites)) {
+        match self
             .pending
-            .iter()
-            .position(|p| Arc::ptr_eq(&p.tunnel, tunnel))
+            .iter_mut()
+            .find(|p| Arc::ptr_eq(&p.tunnel, tunnel))
         {
-            Some(i) => i,
+            Some(batch) => f(batch),
             None => {
-                self.pending.push(PendingWrites {
+                let mut batch = PendingWrites {
                     tunnel: tunnel.clone(),
                     bufs: Vec::new(),
                     bytes: 0,
                     counts: CounterBatch::default(),
-                });
-                self.pending.len() - 1
+                };
+                f(&mut batch);
+                self.pending.push(batch);
             }
-        };
-        &mut self.pending[idx]
+        }
     }
 
     /// Count a packet that matched no SA: gateway-wide, and against the session whose peer
@@ -417,7 +463,7 @@ impl InboundPath {
         };
         total.fetch_add(1, Ordering::Relaxed);
         if let Some(t) = shared.peers.get(&from) {
-            self.batch_for(&t).counts.drop_in(why);
+            self.with_batch(&t, |b| b.counts.drop_in(why));
         }
     }
 
@@ -443,7 +489,7 @@ impl InboundPath {
         let (next_header, range) = match result {
             Ok(r) => r,
             Err(e) => {
-                self.batch_for(&tunnel).counts.drop_in(e.counter());
+                self.with_batch(&tunnel, |b| b.counts.drop_in(e.counter()));
                 return;
             }
         };
@@ -464,9 +510,9 @@ impl InboundPath {
             (4, Some(4)) | (41, Some(6))
         );
         if !version_ok {
-            self.batch_for(&tunnel)
-                .counts
-                .drop_in(esp_proto::Counter::DecryptionFailures);
+            self.with_batch(&tunnel, |b| {
+                b.counts.drop_in(esp_proto::Counter::DecryptionFailures)
+            });
             return;
         }
         let settings = **tunnel.settings.load();
@@ -479,9 +525,10 @@ impl InboundPath {
         buf.resize(TUN_WRITE_OFFSET, 0);
         buf.extend_from_slice(inner);
         let len = inner.len() as u64;
-        let batch = self.batch_for(&tunnel);
-        batch.bufs.push(buf);
-        batch.bytes += len;
+        self.with_batch(&tunnel, |batch| {
+            batch.bufs.push(buf);
+            batch.bytes += len;
+        });
     }
 
     /// Write every queued packet to its VTI (GRO-coalesced).
