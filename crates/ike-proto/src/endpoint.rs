@@ -974,7 +974,10 @@ impl Endpoint {
         _rng: &mut dyn Random,
     ) {
         if self.established_sa(session).is_some() {
-            // Another IKE SA of the session is fine (e.g. a failed rekey attempt).
+            // Another IKE SA of the session is fine (e.g. a failed rekey attempt), but the
+            // failed one's Child SAs are gone: the status must show what is left (found by
+            // the ike_established fuzz target: UP showing a removed Child SA).
+            self.update_status(now, session);
             return;
         }
         self.set_down(now, session, reason, Some(alarm));

@@ -60,8 +60,8 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::AbortHandle;
 
 pub use counters::CounterSnapshot;
-pub use socket::bind_ike;
 pub use sa::{Encapsulation, SaInstall};
+pub use socket::bind_ike;
 pub use socket::NAT_T_PORT;
 pub use tunnel::{vti_mtu, DfPolicy, TunnelSpec, OUTER_MTU};
 pub use vti::VtiRoute;
