@@ -85,7 +85,9 @@ impl fmt::Display for DropCause {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             DropCause::NotConfigured => "IKE_SA_INIT from an address no session is configured for (dropped)",
-            DropCause::TooLarge => "IKE_SA_INIT larger than 4096 bytes (dropped)",
+            DropCause::TooLarge => {
+                return write!(f, "IKE_SA_INIT larger than {INIT_REQUEST_MAX} bytes (dropped)")
+            }
             DropCause::HalfOpenLimit => "IKE_SA_INIT over the gateway's half-open limit (dropped)",
             DropCause::PeerHalfOpenLimit => "IKE_SA_INIT over the peer's half-open limit (dropped)",
             DropCause::CookieRequired => "IKE_SA_INIT without a valid COOKIE while under load (answered with a COOKIE)",
@@ -230,9 +232,12 @@ impl Admission {
         self.peers.entry(ip).or_default()
     }
 
-    /// Forget the loads of addresses no longer configured (keeps the map bounded).
-    pub(crate) fn retain_peers(&mut self, keep: impl Fn(&IpAddr) -> bool) {
-        self.peers.retain(|ip, load| load.half_open > 0 || keep(ip));
+    /// Forget the load of an address no session is configured for any more (keeps the map
+    /// bounded by the configuration); kept while half-open SAs of it still count.
+    pub(crate) fn forget_peer(&mut self, ip: IpAddr) {
+        if self.peers.get(&ip).is_some_and(|p| p.half_open == 0) {
+            self.peers.remove(&ip);
+        }
     }
 
     /// An IKE_SA_INIT request from a configured peer arrived.

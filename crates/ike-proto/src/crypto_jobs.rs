@@ -13,6 +13,19 @@ use ike_crypto::{derive_ike_keys, skeyseed, DhGroup, DhPrivate, IkeKeys};
 use zeroize::Zeroizing;
 
 use crate::proposal::IkeSuite;
+use crate::random::{self, Random};
+
+/// Random candidates handed to a key generation: an ECP scalar out of range (probability
+/// about 2^-32) makes the job try the next.
+const KEYGEN_CANDIDATES: usize = 2;
+
+/// The randomness a job's key generation needs, drawn here so a seeded run replays exactly
+/// whichever thread computes the job.
+pub(crate) fn keygen_randoms(group: DhGroup, rng: &mut dyn Random) -> Vec<Zeroizing<Vec<u8>>> {
+    (0..KEYGEN_CANDIDATES)
+        .map(|_| Zeroizing::new(random::vec(rng, group.random_len())))
+        .collect()
+}
 
 /// A unit of key-exchange work (see the module documentation).
 pub struct CryptoJob {

@@ -168,10 +168,11 @@ impl Endpoint {
         self.delete_session_sas(now, id, rng);
         if let Some(s) = self.sessions.remove(id) {
             self.unindex_addr((s.config.local, s.config.remote), id);
+            let peer = s.config.remote;
+            if !self.sessions.values().any(|o| o.config.remote == peer) {
+                self.admission.forget_peer(peer);
+            }
         }
-        let sessions = &self.sessions;
-        self.admission
-            .retain_peers(|ip| sessions.values().any(|s| s.config.remote == *ip));
     }
 
     /// Drop `id` from the address index; another session between the same two addresses
@@ -803,6 +804,13 @@ impl Endpoint {
         self.sas.insert(h, sa);
     }
 
+    /// Drop the IKE_SA_INIT retransmission entry of SA `h` (if it is still that SA's).
+    pub(crate) fn unindex_init(&mut self, h: u64, peer: IpAddr, spi_i: [u8; 8]) {
+        if self.by_init.get(&(peer, spi_i)) == Some(&h) {
+            self.by_init.remove(&(peer, spi_i));
+        }
+    }
+
     /// Forget an IKE SA and remove its Child SAs from the data plane.
     pub(crate) fn remove_sa(&mut self, h: u64) {
         let Some(sa) = self.sas.remove(&h) else {
@@ -812,10 +820,7 @@ impl Endpoint {
         if sa.state == SaState::InitDone {
             self.admission.half_open_removed(sa.remote.ip());
         }
-        let init_key = (sa.remote.ip(), sa.spi_i);
-        if self.by_init.get(&init_key) == Some(&h) {
-            self.by_init.remove(&init_key);
-        }
+        self.unindex_init(h, sa.remote.ip(), sa.spi_i);
         for c in &sa.children {
             self.emit(Event::ChildSaDeleted {
                 session: sa.session.clone(),

@@ -264,9 +264,7 @@ impl Endpoint {
 
     /// Compute a DH key pair for an initiator's IKE_SA_INIT (see [`crate::CryptoJob`]).
     fn submit_keygen(&mut self, now: Instant, h: u64, group: DhGroup, rng: &mut dyn Random) {
-        let randoms = (0..2)
-            .map(|_| zeroize::Zeroizing::new(random::vec(rng, group.random_len())))
-            .collect();
+        let randoms = crate::crypto_jobs::keygen_randoms(group, rng);
         let work = crate::crypto_jobs::Work::Keygen {
             handle: h,
             group,
@@ -897,11 +895,9 @@ impl Endpoint {
         sa.rekey_at = Some(rekey_at);
         sa.expire_at = Some(expire_at);
         sa.remote_id = Some(idi.display());
-        let init_key = (sa.remote.ip(), sa.spi_i);
-        self.admission.half_open_removed(init_key.0);
-        if self.by_init.get(&init_key) == Some(&h) {
-            self.by_init.remove(&init_key);
-        }
+        let (peer, spi_i) = (sa.remote.ip(), sa.spi_i);
+        self.admission.half_open_removed(peer);
+        self.unindex_init(h, peer, spi_i);
         let Ok(bytes) = self
             .sas
             .get_mut(&h)

@@ -8,7 +8,6 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 use ike_wire::{ExchangeType, Message, Notify, NotifyType, Payload};
-use zeroize::Zeroizing;
 
 use crate::admission::{DropCause, Limits, INIT_REQUEST_MAX, RETRANSMIT_ANSWER_SPACING};
 use crate::crypto_jobs::{CryptoDone, Done, Work};
@@ -19,10 +18,6 @@ use crate::exchanges::{
 use crate::proposal::{describe_ike_allowed, describe_offer, select_ike};
 use crate::random::{self, Random};
 use crate::sa::{IkeSa, SaState};
-
-/// Random candidates handed to a responder's key generation: an ECP scalar out of range
-/// (probability about 2^-32) makes the job try the next.
-const KEYGEN_CANDIDATES: usize = 2;
 
 impl Endpoint {
     fn limits(&self) -> Limits {
@@ -183,9 +178,7 @@ impl Endpoint {
             || nat_detected(&msg.payloads, &sa.spi_i, &[0; 8], local, remote);
         sa.init_request = raw.to_vec();
         sa.half_open_deadline = Some(now + self.cfg.half_open_timeout);
-        let randoms = (0..KEYGEN_CANDIDATES)
-            .map(|_| Zeroizing::new(random::vec(rng, suite.group.random_len())))
-            .collect();
+        let randoms = crate::crypto_jobs::keygen_randoms(suite.group, rng);
         let h = self.alloc_handle();
         let work = Work::RespondInit {
             handle: h,

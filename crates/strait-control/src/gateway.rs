@@ -31,6 +31,49 @@ pub const BIND_RETRY: Duration = Duration::from_secs(10);
 pub const TRAFFIC_TICK: Duration = Duration::from_secs(1);
 /// Debug lines per second for IKE datagrams sent and received (see `log_datagram`).
 const DATAGRAM_LOG_PER_SECOND: u64 = 50;
+/// The debug log of IKE datagrams, limited per second of the gateway's clock (`now`, an
+/// input like every other time here): past the limit, lines are only counted, and the count
+/// is logged when the next second starts.
+#[derive(Debug, Default)]
+struct DatagramLog {
+    second_start: Option<Instant>,
+    logged: u64,
+    skipped: u64,
+}
+
+impl DatagramLog {
+    fn log(
+        &mut self,
+        now: Instant,
+        what: &str,
+        local: SocketAddr,
+        remote: SocketAddr,
+        data: &[u8],
+    ) {
+        if !tracing::enabled!(tracing::Level::DEBUG) {
+            return;
+        }
+        let start = *self.second_start.get_or_insert(now);
+        if now.saturating_duration_since(start) >= Duration::from_secs(1) {
+            self.second_start = Some(now);
+            self.logged = 0;
+            if self.skipped > 0 {
+                let skipped = std::mem::take(&mut self.skipped);
+                tracing::debug!(
+                    skipped,
+                    "IKE datagrams not logged in the last second (rate limit)"
+                );
+            }
+        }
+        if self.logged >= DATAGRAM_LOG_PER_SECOND {
+            self.skipped += 1;
+            return;
+        }
+        self.logged += 1;
+        log_datagram(what, local, remote, data);
+    }
+}
+
 /// How often the counts of unauthenticated messages dropped or refused are logged: one line
 /// per cause per interval at most, never a line per packet.
 pub const UNAUTHENTICATED_REPORT_INTERVAL: Duration = Duration::from_secs(10);
@@ -67,6 +110,7 @@ pub struct Gateway<D: DataplaneApi, S: IkeSockets> {
     /// Key-exchange work goes here; None computes it in place.
     crypto_submit: Option<CryptoSubmit>,
     next_unauthenticated_report: Instant,
+    datagram_log: DatagramLog,
 }
 
 impl<D: DataplaneApi, S: IkeSockets> Gateway<D, S> {
@@ -98,6 +142,7 @@ impl<D: DataplaneApi, S: IkeSockets> Gateway<D, S> {
             strict: cfg!(debug_assertions),
             crypto_submit: None,
             next_unauthenticated_report: now + UNAUTHENTICATED_REPORT_INTERVAL,
+            datagram_log: DatagramLog::default(),
         }
     }
 
@@ -179,7 +224,8 @@ impl<D: DataplaneApi, S: IkeSockets> Gateway<D, S> {
         remote: SocketAddr,
         data: &[u8],
     ) {
-        log_datagram("IKE received", local, remote, data);
+        self.datagram_log
+            .log(now, "IKE received", local, remote, data);
         self.ep
             .handle_datagram(now, local, remote, data, &mut *self.rng);
         self.finish(now, false).await;
@@ -346,7 +392,8 @@ impl<D: DataplaneApi, S: IkeSockets> Gateway<D, S> {
             let mut moved = false;
             while let Some(t) = self.ep.poll_transmit() {
                 moved = true;
-                log_datagram("IKE sent", t.local, t.remote, &t.data);
+                self.datagram_log
+                    .log(now, "IKE sent", t.local, t.remote, &t.data);
                 self.sockets.send(&t).await;
             }
             while let Some(ev) = self.ep.poll_event() {
@@ -553,33 +600,9 @@ fn sa_install(sa: &ChildSaParams, rng: &mut dyn Random) -> Result<SaInstall, Str
 /// An IKE message's header at debug level (RFC 7296 §3.1: exchange type at byte 18, flags at
 /// 19, message ID at 20..24; behind the non-ESP marker on port 4500). Never the payloads.
 ///
-/// Even at debug level a flood must not become a line per packet: at most
-/// [`DATAGRAM_LOG_PER_SECOND`] lines a second, then one line saying how many were skipped.
+/// Even at debug level a flood must not become a line per packet: [`DatagramLog`] lets at
+/// most [`DATAGRAM_LOG_PER_SECOND`] lines a second through.
 fn log_datagram(what: &str, local: SocketAddr, remote: SocketAddr, data: &[u8]) {
-    use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-    static SECOND: AtomicU64 = AtomicU64::new(0);
-    static LOGGED: AtomicU64 = AtomicU64::new(0);
-    static SKIPPED: AtomicU64 = AtomicU64::new(0);
-    if !tracing::enabled!(tracing::Level::DEBUG) {
-        return;
-    }
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    if SECOND.swap(now, Relaxed) != now {
-        LOGGED.store(0, Relaxed);
-        let skipped = SKIPPED.swap(0, Relaxed);
-        if skipped > 0 {
-            tracing::debug!(
-                skipped,
-                "IKE datagrams not logged in the last second (rate limit)"
-            );
-        }
-    }
-    if LOGGED.fetch_add(1, Relaxed) >= DATAGRAM_LOG_PER_SECOND {
-        SKIPPED.fetch_add(1, Relaxed);
-        return;
-    }
     let msg = match data {
         [0, 0, 0, 0, rest @ ..] => rest,
         d => d,
