@@ -18,7 +18,9 @@ targets=("$@")
 scratch="$(mktemp -d)"
 trap 'rm -rf "$scratch"' EXIT
 for target in "${targets[@]}"; do
-    mkdir -p "corpus/$target" "$scratch/$target"
+    # artifacts/<target> must exist: on a fresh clone it does not, and `find` on a missing
+    # directory fails the pipeline below (pipefail), which `set -e` turns into a silent exit.
+    mkdir -p "corpus/$target" "$scratch/$target" "artifacts/$target"
     seeds=()
     [ -d "seeds/$target" ] && seeds=("seeds/$target")
     # Artifacts left by earlier runs (a campaign keeps going after crashes) are not this run's.
