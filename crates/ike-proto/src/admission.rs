@@ -79,6 +79,9 @@ pub enum DropCause {
     IntegrityCheckFailed,
     /// The public-key work queue was full (a flood): dropped, the peer retransmits.
     CryptoBusy,
+    /// An authentic IKE fragment that cannot be used: of an older split, beyond its total,
+    /// or making the message larger than the reassembly limit (RFC 7383 §2.6).
+    UnusableFragment,
 }
 
 impl fmt::Display for DropCause {
@@ -102,6 +105,7 @@ impl fmt::Display for DropCause {
             DropCause::UnknownSpi => "IKE message for an unknown IKE SA (dropped)",
             DropCause::IntegrityCheckFailed => "IKE message failing its integrity check (dropped)",
             DropCause::CryptoBusy => "IKE_SA_INIT while the key-exchange queue was full (dropped)",
+            DropCause::UnusableFragment => "IKE fragment that is stale, out of range or makes the message too large (dropped)",
         })
     }
 }

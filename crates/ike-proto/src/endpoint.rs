@@ -620,8 +620,8 @@ impl Endpoint {
                         let backoff = self.cfg.retransmit_backoff.powi(o.sends as i32 - 1);
                         now + self.cfg.retransmit_timeout.mul_f64(backoff)
                     };
-                    let (local, remote, data) = (sa.local, sa.remote, o.datagram.clone());
-                    self.send(local, remote, data);
+                    let (local, remote, data) = (sa.local, sa.remote, o.datagrams.clone());
+                    self.send_all(local, remote, data);
                 }
             }
             let Some(sa) = self.sas.get_mut(&h) else {
@@ -879,7 +879,7 @@ impl Endpoint {
         now: Instant,
         h: u64,
         message_id: u32,
-        datagram: Vec<u8>,
+        datagrams: Vec<Vec<u8>>,
         kind: RequestKind,
     ) {
         // A DPD probe is resent after 0.5 s (NSX), any other request after the §2.4 timeout.
@@ -892,24 +892,37 @@ impl Endpoint {
         };
         sa.outstanding = Some(crate::sa::Outstanding {
             message_id,
-            datagram: datagram.clone(),
+            datagrams: datagrams.clone(),
             kind,
             sends: 1,
             next_send: now + timeout,
         });
         let (l, r) = (sa.local, sa.remote);
-        self.send(l, r, datagram);
+        self.send_all(l, r, datagrams);
     }
 
-    /// Send a response and keep it for retransmitted requests.
-    pub(crate) fn send_response(&mut self, h: u64, message_id: u32, datagram: Vec<u8>) {
+    /// Send a response (one datagram or its fragments) and keep it for retransmitted
+    /// requests.
+    pub(crate) fn send_response(&mut self, h: u64, message_id: u32, datagrams: Vec<Vec<u8>>) {
         let Some(sa) = self.sas.get_mut(&h) else {
             return;
         };
-        sa.last_response = Some((message_id, datagram.clone()));
+        sa.last_response = Some((message_id, datagrams.clone()));
         sa.expected_peer_id = message_id.wrapping_add(1);
         let (l, r) = (sa.local, sa.remote);
-        self.send(l, r, datagram);
+        self.send_all(l, r, datagrams);
+    }
+
+    /// Send every datagram of one message (its fragments, RFC 7383).
+    pub(crate) fn send_all(
+        &mut self,
+        local: SocketAddr,
+        remote: SocketAddr,
+        datagrams: Vec<Vec<u8>>,
+    ) {
+        for d in datagrams {
+            self.send(local, remote, d);
+        }
     }
 
     fn peer_unresponsive(&mut self, now: Instant, h: u64, rng: &mut dyn Random) {

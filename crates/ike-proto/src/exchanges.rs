@@ -15,6 +15,7 @@ use ike_wire::{
 use crate::config::{Identity, SessionConfig, SessionId};
 use crate::endpoint::{Endpoint, IKE_PORT, NAT_T_PORT};
 use crate::events::{ChildSaParams, Event, FailReason};
+use crate::fragment::Opened;
 use crate::proposal::{
     accept_esp, accept_ike, describe_esp_allowed, describe_ike_allowed, describe_offer,
     esp_proposals, ike_proposals, select_esp, select_ike, EspSuite,
@@ -213,6 +214,41 @@ pub(crate) fn nat_notifies(
     ]
 }
 
+/// Hash algorithms we accept in RFC 7427 signatures (§4): SHA2-256, SHA2-384, SHA2-512 and
+/// Identity (Ed25519). SHA-1 is not offered.
+pub(crate) const SIGNATURE_HASHES: [u16; 4] = [2, 3, 4, 5];
+
+/// The capabilities every IKE_SA_INIT of ours announces: fragmentation (RFC 7383 §2.3) and
+/// the signature hashes we verify (RFC 7427 §4).
+pub(crate) fn capability_notifies() -> Vec<Payload> {
+    let hashes: Vec<u8> = SIGNATURE_HASHES
+        .iter()
+        .flat_map(|h| h.to_be_bytes())
+        .collect();
+    vec![
+        Payload::Notify(Notify::new(
+            NotifyType::IKEV2_FRAGMENTATION_SUPPORTED,
+            Vec::new(),
+        )),
+        Payload::Notify(Notify::new(NotifyType::SIGNATURE_HASH_ALGORITHMS, hashes)),
+    ]
+}
+
+/// Record what the peer's IKE_SA_INIT announced (see [`capability_notifies`]); at most 16
+/// hash algorithms are kept.
+pub(crate) fn note_capabilities(sa: &mut IkeSa, payloads: &[Payload]) {
+    sa.fragmentation = find_notify(payloads, NotifyType::IKEV2_FRAGMENTATION_SUPPORTED).is_some();
+    sa.peer_hashes = find_notify(payloads, NotifyType::SIGNATURE_HASH_ALGORITHMS)
+        .map(|n| {
+            n.data
+                .chunks_exact(2)
+                .take(16)
+                .filter_map(crate::be_u16)
+                .collect()
+        })
+        .unwrap_or_default();
+}
+
 pub(crate) fn unprotected(header: Header, payloads: Vec<Payload>) -> Vec<u8> {
     Message { header, payloads }.emit()
 }
@@ -326,12 +362,13 @@ impl Endpoint {
             cfg.force_udp_encapsulation,
             rng,
         ));
+        payloads.extend(capability_notifies());
         let header = sa.header(ExchangeType::IKE_SA_INIT, 0, false);
         let bytes = unprotected(header, payloads);
         if let Some(sa) = self.sas.get_mut(&h) {
             sa.init_request = bytes.clone();
         }
-        self.send_request(now, h, 0, bytes, RequestKind::Init);
+        self.send_request(now, h, 0, vec![bytes], RequestKind::Init);
     }
 
     pub(crate) fn handle_request(
@@ -375,33 +412,39 @@ impl Endpoint {
         }
         // Message ID window of one (§2.3): the next request, or a retransmission of the last.
         if header.message_id != sa.expected_peer_id {
+            // A fragmented request is answered once, on its first fragment (RFC 7383
+            // §2.6.1), not once per fragment.
+            let first_fragment = match msg.payloads.last() {
+                Some(Payload::Skf(f)) => f.number == 1,
+                _ => true,
+            };
             if let Some((id, resp)) = &sa.last_response {
-                if *id == header.message_id {
+                if *id == header.message_id && first_fragment {
                     let (l, r, d) = (sa.local, sa.remote, resp.clone());
-                    self.send(l, r, d);
+                    self.send_all(l, r, d);
                 }
             }
             return;
         }
-        let Some(Payload::Sk(sk)) = msg.payloads.last() else {
-            return;
-        };
-        let inner = match sa.open(raw, sk) {
-            Ok(p) => p,
+        let inner = match self.open_message(h, raw, &msg, remote.ip()) {
+            Opened::Message(p) => p,
+            Opened::Pending => return,
             // Unauthenticated garbage is dropped silently (§2.21.2), and counted.
-            Err(ProtoError::IntegrityCheckFailed) => {
+            Opened::Failed(ProtoError::IntegrityCheckFailed) => {
                 self.admission
                     .dropped(DropCause::IntegrityCheckFailed, remote.ip(), None);
                 return;
             }
             // Authentic, with an unknown critical payload: reject the message with the
             // payload's type (§3.2, §3.10.1).
-            Err(ProtoError::Decode(ike_wire::DecodeError::UnsupportedCriticalPayload(t))) => {
+            Opened::Failed(ProtoError::Decode(
+                ike_wire::DecodeError::UnsupportedCriticalPayload(t),
+            )) => {
                 let n = NotifyType::UNSUPPORTED_CRITICAL_PAYLOAD;
                 self.respond_error(h, header, n, vec![t], rng);
                 return;
             }
-            Err(_) => {
+            Opened::Failed(_) => {
                 // Authentic but malformed: answer INVALID_SYNTAX (§2.21.2).
                 self.respond_error(h, header, NotifyType::INVALID_SYNTAX, Vec::new(), rng);
                 return;
@@ -468,18 +511,16 @@ impl Endpoint {
         if sa.spi_r != header.spi_r {
             return;
         }
-        let Some(Payload::Sk(sk)) = msg.payloads.last() else {
-            return;
-        };
-        let inner = match sa.open(raw, sk) {
-            Ok(p) => p,
-            Err(ProtoError::IntegrityCheckFailed) => {
+        let session = sa.session.clone();
+        let inner = match self.open_message(h, raw, &msg, remote.ip()) {
+            Opened::Message(p) => p,
+            Opened::Pending => return,
+            Opened::Failed(ProtoError::IntegrityCheckFailed) => {
                 self.admission
                     .dropped(DropCause::IntegrityCheckFailed, remote.ip(), None);
                 return;
             }
-            Err(_) => {
-                let session = sa.session.clone();
+            Opened::Failed(_) => {
                 self.remove_sa(h);
                 self.fail(
                     now,
@@ -649,6 +690,7 @@ impl Endpoint {
         sa.spi_r = msg.header.spi_r;
         sa.nr = nr;
         sa.suite = Some(suite);
+        note_capabilities(sa, &msg.payloads);
         let work = crate::crypto_jobs::Work::InitiatorKeys {
             handle: h,
             dh,
@@ -739,7 +781,7 @@ impl Endpoint {
             return;
         };
         sa.state = SaState::AuthSent;
-        let Ok(bytes) = sa.seal(ExchangeType::IKE_AUTH, 1, false, &inner, rng) else {
+        let Ok(bytes) = sa.seal_message(ExchangeType::IKE_AUTH, 1, false, &inner, rng) else {
             return;
         };
         self.send_request(now, h, 1, bytes, RequestKind::Auth { spi_in });
@@ -902,7 +944,7 @@ impl Endpoint {
             .sas
             .get_mut(&h)
             .map_or(Err(ProtoError::Internal("gone")), |sa| {
-                sa.seal(ExchangeType::IKE_AUTH, 1, true, &out, rng)
+                sa.seal_message(ExchangeType::IKE_AUTH, 1, true, &out, rng)
             })
         else {
             return;
@@ -1289,7 +1331,7 @@ impl Endpoint {
         let Some(sa) = self.sas.get_mut(&h) else {
             return;
         };
-        let Ok(bytes) = sa.seal(
+        let Ok(bytes) = sa.seal_message(
             header.exchange,
             header.message_id,
             true,
@@ -1519,7 +1561,7 @@ impl Endpoint {
             sa.state = SaState::Deleting;
         }
         let id = sa.next_request_id;
-        let Ok(bytes) = sa.seal(exchange, id, false, &inner, rng) else {
+        let Ok(bytes) = sa.seal_message(exchange, id, false, &inner, rng) else {
             return false;
         };
         self.send_request(now, h, id, bytes, kind);
@@ -1644,7 +1686,7 @@ impl Endpoint {
         let Some(sa) = self.sas.get_mut(&h) else {
             return;
         };
-        let Ok(bytes) = sa.seal(
+        let Ok(bytes) = sa.seal_message(
             ExchangeType::CREATE_CHILD_SA,
             header.message_id,
             true,
@@ -1978,7 +2020,7 @@ impl Endpoint {
         let Some(sa) = self.sas.get_mut(&h) else {
             return;
         };
-        let Ok(bytes) = sa.seal(
+        let Ok(bytes) = sa.seal_message(
             ExchangeType::CREATE_CHILD_SA,
             header.message_id,
             true,
@@ -2105,6 +2147,8 @@ impl Endpoint {
         sa.state = SaState::Established;
         sa.udp_encapsulation = old.udp_encapsulation;
         sa.remote_id = old.remote_id.clone();
+        sa.fragmentation = old.fragmentation;
+        sa.peer_hashes = old.peer_hashes.clone();
         sa.established = Some(now);
         let (rekey_at, expire_at) = self.rekey_time(now, cfg.ike_lifetime, rng);
         sa.rekey_at = Some(rekey_at);
@@ -2241,7 +2285,7 @@ impl Endpoint {
         let Some(sa) = self.sas.get_mut(&h) else {
             return;
         };
-        let Ok(bytes) = sa.seal(
+        let Ok(bytes) = sa.seal_message(
             ExchangeType::INFORMATIONAL,
             header.message_id,
             true,

@@ -176,6 +176,7 @@ impl Endpoint {
         // NAT detection on the request's hashes (SPIr was zero then).
         sa.udp_encapsulation = cfg.force_udp_encapsulation
             || nat_detected(&msg.payloads, &sa.spi_i, &[0; 8], local, remote);
+        crate::exchanges::note_capabilities(&mut sa, &msg.payloads);
         sa.init_request = raw.to_vec();
         sa.half_open_deadline = Some(now + self.cfg.half_open_timeout);
         let randoms = crate::crypto_jobs::keygen_randoms(suite.group, rng);
@@ -244,6 +245,9 @@ impl Endpoint {
         payloads.extend(nat_notifies(
             &sa.spi_i, &sa.spi_r, sa.local, sa.remote, force, rng,
         ));
+        // Announced whether or not the peer did: harmless, and what the peer learns from it
+        // is only used if it announced too (RFC 7383 §2.3).
+        payloads.extend(crate::exchanges::capability_notifies());
         let bytes = unprotected(sa.header(ExchangeType::IKE_SA_INIT, 0, true), payloads);
         let Some(sa) = self.sas.get_mut(&h) else {
             return;
@@ -251,6 +255,6 @@ impl Endpoint {
         sa.keys = Some(keys);
         sa.init_response = bytes.clone();
         sa.init_answered = Some(now);
-        self.send_response(h, 0, bytes);
+        self.send_response(h, 0, vec![bytes]);
     }
 }

@@ -38,6 +38,7 @@ mod crypto_jobs;
 mod endpoint;
 pub mod events;
 mod exchanges;
+mod fragment;
 /// Test hooks for fuzzers: seal messages as an authenticated peer (feature `fuzzing` only).
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;

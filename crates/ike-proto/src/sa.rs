@@ -63,7 +63,8 @@ pub(crate) struct ChildSa {
 /// A request we sent and await an answer to (window size 1, §2.3).
 pub(crate) struct Outstanding {
     pub(crate) message_id: u32,
-    pub(crate) datagram: Vec<u8>,
+    /// The message as sent: one datagram, or its fragments (RFC 7383).
+    pub(crate) datagrams: Vec<Vec<u8>>,
     pub(crate) kind: RequestKind,
     pub(crate) sends: u32,
     pub(crate) next_send: Instant,
@@ -138,7 +139,7 @@ pub(crate) struct IkeSa {
     pub(crate) expected_peer_id: u32,
     pub(crate) outstanding: Option<Outstanding>,
     /// Our last response, replayed when the peer retransmits its request (§2.1).
-    pub(crate) last_response: Option<(u32, Vec<u8>)>,
+    pub(crate) last_response: Option<(u32, Vec<Vec<u8>>)>,
     pub(crate) queue: VecDeque<Task>,
     pub(crate) children: Vec<ChildSa>,
     /// NAT-T: IKE moved to port 4500 and ESP is UDP-encapsulated.
@@ -171,6 +172,13 @@ pub(crate) struct IkeSa {
     /// We are deleting it (a Delete is queued or under way): it no longer counts as the
     /// session's established IKE SA, and its Child SAs are retired.
     pub(crate) doomed: bool,
+    /// Both ends announced IKEV2_FRAGMENTATION_SUPPORTED (RFC 7383 §2.3); a rekeyed IKE SA
+    /// inherits it.
+    pub(crate) fragmentation: bool,
+    /// The peer's SIGNATURE_HASH_ALGORITHMS (RFC 7427 §4), empty if it sent none.
+    pub(crate) peer_hashes: Vec<u16>,
+    /// The peer's fragmented message being collected (RFC 7383 §2.6).
+    pub(crate) reassembly: Option<crate::fragment::Reassembly>,
     gcm_iv_counter: u64,
 }
 
@@ -225,6 +233,9 @@ impl IkeSa {
             dpd_sent: None,
             created: now,
             doomed: false,
+            fragmentation: false,
+            peer_hashes: Vec::new(),
+            reassembly: None,
             gcm_iv_counter: 0,
         }
     }
@@ -282,18 +293,36 @@ impl IkeSa {
         inner: &[Payload],
         rng: &mut dyn Random,
     ) -> Result<Vec<u8>, ProtoError> {
+        let (first, plain) = emit_payloads(inner);
+        let plain = Zeroizing::new(plain);
+        self.seal_raw(exchange, message_id, response, first, None, &plain, rng)
+    }
+
+    /// Encrypt `content` into an SK payload, or an SKF payload when `fragment` is
+    /// (number, total) (RFC 7383 §2.5: the fragment fields sit before the IV and are
+    /// authenticated with the header).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn seal_raw(
+        &mut self,
+        exchange: ExchangeType,
+        message_id: u32,
+        response: bool,
+        first: PayloadType,
+        fragment: Option<(u16, u16)>,
+        content: &[u8],
+        rng: &mut dyn Random,
+    ) -> Result<Vec<u8>, ProtoError> {
         let suite = self
             .suite
             .ok_or(ProtoError::Internal("sealing before keys exist"))?;
         let cipher = suite.cipher;
-        let (first, mut plain) = emit_payloads(inner);
-        let plain_len = plain.len();
         // Pad so that content + pad length byte fills whole blocks (§3.14).
         let block = cipher.block_len().max(1);
-        let pad = (block - (plain_len + 1) % block) % block;
-        plain.resize(plain_len + pad, 0);
-        plain.push(pad as u8);
-        let plain = Zeroizing::new(plain);
+        let pad = (block - (content.len() + 1) % block) % block;
+        let mut plain = Zeroizing::new(Vec::with_capacity(content.len() + pad + 1));
+        plain.extend_from_slice(content);
+        plain.resize(content.len() + pad, 0);
+        plain.push(u8::try_from(pad).map_err(|_| ProtoError::Internal("padding"))?);
         let iv = if cipher.is_aead() {
             // RFC 5282 §3.1: the IV must never repeat under a key; a counter guarantees it.
             self.gcm_iv_counter += 1;
@@ -306,15 +335,26 @@ impl IkeSa {
         } else {
             suite.integrity.map_or(0, |i| i.icv_len())
         };
-        let sk_len = 4 + iv.len() + plain.len() + icv_len;
+        let payload_header = if fragment.is_some() { 8 } else { 4 };
+        let sk_len = payload_header + iv.len() + plain.len() + icv_len;
+        let sk_len16 =
+            u16::try_from(sk_len).map_err(|_| ProtoError::Internal("message too large"))?;
         let mut header = self.header(exchange, message_id, response);
-        header.next_payload = PayloadType::SK;
-        header.length = (Header::LEN + sk_len) as u32;
-        let mut out = Vec::with_capacity(header.length as usize);
+        header.next_payload = if fragment.is_some() {
+            PayloadType::SKF
+        } else {
+            PayloadType::SK
+        };
+        header.length = u32::from(sk_len16) + Header::LEN as u32;
+        let mut out = Vec::with_capacity(Header::LEN + sk_len);
         header.emit(&mut out);
         out.push(first.0);
         out.push(0);
-        out.extend_from_slice(&(sk_len as u16).to_be_bytes());
+        out.extend_from_slice(&sk_len16.to_be_bytes());
+        if let Some((number, total)) = fragment {
+            out.extend_from_slice(&number.to_be_bytes());
+            out.extend_from_slice(&total.to_be_bytes());
+        }
         let (enc_key, integ_key) = self.keys_out().ok_or(ProtoError::Internal("no keys"))?;
         if cipher.is_aead() {
             let aad = out.clone();
@@ -341,23 +381,38 @@ impl IkeSa {
     /// Check and decrypt a received message whose last payload is `sk` (§3.14); returns the
     /// inner payloads.
     pub(crate) fn open(&self, raw: &[u8], sk: &Encrypted) -> Result<Vec<Payload>, ProtoError> {
+        let content = self.open_raw(raw, &sk.data, 4)?;
+        if sk.inner_first == PayloadType::NONE {
+            return Ok(Vec::new());
+        }
+        parse_payloads(sk.inner_first, &content).map_err(ProtoError::Decode)
+    }
+
+    /// Check and decrypt the encrypted payload that ends `raw`: `data` is its
+    /// `IV | ciphertext | ICV` and `payload_header` the bytes before it (4 for SK, 8 for
+    /// SKF). Returns the content without padding.
+    pub(crate) fn open_raw(
+        &self,
+        raw: &[u8],
+        data: &[u8],
+        payload_header: usize,
+    ) -> Result<Zeroizing<Vec<u8>>, ProtoError> {
         let suite = self.suite.ok_or(ProtoError::Internal("no keys"))?;
         let cipher = suite.cipher;
         let (enc_key, integ_key) = self.keys_in().ok_or(ProtoError::Internal("no keys"))?;
         let sk_start = raw
             .len()
-            .checked_sub(4 + sk.data.len())
+            .checked_sub(payload_header + data.len())
             .ok_or(ProtoError::Malformed("encrypted payload"))?;
         let iv_len = cipher.iv_len();
         let plain = if cipher.is_aead() {
-            if sk.data.len() < iv_len + cipher.icv_len() {
+            if data.len() < iv_len + cipher.icv_len() {
                 return Err(ProtoError::Malformed("encrypted payload too short"));
             }
             let aad = raw
-                .get(..sk_start + 4)
+                .get(..sk_start + payload_header)
                 .ok_or(ProtoError::Malformed("encrypted payload"))?;
-            let (iv, ct) = sk
-                .data
+            let (iv, ct) = data
                 .split_at_checked(iv_len)
                 .ok_or(ProtoError::Malformed("encrypted payload too short"))?;
             cipher
@@ -368,7 +423,7 @@ impl IkeSa {
                 .integrity
                 .ok_or(ProtoError::Internal("CBC without integrity"))?;
             let icv_len = integ.icv_len();
-            if sk.data.len() < iv_len + icv_len + cipher.block_len() {
+            if data.len() < iv_len + icv_len + cipher.block_len() {
                 return Err(ProtoError::Malformed("encrypted payload too short"));
             }
             let (covered, icv) = raw
@@ -377,9 +432,8 @@ impl IkeSa {
             if !integ.verify(integ_key, &[covered], icv) {
                 return Err(ProtoError::IntegrityCheckFailed);
             }
-            let body = sk
-                .data
-                .get(..sk.data.len() - icv_len)
+            let body = data
+                .get(..data.len() - icv_len)
                 .ok_or(ProtoError::Malformed("encrypted payload too short"))?;
             let (iv, ct) = body
                 .split_at_checked(iv_len)
@@ -393,6 +447,7 @@ impl IkeSa {
                 .decrypt(enc_key, iv, &[], ct)
                 .map_err(|_| ProtoError::IntegrityCheckFailed)?
         };
+        let mut plain = plain;
         let pad = usize::from(
             *plain
                 .last()
@@ -402,13 +457,8 @@ impl IkeSa {
             .len()
             .checked_sub(pad + 1)
             .ok_or(ProtoError::Malformed("padding longer than the content"))?;
-        if sk.inner_first == PayloadType::NONE {
-            return Ok(Vec::new());
-        }
-        let content = plain
-            .get(..content_len)
-            .ok_or(ProtoError::Malformed("padding longer than the content"))?;
-        parse_payloads(sk.inner_first, content).map_err(ProtoError::Decode)
+        plain.truncate(content_len);
+        Ok(plain)
     }
 
     /// The Child SA with our inbound SPI.
