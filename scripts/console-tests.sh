@@ -30,7 +30,7 @@ command -v npm >/dev/null || { echo "npm is needed" >&2; exit 1; }
 step "console tests: npm ci (playwright-core; no browser download)"
 # playwright-core downloads no browser; the variable makes sure nothing tries to.
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
-(cd console-tests && npm ci --no-audit --no-fund --prefer-offline --loglevel=error)
+scripts/npm-ci.sh
 
 if [ -z "${STRAITD:-}" ]; then
     step "console tests: cargo build -p strait --bin straitd"

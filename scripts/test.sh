@@ -16,6 +16,11 @@ step() { printf '\n==> %s\n' "$*"; }
 step "system packages"
 scripts/install-deps.sh
 
+# Before the tests, not during them (crates/strait/tests/console_live.rs needs it): the
+# registry's hiccups are retried here, where nothing is timing out.
+step "console test modules (npm ci)"
+scripts/npm-ci.sh
+
 step "cargo fmt --check"
 cargo fmt --all --check
 

@@ -28,10 +28,8 @@ fn ensure_console_modules() {
     if dir.join("node_modules/playwright-core").is_dir() {
         return;
     }
-    let out = Command::new("npm")
-        .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
-        .env("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
-        .current_dir(&dir)
+    // scripts/test.sh installs them first; this covers `cargo test` run on its own.
+    let out = Command::new(repo().join("scripts/npm-ci.sh"))
         .output()
         .expect("npm (Node.js) is needed for the console tests");
     assert!(
