@@ -147,6 +147,7 @@ impl Setup {
             local_id: Identity::ip(ip(local)),
             remote_id: Identity::ip(ip(remote)),
             psk: zeroize::Zeroizing::new(b"fuzz-psk".to_vec()),
+            certificate: None,
             ike: self.ike(),
             esp: self.esp(),
             ike_lifetime: Duration::from_secs(3600),

@@ -18,6 +18,7 @@ fn session(initiate: bool) -> SessionConfig {
         local_id: Identity::fqdn("a.example"),
         remote_id: Identity::fqdn("b.example"),
         psk: zeroize::Zeroizing::new(b"psk".to_vec()),
+        certificate: None,
         ike: vec![
             IkeProposal {
                 ciphers: vec![Cipher::AesCbc { key_bits: 128 }],

@@ -66,6 +66,21 @@ impl Identity {
         }
     }
 
+    /// The address of an ID_IPV4_ADDR / ID_IPV6_ADDR identity.
+    pub fn ip_addr(&self) -> Option<IpAddr> {
+        match self.id_type {
+            IdType::ID_IPV4_ADDR => {
+                let o: [u8; 4] = self.data.as_slice().try_into().ok()?;
+                Some(IpAddr::from(o))
+            }
+            IdType::ID_IPV6_ADDR => {
+                let o: [u8; 16] = self.data.as_slice().try_into().ok()?;
+                Some(IpAddr::from(o))
+            }
+            _ => None,
+        }
+    }
+
     /// Human-readable form for status and alarms.
     pub fn display(&self) -> String {
         match self.id_type {
@@ -81,18 +96,32 @@ impl Identity {
             IdType::ID_FQDN | IdType::ID_RFC822_ADDR => {
                 String::from_utf8_lossy(&self.data).into_owned()
             }
+            IdType::ID_DER_ASN1_DN => strait_pki::dn_display(&self.data)
+                .unwrap_or_else(|_| format!("{}:{}", self.id_type, hex(&self.data))),
             t => format!("{t}:{}", hex(&self.data)),
         }
     }
 
     /// Whether a received identity matches this configured one. FQDN and email compare
-    /// case-insensitively (DNS names are case-insensitive; strongSwan does the same).
+    /// case-insensitively (DNS names are case-insensitive; strongSwan does the same); DNs
+    /// compare by meaning (attribute spellings and spacing aside, RFC 4514), so a peer's
+    /// DER encoding need not be byte-identical to ours.
     pub fn matches(&self, other: &Identity) -> bool {
         if self.id_type != other.id_type {
             return false;
         }
         match self.id_type {
             IdType::ID_FQDN | IdType::ID_RFC822_ADDR => self.data.eq_ignore_ascii_case(&other.data),
+            IdType::ID_DER_ASN1_DN => {
+                self.data == other.data
+                    || match (
+                        strait_pki::dn_display(&self.data),
+                        strait_pki::dn_display(&other.data),
+                    ) {
+                        (Ok(a), Ok(b)) => strait_pki::dn_equal(&a, &b),
+                        _ => false,
+                    }
+            }
             _ => self.data == other.data,
         }
     }
@@ -205,8 +234,10 @@ pub struct SessionConfig {
     pub local_id: Identity,
     /// The peer's expected IKE ID.
     pub remote_id: Identity,
-    /// Pre-shared key.
+    /// Pre-shared key (unused with certificate authentication).
     pub psk: Zeroizing<Vec<u8>>,
+    /// Certificate authentication instead of the PSK (authentication_mode CERTIFICATE).
+    pub certificate: Option<crate::cert_auth::SharedCertificateAuth>,
     /// IKE proposals (from the IKE profile).
     pub ike: Vec<IkeProposal>,
     /// ESP proposals (from the tunnel profile).
@@ -280,6 +311,7 @@ impl std::fmt::Debug for SessionConfig {
             .field("local_id", &self.local_id.display())
             .field("remote_id", &self.remote_id.display())
             .field("psk", &"<redacted>")
+            .field("certificate", &self.certificate)
             .field("ike", &self.ike)
             .field("esp", &self.esp)
             .field("initiate", &self.initiate)

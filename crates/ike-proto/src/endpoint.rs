@@ -77,6 +77,9 @@ pub struct Endpoint {
     /// Jobs queued or handed out and not yet given back.
     pub(crate) crypto_in_flight: usize,
     next_job_id: u64,
+    /// The wall clock at one instant (see [`Endpoint::set_wall_clock`]): certificate
+    /// validity and CRLs are in calendar time, everything else runs on `Instant`s.
+    wall_clock: Option<(Instant, u64)>,
 }
 
 /// Output queues are bounded; the runtime drains them after every input.
@@ -99,7 +102,23 @@ impl Endpoint {
             crypto_queue: VecDeque::new(),
             crypto_in_flight: 0,
             next_job_id: 1,
+            wall_clock: None,
         }
+    }
+
+    /// Tell the endpoint the calendar time (seconds since 1970) at `now`. Certificate
+    /// checks need it; the runtime calls this as time passes, a simulation with any fixed
+    /// date. Without it certificate authentication fails closed with an alarm.
+    pub fn set_wall_clock(&mut self, now: Instant, unix_secs: u64) {
+        self.wall_clock = Some((now, unix_secs));
+    }
+
+    /// Seconds since 1970 at `now`, if the wall clock was set.
+    pub(crate) fn unix_time(&self, now: Instant) -> Option<u64> {
+        let (at, secs) = self.wall_clock?;
+        let later = now.saturating_duration_since(at).as_secs();
+        let earlier = at.saturating_duration_since(now).as_secs();
+        Some(secs.saturating_add(later).saturating_sub(earlier))
     }
 
     // ---- commands --------------------------------------------------------------------
@@ -1258,6 +1277,8 @@ fn same_negotiation(a: &SessionConfig, b: &SessionConfig) -> bool {
         && a.local_id == b.local_id
         && a.remote_id == b.remote_id
         && *a.psk == *b.psk
+        && a.certificate.as_ref().map(|c| &c.fingerprint)
+            == b.certificate.as_ref().map(|c| &c.fingerprint)
         && a.ike == b.ike
         && a.esp == b.esp
         && a.ike_lifetime == b.ike_lifetime

@@ -4,8 +4,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use ike_crypto::{
-    child_sa_keys, derive_ike_keys, esp_key_lengths, nat_detection_hash, psk_auth, rekey_skeyseed,
-    DhGroup,
+    child_sa_keys, derive_ike_keys, esp_key_lengths, nat_detection_hash, rekey_skeyseed, DhGroup,
 };
 use ike_wire::{
     find_notify, AuthMethod, Delete, ExchangeType, Header, Message, Notify, NotifyType, Payload,
@@ -17,8 +16,8 @@ use crate::endpoint::{Endpoint, IKE_PORT, NAT_T_PORT};
 use crate::events::{ChildSaParams, Event, FailReason};
 use crate::fragment::Opened;
 use crate::proposal::{
-    accept_esp, accept_ike, describe_esp_allowed, describe_ike_allowed, describe_offer,
-    esp_proposals, ike_proposals, select_esp, select_ike, EspSuite,
+    accept_esp, accept_ike, describe_esp_allowed, describe_ike_allowed, esp_proposals,
+    ike_proposals, select_esp, select_ike, EspSuite,
 };
 use crate::random::{self, Random};
 use crate::sa::{ChildSa, IkeSa, RequestKind, SaState, Task};
@@ -30,12 +29,12 @@ use crate::admission::{DropCause, NONCE_MAX, NONCE_MIN};
 /// How long the loser of an IKE rekey, or the old SA, lingers waiting for the peer's Delete.
 const REKEYED_LINGER: Duration = Duration::from_secs(30);
 
-fn notify_name(n: NotifyType) -> String {
+pub(crate) fn notify_name(n: NotifyType) -> String {
     n.name()
         .map_or_else(|| format!("notify {}", n.0), str::to_owned)
 }
 
-fn reason_for(n: NotifyType) -> FailReason {
+pub(crate) fn reason_for(n: NotifyType) -> FailReason {
     match n {
         NotifyType::AUTHENTICATION_FAILED => FailReason::AuthenticationFailed,
         NotifyType::NO_PROPOSAL_CHOSEN | NotifyType::INVALID_KE_PAYLOAD => {
@@ -47,7 +46,7 @@ fn reason_for(n: NotifyType) -> FailReason {
     }
 }
 
-fn first_error(payloads: &[Payload]) -> Option<NotifyType> {
+pub(crate) fn first_error(payloads: &[Payload]) -> Option<NotifyType> {
     payloads.iter().find_map(|p| match p {
         Payload::Notify(n) if n.notify_type.is_error() => Some(n.notify_type),
         _ => None,
@@ -75,7 +74,9 @@ pub(crate) fn sa_of(payloads: &[Payload]) -> Option<&[ike_wire::Proposal]> {
     })
 }
 
-fn ts_of(payloads: &[Payload]) -> (Option<&[TrafficSelector]>, Option<&[TrafficSelector]>) {
+pub(crate) fn ts_of(
+    payloads: &[Payload],
+) -> (Option<&[TrafficSelector]>, Option<&[TrafficSelector]>) {
     let mut i = None;
     let mut r = None;
     for p in payloads {
@@ -89,7 +90,7 @@ fn ts_of(payloads: &[Payload]) -> (Option<&[TrafficSelector]>, Option<&[TrafficS
 }
 
 /// Route-based: we negotiate "everything" for each address family the VTI has.
-fn our_selectors(cfg: &SessionConfig) -> Vec<TrafficSelector> {
+pub(crate) fn our_selectors(cfg: &SessionConfig) -> Vec<TrafficSelector> {
     let mut v = Vec::new();
     if cfg.ipv4 {
         v.push(TrafficSelector::ANY_V4);
@@ -102,7 +103,7 @@ fn our_selectors(cfg: &SessionConfig) -> Vec<TrafficSelector> {
 
 /// Narrow the peer's selectors to ours (§2.9): each family we want must be covered by a
 /// full-range selector on both sides. Returns the agreed selectors, or None.
-fn narrow(
+pub(crate) fn narrow(
     cfg: &SessionConfig,
     ts_i: &[TrafficSelector],
     ts_r: &[TrafficSelector],
@@ -115,14 +116,14 @@ fn narrow(
     (!agreed.is_empty()).then_some(agreed)
 }
 
-fn describe_ts(ts: &[TrafficSelector]) -> String {
+pub(crate) fn describe_ts(ts: &[TrafficSelector]) -> String {
     ts.iter()
         .map(ToString::to_string)
         .collect::<Vec<_>>()
         .join(", ")
 }
 
-fn id_from(payloads: &[Payload], initiator: bool) -> Option<Identity> {
+pub(crate) fn id_from(payloads: &[Payload], initiator: bool) -> Option<Identity> {
     payloads.iter().find_map(|p| match (p, initiator) {
         (Payload::IdI { id_type, data }, true) | (Payload::IdR { id_type, data }, false) => {
             Some(Identity {
@@ -134,14 +135,14 @@ fn id_from(payloads: &[Payload], initiator: bool) -> Option<Identity> {
     })
 }
 
-fn auth_of(payloads: &[Payload]) -> Option<(AuthMethod, &[u8])> {
+pub(crate) fn auth_of(payloads: &[Payload]) -> Option<(AuthMethod, &[u8])> {
     payloads.iter().find_map(|p| match p {
         Payload::Auth { method, data } => Some((*method, data.as_slice())),
         _ => None,
     })
 }
 
-fn id_payload(id: &Identity, initiator: bool) -> Payload {
+pub(crate) fn id_payload(id: &Identity, initiator: bool) -> Payload {
     if initiator {
         Payload::IdI {
             id_type: id.id_type,
@@ -159,7 +160,7 @@ pub(crate) fn ct_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-fn with_port(addr: SocketAddr, port: u16) -> SocketAddr {
+pub(crate) fn with_port(addr: SocketAddr, port: u16) -> SocketAddr {
     SocketAddr::new(addr.ip(), port)
 }
 
@@ -254,7 +255,7 @@ pub(crate) fn unprotected(header: Header, payloads: Vec<Payload>) -> Vec<u8> {
 }
 
 /// The nonce order for collisions (§2.8.1): the lowest of the nonces of an exchange.
-fn min_nonce<'a>(a: &'a [u8], b: &'a [u8]) -> &'a [u8] {
+pub(crate) fn min_nonce<'a>(a: &'a [u8], b: &'a [u8]) -> &'a [u8] {
     if a < b {
         a
     } else {
@@ -299,7 +300,13 @@ impl Endpoint {
     }
 
     /// Compute a DH key pair for an initiator's IKE_SA_INIT (see [`crate::CryptoJob`]).
-    fn submit_keygen(&mut self, now: Instant, h: u64, group: DhGroup, rng: &mut dyn Random) {
+    pub(crate) fn submit_keygen(
+        &mut self,
+        now: Instant,
+        h: u64,
+        group: DhGroup,
+        rng: &mut dyn Random,
+    ) {
         let randoms = crate::crypto_jobs::keygen_randoms(group, rng);
         let work = crate::crypto_jobs::Work::Keygen {
             handle: h,
@@ -338,7 +345,7 @@ impl Endpoint {
         self.send_init(now, h, rng);
     }
 
-    fn send_init(&mut self, now: Instant, h: u64, rng: &mut dyn Random) {
+    pub(crate) fn send_init(&mut self, now: Instant, h: u64, rng: &mut dyn Random) {
         let Some(sa) = self.sas.get(&h) else { return };
         let Some(cfg) = self.session_config(&sa.session).cloned() else {
             return;
@@ -591,7 +598,7 @@ impl Endpoint {
         self.drive(now, h, rng);
     }
 
-    fn init_response(
+    pub(crate) fn init_response(
         &mut self,
         now: Instant,
         h: u64,
@@ -744,461 +751,7 @@ impl Endpoint {
         self.send_auth(now, h, rng);
     }
 
-    // ============================== IKE_AUTH ==============================
-
-    fn send_auth(&mut self, now: Instant, h: u64, rng: &mut dyn Random) {
-        let Some(sa) = self.sas.get(&h) else { return };
-        let session = sa.session.clone();
-        let Some(cfg) = self.session_config(&session).cloned() else {
-            return;
-        };
-        let spi_in = self.new_child_spi(rng);
-        let Some(sa) = self.sas.get(&h) else { return };
-        let (Some(suite), Some(keys)) = (sa.suite, sa.keys.as_ref()) else {
-            return;
-        };
-        let id_body = Payload::id_body(cfg.local_id.id_type, &cfg.local_id.data);
-        let maced_id = suite.prf.compute(&keys.sk_pi, &[&id_body]);
-        let auth = psk_auth(suite.prf, &cfg.psk, &[&sa.init_request, &sa.nr, &maced_id]);
-        let others = self.session_sas(&session).len() > 1;
-        let mut inner = vec![id_payload(&cfg.local_id, true)];
-        if !others {
-            // We have no other IKE SA with this peer: it may drop stale ones (§2.4).
-            inner.push(Payload::Notify(Notify::new(
-                NotifyType::INITIAL_CONTACT,
-                Vec::new(),
-            )));
-        }
-        inner.push(id_payload(&cfg.remote_id, false));
-        inner.push(Payload::Auth {
-            method: AuthMethod::SHARED_KEY_MESSAGE_INTEGRITY_CODE,
-            data: auth,
-        });
-        inner.push(Payload::Sa(esp_proposals(&cfg.esp, spi_in, false)));
-        inner.push(Payload::ts_i(our_selectors(&cfg)));
-        inner.push(Payload::ts_r(our_selectors(&cfg)));
-        let Some(sa) = self.sas.get_mut(&h) else {
-            return;
-        };
-        sa.state = SaState::AuthSent;
-        let Ok(bytes) = sa.seal_message(ExchangeType::IKE_AUTH, 1, false, &inner, rng) else {
-            return;
-        };
-        self.send_request(now, h, 1, bytes, RequestKind::Auth { spi_in });
-    }
-
-    fn auth_request(
-        &mut self,
-        now: Instant,
-        h: u64,
-        header: Header,
-        inner: Vec<Payload>,
-        rng: &mut dyn Random,
-    ) {
-        let Some(sa) = self.sas.get(&h) else { return };
-        if sa.state != SaState::InitDone || header.message_id != 1 {
-            return;
-        }
-        let session = sa.session.clone();
-        let Some(cfg) = self.session_config(&session).cloned() else {
-            return;
-        };
-        let (Some(suite), Some(keys)) = (sa.suite, sa.keys.as_ref()) else {
-            return;
-        };
-        let deny = |ep: &mut Endpoint,
-                    reason: FailReason,
-                    notify: NotifyType,
-                    alarm: String,
-                    rng: &mut dyn Random| {
-            ep.respond_error(h, header, notify, Vec::new(), rng);
-            ep.remove_sa(h);
-            ep.fail(now, &session, reason, alarm, rng);
-        };
-        let Some(idi) = id_from(&inner, true) else {
-            deny(
-                self,
-                FailReason::InvalidSyntax,
-                NotifyType::INVALID_SYNTAX,
-                "the peer's IKE_AUTH request has no IDi".into(),
-                rng,
-            );
-            return;
-        };
-        if !cfg.remote_id.matches(&idi) {
-            let alarm = format!(
-                "the peer identified itself as {} ({}); this session expects remote ID {} ({}): set the session's remote ID to the peer's ID, or change the peer's local ID",
-                idi.display(),
-                idi.id_type,
-                cfg.remote_id.display(),
-                cfg.remote_id.id_type
-            );
-            deny(
-                self,
-                FailReason::AuthenticationFailed,
-                NotifyType::AUTHENTICATION_FAILED,
-                alarm,
-                rng,
-            );
-            return;
-        }
-        if let Some(idr) = id_from(&inner, false) {
-            if !cfg.local_id.matches(&idr) {
-                let alarm = format!(
-                    "the peer asked for our ID {} ({}), but this gateway's local ID is {} ({}): set the peer's remote ID to ours",
-                    idr.display(),
-                    idr.id_type,
-                    cfg.local_id.display(),
-                    cfg.local_id.id_type
-                );
-                deny(
-                    self,
-                    FailReason::AuthenticationFailed,
-                    NotifyType::AUTHENTICATION_FAILED,
-                    alarm,
-                    rng,
-                );
-                return;
-            }
-        }
-        let Some((method, auth)) = auth_of(&inner) else {
-            deny(
-                self,
-                FailReason::InvalidSyntax,
-                NotifyType::INVALID_SYNTAX,
-                "the peer's IKE_AUTH request has no AUTH".into(),
-                rng,
-            );
-            return;
-        };
-        if method != AuthMethod::SHARED_KEY_MESSAGE_INTEGRITY_CODE {
-            let alarm = format!(
-                "the peer authenticates with {method} but this session uses a pre-shared key: use PSK on the peer too (certificate authentication is not available yet)"
-            );
-            deny(
-                self,
-                FailReason::AuthenticationFailed,
-                NotifyType::AUTHENTICATION_FAILED,
-                alarm,
-                rng,
-            );
-            return;
-        }
-        let Some(sa) = self.sas.get(&h) else { return };
-        let id_body = Payload::id_body(idi.id_type, &idi.data);
-        let maced = suite.prf.compute(&keys.sk_pi, &[&id_body]);
-        let expected = psk_auth(suite.prf, &cfg.psk, &[&sa.init_request, &sa.nr, &maced]);
-        if !ct_eq(&expected, auth) {
-            let alarm = "the peer's AUTH payload does not verify with this session's pre-shared key: the two sides have different PSKs; set the same key on both".to_owned();
-            deny(
-                self,
-                FailReason::AuthenticationFailed,
-                NotifyType::AUTHENTICATION_FAILED,
-                alarm,
-                rng,
-            );
-            return;
-        }
-        // Authenticated. Our AUTH: RealMessage2 | NonceIData | prf(SK_pr, IDr').
-        let our_body = Payload::id_body(cfg.local_id.id_type, &cfg.local_id.data);
-        let maced_r = suite.prf.compute(&keys.sk_pr, &[&our_body]);
-        let our_auth = psk_auth(suite.prf, &cfg.psk, &[&sa.init_response, &sa.ni, &maced_r]);
-        let initial_contact = find_notify(&inner, NotifyType::INITIAL_CONTACT).is_some();
-        let mut out = vec![
-            id_payload(&cfg.local_id, false),
-            Payload::Auth {
-                method: AuthMethod::SHARED_KEY_MESSAGE_INTEGRITY_CODE,
-                data: our_auth,
-            },
-        ];
-        let child = self.negotiate_first_child(&cfg, &inner, rng);
-        let mut child_failure = None;
-        match &child {
-            Ok((suite, spi_in, spi_out, number, ts)) => {
-                out.push(Payload::Sa(vec![suite.to_proposal(*number, *spi_in)]));
-                out.push(Payload::ts_i(ts.clone()));
-                out.push(Payload::ts_r(ts.clone()));
-                let _ = spi_out;
-            }
-            Err((n, alarm)) => {
-                out.push(Payload::Notify(Notify::new(*n, Vec::new())));
-                child_failure = Some((reason_for(*n), alarm.clone()));
-            }
-        }
-        let (ike_lifetime, child_lifetime) = (cfg.ike_lifetime, cfg.child_lifetime);
-        let (rekey_at, expire_at) = self.rekey_time(now, ike_lifetime, rng);
-        let Some(sa) = self.sas.get_mut(&h) else {
-            return;
-        };
-        debug_assert_eq!(sa.state, SaState::InitDone, "IKE_AUTH answered twice");
-        sa.state = SaState::Established;
-        sa.half_open_deadline = None;
-        sa.established = Some(now);
-        sa.rekey_at = Some(rekey_at);
-        sa.expire_at = Some(expire_at);
-        sa.remote_id = Some(idi.display());
-        let (peer, spi_i) = (sa.remote.ip(), sa.spi_i);
-        self.admission.half_open_removed(peer);
-        self.unindex_init(h, peer, spi_i);
-        let Ok(bytes) = self
-            .sas
-            .get_mut(&h)
-            .map_or(Err(ProtoError::Internal("gone")), |sa| {
-                sa.seal_message(ExchangeType::IKE_AUTH, 1, true, &out, rng)
-            })
-        else {
-            return;
-        };
-        self.send_response(h, 1, bytes);
-        if let Ok((suite, spi_in, spi_out, _, ts)) = child {
-            let Some((ni, nr)) = self.sas.get(&h).map(|sa| (sa.ni.clone(), sa.nr.clone())) else {
-                return;
-            };
-            self.install_child(
-                now,
-                h,
-                suite,
-                spi_in,
-                spi_out,
-                None,
-                &ni,
-                &nr,
-                false,
-                ts,
-                child_lifetime,
-                rng,
-            );
-        }
-        self.established(now, h, initial_contact, child_failure, rng);
-    }
-
-    /// Choose the first Child SA's proposal and selectors from an IKE_AUTH request.
-    #[allow(clippy::type_complexity)]
-    fn negotiate_first_child(
-        &mut self,
-        cfg: &SessionConfig,
-        inner: &[Payload],
-        rng: &mut dyn Random,
-    ) -> Result<(EspSuite, u32, u32, u8, Vec<TrafficSelector>), (NotifyType, String)> {
-        let Some(offer) = sa_of(inner) else {
-            return Err((
-                NotifyType::NO_PROPOSAL_CHOSEN,
-                "the peer's IKE_AUTH request proposes no Child SA".into(),
-            ));
-        };
-        let Some((suite, number, spi_out)) = select_esp(offer, &cfg.esp, false) else {
-            return Err((
-                NotifyType::NO_PROPOSAL_CHOSEN,
-                format!(
-                    "peer proposed ESP {}; this session allows {}: align the IPsec (tunnel) profile with the peer's ESP proposal",
-                    describe_offer(offer),
-                    describe_esp_allowed(&cfg.esp, false)
-                ),
-            ));
-        };
-        let (Some(ts_i), Some(ts_r)) = ts_of(inner) else {
-            return Err((
-                NotifyType::TS_UNACCEPTABLE,
-                "the peer sent no traffic selectors".into(),
-            ));
-        };
-        let Some(ts) = narrow(cfg, ts_i, ts_r) else {
-            return Err((
-                NotifyType::TS_UNACCEPTABLE,
-                format!(
-                    "peer proposed traffic selectors {} === {}; a route-based session needs {} (set the peer's local and remote traffic selectors to 0.0.0.0/0{})",
-                    describe_ts(ts_i),
-                    describe_ts(ts_r),
-                    describe_ts(&our_selectors(cfg)),
-                    if cfg.ipv6 { " and ::/0" } else { "" }
-                ),
-            ));
-        };
-        let spi_in = self.new_child_spi(rng);
-        Ok((suite, spi_in, spi_out, number, ts))
-    }
-
-    fn auth_response(
-        &mut self,
-        now: Instant,
-        h: u64,
-        inner: Vec<Payload>,
-        spi_in: u32,
-        rng: &mut dyn Random,
-    ) {
-        let Some(sa) = self.sas.get(&h) else { return };
-        let session = sa.session.clone();
-        let Some(cfg) = self.session_config(&session).cloned() else {
-            return;
-        };
-        let (Some(suite), Some(keys)) = (sa.suite, sa.keys.as_ref()) else {
-            return;
-        };
-        let give_up =
-            |ep: &mut Endpoint, reason: FailReason, alarm: String, rng: &mut dyn Random| {
-                ep.remove_sa(h);
-                ep.fail(now, &session, reason, alarm, rng);
-            };
-        let Some((method, auth)) = auth_of(&inner) else {
-            let (reason, alarm) = match first_error(&inner) {
-                Some(NotifyType::AUTHENTICATION_FAILED) => (
-                    FailReason::AuthenticationFailed,
-                    format!(
-                        "the peer rejected our authentication (AUTHENTICATION_FAILED): check that both sides use the same pre-shared key and that the peer expects our ID {} ({}) and has our address {} as its peer",
-                        cfg.local_id.display(),
-                        cfg.local_id.id_type,
-                        cfg.local
-                    ),
-                ),
-                Some(n) => (reason_for(n), format!("the peer refused IKE_AUTH with {}", notify_name(n))),
-                None => (FailReason::InvalidSyntax, "the peer's IKE_AUTH response has no AUTH payload".into()),
-            };
-            give_up(self, reason, alarm, rng);
-            return;
-        };
-        let Some(idr) = id_from(&inner, false) else {
-            give_up(
-                self,
-                FailReason::InvalidSyntax,
-                "the peer's IKE_AUTH response has no IDr".into(),
-                rng,
-            );
-            return;
-        };
-        if !cfg.remote_id.matches(&idr) {
-            let alarm = format!(
-                "the peer identified itself as {} ({}); this session expects remote ID {} ({}): set the session's remote ID to the peer's ID",
-                idr.display(),
-                idr.id_type,
-                cfg.remote_id.display(),
-                cfg.remote_id.id_type
-            );
-            self.delete_ike_now(h, rng);
-            give_up(self, FailReason::AuthenticationFailed, alarm, rng);
-            return;
-        }
-        let body = Payload::id_body(idr.id_type, &idr.data);
-        let maced = suite.prf.compute(&keys.sk_pr, &[&body]);
-        let Some(sa) = self.sas.get(&h) else { return };
-        let expected = psk_auth(suite.prf, &cfg.psk, &[&sa.init_response, &sa.ni, &maced]);
-        if method != AuthMethod::SHARED_KEY_MESSAGE_INTEGRITY_CODE || !ct_eq(&expected, auth) {
-            let alarm = "the peer's AUTH payload does not verify with this session's pre-shared key: the two sides have different PSKs; set the same key on both".to_owned();
-            self.delete_ike_now(h, rng);
-            give_up(self, FailReason::AuthenticationFailed, alarm, rng);
-            return;
-        }
-        let (rekey_at, expire_at) = self.rekey_time(now, cfg.ike_lifetime, rng);
-        let Some(sa) = self.sas.get_mut(&h) else {
-            return;
-        };
-        sa.state = SaState::Established;
-        sa.established = Some(now);
-        sa.rekey_at = Some(rekey_at);
-        sa.expire_at = Some(expire_at);
-        sa.remote_id = Some(idr.display());
-        // The first Child SA.
-        let mut child_failure = None;
-        match (sa_of(&inner).and_then(|s| accept_esp(s, &cfg.esp, false)), ts_of(&inner)) {
-            (Some((suite, spi_out)), (Some(ts_i), Some(ts_r))) => match narrow(&cfg, ts_i, ts_r) {
-                Some(ts) => {
-                    let (ni, nr) = (sa.ni.clone(), sa.nr.clone());
-                    self.install_child(now, h, suite, spi_in, spi_out, None, &ni, &nr, true, ts, cfg.child_lifetime, rng);
-                }
-                None => {
-                    child_failure = Some((
-                        FailReason::TsUnacceptable,
-                        format!(
-                            "the peer narrowed the traffic selectors to {} === {}; a route-based session needs {}",
-                            describe_ts(ts_i),
-                            describe_ts(ts_r),
-                            describe_ts(&our_selectors(&cfg))
-                        ),
-                    ))
-                }
-            },
-            _ => {
-                let n = first_error(&inner).unwrap_or(NotifyType::NO_PROPOSAL_CHOSEN);
-                let alarm = if n == NotifyType::NO_PROPOSAL_CHOSEN {
-                    format!(
-                        "the peer answered NO_PROPOSAL_CHOSEN to our ESP proposal {}: align the IPsec (tunnel) profile with the peer's ESP proposal",
-                        describe_esp_allowed(&cfg.esp, false)
-                    )
-                } else if n == NotifyType::TS_UNACCEPTABLE {
-                    format!(
-                        "the peer answered TS_UNACCEPTABLE to our traffic selectors {}: configure the peer for a route-based tunnel (0.0.0.0/0 === 0.0.0.0/0)",
-                        describe_ts(&our_selectors(&cfg))
-                    )
-                } else {
-                    format!("the peer did not create the Child SA: {}", notify_name(n))
-                };
-                child_failure = Some((reason_for(n), alarm));
-            }
-        }
-        self.established(now, h, false, child_failure, rng);
-    }
-
-    /// An IKE SA became usable: resolve duplicates with the same peer and update status.
-    fn established(
-        &mut self,
-        now: Instant,
-        h: u64,
-        initial_contact: bool,
-        child_failure: Option<(FailReason, String)>,
-        rng: &mut dyn Random,
-    ) {
-        let Some(sa) = self.sas.get_mut(&h) else {
-            return;
-        };
-        let session = sa.session.clone();
-        // A Child SA that failed in IKE_AUTH is tried again later, not at once.
-        sa.child_retry_at = Some(now + Duration::from_secs(30));
-        let (created, spi_i) = (sa.created, sa.spi_i);
-        let others: Vec<u64> = self
-            .session_sas(&session)
-            .into_iter()
-            .filter(|o| {
-                *o != h
-                    && self
-                        .sas
-                        .get(o)
-                        .is_some_and(|sa| sa.state == SaState::Established && !sa.doomed)
-            })
-            .collect();
-        for o in others {
-            // INITIAL_CONTACT (§2.4): the peer has no other IKE SA with us, so one we
-            // established before this negotiation began is stale (the peer restarted): forget
-            // it without a word. One established meanwhile is not: the peer initiated too
-            // (both ends INITIATOR, started together) and also said INITIAL_CONTACT in its
-            // own IKE_AUTH, so each end would silently drop a different SA and keep one the
-            // other no longer has; ESP sent on it is lost. For such duplicates both ends keep
-            // the IKE SA with the lower initiator SPI, a rule both compute alike, and the
-            // other is deleted with a Delete both ends see.
-            let Some(other) = self.sas.get(&o) else {
-                continue;
-            };
-            let stale = initial_contact && other.established.is_some_and(|t| t < created);
-            if stale {
-                self.remove_sa(o);
-                continue;
-            }
-            let victim = if other.spi_i > spi_i { o } else { h };
-            self.doom(now, victim, rng);
-        }
-        if let Some(s) = self.sessions.get_mut(&session) {
-            s.retry_delay = Duration::from_secs(5);
-        }
-        self.update_status(now, &session);
-        if let Some((reason, alarm)) = child_failure {
-            if let Some(s) = self.sessions.get_mut(&session) {
-                s.status.fail_reason = Some(reason);
-                s.status.alarm = Some(alarm);
-                self.emit(Event::StatusChanged(session));
-            }
-        }
-        self.drive(now, h, rng);
-    }
-
-    fn new_child_spi(&self, rng: &mut dyn Random) -> u32 {
+    pub(crate) fn new_child_spi(&self, rng: &mut dyn Random) -> u32 {
         loop {
             let s = random::spi(rng);
             if !self
@@ -1213,7 +766,7 @@ impl Endpoint {
 
     /// Derive the Child SA's keys (§2.17), add it to the IKE SA and hand it to the data plane.
     #[allow(clippy::too_many_arguments)]
-    fn install_child(
+    pub(crate) fn install_child(
         &mut self,
         now: Instant,
         h: u64,
@@ -1296,7 +849,7 @@ impl Endpoint {
         true
     }
 
-    fn remove_children(&mut self, h: u64, spis_in: &[u32]) {
+    pub(crate) fn remove_children(&mut self, h: u64, spis_in: &[u32]) {
         let Some(sa) = self.sas.get_mut(&h) else {
             return;
         };
@@ -1345,7 +898,7 @@ impl Endpoint {
 
     /// Send a Delete for an IKE SA right away without waiting for an answer (used when the
     /// SA is being abandoned).
-    fn delete_ike_now(&mut self, h: u64, rng: &mut dyn Random) {
+    pub(crate) fn delete_ike_now(&mut self, h: u64, rng: &mut dyn Random) {
         let Some((l, r)) = self.sas.get(&h).map(|sa| (sa.local, sa.remote)) else {
             return;
         };
@@ -1570,7 +1123,7 @@ impl Endpoint {
 
     // ============================== CREATE_CHILD_SA ==============================
 
-    fn create_child_request(
+    pub(crate) fn create_child_request(
         &mut self,
         now: Instant,
         h: u64,
@@ -1724,7 +1277,7 @@ impl Endpoint {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn create_child_response(
+    pub(crate) fn create_child_response(
         &mut self,
         now: Instant,
         h: u64,
@@ -1853,7 +1406,13 @@ impl Endpoint {
     /// After a rekey of `old`: with only our rekey, delete the old Child SA; with both sides'
     /// rekeys (a collision, §2.8.1), the new SA made with the lowest nonce is deleted by its
     /// creator, and the other side's creator deletes the old one.
-    fn resolve_child_collision(&mut self, now: Instant, h: u64, old: u32, rng: &mut dyn Random) {
+    pub(crate) fn resolve_child_collision(
+        &mut self,
+        now: Instant,
+        h: u64,
+        old: u32,
+        rng: &mut dyn Random,
+    ) {
         let Some(c) = self.sas.get(&h).and_then(|sa| sa.child(old)) else {
             return;
         };
@@ -1929,14 +1488,14 @@ impl Endpoint {
         self.drive(now, h, rng);
     }
 
-    fn supersede(&mut self, h: u64, spi_in: u32) {
+    pub(crate) fn supersede(&mut self, h: u64, spi_in: u32) {
         if let Some(c) = self.sas.get_mut(&h).and_then(|sa| sa.child_mut(spi_in)) {
             c.superseded = true;
             c.rekeying = true;
         }
     }
 
-    fn child_alarm(&mut self, session: &SessionId, reason: FailReason, alarm: String) {
+    pub(crate) fn child_alarm(&mut self, session: &SessionId, reason: FailReason, alarm: String) {
         if let Some(s) = self.sessions.get_mut(session) {
             s.status.fail_reason = Some(reason);
             s.status.alarm = Some(alarm);
@@ -1945,7 +1504,7 @@ impl Endpoint {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn rekey_ike_request(
+    pub(crate) fn rekey_ike_request(
         &mut self,
         now: Instant,
         h: u64,
@@ -2039,7 +1598,7 @@ impl Endpoint {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn rekey_ike_response(
+    pub(crate) fn rekey_ike_response(
         &mut self,
         now: Instant,
         h: u64,
@@ -2103,7 +1662,7 @@ impl Endpoint {
 
     /// The IKE SA a rekey creates (§2.18): new SPIs and keys from the old SK_d.
     #[allow(clippy::too_many_arguments)]
-    fn rekeyed_sa(
+    pub(crate) fn rekeyed_sa(
         &mut self,
         now: Instant,
         h: u64,
@@ -2159,7 +1718,7 @@ impl Endpoint {
     /// After an IKE rekey: move the Child SAs to the surviving new IKE SA and delete the
     /// redundant ones (§2.8, collisions §2.8.2: the new SA made with the lowest nonce is
     /// deleted by its creator; the old SA is deleted by the creator of the winner).
-    fn resolve_ike_collision(&mut self, now: Instant, h: u64, rng: &mut dyn Random) {
+    pub(crate) fn resolve_ike_collision(&mut self, now: Instant, h: u64, rng: &mut dyn Random) {
         let Some(sa) = self.sas.get(&h) else { return };
         let outstanding_rekey = matches!(
             sa.outstanding.as_ref().map(|o| &o.kind),
@@ -2241,7 +1800,7 @@ impl Endpoint {
 
     // ============================== INFORMATIONAL ==============================
 
-    fn info_request(
+    pub(crate) fn info_request(
         &mut self,
         now: Instant,
         h: u64,

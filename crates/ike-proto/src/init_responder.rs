@@ -231,9 +231,13 @@ impl Endpoint {
             return;
         };
         let Some(suite) = sa.suite else { return };
-        let force = self
-            .session_config(&sa.session)
-            .is_some_and(|c| c.force_udp_encapsulation);
+        let cfg = self.session_config(&sa.session);
+        let force = cfg.is_some_and(|c| c.force_udp_encapsulation);
+        // A certificate session asks for the peer's certificate here already (§3.7), as
+        // strongSwan does.
+        let certreq = cfg
+            .and_then(|c| c.certificate.as_ref())
+            .map(|c| crate::cert_auth::certreq_payload(c));
         let mut payloads = vec![
             Payload::Sa(vec![suite.to_proposal(sa.init_proposal, Vec::new())]),
             Payload::Ke {
@@ -248,6 +252,7 @@ impl Endpoint {
         // Announced whether or not the peer did: harmless, and what the peer learns from it
         // is only used if it announced too (RFC 7383 §2.3).
         payloads.extend(crate::exchanges::capability_notifies());
+        payloads.extend(certreq);
         let bytes = unprotected(sa.header(ExchangeType::IKE_SA_INIT, 0, true), payloads);
         let Some(sa) = self.sas.get_mut(&h) else {
             return;

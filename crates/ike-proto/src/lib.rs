@@ -33,6 +33,7 @@
 )]
 
 pub mod admission;
+pub mod cert_auth;
 pub mod config;
 mod crypto_jobs;
 mod endpoint;
@@ -42,12 +43,14 @@ mod fragment;
 /// Test hooks for fuzzers: seal messages as an authenticated peer (feature `fuzzing` only).
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
+mod ike_auth;
 mod init_responder;
 pub mod proposal;
 pub mod random;
 mod sa;
 
 pub use admission::{DropCause, DropReport};
+pub use cert_auth::{CertificateAuth, KeyRequirement, SharedCertificateAuth};
 pub use config::{
     DpdConfig, DpdMode, EndpointConfig, EspCipher, EspProposal, Identity, IkeProposal,
     SessionConfig, SessionId,

@@ -33,6 +33,7 @@ fn session(local: &str, remote: &str, initiate: bool, gcm: bool, pfs: bool) -> S
         local_id: Identity::ip(ip(local)),
         remote_id: Identity::ip(ip(remote)),
         psk: zeroize::Zeroizing::new(b"fuzz-psk".to_vec()),
+        certificate: None,
         ike: vec![IkeProposal {
             ciphers: vec![if gcm {
                 Cipher::AesGcm16 { key_bits: 128 }

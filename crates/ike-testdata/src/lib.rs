@@ -5,6 +5,8 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod pki;
+
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::path::PathBuf;
 

@@ -188,15 +188,6 @@ fn plan(tree: &TreeSnapshot, path: &str, s: &RouteBasedSession) -> Plan {
     if !s.enabled {
         return idle(reasons::SESSION_NOT_ENABLED, None);
     }
-    if s.authentication_mode == AuthenticationMode::Certificate {
-        return idle(
-            reasons::CONFIGURATION_FAILED,
-            Some(
-                "certificate authentication is not available yet (it needs certificate support in IKE); use a pre-shared key for now"
-                    .into(),
-            ),
-        );
-    }
     let Some(PolicyObject::LocalEndpoint(le)) = tree.get(&s.local_endpoint_path) else {
         return idle(
             reasons::CONFIGURATION_FAILED,
@@ -229,23 +220,32 @@ fn plan(tree: &TreeSnapshot, path: &str, s: &RouteBasedSession) -> Plan {
             )),
         );
     }
-    let Some(psk) = tree.psks.get(path) else {
-        return idle(
-            reasons::CONFIGURATION_FAILED,
-            Some("the session has no pre-shared key; set psk".into()),
-        );
+    let remote_identity = match crate::certs::identity_with_dn(&s.peer_id) {
+        Ok(id) => id,
+        Err(e) => return idle(reasons::CONFIGURATION_FAILED, Some(e)),
     };
-    let local_id_str = local_id
-        .clone()
-        .unwrap_or_else(|| local_address.to_string());
-    let (Some(local_identity), Some(remote_identity)) =
-        (identity(&local_id_str), identity(&s.peer_id))
-    else {
-        return idle(
-            reasons::CONFIGURATION_FAILED,
-            Some("a DN as local or remote ID needs certificate authentication, which is not available yet".into()),
-        );
-    };
+    let (psk, certificate, local_identity) =
+        if s.authentication_mode == AuthenticationMode::Certificate {
+            match crate::certs::certificate_auth(tree, &s.local_endpoint_path, le, s) {
+                Ok((auth, local)) => (Zeroizing::new(Vec::new()), Some(auth), local),
+                Err(alarm) => return idle(reasons::CONFIGURATION_FAILED, Some(alarm)),
+            }
+        } else {
+            let Some(psk) = tree.psks.get(path) else {
+                return idle(
+                    reasons::CONFIGURATION_FAILED,
+                    Some("the session has no pre-shared key; set psk".into()),
+                );
+            };
+            let local_id_str = local_id
+                .clone()
+                .unwrap_or_else(|| local_address.to_string());
+            let local = match crate::certs::identity_with_dn(&local_id_str) {
+                Ok(id) => id,
+                Err(e) => return idle(reasons::CONFIGURATION_FAILED, Some(e)),
+            };
+            (Zeroizing::new(psk.as_bytes().to_vec()), None, local)
+        };
     let ipv4 = s
         .vti_subnets()
         .any(|n| n.ip_addresses.first().is_some_and(|a| a.is_ipv4()));
@@ -258,7 +258,8 @@ fn plan(tree: &TreeSnapshot, path: &str, s: &RouteBasedSession) -> Plan {
         remote: s.peer_address,
         local_id: local_identity,
         remote_id: remote_identity,
-        psk: Zeroizing::new(psk.as_bytes().to_vec()),
+        psk,
+        certificate,
         ike: ike_proposals(ike),
         esp: esp_proposals(tunnel),
         ike_lifetime: Duration::from_secs(ike.sa_life_time),

@@ -153,6 +153,12 @@ impl<D: DataplaneApi, S: IkeSockets> Gateway<D, S> {
         self.crypto_submit = Some(submit);
     }
 
+    /// The calendar time (seconds since 1970) at `now`, for certificate checks (see
+    /// [`Endpoint::set_wall_clock`]).
+    pub fn set_wall_clock(&mut self, now: Instant, unix_secs: u64) {
+        self.ep.set_wall_clock(now, unix_secs);
+    }
+
     /// Panic on a violated invariant (the default in test and debug builds), or log,
     /// alarm and repair it (release builds; tests of the repairs).
     pub fn set_strict(&mut self, strict: bool) {

@@ -23,6 +23,7 @@
 
 mod board;
 pub mod boundary;
+pub mod certs;
 pub mod crypto_pool;
 pub mod desired;
 pub mod gateway;

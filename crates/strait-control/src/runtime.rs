@@ -322,10 +322,14 @@ async fn run(
         rekey: mut rekey_requests,
     } = events;
     let mut changes = policy.subscribe();
+    set_wall_clock(&mut gw);
     if let Some(tree) = read_config(&policy).await {
         gw.apply_config(Instant::now(), tree).await;
     }
     loop {
+        // Certificates are checked in calendar time; following the system clock each turn
+        // keeps a clock step (NTP) from leaving the endpoint's idea of the date behind.
+        set_wall_clock(&mut gw);
         let wake = gw.poll_timeout().map(tokio::time::Instant::from_std);
         tokio::select! {
             Some((local, remote, data)) = inbox.recv() => {
@@ -366,4 +370,12 @@ async fn run(
             },
         }
     }
+}
+
+/// Tell the gateway the system's calendar time now.
+fn set_wall_clock(gw: &mut Gateway<Dataplane, UdpSockets>) {
+    let unix = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    gw.set_wall_clock(Instant::now(), unix);
 }

@@ -98,12 +98,44 @@ impl Curve {
     }
 }
 
-/// What is known about an accepted public key.
+/// What is known about an accepted public key: its algorithm and size.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct KeyInfo {
+pub struct KeyInfo {
     pub(crate) algorithm: KeyAlgorithm,
     pub(crate) bits: u32,
     pub(crate) curve: Option<Curve>,
+}
+
+impl KeyInfo {
+    /// RSA, EC or Ed25519.
+    #[must_use]
+    pub fn algorithm(&self) -> KeyAlgorithm {
+        self.algorithm
+    }
+
+    /// The modulus size of an RSA key.
+    #[must_use]
+    pub fn rsa_bits(&self) -> Option<u32> {
+        (self.algorithm == KeyAlgorithm::Rsa).then_some(self.bits)
+    }
+
+    /// 256, 384 or 521 for an ECDSA key on P-256, P-384 or P-521.
+    #[must_use]
+    pub fn curve_bits(&self) -> Option<u32> {
+        self.curve.map(Curve::bits)
+    }
+}
+
+impl std::fmt::Display for KeyInfo {
+    /// "RSA-2048", "ECDSA P-384", "Ed25519".
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (self.algorithm, self.curve) {
+            (KeyAlgorithm::Rsa, _) => write!(f, "RSA-{}", self.bits),
+            (KeyAlgorithm::Ec, Some(c)) => write!(f, "ECDSA {}", c.name()),
+            (KeyAlgorithm::Ec, None) => f.write_str("ECDSA"),
+            (KeyAlgorithm::Ed25519, _) => f.write_str("Ed25519"),
+        }
+    }
 }
 
 /// Checks a SubjectPublicKeyInfo against the key policy. The error is a

@@ -235,11 +235,21 @@ pub fn dn_equal(a: &str, b: &str) -> bool {
 
 /// Parses and normalizes a DN string into RDNs of sorted AVAs.
 fn parse_dn(s: &str) -> Result<Vec<Vec<Ava>>, String> {
+    parse_dn_with(s, true)
+}
+
+/// Parses a DN string; `normalize` folds values for comparison, otherwise they are kept
+/// as written (trimmed) for encoding.
+fn parse_dn_with(s: &str, normalize: bool) -> Result<Vec<Vec<Ava>>, String> {
     if s.len() > MAX_DN_LEN {
         return Err(format!("it is longer than {MAX_DN_LEN} bytes"));
     }
     let chars: Vec<char> = s.chars().collect();
-    let mut p = Parser { chars, pos: 0 };
+    let mut p = Parser {
+        chars,
+        pos: 0,
+        normalize,
+    };
     p.skip_ws();
     if p.at_end() {
         return Err("it is empty".to_owned());
@@ -255,7 +265,9 @@ fn parse_dn(s: &str) -> Result<Vec<Vec<Ava>>, String> {
                 Some(c) => break Some(c),
             }
         };
-        rdn.sort();
+        if normalize {
+            rdn.sort();
+        }
         rdns.push(rdn);
         match sep {
             None => break,
@@ -273,6 +285,7 @@ fn parse_dn(s: &str) -> Result<Vec<Vec<Ava>>, String> {
 struct Parser {
     chars: Vec<char>,
     pos: usize,
+    normalize: bool,
 }
 
 fn is_separator(c: char) -> bool {
@@ -352,7 +365,12 @@ impl Parser {
                     ))
                 }
             }
-            return Ok(Value::Text(normalize_text(&buf.finish(ty)?)));
+            let text = buf.finish(ty)?;
+            return Ok(Value::Text(if self.normalize {
+                normalize_text(&text)
+            } else {
+                text
+            }));
         }
 
         let starts_with_hash = self.peek() == Some('#');
@@ -379,7 +397,11 @@ impl Parser {
                 return Ok(hex_value(bytes));
             }
         }
-        Ok(Value::Text(normalize_text(&text)))
+        Ok(Value::Text(if self.normalize {
+            normalize_text(&text)
+        } else {
+            text.trim().to_owned()
+        }))
     }
 
     /// Handles the character(s) after a backslash.
@@ -510,6 +532,103 @@ fn canonical_oid(s: &str) -> Option<String> {
             .collect::<Vec<_>>()
             .join("."),
     )
+}
+
+/// Encodes a DN string (as operators write it, e.g. the seed page's `C=US, ST=California,
+/// O=MyCompany, OU=MyOrg, CN=Site123, emailAddress=...`) as the DER of an X.500 Name, in
+/// the order written: PrintableString where the value allows it (RFC 5280 §4.1.2.4), else
+/// UTF8String; IA5String for emailAddress (PKCS#9).
+///
+/// # Errors
+/// [`PkiError::InvalidDn`] when the string does not parse (see [`normalize_dn`]).
+pub(crate) fn encode_dn(s: &str) -> Result<Vec<u8>, PkiError> {
+    let invalid = |reason: String| PkiError::InvalidDn {
+        input: shorten(s, 200),
+        reason,
+    };
+    let rdns = parse_dn_with(s, false).map_err(invalid)?;
+    let mut name = Vec::new();
+    for rdn in &rdns {
+        let mut set = Vec::new();
+        for ava in rdn {
+            let oid = ATTRIBUTES
+                .iter()
+                .find(|(_, name, _)| *name == ava.ty)
+                .map_or(ava.ty.as_str(), |(oid, _, _)| *oid);
+            let oid = oid_der(oid).ok_or_else(|| invalid(format!("{} is not an OID", ava.ty)))?;
+            let value = match &ava.value {
+                Value::Hex(bytes) => bytes.clone(),
+                Value::Text(t) if ava.ty == "emailAddress" || ava.ty == "DC" => {
+                    tlv(0x16, t.as_bytes())
+                }
+                Value::Text(t) if t.chars().all(printable) => tlv(0x13, t.as_bytes()),
+                Value::Text(t) => tlv(0x0c, t.as_bytes()),
+            };
+            set.extend(tlv(0x30, &[oid, value].concat()));
+        }
+        name.extend(tlv(0x31, &set));
+    }
+    Ok(tlv(0x30, &name))
+}
+
+/// The display form of a DER X.500 Name (as [`format_name`] shows certificate names).
+///
+/// # Errors
+/// [`PkiError::InvalidDn`] when the bytes are not one DER Name.
+pub fn dn_display(der: &[u8]) -> Result<String, PkiError> {
+    match X509Name::from_der(der) {
+        Ok(([], name)) => Ok(format_name(&name)),
+        _ => Err(PkiError::InvalidDn {
+            input: hex_plain(der.get(..der.len().min(32)).unwrap_or_default()),
+            reason: "it is not a DER-encoded X.500 Name".to_owned(),
+        }),
+    }
+}
+
+/// PrintableString's alphabet (X.680 §41.4).
+fn printable(c: char) -> bool {
+    c.is_ascii_alphanumeric() || " '()+,-./:=?".contains(c)
+}
+
+/// A DER tag-length-value.
+fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
+    let mut out = vec![tag];
+    let len = content.len();
+    if len < 0x80 {
+        out.push(u8::try_from(len).unwrap_or(0));
+    } else {
+        let bytes: Vec<u8> = len
+            .to_be_bytes()
+            .into_iter()
+            .skip_while(|b| *b == 0)
+            .collect();
+        out.push(0x80 | u8::try_from(bytes.len()).unwrap_or(0));
+        out.extend(bytes);
+    }
+    out.extend_from_slice(content);
+    out
+}
+
+/// DER OBJECT IDENTIFIER of a dotted OID.
+fn oid_der(dotted: &str) -> Option<Vec<u8>> {
+    let arcs: Vec<u64> = dotted
+        .split('.')
+        .map(|a| a.parse().ok())
+        .collect::<Option<_>>()?;
+    let (first, second) = (*arcs.first()?, *arcs.get(1)?);
+    let mut body = Vec::new();
+    for arc in
+        std::iter::once(first.checked_mul(40)?.checked_add(second)?).chain(arcs.into_iter().skip(2))
+    {
+        let mut groups = vec![u8::try_from(arc & 0x7f).ok()?];
+        let mut rest = arc >> 7;
+        while rest > 0 {
+            groups.push(0x80 | u8::try_from(rest & 0x7f).ok()?);
+            rest >>= 7;
+        }
+        body.extend(groups.into_iter().rev());
+    }
+    Some(tlv(0x06, &body))
 }
 
 #[cfg(test)]

@@ -346,6 +346,22 @@ pub enum PkiError {
         /// What is wrong.
         reason: String,
     },
+
+    /// Signing with the site certificate's key failed or does not fit the scheme.
+    #[error("cannot sign with the site certificate's key: {reason}")]
+    Signing {
+        /// What went wrong.
+        reason: String,
+    },
+
+    /// A trusted CA or CRL of a local endpoint cannot be used.
+    #[error("{name}: {reason}")]
+    Trust {
+        /// The object's name or path.
+        name: String,
+        /// Why.
+        reason: String,
+    },
 }
 
 #[cfg(test)]

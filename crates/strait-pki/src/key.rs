@@ -56,8 +56,8 @@ impl KeyFormat {
     }
 }
 
-/// A private key loaded by aws-lc-rs.
-enum LoadedKey {
+/// A private key loaded by aws-lc-rs (which frees and zeroizes it on drop).
+pub(crate) enum LoadedKey {
     Rsa(RsaKeyPair),
     Ec(EcdsaKeyPair, Curve),
     Ed25519(Ed25519KeyPair),
@@ -91,6 +91,16 @@ pub fn check_private_key(
     key_pem: &str,
     passphrase: Option<&str>,
 ) -> Result<KeyAlgorithm, PkiError> {
+    load_private_key(chain, key_pem, passphrase).map(|(k, _)| k.algorithm())
+}
+
+/// Loads the private key of `key_pem` and checks it belongs to the leaf of `chain` (see
+/// [`check_private_key`]); returns it with what is known about the leaf's public key.
+pub(crate) fn load_private_key(
+    chain: &CertificateChain,
+    key_pem: &str,
+    passphrase: Option<&str>,
+) -> Result<(LoadedKey, KeyInfo), PkiError> {
     let leaf_der = chain.ders.first().ok_or(PkiError::NoCertificate)?;
     let (leaf, leaf_details) = parse_one(1, leaf_der)?;
     let leaf_spki = leaf.public_key();
@@ -158,7 +168,7 @@ pub fn check_private_key(
     };
 
     if public_keys_match(&loaded, leaf_info, leaf_spki) {
-        Ok(loaded.algorithm())
+        Ok((loaded, leaf_info))
     } else {
         Err(PkiError::KeyMismatch {
             subject: leaf_details.subject_dn,
@@ -182,7 +192,7 @@ fn rejected(format: KeyFormat, e: KeyRejected) -> PkiError {
     }
 }
 
-fn ecdsa_signing_alg(curve: Curve) -> &'static signature::EcdsaSigningAlgorithm {
+pub(crate) fn ecdsa_signing_alg(curve: Curve) -> &'static signature::EcdsaSigningAlgorithm {
     match curve {
         Curve::P256 => &signature::ECDSA_P256_SHA256_ASN1_SIGNING,
         Curve::P384 => &signature::ECDSA_P384_SHA384_ASN1_SIGNING,

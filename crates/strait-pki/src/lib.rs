@@ -33,22 +33,28 @@
 
 mod algorithms;
 mod cert;
+mod credential;
 mod crl;
 mod dn;
 mod error;
 mod key;
 mod pem_input;
+mod signature;
+mod trust;
 mod util;
 
-pub use algorithms::{KeyAlgorithm, MAX_RSA_BITS, MAX_RSA_VERIFY_BITS, MIN_RSA_BITS};
+pub use algorithms::{KeyAlgorithm, KeyInfo, MAX_RSA_BITS, MAX_RSA_VERIFY_BITS, MIN_RSA_BITS};
 pub use cert::{
     parse_certificate_chain, parse_certificate_der, CertificateChain, CertificateDetails,
     MAX_CERTIFICATES,
 };
+pub use credential::{CertIdentity, SigningCredential};
 pub use crl::{parse_crl, verify_crl_signature, CrlDetails, MAX_LISTED_SERIALS};
-pub use dn::{dn_equal, normalize_dn, MAX_DN_LEN};
+pub use dn::{dn_display, dn_equal, normalize_dn, MAX_DN_LEN};
 pub use error::PkiError;
 pub use key::{
     check_private_key, MAX_KEY_DER_BYTES, MAX_PBKDF2_ITERATIONS, MAX_SCRYPT_MEMORY, MAX_SCRYPT_WORK,
 };
 pub use pem_input::MAX_PEM_BYTES;
+pub use signature::{SignatureScheme, HASH_IDENTITY, HASH_SHA2_256, HASH_SHA2_384, HASH_SHA2_512};
+pub use trust::{dn_identity, PeerCertificate, SignatureError, TrustError, TrustStore};

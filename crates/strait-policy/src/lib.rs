@@ -34,7 +34,7 @@ use std::sync::Arc;
 pub use error::PolicyError;
 pub use list::{ListQuery, ListResult};
 pub use strait_model::enums::Role;
-pub use tree::{scrub_secrets, GetOptions, ObjectSnapshot, TreeSnapshot};
+pub use tree::{scrub_secrets, GetOptions, ObjectSnapshot, PrivateKeySecret, TreeSnapshot};
 
 use strait_store::Store;
 

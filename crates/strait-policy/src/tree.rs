@@ -57,6 +57,17 @@ pub struct TreeSnapshot {
     pub objects: Vec<ObjectSnapshot>,
     /// Session PSKs by session path.
     pub psks: std::collections::HashMap<String, Zeroizing<String>>,
+    /// Site certificates' private keys (PEM) and passphrases, by certificate path.
+    pub private_keys: std::collections::HashMap<String, PrivateKeySecret>,
+}
+
+/// A certificate's private key as imported (decrypted from the store only into memory
+/// that is zeroized on drop).
+pub struct PrivateKeySecret {
+    /// The key as PEM.
+    pub key_pem: Zeroizing<String>,
+    /// Its passphrase, if the PEM is encrypted.
+    pub passphrase: Option<Zeroizing<String>>,
 }
 
 impl TreeSnapshot {
@@ -231,6 +242,7 @@ impl Policy {
         self.store.read(|tx| -> Result<TreeSnapshot, PolicyError> {
             let mut objects = Vec::new();
             let mut psks = std::collections::HashMap::new();
+            let mut private_keys = std::collections::HashMap::new();
             for kind in Kind::ALL {
                 for o in tx.objects(kind.as_str(), None)? {
                     let Some((path, object)) = typed(&o) else {
@@ -255,6 +267,34 @@ impl Policy {
                             Err(e) => return Err(e.into()),
                         }
                     }
+                    if kind == Kind::Certificate {
+                        // As for PSKs: an undecryptable key fails only the sessions that
+                        // use it ("Configuration failed", the key is missing).
+                        match (
+                            tx.secret(path.as_str(), "private_key"),
+                            tx.secret(path.as_str(), "passphrase"),
+                        ) {
+                            (Ok(Some(key_pem)), Ok(passphrase)) => {
+                                private_keys.insert(
+                                    path.to_string(),
+                                    PrivateKeySecret {
+                                        key_pem,
+                                        passphrase,
+                                    },
+                                );
+                            }
+                            (Ok(None), _) => {}
+                            (Err(e @ strait_store::StoreError::SecretUndecryptable(_)), _)
+                            | (_, Err(e @ strait_store::StoreError::SecretUndecryptable(_))) => {
+                                tracing::error!(
+                                    certificate = %path,
+                                    error = %e,
+                                    "the certificate's private key cannot be decrypted; import the key again or restore the data directory's secret.key"
+                                );
+                            }
+                            (Err(e), _) | (_, Err(e)) => return Err(e.into()),
+                        }
+                    }
                     objects.push(ObjectSnapshot {
                         path,
                         object,
@@ -266,6 +306,7 @@ impl Policy {
                 revision: tx.config_revision()?,
                 objects,
                 psks,
+                private_keys,
             })
         })
     }

@@ -45,6 +45,7 @@ pub fn session(local: &str, remote: &str, initiate: bool) -> SessionConfig {
         local_id: Identity::ip(ip(local)),
         remote_id: Identity::ip(ip(remote)),
         psk: Zeroizing::new(b"interop-test-psk-0123456789".to_vec()),
+        certificate: None,
         ike: nsx_default_ike(),
         esp: nsx_default_esp(),
         ike_lifetime: Duration::from_secs(86_400),
