@@ -53,6 +53,20 @@ impl Side {
         self.dp.counters(SESSION).expect("tunnel counters")
     }
 
+    /// The counters once `settled` holds for them, or after a second: a worker counts a
+    /// packet just after it writes it, so the reply a ping has already received may be
+    /// counted a moment later (a CI run saw 5 of 6).
+    fn counters_when(&self, settled: impl Fn(&CounterSnapshot) -> bool) -> CounterSnapshot {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1);
+        loop {
+            let c = self.counters();
+            if settled(&c) || std::time::Instant::now() >= deadline {
+                return c;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    }
+
     fn install(&self, sa: SaInstall) {
         let dp = self.dp.clone();
         self.run(async move { dp.install(sa).await })
@@ -326,12 +340,17 @@ fn every_transform_carries_ipv4_and_ipv6_pings_counted_exactly() {
             p.b.ping("fd00:50::1", 3, "0.05"),
             "{t:?} esn={esn}: IPv6 ping"
         );
-        let (a, b) = (p.a.counters(), p.b.counters());
         // 6 echo requests and 6 replies each way: IPv4 84 bytes, IPv6 104 bytes.
+        let want = 3 * 84 + 3 * 104;
+        let a = p.a.counters_when(|c| {
+            c.packets_out - before.0.packets_out >= 6 && c.packets_in - before.0.packets_in >= 6
+        });
+        let b =
+            p.b.counters_when(|c| c.bytes_in - before.1.bytes_in >= want);
         assert_eq!(a.packets_out - before.0.packets_out, 6, "{t:?} {a:#?}");
         assert_eq!(a.packets_in - before.0.packets_in, 6, "{t:?} {a:#?}");
-        assert_eq!(a.bytes_out - before.0.bytes_out, 3 * 84 + 3 * 104, "{t:?}");
-        assert_eq!(b.bytes_in - before.1.bytes_in, 3 * 84 + 3 * 104, "{t:?}");
+        assert_eq!(a.bytes_out - before.0.bytes_out, want, "{t:?}");
+        assert_eq!(b.bytes_in - before.1.bytes_in, want, "{t:?}");
         no_errors(&a);
         no_errors(&b);
         // The previous SA goes (the next one is installed before its pings).
@@ -472,8 +491,11 @@ fn a_gso_super_packet_crosses_the_tunnel_segment_by_segment() {
     assert_eq!(lens, want);
     assert_eq!(segments.concat(), data);
 
-    let (a, b) = (p.a.counters(), p.b.counters());
     // Inner IPv4 packets: 20 + 8 bytes of headers per segment.
+    let a =
+        p.a.counters_when(|c| c.packets_out - before.0.packets_out >= 21);
+    let b =
+        p.b.counters_when(|c| c.packets_in - before.1.packets_in >= 21);
     assert_eq!(a.packets_out - before.0.packets_out, 21, "{a:#?}");
     assert_eq!(a.bytes_out - before.0.bytes_out, 20 * 1028 + 528, "{a:#?}");
     assert_eq!(b.packets_in - before.1.packets_in, 21, "{b:#?}");
