@@ -45,9 +45,11 @@ pub fn identity_with_dn(s: &str) -> Result<Identity, String> {
         IkeIdentity::Ip(ip) => Ok(Identity::ip(ip)),
         IkeIdentity::Fqdn(f) => Ok(Identity::fqdn(&f)),
         IkeIdentity::Rfc822(e) => Ok(Identity::email(&e)),
-        IkeIdentity::Dn(dn) => strait_pki::dn_identity(&dn)
+        // Encoded from the string as written (the parsed form is normalized for
+        // comparison, lowercase), so alarms show the operator's own spelling.
+        IkeIdentity::Dn(_) => strait_pki::dn_identity(s)
             .map(|id| identity_of(&id))
-            .map_err(|e| format!("the remote ID {dn:?} is not a DN strait can encode: {e}")),
+            .map_err(|e| format!("the ID {s:?} is not a DN strait can encode: {e}")),
     }
 }
 

@@ -983,6 +983,31 @@ impl StrongSwan {
         );
     }
 
+    /// Place certificates, keys and CRLs where `swanctl --load-all --file swanctl.conf`
+    /// finds them (directories next to the instance's swanctl.conf): each (file name, PEM)
+    /// goes to `x509/` (own certificates and intermediates), `private/` (keys), `x509ca/`
+    /// (trusted CAs) or `x509crl/` (CRLs). Call before [`StrongSwan::load`].
+    pub fn install_credentials(
+        &self,
+        certs: &[(&str, &str)],
+        keys: &[(&str, &str)],
+        cas: &[(&str, &str)],
+        crls: &[(&str, &str)],
+    ) {
+        for (dir, files) in [
+            ("x509", certs),
+            ("private", keys),
+            ("x509ca", cas),
+            ("x509crl", crls),
+        ] {
+            let d = self.dir_path.join(dir);
+            fs::create_dir_all(&d).expect("mkdir credentials");
+            for (name, pem) in files {
+                fs::write(d.join(name), pem).expect("write credential");
+            }
+        }
+    }
+
     /// Initiate CHILD_SA `child` (and its IKE_SA) and wait for the result (20 s at most).
     pub fn initiate(&self, child: &str) -> SwanctlResult {
         self.swanctl_result(&["--initiate", "--child", child, "--timeout", "20"])
@@ -1182,6 +1207,20 @@ pub struct PskConn {
     pub remote_ts: String,
     /// CHILD_SA anti-replay window (strongSwan's default is 32).
     pub replay_window: Option<u32>,
+    /// How both ends authenticate (default: the PSK).
+    pub auth: ConnAuth,
+}
+
+/// Authentication of a [`PskConn`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum ConnAuth {
+    /// `auth = psk` both ways, with the connection's PSK.
+    #[default]
+    Psk,
+    /// `auth = pubkey` both ways: our certificate (a file in the instance's `x509/`, see
+    /// [`StrongSwan::install_credentials`]) and the CA the peer's must chain to (in
+    /// `x509ca/`).
+    Pubkey { cert: String, cacert: String },
 }
 
 impl PskConn {
@@ -1209,6 +1248,7 @@ impl PskConn {
             local_ts: "0.0.0.0/0".to_owned(),
             remote_ts: "0.0.0.0/0".to_owned(),
             replay_window: None,
+            auth: ConnAuth::Psk,
         }
     }
 
@@ -1258,11 +1298,11 @@ impl PskConn {
              \x20       dpd_delay = {dpd}\n\
              \x20       rekey_time = {ikerk}\n\
              \x20       local {{\n\
-             \x20           auth = psk\n\
+             {local_auth}\
              \x20           id = {lid}\n\
              \x20       }}\n\
              \x20       remote {{\n\
-             \x20           auth = psk\n\
+             {remote_auth}\
              \x20           id = {rid}\n\
              \x20       }}\n\
              \x20       children {{\n\
@@ -1279,13 +1319,7 @@ impl PskConn {
              \x20       }}\n\
              \x20   }}\n\
              }}\n\
-             secrets {{\n\
-             \x20   ike-{name} {{\n\
-             \x20       id-local = {lid}\n\
-             \x20       id-remote = {rid}\n\
-             \x20       secret = {psk}\n\
-             \x20   }}\n\
-             }}\n",
+             {secrets}",
             name = self.name,
             la = self.local_addr,
             ra = self.remote_addr,
@@ -1305,7 +1339,28 @@ impl PskConn {
                 .replay_window
                 .map(|w| format!("                replay_window = {w}\n"))
                 .unwrap_or_default(),
-            psk = q(&self.psk),
+            local_auth = match &self.auth {
+                ConnAuth::Psk => "            auth = psk\n".to_owned(),
+                ConnAuth::Pubkey { cert, .. } => {
+                    format!("            auth = pubkey\n            certs = {cert}\n")
+                }
+            },
+            remote_auth = match &self.auth {
+                ConnAuth::Psk => "            auth = psk\n".to_owned(),
+                ConnAuth::Pubkey { cacert, .. } => {
+                    format!("            auth = pubkey\n            cacerts = {cacert}\n")
+                }
+            },
+            secrets = match &self.auth {
+                ConnAuth::Psk => format!(
+                    "secrets {{\n    ike-{name} {{\n        id-local = {lid}\n        id-remote = {rid}\n        secret = {psk}\n    }}\n}}\n",
+                    name = self.name,
+                    lid = q(&self.local_id),
+                    rid = q(&self.remote_id),
+                    psk = q(&self.psk),
+                ),
+                ConnAuth::Pubkey { .. } => String::new(),
+            },
         )
     }
 }
