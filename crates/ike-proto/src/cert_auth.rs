@@ -267,3 +267,30 @@ impl KeyRequirement {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use ike_wire::{Message, Payload};
+
+    /// Known answer: the CERTREQ strongSwan sent in its IKE_SA_INIT response (capture d,
+    /// frame 2) names the capture's CA exactly as our trust store hashes it (RFC 7296 §3.7:
+    /// SHA-1 of the SubjectPublicKeyInfo), so strongSwan's CERTREQ and ours match.
+    #[test]
+    fn certreq_hashes_match_strongswan() {
+        let cap = ike_testdata::load("d");
+        let raw = cap.frame(2).and_then(|d| d.ike_message()).expect("frame 2");
+        let msg = Message::parse(raw).expect("IKE_SA_INIT response");
+        let theirs = msg
+            .payloads
+            .iter()
+            .find_map(|p| match p {
+                Payload::CertReq { data, .. } => Some(data.clone()),
+                _ => None,
+            })
+            .expect("CERTREQ");
+        let ca = std::fs::read_to_string(ike_testdata::dir().join("d/config/pki/ca.crt"))
+            .expect("ca.crt");
+        let trust = strait_pki::TrustStore::new(&[("ca", &ca)], &[]).expect("trust");
+        assert_eq!(trust.ca_key_hashes().concat(), theirs);
+    }
+}

@@ -475,6 +475,58 @@ mod tests {
             });
             assert_eq!(cert, Some(if initiator { 1017 } else { 1019 }));
             assert!(payloads.iter().any(|p| matches!(p, Payload::Auth { method, data } if method.0 == 14 && data.len() == 272)));
+            // Known answer for certificate authentication: the sender's RFC 7427 AUTH
+            // signature verifies over RealMessage | Nonce | prf(SK_p, ID') (§2.15) with the
+            // key of the certificate it sent, which chains to the capture's CA.
+            let pki = ike_testdata::dir().join("d/config/pki");
+            let ca = std::fs::read_to_string(pki.join("ca.crt")).expect("ca.crt");
+            let trust = strait_pki::TrustStore::new(&[("ca", &ca)], &[]).expect("trust");
+            let cert_der = payloads
+                .iter()
+                .find_map(|p| match p {
+                    Payload::Cert { data, .. } => Some(data.clone()),
+                    _ => None,
+                })
+                .expect("CERT");
+            // 2026-11-28: inside every certificate's validity.
+            let peer = trust
+                .verify(&cert_der, &[], 1_795_900_000)
+                .expect("chain to the CA");
+            let (id_type, id_data) = payloads
+                .iter()
+                .find_map(|p| match p {
+                    Payload::IdI { id_type, data } if !initiator => Some((*id_type, data.clone())),
+                    Payload::IdR { id_type, data } if initiator => Some((*id_type, data.clone())),
+                    _ => None,
+                })
+                .expect("ID");
+            let (method, auth) = payloads
+                .iter()
+                .find_map(|p| match p {
+                    Payload::Auth { method, data } => Some((*method, data.clone())),
+                    _ => None,
+                })
+                .expect("AUTH");
+            // The sender's IKE_SA_INIT message and the other side's nonce.
+            let (init_frame, nonce, sk_p) = if initiator {
+                (2, "Ni", "SK_pr")
+            } else {
+                (1, "Nr", "SK_pi")
+            };
+            let init = cap
+                .frame(init_frame)
+                .and_then(|d| d.ike_message())
+                .expect("init");
+            let maced = Prf::HmacSha256.compute(
+                &key(sk_p),
+                &[&ike_wire::Payload::id_body(id_type, &id_data)],
+            );
+            let octets = [init, &key(nonce)[..], &maced].concat();
+            crate::cert_auth::verify_auth(&peer, method, &auth, &octets)
+                .expect("strongSwan's AUTH verifies");
+            let mut forged = octets.clone();
+            forged[40] ^= 1;
+            assert!(crate::cert_auth::verify_auth(&peer, method, &auth, &forged).is_err());
         }
     }
 }

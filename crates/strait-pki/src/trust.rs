@@ -17,7 +17,7 @@ use webpki::{
 use crate::algorithms::{analyze_spki, Curve, KeyAlgorithm, KeyInfo};
 use crate::cert::{parse_certificate_chain, parse_one, CertificateDetails};
 use crate::credential::{default_identity, presents, CertIdentity};
-use crate::crl::parse_crl;
+use crate::crl::{parse_crl, verify_crl_signature};
 use crate::error::PkiError;
 use crate::pem_input::parse_blocks;
 use crate::signature::SignatureScheme;
@@ -64,6 +64,7 @@ impl webpki::ExtendedKeyUsageValidator for AnyExtendedKeyUsage {
 struct Anchor {
     name: String,
     subject: String,
+    der: Vec<u8>,
     anchor: TrustAnchor<'static>,
     spki_sha1: [u8; 20],
 }
@@ -126,6 +127,7 @@ impl TrustStore {
                 anchors.push(Anchor {
                     name: (*name).to_owned(),
                     subject: details.subject_dn.clone(),
+                    der: der.clone(),
                     anchor,
                     spki_sha1,
                 });
@@ -134,6 +136,26 @@ impl TrustStore {
         let mut loaded = Vec::new();
         for (name, pem) in crls {
             let details = parse_crl(pem).map_err(|e| unusable(name, e.to_string()))?;
+            // A CRL naming a trusted CA must carry that CA's signature. A CRL of another
+            // issuer (an intermediate the peers send) is checked against it during path
+            // validation, where webpki refuses a CRL whose signature does not verify.
+            let named: Vec<&Anchor> = anchors
+                .iter()
+                .filter(|a| crate::dn::dn_equal(&a.subject, &details.issuer_dn))
+                .collect();
+            if !named.is_empty()
+                && !named
+                    .iter()
+                    .any(|a| verify_crl_signature(pem, &a.der).is_ok())
+            {
+                return Err(unusable(
+                    name,
+                    format!(
+                        "the CRL names {} as its issuer, but that trusted CA did not sign it: download the CRL again from the CA",
+                        details.issuer_dn
+                    ),
+                ));
+            }
             let block = parse_blocks(pem, "CRL PEM")?
                 .into_iter()
                 .find(|b| b.tag() == "X509 CRL")
