@@ -68,6 +68,7 @@ struct StraitSide<'a> {
     initiator: bool,
     peer_id: &'a str,
     suite: Option<&'a str>,
+    local_id: Option<&'a str>,
 }
 
 fn configure(h: &Http, s: &StraitSide<'_>) {
@@ -97,16 +98,16 @@ fn configure(h: &Http, s: &StraitSide<'_>) {
         .expect(200);
         crl_paths.push(format!("/infra/crls/crl-{i}"));
     }
-    h.patch(
-        &format!("/policy/api/v1{LE}"),
-        &json!({
-            "local_address": STRAIT,
-            "certificate_path": "/infra/certificates/site",
-            "trust_ca_paths": ca_paths,
-            "trust_crl_paths": crl_paths,
-        }),
-    )
-    .expect(200);
+    let mut le = json!({
+        "local_address": STRAIT,
+        "certificate_path": "/infra/certificates/site",
+        "trust_ca_paths": ca_paths,
+        "trust_crl_paths": crl_paths,
+    });
+    if let Some(id) = s.local_id {
+        le["local_id"] = json!(id);
+    }
+    h.patch(&format!("/policy/api/v1{LE}"), &le).expect(200);
     let mut body = json!({
         "resource_type": "RouteBasedIPSecVpnSession",
         "display_name": "to strongSwan (certificates)",
@@ -181,6 +182,7 @@ fn strait_side<'a>(p: &'a Pki, initiator: bool) -> StraitSide<'a> {
         initiator,
         peer_id: SWAN_DN,
         suite: None,
+        local_id: None,
     }
 }
 
@@ -409,4 +411,38 @@ fn compliance_suites_come_up_with_strongswan_configured_for_them() {
         assert_eq!(st["ike_status"]["fail_reason"], "", "{suite}: {st:#}");
         assert!(!sa.installed_children().is_empty(), "{suite}");
     }
+}
+
+#[test]
+fn a_local_id_must_be_one_of_the_certificates_identities() {
+    let t = topology();
+    let p = pki(KeyKind::EcdsaP256, KeyKind::EcdsaP256);
+    // strait identifies itself by its certificate's subject DN instead of the derived
+    // subjectAltName IP; strongSwan expects exactly that DN.
+    let our_dn = "C=US, O=strait, CN=strait-gw";
+    let ss = swan(&t, &p, &[], |c| c.remote_id = our_dn.to_owned());
+    let strait = StraitInNs::start(&t.a);
+    let mut side = strait_side(&p, true);
+    side.local_id = Some(our_dn);
+    strait.api(|h| configure(h, &side));
+    swan_up(&ss);
+    strait.wait_status(SESSION, "UP", |s| s["runtime_status"] == "UP");
+    // An ID the certificate does not hold is refused before anything is sent.
+    strait.api(|h| {
+        h.patch(
+            &format!("/policy/api/v1{LE}"),
+            &json!({"local_address": STRAIT, "local_id": "gw.example.com",
+                    "certificate_path": "/infra/certificates/site",
+                    "trust_ca_paths": ["/infra/certificates/ca-0"]}),
+        )
+        .expect(200)
+    });
+    let st = strait.wait_status(SESSION, "Configuration failed", |s| {
+        s["ike_status"]["fail_reason"] == "Configuration failed"
+    });
+    let alarm = st["alarm"]["message"].as_str().unwrap_or_default();
+    assert!(
+        alarm.contains("gw.example.com") && alarm.contains("not in its site certificate"),
+        "{alarm}"
+    );
 }

@@ -74,8 +74,10 @@ pub struct LocalEndpoint {
     /// IPv4 or IPv6 address IKE and ESP use on this gateway.
     #[schema(value_type = String)]
     pub local_address: IpAddr,
-    /// Local IKE identity (IP, FQDN or email); defaults to `local_address`. Ignored with
-    /// certificate authentication, where the certificate's identity is used.
+    /// Local IKE identity (IP, FQDN, email or DN); defaults to `local_address`. With
+    /// certificate authentication the default is the site certificate's identity (its
+    /// subjectAltName IP, DNS name or email, else its subject DN), and an explicit value must
+    /// be one of those.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub local_id: Option<String>,
     /// Site certificate (with private key) for certificate authentication.
