@@ -15,7 +15,7 @@ use common::netns::{topology, ConnAuth, IkeSaInfo, PskConn, StrongSwan, Topology
 use common::straitd::StraitInNs;
 use common::Http;
 use ike_testdata::pki::{Issued, KeyKind, Leaf, TestCa};
-use serde_json::{json, Value};
+use serde_json::json;
 
 const STRAIT: &str = "198.51.100.1";
 const SWAN: &str = "198.51.100.2";
