@@ -63,6 +63,8 @@ pub const ASSETS: &[Asset] = &[
     asset!("session-form.js", JS),
     asset!("endpoints.js", JS),
     asset!("profiles.js", JS),
+    asset!("certificates.js", JS),
+    asset!("cert-info.js", JS),
     asset!("favicon.svg", SVG),
 ];
 
@@ -139,5 +141,18 @@ mod tests {
         assert!(asset("app.js").is_some());
         assert!(asset("nope.js").is_none());
         assert!(asset("../index.html").is_none());
+    }
+
+    #[test]
+    fn every_file_of_the_assets_directory_is_served() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/console/assets");
+        for entry in std::fs::read_dir(dir).expect("console/assets") {
+            let name = entry.expect("entry").file_name();
+            let name = name.to_string_lossy();
+            assert!(
+                asset(&name).is_some(),
+                "console/assets/{name} is not listed in ASSETS (a module the console imports would 404)"
+            );
+        }
     }
 }

@@ -1,5 +1,6 @@
 // The console's entry point: login and logout, the NSX-like shell (header, left
-// navigation Networking > VPN, the VPN tabs) and hash routing (#/vpn/services, ...).
+// navigation Networking > VPN and System > Certificates, each page's tabs) and hash routing
+// (#/vpn/services, #/certificates/crls, ...).
 
 import * as api from './api.js';
 import { h, clear, srOnly } from './dom.js';
@@ -8,19 +9,34 @@ import * as services from './services.js';
 import * as sessions from './sessions.js';
 import * as endpoints from './endpoints.js';
 import * as profiles from './profiles.js';
+import * as certificates from './certificates.js';
 
-const TABS = [
-  { id: 'services', label: 'VPN Services', href: '#/vpn/services', module: services },
-  { id: 'sessions', label: 'IPSec Sessions', href: '#/vpn/sessions', module: sessions },
-  { id: 'endpoints', label: 'Local Endpoints', href: '#/vpn/endpoints', module: endpoints },
-  { id: 'profiles', label: 'Profiles', href: '#/vpn/profiles', module: profiles },
+// Pages of the left navigation, each with its tabs. Tab ids are unique across pages (they
+// name the tab and panel elements).
+const PAGES = [
+  {
+    id: 'vpn', title: 'VPN', section: 'Networking', icon: 'nav-icon-vpn',
+    tabs: [
+      { id: 'services', label: 'VPN Services', href: '#/vpn/services', module: services },
+      { id: 'sessions', label: 'IPSec Sessions', href: '#/vpn/sessions', module: sessions },
+      { id: 'endpoints', label: 'Local Endpoints', href: '#/vpn/endpoints', module: endpoints },
+      { id: 'profiles', label: 'Profiles', href: '#/vpn/profiles', module: profiles },
+    ],
+  },
+  {
+    id: 'certificates', title: 'Certificates', section: 'System', icon: 'nav-icon-cert',
+    tabs: [
+      { id: 'certificates', label: 'Certificates', href: '#/certificates/certificates', module: certificates, view: 'certificates' },
+      { id: 'crls', label: 'CRLs', href: '#/certificates/crls', module: certificates, view: 'crls' },
+    ],
+  },
 ];
 
 const loginView = document.getElementById('login-view');
 const appEl = document.getElementById('app');
 
 let user = null; // {username, role}
-let shell = null; // {main, panelHost, tabsHost}
+let shell = null; // {main, panelHost, tabsHost, title, crumbs, navLinks}
 let leaveFns = [];
 let renderSeq = 0;
 let expired = false;
@@ -32,13 +48,14 @@ function parseHash() {
   const raw = (location.hash || '').replace(/^#/, '');
   const [pathPart, queryPart = ''] = raw.split('?');
   const parts = pathPart.split('/').filter(Boolean);
-  let tab = 'services';
+  const page = PAGES.find((p) => p.id === parts[0]) || PAGES[0];
+  let tab = page.tabs[0].id;
   let sub = null;
-  if (parts[0] === 'vpn' && parts[1]) {
-    if (TABS.some((t) => t.id === parts[1])) tab = parts[1];
+  if (page.id === parts[0] && parts[1]) {
+    if (page.tabs.some((t) => t.id === parts[1])) tab = parts[1];
     sub = parts[2] || null;
   }
-  return { tab, sub, query: new URLSearchParams(queryPart) };
+  return { page, tab, sub, query: new URLSearchParams(queryPart) };
 }
 
 function navigate(hash) {
@@ -61,15 +78,24 @@ function route() {
   const focusedTab = active && active.getAttribute('role') === 'tab' ? active.id : null;
   leave();
   const seq = ++renderSeq;
-  const tab = TABS.find((t) => t.id === r.tab);
+  const page = r.page;
+  const tab = page.tabs.find((t) => t.id === r.tab);
+  shell.title.textContent = page.title;
+  shell.crumbs.textContent = page.section;
+  for (const [id, link] of shell.navLinks) {
+    const on = id === page.id;
+    link.classList.toggle('is-current', on);
+    if (on) link.setAttribute('aria-current', 'page'); else link.removeAttribute('aria-current');
+  }
   clear(shell.tabsHost).append(tabList({
-    label: 'VPN', current: tab.id, tabs: TABS.map(({ id, label, href }) => ({ id, label, href })),
+    label: page.title, current: tab.id, tabs: page.tabs.map(({ id, label, href }) => ({ id, label, href })),
   }));
   const panel = h('div', { role: 'tabpanel', id: `panel-${tab.id}`, 'aria-labelledby': `tab-${tab.id}`, class: 'tabpanel' });
   clear(shell.panelHost).append(panel);
   const ctx = {
     user,
     isAdmin: user.role === 'admin',
+    view: tab.view || null,
     sub: r.sub,
     query: r.query,
     navigate,
@@ -104,25 +130,30 @@ function buildShell() {
         h('span', { class: 'user-name' }, user.username),
         h('span', { class: `role-chip role-${roleLabel}` }, srOnly('role: '), roleLabel)),
       h('button', { type: 'button', class: 'btn btn-topbar', onclick: doLogout }, 'Log Out')));
+  const navLinks = new Map();
   const nav = h('nav', { class: 'sidenav', 'aria-label': 'Main navigation' },
-    h('div', { class: 'nav-section' },
-      h('h2', { class: 'nav-heading', id: 'nav-networking' }, 'Networking'),
-      h('ul', { class: 'nav-list', 'aria-labelledby': 'nav-networking' },
-        h('li', null, h('a', { href: '#/vpn/services', class: 'nav-link is-current', 'aria-current': 'page' },
-          h('span', { class: 'nav-icon nav-icon-vpn', 'aria-hidden': 'true' }), 'VPN')))));
+    PAGES.map((p) => {
+      const headingId = `nav-${p.section.toLowerCase()}`;
+      const link = h('a', { href: p.tabs[0].href, class: 'nav-link' },
+        h('span', { class: `nav-icon ${p.icon}`, 'aria-hidden': 'true' }), p.title);
+      navLinks.set(p.id, link);
+      return h('div', { class: 'nav-section' },
+        h('h2', { class: 'nav-heading', id: headingId }, p.section),
+        h('ul', { class: 'nav-list', 'aria-labelledby': headingId }, h('li', null, link)));
+    }));
   const tabsHost = h('div', { class: 'tabs-host' });
   const panelHost = h('div', { class: 'panel-host' });
+  const crumbs = h('div', { class: 'crumbs', 'aria-hidden': 'true' }, 'Networking');
+  const title = h('h1', { class: 'page-title', id: 'main-heading', tabindex: '-1' }, 'VPN');
   const main = h('main', { class: 'main', id: 'main' },
-    h('div', { class: 'page-head' },
-      h('div', { class: 'crumbs', 'aria-hidden': 'true' }, 'Networking'),
-      h('h1', { class: 'page-title', id: 'main-heading', tabindex: '-1' }, 'VPN')),
+    h('div', { class: 'page-head' }, crumbs, title),
     tabsHost, panelHost);
   appEl.append(header, h('div', { class: 'layout' }, nav, main));
   if (user.role !== 'admin') {
     main.querySelector('.page-head').append(h('p', { class: 'readonly-note' },
       h('span', { class: 'lock', 'aria-hidden': 'true' }), 'Read-only access: auditors can view the configuration and download peer configurations.'));
   }
-  shell = { main, panelHost, tabsHost };
+  shell = { main, panelHost, tabsHost, title, crumbs, navLinks };
 }
 
 function showApp() {

@@ -1,5 +1,6 @@
-// Local Endpoints tab: the address (and IKE identity) each VPN service runs IKE on; and
-// the Add/Edit Local Endpoint form, also opened inline from the session form.
+// Local Endpoints tab: the address (and IKE identity) each VPN service runs IKE on, with
+// the site certificate, trusted CAs and CRLs of certificate authentication; and the
+// Add/Edit Local Endpoint form, also opened inline from the session form.
 
 import * as api from './api.js';
 import { h, clear } from './dom.js';
@@ -9,10 +10,34 @@ import {
 } from './ui.js';
 import {
   field, textInput, select, setOptions, descriptionField, tagsField, parseTags, checkTags, idFromName,
-  FormErrors, formBanner, focusField, createProblems,
+  FormErrors, formBanner, focusField, createProblems, checkboxGroup,
 } from './forms.js';
 import { loadInventory, loadServices, byName, childPath, lastSegment } from './data.js';
 import { stripMeta } from './services.js';
+import {
+  loadCertificates, loadCrls, leafOf, subjectName, fmtDate, validity, isCa,
+} from './certificates.js';
+
+/** A certificate's or CRL's name from its path (falls back to the id). */
+function nameIn(path, objects) {
+  const o = (objects || []).find((x) => x.path === path);
+  return o ? (o.display_name || o.id) : lastSegment(path);
+}
+
+/** The site-certificate cell: name, and a flag when it expired or is missing. */
+function siteCertNode(e, certs) {
+  if (!e.certificate_path) return h('span', { class: 'muted' }, 'None (PSK only)');
+  const c = certs.find((x) => x.path === e.certificate_path);
+  if (!c) return h('span', { title: e.certificate_path }, lastSegment(e.certificate_path));
+  const expired = validity(c) === 'expired';
+  return h('span', { class: 'name-cell', title: `${leafOf(c).subject || ''}, expires ${fmtDate(leafOf(c).not_after)}` },
+    c.display_name || c.id, expired ? h('span', { class: 'badge badge-expired' }, 'Expired') : null);
+}
+
+function trustNode(paths, objects) {
+  if (!paths || !paths.length) return h('span', { class: 'muted' }, 'None');
+  return h('span', { class: 'trust-list' }, paths.map((p) => h('span', null, nameIn(p, objects))));
+}
 
 export function render(panel, ctx) {
   const notice = noticeArea();
@@ -22,7 +47,12 @@ export function render(panel, ctx) {
   const addBtn = ctx.isAdmin ? h('button', { type: 'button', class: 'btn btn-primary', onclick: add }, 'Add Local Endpoint') : null;
   panel.append(toolbar(addBtn, [count, refreshButton(() => ctx.refresh())]), notice.el, body);
 
-  loadInventory({ endpoints: true }).then((inv) => {
+  Promise.all([
+    loadInventory({ endpoints: true }),
+    // names for the certificate columns; without them the ids are shown
+    loadCertificates().catch(() => []),
+    loadCrls().catch(() => []),
+  ]).then(([inv, certs, crls]) => {
     if (!ctx.current()) return;
     const rows = inv.endpoints.slice().sort(byName);
     count.textContent = `${rows.length} ${rows.length === 1 ? 'local endpoint' : 'local endpoints'}`;
@@ -42,7 +72,9 @@ export function render(panel, ctx) {
         { label: 'VPN Service', render: (e) => e.service.display_name },
         { label: 'IP Address', className: 'mono', render: (e) => e.local_address },
         { label: 'Local ID', className: 'mono', render: (e) => e.local_id || '\u2014' },
-        { label: 'Certificate', render: (e) => (e.certificate_path ? lastSegment(e.certificate_path) : h('span', { class: 'muted' }, 'None (PSK only)')) },
+        { label: 'Certificate', render: (e) => siteCertNode(e, certs) },
+        { label: 'Trusted CAs', render: (e) => trustNode(e.trust_ca_paths, certs) },
+        { label: 'CRLs', render: (e) => trustNode(e.trust_crl_paths, crls) },
       ],
       empty: emptyState('No local endpoints yet',
         inv.services.length
@@ -79,8 +111,13 @@ async function deleteEndpoint(e, ctx, notice) {
  */
 export async function openEndpointForm({ endpoint, servicePath, lockService = false, onSaved }) {
   let services = [];
+  let certs = [];
+  let crls = [];
   try {
-    services = (await loadServices()).sort(byName);
+    [services, certs, crls] = await Promise.all([loadServices(), loadCertificates(), loadCrls()]);
+    services.sort(byName);
+    certs.sort(byName);
+    crls.sort(byName);
   } catch (err) {
     if (err.status !== 401) toast(`Could not open the form: ${err.message}`, 'error');
     return null;
@@ -98,6 +135,53 @@ export async function openEndpointForm({ endpoint, servicePath, lockService = fa
     label: 'Local ID', control: textInput({ maxlength: 1024, value: endpoint ? endpoint.local_id || '' : '' }),
     hint: 'The IKE ID this gateway sends (IP, FQDN or email); blank = the IP address.',
   });
+  // Certificate authentication: the site certificate (one with its private key) and the
+  // CAs and CRLs peers' certificates are checked against.
+  const curCert = endpoint ? endpoint.certificate_path || '' : '';
+  const curCas = endpoint ? endpoint.trust_ca_paths || [] : [];
+  const curCrls = endpoint ? endpoint.trust_crl_paths || [] : [];
+  const certLabel = (c) => {
+    const l = leafOf(c);
+    const exp = validity(c) === 'expired' ? 'EXPIRED' : `expires ${fmtDate(l.not_after)}`;
+    return `${c.display_name || c.id} (${subjectName(c)}, ${exp})`;
+  };
+  const siteCerts = certs.filter((c) => c.has_private_key || c.path === curCert);
+  const certSel = select([
+    { value: '', label: 'None (PSK sessions only)' },
+    ...siteCerts.map((c) => ({ value: c.path, label: certLabel(c), title: leafOf(c).subject || '' })),
+  ], '');
+  if (curCert && !siteCerts.some((c) => c.path === curCert)) certSel.append(h('option', { value: curCert }, lastSegment(curCert)));
+  certSel.value = curCert;
+  const siteCert = field({
+    label: 'Site Certificate', control: certSel, wide: true,
+    hint: siteCerts.length
+      ? 'Sessions with Certificate authentication authenticate with this certificate (only certificates imported with their private key are listed).'
+      : 'No certificate with a private key yet: import one on System > Certificates. PSK sessions need none.',
+  });
+  const caPaths = certs.filter((c) => isCa(c) || !c.has_private_key || curCas.includes(c.path)).map((c) => c.path);
+  for (const p of curCas) if (!caPaths.includes(p)) caPaths.push(p);
+  const trustCas = checkboxGroup({
+    legend: 'Trusted CA Certificates', values: caPaths, checked: curCas,
+    labelOf: (p) => {
+      const c = certs.find((x) => x.path === p);
+      return c ? `${c.display_name || c.id} (${subjectName(c)})` : lastSegment(p);
+    },
+    hint: caPaths.length
+      ? 'Peers’ certificates must chain to one of these CAs.'
+      : 'No CA certificate yet: import one on System > Certificates (Import > CA Certificate).',
+  });
+  const crlPaths = crls.map((c) => c.path);
+  for (const p of curCrls) if (!crlPaths.includes(p)) crlPaths.push(p);
+  const trustCrls = checkboxGroup({
+    legend: 'Trusted CRLs', values: crlPaths, checked: curCrls,
+    labelOf: (p) => {
+      const c = crls.find((x) => x.path === p);
+      return c ? `${c.display_name || c.id} (${(c.details && c.details.issuer) || ''})` : lastSegment(p);
+    },
+    hint: crlPaths.length
+      ? 'Peers’ certificates are checked against these revocation lists.'
+      : 'No CRL yet: import one on System > Certificates (CRLs tab).',
+  });
   const desc = descriptionField(endpoint ? endpoint.description || '' : '');
   const tags = tagsField(endpoint ? endpoint.tags : []);
   const errors = new FormErrors(banner, [
@@ -105,6 +189,9 @@ export async function openEndpointForm({ endpoint, servicePath, lockService = fa
     [['parent_path', 'service'], service],
     ['local_address', ip],
     ['local_id', localId],
+    ['certificate_path', siteCert],
+    ['trust_ca_paths', trustCas],
+    ['trust_crl_paths', trustCrls],
     ['description', desc],
     ['tags', tags],
   ]);
@@ -133,7 +220,8 @@ export async function openEndpointForm({ endpoint, servicePath, lockService = fa
     className: 'dialog-md',
     build(body, d) {
       const form = h('form', { class: 'form', id: formId, novalidate: true }, banner,
-        h('div', { class: 'form-grid' }, name.wrap, service.wrap, ip.wrap, localId.wrap, desc.wrap, tags.wrap));
+        h('div', { class: 'form-grid' }, name.wrap, service.wrap, ip.wrap, localId.wrap,
+          siteCert.wrap, trustCas.wrap, trustCrls.wrap, desc.wrap, tags.wrap));
       form.addEventListener('submit', (e) => { e.preventDefault(); save(); });
       body.append(form);
       d.footer.append(d.cancelButton(), h('button', { type: 'submit', class: 'btn btn-primary', form: formId }, 'Save'));
@@ -158,6 +246,11 @@ export async function openEndpointForm({ endpoint, servicePath, lockService = fa
     body.display_name = display;
     body.local_address = ip.input.value.trim();
     if (localId.input.value.trim()) body.local_id = localId.input.value.trim(); else delete body.local_id;
+    if (certSel.value) body.certificate_path = certSel.value; else delete body.certificate_path;
+    const cas = trustCas.get();
+    if (cas.length) body.trust_ca_paths = cas; else delete body.trust_ca_paths;
+    const crlList = trustCrls.get();
+    if (crlList.length) body.trust_crl_paths = crlList; else delete body.trust_crl_paths;
     if (desc.input.value) body.description = desc.input.value; else delete body.description;
     const t = parseTags(tags.input.value);
     if (t.length) body.tags = t; else delete body.tags;

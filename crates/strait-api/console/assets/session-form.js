@@ -13,6 +13,8 @@ import { loadServices, loadEndpoints, loadProfiles, defaultProfilePath, PROFILE_
 import { openEndpointForm } from './endpoints.js';
 import { openProfileForm } from './profiles.js';
 import { stripMeta } from './services.js';
+import { loadCertificates } from './certificates.js';
+import { siteCertInfo } from './cert-info.js';
 
 export const SUITES = [
   ['NONE', 'None', null],
@@ -135,6 +137,10 @@ async function buildSessionForm({ ctx, servicePath, session }) {
     hint: editing ? 'Leave empty to keep the stored key (it is never shown). Up to 128 characters.' : 'The secret agreed with the remote site, up to 128 characters.',
   });
   const remoteId = field({ label: 'Remote ID', control: textInput({ maxlength: 1024 }), required: true });
+  // Certificate mode: the local endpoint's site certificate (NSX: "the site certificate that
+  // was used to configure the local endpoint is used for authentication").
+  let certs = [];
+  const certInfo = siteCertInfo({ onEditEndpoint: editEndpoint });
   const tags = tagsField([]);
 
   // --- Advanced Properties ------------------------------------------------------------
@@ -203,9 +209,18 @@ async function buildSessionForm({ ctx, servicePath, session }) {
   function syncAuth() {
     const cert = authMode.input.value === 'CERTIFICATE';
     psk.wrap.hidden = cert;
+    pskInput.disabled = cert;
     remoteId.setHint(cert
-      ? 'The CN or DN of the peer site\u2019s certificate, e.g. C=US, O=MyCompany, CN=Site123.'
+      ? 'The common name (CN) or distinguished name (DN) in the peer site\u2019s certificate, e.g. Site123 or C=US, O=MyCompany, CN=Site123 (an email attribute goes last: ..., CN=Site123, emailAddress=admin@example.com).'
       : 'The IP address or FQDN of the peer site, e.g. 203.0.113.2 or vpn.example.com.');
+    syncCertInfo();
+  }
+  function syncCertInfo() {
+    certInfo.update({
+      mode: authMode.input.value,
+      endpoint: endpoints.find((x) => x.path === le.sel.value) || null,
+      certs,
+    });
   }
   authMode.input.addEventListener('change', syncAuth);
 
@@ -309,6 +324,7 @@ async function buildSessionForm({ ctx, servicePath, session }) {
     if (e) localEndpoint.setHint(`IKE runs on ${e.local_address}${e.local_id && e.local_id !== e.local_address ? ` (local ID ${e.local_id})` : ''}.`);
     else if (serviceSel.value && !endpoints.length) localEndpoint.setHint('This VPN service has no local endpoint yet: add one with More actions.');
     else localEndpoint.setHint('');
+    syncCertInfo();
   }
   le.sel.addEventListener('change', syncEndpointHint);
   serviceSel.addEventListener('change', () => fillEndpoints());
@@ -318,6 +334,17 @@ async function buildSessionForm({ ctx, servicePath, session }) {
       servicePath: serviceSel.value,
       lockService: true,
       onSaved: async (ep) => { await fillEndpoints(ep.path); le.sel.focus(); },
+    });
+  }
+
+  function editEndpoint(ep) {
+    openEndpointForm({
+      endpoint: ep,
+      onSaved: async () => {
+        try { certs = await loadCertificates(); } catch { /* keep the list */ }
+        await fillEndpoints(ep.path);
+        le.sel.focus();
+      },
     });
   }
 
@@ -336,11 +363,14 @@ async function buildSessionForm({ ctx, servicePath, session }) {
   syncMss();
   syncAuth();
   try {
-    const [svcs, ike, ipsec, dpd, fresh] = await Promise.all([
+    const [svcs, ike, ipsec, dpd, fresh, cs] = await Promise.all([
       loadServices(), loadProfiles('ike'), loadProfiles('ipsec'), loadProfiles('dpd'),
       editing ? api.get(session.path) : Promise.resolve(null),
+      // only for the Site Certificate line: without it the form still works
+      loadCertificates().catch(() => []),
     ]);
     services = svcs;
+    certs = cs;
     profileLists.ike = ike;
     profileLists.ipsec = ipsec;
     profileLists.dpd = dpd;
@@ -393,7 +423,7 @@ async function buildSessionForm({ ctx, servicePath, session }) {
         h('div', { class: 'form-note' }, h('span', { class: 'req', 'aria-hidden': 'true' }, '*'), ' Required'),
         h('div', { class: 'form-grid' },
           name.wrap, service.wrap, localEndpoint.wrap, remoteIp.wrap, desc.wrap, adminStatus.wrap, suite.wrap,
-          tunnel.wrap, authMode.wrap, psk.wrap, remoteId.wrap, tags.wrap),
+          tunnel.wrap, authMode.wrap, certInfo.wrap, psk.wrap, remoteId.wrap, tags.wrap),
         h('div', { class: 'advanced-head' }, advToggle),
         advanced);
       form.addEventListener('submit', (e) => { e.preventDefault(); save(); });
