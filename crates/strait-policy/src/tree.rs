@@ -120,6 +120,42 @@ pub(crate) fn render(o: &StoredObject, kind: Kind) -> Value {
     Value::Object(m)
 }
 
+/// `used_by` of a certificate or CRL: what refers to it (local endpoints), as NSX
+/// `ResourceReference`s (`target_id` = the referrer's path, `target_type` its resource type,
+/// `target_display_name`). Read-only; a delete is refused while it is non-empty.
+fn add_used_by(tx: &Tx<'_>, v: &mut Value, path: &str, kind: Kind) -> Result<(), PolicyError> {
+    if !matches!(kind, Kind::Certificate | Kind::Crl) {
+        return Ok(());
+    }
+    let mut refs = Vec::new();
+    for from in tx.referrers(path)? {
+        let Ok(from_path) = ObjectPath::parse(&from) else {
+            continue;
+        };
+        let name = tx
+            .object(&from)?
+            .and_then(|o| {
+                o.body
+                    .get("display_name")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+            })
+            .unwrap_or_else(|| from_path.id().to_owned());
+        let mut r = Map::new();
+        r.insert("target_id".into(), Value::from(from.clone()));
+        r.insert(
+            "target_type".into(),
+            Value::from(from_path.kind().resource_type()),
+        );
+        r.insert("target_display_name".into(), Value::from(name));
+        refs.push(Value::Object(r));
+    }
+    if let Value::Object(m) = v {
+        m.insert("used_by".into(), Value::Array(refs));
+    }
+    Ok(())
+}
+
 fn not_found(path: &ObjectPath) -> PolicyError {
     PolicyError::NotFound {
         noun: path.kind().noun(),
@@ -182,6 +218,7 @@ impl Policy {
         self.store.read(|tx| {
             let o = tx.object(path.as_str())?.ok_or_else(|| not_found(&path))?;
             let mut v = render(&o, path.kind());
+            add_used_by(tx, &mut v, path.as_str(), path.kind())?;
             if opts.sensitive {
                 if let (Some(psk), Value::Object(m)) = (tx.secret(path.as_str(), "psk")?, &mut v) {
                     m.insert("psk".into(), Value::from(psk.as_str()));
@@ -209,11 +246,13 @@ impl Policy {
                     return Err(not_found(parent));
                 }
             }
-            Ok(tx
-                .objects(coll.kind.as_str(), Some(coll.parent_path()))?
-                .iter()
-                .map(|o| render(o, coll.kind))
-                .collect())
+            let mut items = Vec::new();
+            for o in tx.objects(coll.kind.as_str(), Some(coll.parent_path()))? {
+                let mut v = render(&o, coll.kind);
+                add_used_by(tx, &mut v, &o.path, coll.kind)?;
+                items.push(v);
+            }
+            Ok(items)
         })?;
         page(items, q)
     }

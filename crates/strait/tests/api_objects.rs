@@ -717,6 +717,16 @@ fn delete_of_referenced_objects_names_the_referrers() {
     );
     delete_blocked(&h, "/infra/certificates/site", &[seed::LE_PATH]);
     delete_blocked(&h, "/infra/certificates/ca", &[seed::LE_PATH]);
+    // used_by names the referrer (NSX ResourceReference), in GET and in the list.
+    let cert = h.get(&url("/infra/certificates/site")).expect(200).body;
+    assert_eq!(cert["used_by"][0]["target_id"], seed::LE_PATH, "{cert:#}");
+    assert_eq!(cert["used_by"][0]["target_type"], "IPSecVpnLocalEndpoint");
+    let list = h.get(&url("/infra/certificates")).expect(200).body;
+    assert!(list["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c["id"] == "ca" && c["used_by"][0]["target_id"] == seed::LE_PATH));
 
     // Bottom-up deletion works.
     h.delete(&seed::session_url("s1")).expect(200);
@@ -724,6 +734,8 @@ fn delete_of_referenced_objects_names_the_referrers() {
     h.delete(&url(&format!("{TUN}/tun-1"))).expect(200);
     h.delete(&url(&format!("{DPD}/dpd-1"))).expect(200);
     h.delete(seed::LE).expect(200);
+    let cert = h.get(&url("/infra/certificates/site")).expect(200).body;
+    assert_eq!(cert["used_by"], json!([]), "nothing refers to it any more");
     h.delete(&url("/infra/certificates/site")).expect(200);
     h.delete(&url("/infra/certificates/ca")).expect(200);
     h.delete(seed::SVC).expect(200);
