@@ -219,12 +219,13 @@ fn assert_up(t: &Topology, strait: &StraitInNs<'_>, ss: &StrongSwan, expect_frag
 
 #[test]
 fn rsa_and_ecdsa_certificates_come_up_in_both_roles() {
-    for (key, strait_initiates) in [
-        (KeyKind::Rsa2048, true),
-        (KeyKind::Rsa3072, false),
-        (KeyKind::EcdsaP256, true),
-        (KeyKind::EcdsaP384, false),
-    ] {
+    let keys = [
+        KeyKind::Rsa2048,
+        KeyKind::Rsa3072,
+        KeyKind::EcdsaP256,
+        KeyKind::EcdsaP384,
+    ];
+    for (key, strait_initiates) in keys.iter().flat_map(|k| [(*k, true), (*k, false)]) {
         let t = topology();
         let p = pki(key, key);
         let ss = swan(&t, &p, &[], |_| {});
@@ -416,10 +417,22 @@ fn compliance_suites_come_up_with_strongswan_configured_for_them() {
 #[test]
 fn a_local_id_must_be_one_of_the_certificates_identities() {
     let t = topology();
-    let p = pki(KeyKind::EcdsaP256, KeyKind::EcdsaP256);
-    // strait identifies itself by its certificate's subject DN instead of the derived
-    // subjectAltName IP; strongSwan expects exactly that DN.
-    let our_dn = "C=US, O=strait, CN=strait-gw";
+    let mut p = pki(KeyKind::EcdsaP256, KeyKind::EcdsaP256);
+    // strait identifies itself by its certificate's subject DN (with an e-mail address, as
+    // on the seed page) instead of the derived subjectAltName IP; strongSwan expects exactly
+    // that DN, and strait expects strongSwan's seed-page DN.
+    p.strait = p.ca.issue(&Leaf {
+        subject: &[
+            ("C", "US"),
+            ("O", "strait"),
+            ("CN", "strait-gw"),
+            ("emailAddress", "gw@strait.example"),
+        ],
+        sans: &[STRAIT],
+        key: KeyKind::EcdsaP256,
+        ..Leaf::default()
+    });
+    let our_dn = "C=US, O=strait, CN=strait-gw, emailAddress=gw@strait.example";
     let ss = swan(&t, &p, &[], |c| c.remote_id = our_dn.to_owned());
     let strait = StraitInNs::start(&t.a);
     let mut side = strait_side(&p, true);
@@ -443,6 +456,39 @@ fn a_local_id_must_be_one_of_the_certificates_identities() {
     let alarm = st["alarm"]["message"].as_str().unwrap_or_default();
     assert!(
         alarm.contains("gw.example.com") && alarm.contains("not in its site certificate"),
+        "{alarm}"
+    );
+}
+
+#[test]
+fn a_peer_that_refuses_our_certificate_is_named_in_the_alarm() {
+    let t = topology();
+    let p = pki(KeyKind::EcdsaP256, KeyKind::EcdsaP256);
+    // strongSwan trusts another CA than the one that issued strait's certificate.
+    let other = TestCa::root("a CA strongSwan trusts", KeyKind::EcdsaP256);
+    let ss = StrongSwan::start(&t.b);
+    ss.install_credentials(
+        &[("swan.pem", p.swan.cert_pem.as_str())],
+        &[("swan.key", p.swan.key_pem.as_str())],
+        &[("ca.pem", other.cert.cert_pem.as_str())],
+        &[],
+    );
+    let mut c = PskConn::new("rb", SWAN, STRAIT, "unused-psk-unused-psk");
+    c.local_id = SWAN_DN.to_owned();
+    c.remote_id = STRAIT.to_owned();
+    c.auth = ConnAuth::Pubkey {
+        cert: "swan.pem".into(),
+        cacert: "ca.pem".into(),
+    };
+    ss.load(&c.render());
+    let strait = StraitInNs::start(&t.a);
+    strait.api(|h| configure(h, &strait_side(&p, true)));
+    let st = strait.wait_status(SESSION, "Authentication failed", |s| {
+        s["ike_status"]["fail_reason"] == "Authentication failed"
+    });
+    let alarm = st["alarm"]["message"].as_str().unwrap_or_default();
+    assert!(
+        alarm.contains("rejected our authentication") && alarm.contains("strait-gw"),
         "{alarm}"
     );
 }
