@@ -37,7 +37,8 @@ fn fixture(key: &str) -> Fixture {
         key: kind,
         ..Leaf::default()
     });
-    let cred = SigningCredential::from_pem(&leaf.cert_pem, &leaf.key_pem, None).expect("credential");
+    let cred =
+        SigningCredential::from_pem(&leaf.cert_pem, &leaf.key_pem, None).expect("credential");
     let scheme = cred.schemes(&[2, 3, 4])[0];
     Fixture {
         cred,
@@ -48,7 +49,9 @@ fn fixture(key: &str) -> Fixture {
 }
 
 fn now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 /// Our AUTH signature (RFC 7427) over ~600 octets (an IKE_SA_INIT message, a nonce, a MAC).
@@ -64,7 +67,11 @@ fn sign_auth(bencher: Bencher, key: &str) {
 fn verify_chain(bencher: Bencher, key: &str) {
     let f = fixture(key);
     let t = now();
-    bencher.bench_local(|| f.trust.verify(black_box(&f.leaf_der), &[], t).expect("verify"));
+    bencher.bench_local(|| {
+        f.trust
+            .verify(black_box(&f.leaf_der), &[], t)
+            .expect("verify")
+    });
 }
 
 /// Verification of the peer's AUTH signature.
@@ -74,5 +81,8 @@ fn verify_auth(bencher: Bencher, key: &str) {
     let octets = vec![7u8; 600];
     let sig = f.cred.sign(f.scheme, &octets).expect("sign");
     let peer = f.trust.verify(&f.leaf_der, &[], now()).expect("verify");
-    bencher.bench_local(|| peer.verify(f.scheme, black_box(&octets), &sig).expect("auth"));
+    bencher.bench_local(|| {
+        peer.verify(f.scheme, black_box(&octets), &sig)
+            .expect("auth")
+    });
 }

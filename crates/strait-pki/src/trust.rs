@@ -219,6 +219,14 @@ impl TrustStore {
                 not_after: utc(details.not_after),
             });
         }
+        // RFC 4945 §5.1.3.2: a keyUsage, if present, must allow signatures.
+        if let Ok(Some(ku)) = cert.key_usage() {
+            if !(ku.value.digital_signature() || ku.value.non_repudiation()) {
+                return Err(TrustError::KeyUsage {
+                    subject: details.subject_dn,
+                });
+            }
+        }
         let key = analyze_spki(cert.public_key()).map_err(|reason| TrustError::WeakAlgorithm {
             subject: details.subject_dn.clone(),
             what: reason,
@@ -376,6 +384,12 @@ pub enum TrustError {
         subject: String,
         /// What was refused.
         what: String,
+    },
+    /// Its keyUsage does not allow signing (RFC 4945 §5.1.3.2).
+    #[error("the peer's certificate {subject} has a keyUsage without digitalSignature, so it may not sign IKE AUTH payloads (it may be a CA certificate): the peer needs a certificate issued for signing")]
+    KeyUsage {
+        /// Subject.
+        subject: String,
     },
     /// Not a certificate.
     #[error("the peer's certificate cannot be read: {0}")]

@@ -141,6 +141,18 @@ fn refusals_say_what_and_what_to_change() {
         plain.verify(&[0x30, 0x03, 1, 2, 3], &[], now()),
         Err(TrustError::Malformed(_))
     ));
+    // A certificate whose keyUsage lacks digitalSignature may not sign AUTH payloads:
+    // strongSwan's capture CA (keyCertSign + cRLSign only) sent as a peer certificate.
+    let d = ike_testdata::dir().join("d/config/pki");
+    let swan_ca = std::fs::read_to_string(d.join("ca.crt")).unwrap();
+    let swan_trust = TrustStore::new(&[("ca", &swan_ca)], &[]).unwrap();
+    let swan_ca_der = pem::parse(&swan_ca).unwrap().into_contents();
+    match swan_trust.verify(&swan_ca_der, &[], 1_795_900_000) {
+        Err(e @ TrustError::KeyUsage { .. }) => {
+            assert!(e.to_string().contains("digitalSignature"), "{e}")
+        }
+        other => panic!("a CA without digitalSignature must not sign: {other:?}"),
+    }
     // A CRL that names a trusted CA but is signed by another key cannot be loaded.
     let impostor = TestCa::root("good CA", KeyKind::EcdsaP256);
     let forged = impostor.crl(&[1]);
