@@ -524,6 +524,22 @@ mod tests {
             let octets = [init, &key(nonce)[..], &maced].concat();
             crate::cert_auth::verify_auth(&peer, method, &auth, &octets)
                 .expect("strongSwan's AUTH verifies");
+            // And our signer, given the same key, makes strongSwan's signature byte for byte
+            // (RSA PKCS#1 v1.5 is deterministic).
+            let who = if initiator { "left" } else { "right" };
+            let cert_pem = std::fs::read_to_string(pki.join(format!("{who}.crt"))).expect("crt");
+            let key_pem = std::fs::read_to_string(pki.join(format!("{who}.key"))).expect("key");
+            let cred =
+                strait_pki::SigningCredential::from_pem(&cert_pem, &key_pem, None).expect("cred");
+            let ours = cred
+                .sign(strait_pki::SignatureScheme::RsaPkcs1Sha256, &octets)
+                .expect("sign");
+            let alg_len = usize::from(auth[0]);
+            assert_eq!(&auth[1 + alg_len..], &ours[..], "{who}'s signature");
+            assert_eq!(
+                &auth[1..1 + alg_len],
+                strait_pki::SignatureScheme::RsaPkcs1Sha256.algorithm_identifier()
+            );
             let mut forged = octets.clone();
             forged[40] ^= 1;
             assert!(crate::cert_auth::verify_auth(&peer, method, &auth, &forged).is_err());
