@@ -272,3 +272,85 @@ fn cli_prints_the_peer_config() {
     assert!(!hidden.contains(PSK));
     assert!(hidden.contains("only admins can see the pre-shared key"));
 }
+
+/// A certificate session: CA and site certificate (with its key) imported through the API,
+/// the local endpoint pointing at them, the seed page's DN as Remote ID. Both formats name
+/// the certificates and IDs; neither carries a key or a PSK.
+#[test]
+fn certificate_session_in_both_formats() {
+    let d = Daemon::start();
+    let h = d.admin();
+    seed::base(&h);
+    let (ca, site) = common::pki::certificate_endpoint(&h);
+    let peer_ca = common::pki::ca("Peer Root");
+    common::pki::import_ca(&h, "peer-ca", &peer_ca);
+    h.patch(
+        seed::LE,
+        &json!({"trust_ca_paths": ["/infra/certificates/peer-ca", "/infra/certificates/ca"]}),
+    )
+    .expect(200);
+    let seed_dn =
+        "C=US, ST=California, O=MyCompany, OU=MyOrg, CN=Site123, emailAddress=site123@example.com";
+    let url = seed::session_url("cert");
+    let mut body = seed::session("203.0.113.2", "169.254.100.1");
+    body["authentication_mode"] = json!("CERTIFICATE");
+    body["peer_id"] = json!(seed_dn);
+    body.as_object_mut().unwrap().remove("psk");
+    h.patch(&url, &body).expect(200);
+
+    let nsx = text_ok(h.get(&peer_config(&url, "")));
+    for needle in [
+        "Authentication method        : CERTIFICATE\n\
+         Local certificate            : site (C=US, O=Org, CN=site-a)\n\
+         Local certificate issuer     : ca (C=US, O=Strait Test, CN=Test CA) # the peer must trust this CA\n\
+         Trusted CA certificates      : [peer-ca (C=US, O=Strait Test, CN=Peer Root), ca (C=US, O=Strait Test, CN=Test CA)] # the peer's certificate must be issued by one of these\n",
+        &format!("Peer id         : {seed_dn}\n"),
+        "Local id        : site-a.example.com # from certificate site: its subjectAltName DNS name\n",
+    ] {
+        assert!(nsx.contains(needle), "missing {needle:?} in\n{nsx}");
+    }
+    assert!(!nsx.contains("Pre shared key"), "{nsx}");
+
+    let swan = text_ok(h.get(&peer_config(&url, "?format=strongswan")));
+    for needle in [
+        "#   /etc/swanctl/x509/cert-peer.pem\n",
+        "#   /etc/swanctl/private/cert-peer-key.pem\n",
+        "#   /etc/swanctl/x509ca/ca.pem\n",
+        "        local {\n            auth = pubkey\n",
+        "            certs = cert-peer.pem\n",
+        &format!("            id = \"{seed_dn}\"\n"),
+        "        remote {\n            auth = pubkey\n",
+        "            id = \"site-a.example.com\"\n",
+        "            cacerts = ca.pem\n",
+    ] {
+        assert!(swan.contains(needle), "missing {needle:?} in\n{swan}");
+    }
+    assert!(!swan.contains("\nsecrets {"), "{swan}");
+
+    // With an explicit DN local_id (the certificate's subject) strait is identified by it.
+    h.patch(seed::LE, &json!({"local_id": "C=US, O=Org, CN=site-a"}))
+        .expect(200);
+    let swan = text_ok(h.get(&peer_config(&url, "?format=strongswan")));
+    assert!(
+        swan.contains("            id = \"C=US, O=Org, CN=site-a\"\n"),
+        "{swan}"
+    );
+
+    // No key material in either format, for admins or auditors.
+    let key = site.key_pem();
+    let key_body: String = key.lines().filter(|l| !l.starts_with("-----")).collect();
+    h.put(
+        "/api/v1/users/audit",
+        &json!({"username": "audit", "role": "auditor", "password": "auditor password 1"}),
+    )
+    .expect(200);
+    let auditor = d.as_user("audit", "auditor password 1");
+    for who in [&h, &auditor] {
+        for q in ["", "?format=strongswan"] {
+            let text = text_ok(who.get(&peer_config(&url, q)));
+            assert!(!text.contains("PRIVATE KEY"), "{text}");
+            assert!(!text.contains(&key_body[..40]), "{text}");
+            assert!(!text.contains(ca.pem.lines().nth(1).unwrap()), "{text}");
+        }
+    }
+}

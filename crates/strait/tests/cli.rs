@@ -49,6 +49,38 @@ impl Cli<'_> {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// Runs with `input` on stdin.
+    #[track_caller]
+    fn ok_stdin(&self, args: &[&str], input: &str) -> String {
+        use std::io::Write as _;
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_strait"));
+        cmd.arg("--server")
+            .arg(&self.d.base)
+            .arg("--ca-cert")
+            .arg(self.d.path("tls-cert.pem"))
+            .arg("--user")
+            .arg(&self.user)
+            .args(args)
+            .env("STRAIT_PASSWORD", &self.password)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let mut child = cmd.spawn().expect("spawn strait");
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "strait {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
     #[track_caller]
     fn fails(&self, args: &[&str]) -> String {
         let out = self.run(args, &[]);
@@ -381,4 +413,188 @@ fn the_cli_refuses_an_unverified_certificate_and_explains() {
         .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("incorrect"));
+}
+
+/// Certificates and CRLs through the CLI: import a CA (checked to be one), a site
+/// certificate with its key from stdin, a CRL; the local endpoint uses them; list and show
+/// say what uses what; deleting a certificate in use is refused with the API's reason and
+/// what to change; keys never appear in any output.
+#[test]
+fn certificates_through_the_cli() {
+    let d = Daemon::start();
+    let cli = admin(&d);
+    cli.ok(&["gateway", "create", "t0"]);
+    cli.ok(&["service", "create", "vpn"]);
+    cli.ok(&[
+        "endpoint",
+        "create",
+        "le",
+        "--local-address",
+        "198.51.100.1",
+    ]);
+    let ca = common::pki::ca("Test CA");
+    let site = common::pki::leaf("site-a", &ca);
+    let file = |name: &str, text: &str| {
+        let p = d.path(name);
+        std::fs::write(&p, text).unwrap();
+        p.to_str().unwrap().to_owned()
+    };
+    let ca_file = file("ca.pem", &ca.pem);
+    let site_file = file("site.pem", &format!("{}{}", site.pem, ca.pem));
+    let key = site.key_pem();
+    let mixed_file = file("mixed.pem", &format!("{}{key}", site.pem));
+    let crl_file = file("ca.crl", &common::pki::crl(&ca));
+
+    // Errors say what was wrong and what to give instead.
+    let err = cli.fails(&["certificate", "create", "x"]);
+    assert!(err.contains("--cert-file FILE"), "{err}");
+    let err = cli.fails(&[
+        "certificate",
+        "create",
+        "x",
+        "--ca",
+        "--cert-file",
+        &site_file,
+    ]);
+    assert!(
+        err.contains("is not a CA certificate") && err.contains("CN=site-a"),
+        "{err}"
+    );
+    let err = cli.fails(&["certificate", "create", "x", "--cert-file", &mixed_file]);
+    assert!(
+        err.contains("holds a private key") && err.contains("--key-file"),
+        "{err}"
+    );
+    assert!(!err.contains(&key), "{err}");
+    let err = cli.fails(&[
+        "certificate",
+        "create",
+        "x",
+        "--cert-file",
+        "-",
+        "--key-file",
+        "-",
+    ]);
+    assert!(err.contains("only one of"), "{err}");
+
+    cli.ok(&[
+        "certificate",
+        "create",
+        "ca",
+        "--ca",
+        "--cert-file",
+        &ca_file,
+    ]);
+    let out = cli.ok_stdin(
+        &[
+            "certificate",
+            "create",
+            "site",
+            "--cert-file",
+            &site_file,
+            "--key-file",
+            "-",
+        ],
+        &key,
+    );
+    assert!(
+        out.contains("created certificate /infra/certificates/site"),
+        "{out}"
+    );
+    cli.ok(&["crl", "create", "crl", "--crl-file", &crl_file]);
+    cli.ok(&[
+        "endpoint",
+        "update",
+        "le",
+        "--certificate",
+        "site",
+        "--trust-ca",
+        "ca",
+        "--trust-crl",
+        "crl",
+    ]);
+    let le = d
+        .admin()
+        .get("/policy/api/v1/infra/tier-0s/t0/ipsec-vpn-services/vpn/local-endpoints/le")
+        .expect(200)
+        .body;
+    assert_eq!(le["certificate_path"], "/infra/certificates/site");
+    assert_eq!(le["trust_ca_paths"][0], "/infra/certificates/ca");
+    assert_eq!(le["trust_crl_paths"][0], "/infra/crls/crl");
+
+    let list = cli.ok(&["certificate", "list"]);
+    for needle in [
+        "ID    SUBJECT",
+        "ISSUER",
+        "EXPIRES",
+        "PRIVATE KEY",
+        "USED BY",
+        "C=US, O=Org, CN=site-a",
+        "2039-06-01 00:00:00",
+        "EC 256",
+        "le (site certificate)",
+        "le (trusted CA)",
+    ] {
+        assert!(list.contains(needle), "missing {needle:?} in\n{list}");
+    }
+    let site_row = list.lines().find(|l| l.starts_with("site ")).unwrap();
+    let cells: Vec<&str> = site_row
+        .split("  ")
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .collect();
+    assert_eq!(cells[4..7], ["EC 256", "yes", "no"], "{site_row}");
+    let crls = cli.ok(&["crl", "list"]);
+    assert!(crls.contains("le (trusted CRL)"), "{crls}");
+
+    let show = cli.ok(&["certificate", "show", "site"]);
+    for needle in [
+        "subject             C=US, O=Org, CN=site-a\n",
+        "issuer              C=US, O=Strait Test, CN=Test CA\n",
+        "san_dns             site-a.example.com\n",
+        "private_key         yes\n",
+        "chain               C=US, O=Org, CN=site-a; C=US, O=Strait Test, CN=Test CA\n",
+        "used_by             /infra/tier-0s/t0/ipsec-vpn-services/vpn/local-endpoints/le (site certificate)\n",
+    ] {
+        assert!(show.contains(needle), "missing {needle:?} in\n{show}");
+    }
+    let pem = cli.ok(&["certificate", "show", "ca", "--pem"]);
+    assert_eq!(pem.trim(), ca.pem.trim());
+    for args in [
+        &["certificate", "show", "site", "--pem"][..],
+        &["--json", "certificate", "show", "site"],
+        &["--json", "certificate", "list"],
+    ] {
+        let out = cli.ok(args);
+        assert!(!out.contains("PRIVATE KEY"), "{args:?}: {out}");
+    }
+
+    // In use: the API refuses; the CLI prints why and what to change.
+    let err = cli.fails(&["certificate", "delete", "site"]);
+    assert!(err.contains("HTTP 400"), "{err}");
+    assert!(
+        err.contains(
+            "/infra/tier-0s/t0/ipsec-vpn-services/vpn/local-endpoints/le (site certificate)"
+        ) && err.contains("--no-certificate"),
+        "{err}"
+    );
+    cli.ok(&[
+        "endpoint",
+        "update",
+        "le",
+        "--no-certificate",
+        "--no-trust-ca",
+        "--no-trust-crl",
+    ]);
+    let le = d
+        .admin()
+        .get("/policy/api/v1/infra/tier-0s/t0/ipsec-vpn-services/vpn/local-endpoints/le")
+        .expect(200)
+        .body;
+    assert!(le.get("certificate_path").is_none(), "{le}");
+    assert!(le.get("trust_ca_paths").is_none(), "{le}");
+    cli.ok(&["certificate", "delete", "site"]);
+    cli.ok(&["crl", "delete", "crl"]);
+    let list = cli.ok(&["certificate", "list"]);
+    assert!(!list.contains("site-a"), "{list}");
 }

@@ -51,8 +51,8 @@ pub enum Noun {
     TunnelProfile(Verb<TunnelProfileFlags>),
     /// DPD profiles.
     DpdProfile(Verb<DpdProfileFlags>),
-    /// Imported certificates.
-    Certificate(Verb<CertificateFlags>),
+    /// Imported certificates: site certificates (with their private key) and CA certificates.
+    Certificate(CertificateCmd),
     /// Certificate revocation lists.
     Crl(Verb<CrlFlags>),
     /// Static routes of a gateway.
@@ -192,6 +192,15 @@ pub struct EndpointFlags {
     /// Trusted CRL id or path (repeatable).
     #[arg(long = "trust-crl")]
     pub trust_crl: Vec<String>,
+    /// Remove the site certificate (update).
+    #[arg(long, conflicts_with = "certificate")]
+    pub no_certificate: bool,
+    /// Remove every trusted CA (update).
+    #[arg(long, conflicts_with = "trust_ca")]
+    pub no_trust_ca: bool,
+    /// Remove every trusted CRL (update).
+    #[arg(long, conflicts_with = "trust_crl")]
+    pub no_trust_crl: bool,
 }
 
 /// Session fields: the seed page's "Add IPSec Session > Route Based" form, one flag per field.
@@ -375,20 +384,71 @@ pub struct DpdProfileFlags {
     pub retry_count: Option<u32>,
 }
 
-/// Certificate fields.
+/// Certificate fields. Files may be `-` for stdin (one of them); the private key and its
+/// passphrase are only ever read from files or stdin, never from the command line.
 #[derive(Debug, Clone, Default, Args)]
 pub struct CertificateFlags {
     #[command(flatten)]
     pub common: CommonFlags,
-    /// PEM file with the certificate and its chain.
+    /// PEM file with the certificate, followed by its chain (`-`: stdin).
     #[arg(long, value_name = "FILE")]
     pub cert_file: Option<PathBuf>,
-    /// PEM file with the private key (site certificates).
-    #[arg(long, value_name = "FILE")]
+    /// PEM file with the private key, for a site certificate (`-`: stdin).
+    #[arg(long, value_name = "FILE", conflicts_with = "ca")]
     pub key_file: Option<PathBuf>,
-    /// File with the private key's passphrase, if it is encrypted.
-    #[arg(long, value_name = "FILE")]
+    /// File with the private key's passphrase, if it is encrypted (`-`: stdin).
+    #[arg(long, value_name = "FILE", requires = "key_file")]
     pub passphrase_file: Option<PathBuf>,
+    /// The certificate is a CA certificate (checked before import; no private key).
+    #[arg(long)]
+    pub ca: bool,
+}
+
+/// `strait certificate ...`.
+#[derive(Debug, Args)]
+pub struct CertificateCmd {
+    #[command(subcommand)]
+    pub verb: CertificateVerb,
+}
+
+/// Certificate verbs.
+#[derive(Debug, Subcommand)]
+pub enum CertificateVerb {
+    /// Table: subject, issuer, expiry, key algorithm, private key, CA, used by.
+    List,
+    /// One certificate's details and what uses it (`--pem`: its PEM chain, never a key).
+    Show {
+        /// Id.
+        id: String,
+        /// Print the certificate chain as PEM (e.g. to give a peer the CA).
+        #[arg(long)]
+        pem: bool,
+    },
+    /// Import: `--cert-file F [--key-file F [--passphrase-file F]]`, or `--ca --cert-file F`.
+    Create {
+        /// Id.
+        id: String,
+        /// JSON body to start from (flags override its fields).
+        #[arg(short = 'f', long = "file", value_name = "FILE")]
+        file: Option<PathBuf>,
+        #[command(flatten)]
+        flags: CertificateFlags,
+    },
+    /// Replace the certificate (and key) or change its name, description or tags.
+    Update {
+        /// Id.
+        id: String,
+        /// JSON body with the fields to change (flags override its fields).
+        #[arg(short = 'f', long = "file", value_name = "FILE")]
+        file: Option<PathBuf>,
+        #[command(flatten)]
+        flags: CertificateFlags,
+    },
+    /// Delete (refused while a local endpoint uses it).
+    Delete {
+        /// Id.
+        id: String,
+    },
 }
 
 /// CRL fields.
@@ -396,7 +456,7 @@ pub struct CertificateFlags {
 pub struct CrlFlags {
     #[command(flatten)]
     pub common: CommonFlags,
-    /// PEM file with the CRL.
+    /// PEM file with the CRL (`-`: stdin).
     #[arg(long, value_name = "FILE")]
     pub crl_file: Option<PathBuf>,
 }

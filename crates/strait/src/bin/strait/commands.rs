@@ -13,7 +13,7 @@ use crate::secrets;
 
 const API: &str = "/policy/api/v1";
 
-fn url(policy_path: &str) -> String {
+pub(crate) fn url(policy_path: &str) -> String {
     format!("{API}{policy_path}")
 }
 
@@ -43,7 +43,7 @@ fn put_opt(m: &mut Map<String, Value>, key: &str, v: Option<Value>) {
     }
 }
 
-fn common(m: &mut Map<String, Value>, c: &CommonFlags) {
+pub(crate) fn common(m: &mut Map<String, Value>, c: &CommonFlags) {
     put_opt(m, "display_name", c.display_name.clone().map(Value::from));
     put_opt(m, "description", c.description.clone().map(Value::from));
     if !c.tags.is_empty() {
@@ -75,19 +75,14 @@ fn read_json_file(path: &Path) -> Result<Map<String, Value>> {
     }
 }
 
-fn read_text_file(path: &Path, what: &str) -> Result<String> {
-    std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read the {what} file {}", path.display()))
-}
-
 /// Where a noun's objects live, resolved from `--gateway` / `--service`.
-struct Ctx {
+pub(crate) struct Ctx {
     /// Parent policy path (`/infra` for top-level objects).
     parent: String,
 }
 
 /// Builds a request body from flags.
-trait ToBody: Args {
+pub(crate) trait ToBody: Args {
     fn body(&self, ctx: &Ctx, creating: bool) -> Result<Map<String, Value>>;
 }
 
@@ -159,6 +154,15 @@ impl ToBody for EndpointFlags {
                     .map(|c| Value::from(reference("/infra/crls", c)))
                     .collect(),
             );
+        }
+        if self.no_certificate {
+            m.insert("certificate_path".into(), Value::Null);
+        }
+        if self.no_trust_ca {
+            m.insert("trust_ca_paths".into(), json!([]));
+        }
+        if self.no_trust_crl {
+            m.insert("trust_crl_paths".into(), json!([]));
         }
         Ok(m)
     }
@@ -352,34 +356,13 @@ impl ToBody for DpdProfileFlags {
     }
 }
 
-impl ToBody for CertificateFlags {
-    fn body(&self, _: &Ctx, _: bool) -> Result<Map<String, Value>> {
-        let mut m = Map::new();
-        common(&mut m, &self.common);
-        if let Some(f) = &self.cert_file {
-            m.insert(
-                "pem_encoded".into(),
-                read_text_file(f, "certificate")?.into(),
-            );
-        }
-        if let Some(f) = &self.key_file {
-            let key = zeroize::Zeroizing::new(read_text_file(f, "private key")?);
-            m.insert("private_key".into(), Value::from(key.as_str()));
-        }
-        if let Some(f) = &self.passphrase_file {
-            let pp = secrets::from_file(f, "passphrase")?;
-            m.insert("passphrase".into(), Value::from(pp.as_str()));
-        }
-        Ok(m)
-    }
-}
-
 impl ToBody for CrlFlags {
     fn body(&self, _: &Ctx, _: bool) -> Result<Map<String, Value>> {
         let mut m = Map::new();
         common(&mut m, &self.common);
         if let Some(f) = &self.crl_file {
-            m.insert("pem_encoded".into(), read_text_file(f, "CRL")?.into());
+            let text = crate::certs::read_input(f, "CRL")?;
+            m.insert("pem_encoded".into(), Value::from(text.as_str()));
         }
         Ok(m)
     }
@@ -592,7 +575,7 @@ fn generic<F: ToBody>(client: &Client, out: &Output, spec: &Spec, verb: VerbKind
     Ok(())
 }
 
-fn create<F: ToBody>(
+pub(crate) fn create<F: ToBody>(
     client: &Client,
     out: &Output,
     noun: &str,
@@ -620,7 +603,7 @@ fn create<F: ToBody>(
     Ok(())
 }
 
-fn update<F: ToBody>(
+pub(crate) fn update<F: ToBody>(
     client: &Client,
     out: &Output,
     noun: &str,
@@ -905,41 +888,6 @@ const SPECS: &[(&str, Spec)] = &[
                 Column {
                     header: "SYSTEM",
                     cell: system,
-                },
-            ],
-        },
-    ),
-    (
-        "certificate",
-        Spec {
-            noun: "certificate",
-            segment: "certificates",
-            parent: ParentKind::Infra,
-            columns: &[
-                Column {
-                    header: "ID",
-                    cell: |v| field(v, "id"),
-                },
-                Column {
-                    header: "SUBJECT",
-                    cell: |v| field(at(v, "/details/0"), "subject"),
-                },
-                Column {
-                    header: "EXPIRES",
-                    cell: |v| {
-                        at(v, "/details/0/not_after")
-                            .as_i64()
-                            .map(time_ms)
-                            .unwrap_or_default()
-                    },
-                },
-                Column {
-                    header: "KEY",
-                    cell: |v| field(v, "key_algo"),
-                },
-                Column {
-                    header: "PRIVATE KEY",
-                    cell: |v| field(v, "has_private_key"),
                 },
             ],
         },
@@ -1289,7 +1237,7 @@ fn all_sessions(client: &Client) -> Result<Vec<Value>> {
 }
 
 /// The `segment` collection (`sessions`, `local-endpoints`) of every service of every gateway.
-fn in_every_service(client: &Client, segment: &str) -> Result<Vec<Value>> {
+pub(crate) fn in_every_service(client: &Client, segment: &str) -> Result<Vec<Value>> {
     let mut v = Vec::new();
     for g in gateways(client)? {
         for s in client.list_all(&url(&format!("{}/ipsec-vpn-services", field(&g, "path"))))? {
@@ -1546,7 +1494,10 @@ pub fn run(client: &Client, out: &Output, me: &str, noun: Noun) -> Result<()> {
         Noun::IkeProfile(v) => generic(client, out, spec("ike-profile")?, v.verb),
         Noun::TunnelProfile(v) => generic(client, out, spec("tunnel-profile")?, v.verb),
         Noun::DpdProfile(v) => generic(client, out, spec("dpd-profile")?, v.verb),
-        Noun::Certificate(v) => generic(client, out, spec("certificate")?, v.verb),
+        Noun::Certificate(c) => crate::certs::certificate(client, out, c.verb),
+        Noun::Crl(Verb {
+            verb: VerbKind::List { .. },
+        }) => crate::certs::crl_list(client, out),
         Noun::Crl(v) => generic(client, out, spec("crl")?, v.verb),
         Noun::Route(v) => generic(client, out, spec("route")?, v.verb),
         Noun::User(v) => user(client, out, me, v.verb),
@@ -1582,7 +1533,6 @@ mod tests {
             "ike-profile",
             "tunnel-profile",
             "dpd-profile",
-            "certificate",
             "crl",
             "route",
         ] {

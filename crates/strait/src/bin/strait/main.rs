@@ -20,6 +20,7 @@
 )]
 
 mod args;
+mod certs;
 mod commands;
 mod output;
 mod secrets;
