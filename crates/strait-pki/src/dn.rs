@@ -616,6 +616,11 @@ fn oid_der(dotted: &str) -> Option<Vec<u8>> {
         .map(|a| a.parse().ok())
         .collect::<Option<_>>()?;
     let (first, second) = (*arcs.first()?, *arcs.get(1)?);
+    // X.660: the first arc is 0, 1 or 2, and under 0 and 1 the second is below 40
+    // (otherwise the first two arcs do not fit their combined encoding).
+    if first > 2 || (first < 2 && second >= 40) {
+        return None;
+    }
     let mut body = Vec::new();
     for arc in
         std::iter::once(first.checked_mul(40)?.checked_add(second)?).chain(arcs.into_iter().skip(2))
@@ -634,6 +639,19 @@ fn oid_der(dotted: &str) -> Option<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Fuzz finding (pki_peer): a display with the OID 4.16.4.10 re-encoded to a
+    /// different OID. Such OIDs are not encodable and are refused.
+    #[test]
+    fn unencodable_oids_are_refused() {
+        assert!(encode_dn("C=US, 4.16.4.10=x").is_err());
+        assert!(encode_dn("C=US, 1.40.1=x").is_err());
+        let ok = encode_dn("C=US, 2.5.4.3=x, 1.3.6.1.4.1.311.60.2.1.3=DE").unwrap();
+        assert!(dn_equal(
+            &dn_display(&ok).unwrap(),
+            "C=US, CN=x, 1.3.6.1.4.1.311.60.2.1.3=DE"
+        ));
+    }
 
     fn norm(s: &str) -> String {
         normalize_dn(s).unwrap_or_else(|e| panic!("{s}: {e}"))

@@ -37,6 +37,16 @@ struct Case {
     endpoint: Value,
     psk: &'static str,
     initiator: bool,
+    /// Certificate authentication: the PKI, imported into strait through the API, and the
+    /// peer's certificate and key, placed where the generated file's comments say.
+    certs: Option<Certs>,
+}
+
+/// A CA, strait's site certificate and the peer's.
+struct Certs {
+    ca: ike_testdata::pki::TestCa,
+    strait: ike_testdata::pki::Issued,
+    peer: ike_testdata::pki::Issued,
 }
 
 fn merge(into: &mut Value, extra: &Value) {
@@ -57,6 +67,20 @@ fn configure(h: &Http, case: &Case) {
         h.patch(&format!("/policy/api/v1{path}"), body).expect(200);
     }
     let mut le = json!({"local_address": STRAIT});
+    if let Some(c) = &case.certs {
+        h.patch(
+            "/policy/api/v1/infra/certificates/site",
+            &json!({"pem_encoded": c.strait.cert_pem, "private_key": c.strait.key_pem}),
+        )
+        .expect(200);
+        h.patch(
+            "/policy/api/v1/infra/certificates/ca",
+            &json!({"pem_encoded": c.ca.cert.cert_pem}),
+        )
+        .expect(200);
+        le["certificate_path"] = json!("/infra/certificates/site");
+        le["trust_ca_paths"] = json!(["/infra/certificates/ca"]);
+    }
     merge(&mut le, &case.endpoint);
     h.patch(&format!("{SVC}/local-endpoints/le"), &le)
         .expect(200);
@@ -71,8 +95,29 @@ fn configure(h: &Http, case: &Case) {
         "connection_initiation_mode": if case.initiator { "INITIATOR" } else { "RESPOND_ONLY" },
         "tunnel_interfaces": [{"ip_subnets": [{"ip_addresses": [STRAIT_VTI], "prefix_length": 30}]}]
     });
+    if case.certs.is_some() {
+        body.as_object_mut().unwrap().remove("psk");
+        body["authentication_mode"] = json!("CERTIFICATE");
+    }
     merge(&mut body, &case.session);
     h.patch(SESSION, &body).expect(200);
+}
+
+/// The file name the comments give for `dir` (`#   /etc/swanctl/<dir>/<name>`).
+fn placed_file(conf: &str, dir: &str) -> String {
+    let prefix = format!("/etc/swanctl/{dir}/");
+    conf.lines()
+        .filter(|l| l.starts_with('#'))
+        .find_map(|l| {
+            let at = l.find(&prefix)?;
+            let rest = &l[at + prefix.len()..];
+            let name: String = rest
+                .chars()
+                .take_while(|c| !c.is_whitespace() && *c != ')')
+                .collect();
+            (!name.is_empty()).then_some(name)
+        })
+        .unwrap_or_else(|| panic!("no {prefix}<file> in the comments of\n{conf}"))
 }
 
 /// A value from the generated file's strongswan.conf comment block (`#   key = value`).
@@ -139,6 +184,20 @@ fn run(case: Case) -> (IkeSaInfo, Value, String) {
     let vti = peer_vti(&conf);
     assert_eq!(vti, "169.254.100.2/30");
     ss.set_tunnel_addr(&vti);
+    if let Some(c) = &case.certs {
+        // The files the comments name, in the places they name (relative to swanctl.conf).
+        let (cert, key, ca) = (
+            placed_file(&conf, "x509"),
+            placed_file(&conf, "private"),
+            placed_file(&conf, "x509ca"),
+        );
+        ss.install_credentials(
+            &[(cert.as_str(), c.peer.cert_pem.as_str())],
+            &[(key.as_str(), c.peer.key_pem.as_str())],
+            &[(ca.as_str(), c.ca.cert.cert_pem.as_str())],
+            &[],
+        );
+    }
     ss.load(&conf);
     if case.initiator {
         strait.api(|h| {
@@ -198,6 +257,7 @@ fn nsx_defaults_strait_initiates() {
         endpoint: json!({}),
         psk: "strait-peer-config-psk-0123456789",
         initiator: true,
+        certs: None,
     });
     assert!(conf.contains("proposals = aes128-sha256-prfsha256-modp2048\n"));
     assert!(conf.contains("start_action = none\n"));
@@ -237,6 +297,7 @@ fn custom_profiles_strait_responds_only() {
         endpoint: json!({"local_id": "strait.example.net"}),
         psk,
         initiator: false,
+        certs: None,
     });
     assert!(conf.contains("proposals = aes256-sha384-prfsha384-ecp384\n"));
     assert!(conf.contains("esp_proposals = aes256gcm16-ecp256\n"));
@@ -254,4 +315,55 @@ fn custom_profiles_strait_responds_only() {
         st["sas"]["ike"]["algorithms"],
         "AES_256/SHA2_384/PRF_SHA2_384/GROUP20"
     );
+}
+
+#[test]
+fn certificate_session_with_the_seed_pages_dn() {
+    use ike_testdata::pki::{KeyKind, Leaf, TestCa};
+    let mut ca = TestCa::root("peer-config CA", KeyKind::EcdsaP256);
+    let strait_cert = ca.issue(&Leaf {
+        subject: &[("C", "US"), ("O", "strait"), ("CN", "strait-gw")],
+        sans: &[STRAIT],
+        key: KeyKind::Rsa2048,
+        ..Leaf::default()
+    });
+    let peer = ca.issue(&Leaf {
+        subject: &[
+            ("C", "US"),
+            ("ST", "California"),
+            ("O", "MyCompany"),
+            ("OU", "MyOrg"),
+            ("CN", "Site123"),
+            ("emailAddress", "site123@example.com"),
+        ],
+        key: KeyKind::Rsa2048,
+        ..Leaf::default()
+    });
+    let seed_dn =
+        "C=US, ST=California, O=MyCompany, OU=MyOrg, CN=Site123, emailAddress=site123@example.com";
+    let (sa, st, conf) = run(Case {
+        profiles: vec![],
+        session: json!({"peer_id": seed_dn}),
+        endpoint: json!({}),
+        psk: "",
+        initiator: true,
+        certs: Some(Certs {
+            ca,
+            strait: strait_cert,
+            peer,
+        }),
+    });
+    assert!(conf.contains("auth = pubkey"), "{conf}");
+    assert!(
+        !conf
+            .lines()
+            .any(|l| !l.trim_start().starts_with('#') && l.contains("secret")),
+        "no PSK for a certificate session:\n{conf}"
+    );
+    assert!(!conf.contains("PRIVATE KEY"), "no key material:\n{conf}");
+    assert_eq!(
+        sa.remote_id, STRAIT,
+        "strait's ID derived from its certificate (SAN IP)"
+    );
+    assert_eq!(st["runtime_status"], "UP");
 }
