@@ -11,9 +11,9 @@ use ike_proto::{
 use strait_dataplane::mss::MssDirection;
 use strait_dataplane::{vti_mtu, DfPolicy, TunnelSpec, VtiRoute};
 use strait_model::enums::{
-    AuthenticationMode, ConnectionInitiationMode, DfPolicy as NsxDf, DhGroup as NsxGroup,
-    DigestAlgorithm, DpdProbeMode, IkeEncryption, IkeLogLevel, IkeVersion, MssDirection as NsxMss,
-    TunnelEncryption,
+    AuthenticationMode, ComplianceSuite, ConnectionInitiationMode, DfPolicy as NsxDf,
+    DhGroup as NsxGroup, DigestAlgorithm, DpdProbeMode, IkeEncryption, IkeLogLevel, IkeVersion,
+    MssDirection as NsxMss, TunnelEncryption,
 };
 use strait_model::identity::IkeIdentity;
 use strait_model::objects::{
@@ -211,6 +211,20 @@ fn plan(tree: &TreeSnapshot, path: &str, s: &RouteBasedSession) -> Plan {
             Some("the session's IKE or tunnel profile is missing".into()),
         );
     };
+    if ike.ike_version != IkeVersion::IkeV2
+        && matches!(
+            s.compliance_suite,
+            ComplianceSuite::Foundation | ComplianceSuite::Fips
+        )
+    {
+        return idle(
+            reasons::CONFIGURATION_FAILED,
+            Some(format!(
+                "compliance suite {} uses {} (its system IKE profile), and strait speaks IKEv2 only for now: choose CNSA, PRIME, SUITE_B_GCM_128 or SUITE_B_GCM_256 (IKEv2), or NONE with your own IKE_V2 profile",
+                s.compliance_suite, ike.ike_version
+            )),
+        );
+    }
     if ike.ike_version != IkeVersion::IkeV2 {
         return idle(
             reasons::CONFIGURATION_FAILED,
