@@ -371,13 +371,13 @@ pub struct IkeSessionSummary {
 }
 
 /// NSX `ResourceReference`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, ToSchema)]
 pub struct ResourceReference {
-    /// The session's policy path.
+    /// The referenced (or referring) object's policy path.
     pub target_id: String,
     /// Its display name.
     pub target_display_name: String,
-    /// `RouteBasedIPSecVpnSession`.
+    /// Its resource type, e.g. `RouteBasedIPSecVpnSession`, `IPSecVpnLocalEndpoint`.
     pub target_type: String,
     /// Always true (the session exists).
     pub is_valid: bool,

@@ -148,6 +148,7 @@ fn add_used_by(tx: &Tx<'_>, v: &mut Value, path: &str, kind: Kind) -> Result<(),
             Value::from(from_path.kind().resource_type()),
         );
         r.insert("target_display_name".into(), Value::from(name));
+        r.insert("is_valid".into(), Value::from(true));
         refs.push(Value::Object(r));
     }
     if let Value::Object(m) = v {

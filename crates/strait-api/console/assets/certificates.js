@@ -89,15 +89,17 @@ export function expiryNode(cert) {
  * endpoints naming it. [{name, role}].
  */
 export function usedBy(obj, endpoints) {
-  if (Array.isArray(obj.used_by) && obj.used_by.length) {
-    return obj.used_by.map((u) => ({ name: u.target_display_name || lastSegment(u.target_id || u.path || ''), role: u.target_type || '' }));
-  }
+  // The API's used_by says which endpoints refer to it; the endpoints themselves say in what
+  // role (site certificate, trusted CA, CRL), which is what an operator wants to read.
   const out = [];
   for (const e of endpoints || []) {
     const name = `${e.display_name || e.id}`;
     if (e.certificate_path === obj.path) out.push({ name, role: 'site certificate' });
     if ((e.trust_ca_paths || []).includes(obj.path)) out.push({ name, role: 'trusted CA' });
     if ((e.trust_crl_paths || []).includes(obj.path)) out.push({ name, role: 'CRL' });
+  }
+  if (!out.length && Array.isArray(obj.used_by) && obj.used_by.length) {
+    return obj.used_by.map((u) => ({ name: u.target_display_name || lastSegment(u.target_id || u.path || ''), role: '' }));
   }
   return out;
 }

@@ -90,6 +90,10 @@ pub struct Certificate {
     /// Parsed certificates, leaf first (read-only).
     #[schema(required = false, read_only)]
     pub details: Vec<X509Certificate>,
+    /// The local endpoints that use it (read-only; a delete is refused while any does).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(required = false, read_only)]
+    pub used_by: Vec<crate::status::ResourceReference>,
 }
 
 impl Certificate {
@@ -180,6 +184,7 @@ impl Certificate {
                 .iter()
                 .map(X509Certificate::from)
                 .collect(),
+            used_by: Vec::new(),
         })
     }
 
@@ -245,6 +250,10 @@ pub struct Crl {
     /// Parsed CRL (read-only).
     #[schema(required = false, read_only)]
     pub details: CrlDetails,
+    /// The local endpoints that use it (read-only; a delete is refused while any does).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(required = false, read_only)]
+    pub used_by: Vec<crate::status::ResourceReference>,
 }
 
 impl Crl {
@@ -254,7 +263,7 @@ impl Crl {
         ctx: &ParseCtx<'_>,
     ) -> Option<Crl> {
         let common = Common::read(r, p, ctx.path.id());
-        r.ignore(&["details"]);
+        r.ignore(&["details", "used_by"]);
         if let Some(t) = r.string(p, "crl_type", 32) {
             if t != "X509" {
                 p.push(
@@ -283,6 +292,7 @@ impl Crl {
                     signature_algorithm: d.signature_algorithm,
                     crl_number: d.crl_number,
                 },
+                used_by: Vec::new(),
             }),
             Err(e) => {
                 p.push("pem_encoded", codes::CERTIFICATE, e.to_string());

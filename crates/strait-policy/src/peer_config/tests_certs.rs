@@ -31,6 +31,7 @@ fn cert(subject: &str, issuer: &str, is_ca: bool) -> Certificate {
             san_email: vec![],
             sha256_fingerprint: "00".into(),
         }],
+        used_by: vec![],
     }
 }
 
