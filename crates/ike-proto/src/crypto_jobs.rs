@@ -1,5 +1,6 @@
-//! Public-key work the endpoint hands to its caller, so a flood of IKE_SA_INIT requests or
-//! a burst of new sessions is computed on other threads while the event loop keeps serving
+//! Public-key work the endpoint hands to its caller (Diffie-Hellman of IKE_SA_INIT, the
+//! IKE_AUTH signature of certificate sessions), so a flood of IKE_SA_INIT requests or a
+//! burst of new sessions is computed on other threads while the event loop keeps serving
 //! timers, retransmissions and established SAs.
 //!
 //! The endpoint stays sans-IO: [`crate::Endpoint::poll_crypto`] gives out a [`CryptoJob`]
@@ -63,6 +64,15 @@ pub(crate) enum Work {
         group: DhGroup,
         randoms: Vec<Zeroizing<Vec<u8>>>,
     },
+    /// Our IKE_AUTH signature over `octets` (RFC 7296 §2.15, RFC 7427) with the site
+    /// certificate's key.
+    SignAuth {
+        handle: u64,
+        auth: crate::cert_auth::SharedCertificateAuth,
+        peer_hashes: Vec<u16>,
+        octets: Vec<u8>,
+        stage: crate::ike_auth::AuthStage,
+    },
     /// Initiator: g^ir with the responder's (already validated) KE data, SKEYSEED, SK_*.
     InitiatorKeys {
         handle: u64,
@@ -100,6 +110,12 @@ pub(crate) enum Done {
     Keygen { handle: u64, dh: Option<DhPrivate> },
     /// The new SA's keys, or None if the agreement failed.
     InitiatorKeys { handle: u64, keys: Option<IkeKeys> },
+    /// Our AUTH payload (method and data), or why it could not be made (an alarm).
+    SignAuth {
+        handle: u64,
+        stage: crate::ike_auth::AuthStage,
+        result: Result<(ike_wire::AuthMethod, Vec<u8>), String>,
+    },
 }
 
 fn ike_keys(
@@ -169,6 +185,17 @@ impl CryptoJob {
             } => Done::InitiatorKeys {
                 handle,
                 keys: ike_keys(&dh, &peer_ke, suite, (&ni, &nr), (&spi_i, &spi_r)),
+            },
+            Work::SignAuth {
+                handle,
+                auth,
+                peer_hashes,
+                octets,
+                stage,
+            } => Done::SignAuth {
+                handle,
+                stage,
+                result: crate::cert_auth::sign_auth(&auth, &peer_hashes, &octets),
             },
         };
         CryptoDone {

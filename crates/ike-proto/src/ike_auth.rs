@@ -8,7 +8,7 @@ use ike_wire::{
     find_notify, AuthMethod, ExchangeType, Header, Notify, NotifyType, Payload, TrafficSelector,
 };
 
-use crate::cert_auth::{cert_payloads, certreq_payload, peer_certificate, sign_auth, verify_auth};
+use crate::cert_auth::{cert_payloads, certreq_payload, peer_certificate, verify_auth};
 use crate::config::{Identity, SessionConfig};
 use crate::endpoint::Endpoint;
 use crate::events::{Event, FailReason};
@@ -23,6 +23,28 @@ use crate::random::Random;
 use crate::sa::{IkeSa, RequestKind, SaState};
 use crate::ProtoError;
 
+/// Our AUTH payload: ready (a PSK MAC), or octets to sign with the site certificate's key.
+enum OurAuth {
+    Ready((AuthMethod, Vec<u8>)),
+    Sign(Vec<u8>),
+}
+
+/// Which IKE_AUTH message a signature job is for.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum AuthStage {
+    /// Our IKE_AUTH request, with the first Child SA's inbound SPI.
+    Initiator { spi_in: u32 },
+    /// Our IKE_AUTH response (the request waits in [`IkeSa::signing`]).
+    Responder,
+}
+
+/// A verified IKE_AUTH request waiting for our signature.
+pub(crate) struct PendingReply {
+    header: Header,
+    inner: Vec<Payload>,
+    idi: Identity,
+}
+
 impl Endpoint {
     pub(crate) fn send_auth(&mut self, now: Instant, h: u64, rng: &mut dyn Random) {
         let Some(sa) = self.sas.get(&h) else { return };
@@ -36,13 +58,44 @@ impl Endpoint {
             return;
         };
         let _ = (suite, keys);
-        let auth = match self.our_auth(now, &cfg, sa) {
-            Ok(a) => a,
+        match self.our_auth(now, &cfg, sa) {
+            Ok(OurAuth::Ready(auth)) => self.send_auth_with(now, h, spi_in, auth, rng),
+            // The signature is public-key work: off the event loop (a CryptoJob), then
+            // `auth_signed` continues here.
+            Ok(OurAuth::Sign(octets)) => {
+                let Some(cert) = cfg.certificate.clone() else {
+                    return;
+                };
+                let peer_hashes = sa.peer_hashes.clone();
+                let work = crate::crypto_jobs::Work::SignAuth {
+                    handle: h,
+                    auth: cert,
+                    peer_hashes,
+                    octets,
+                    stage: AuthStage::Initiator { spi_in },
+                };
+                self.submit_crypto(now, work, rng);
+            }
             Err((reason, alarm)) => {
                 self.remove_sa(h);
                 self.fail(now, &session, reason, alarm, rng);
-                return;
             }
+        }
+    }
+
+    /// The initiator's IKE_AUTH request, with our AUTH payload computed.
+    fn send_auth_with(
+        &mut self,
+        now: Instant,
+        h: u64,
+        spi_in: u32,
+        auth: (AuthMethod, Vec<u8>),
+        rng: &mut dyn Random,
+    ) {
+        let Some(sa) = self.sas.get(&h) else { return };
+        let session = sa.session.clone();
+        let Some(cfg) = self.session_config(&session).cloned() else {
+            return;
         };
         let others = self.session_sas(&session).len() > 1;
         let mut inner = vec![id_payload(&cfg.local_id, true)];
@@ -89,7 +142,8 @@ impl Endpoint {
         rng: &mut dyn Random,
     ) {
         let Some(sa) = self.sas.get(&h) else { return };
-        if sa.state != SaState::InitDone || header.message_id != 1 {
+        // A retransmission while our signature is being computed is answered when it is.
+        if sa.state != SaState::InitDone || header.message_id != 1 || sa.signing.is_some() {
             return;
         }
         let session = sa.session.clone();
@@ -173,12 +227,47 @@ impl Endpoint {
             return;
         }
         // Authenticated. Our AUTH: RealMessage2 | NonceIData | prf(SK_pr, IDr').
-        let our_auth = match self.our_auth(now, &cfg, sa) {
-            Ok(a) => a,
+        match self.our_auth(now, &cfg, sa) {
+            Ok(OurAuth::Ready(auth)) => self.auth_reply(now, h, header, inner, idi, auth, rng),
+            Ok(OurAuth::Sign(octets)) => {
+                let (Some(cert), Some(sa)) = (cfg.certificate.clone(), self.sas.get_mut(&h)) else {
+                    return;
+                };
+                let peer_hashes = sa.peer_hashes.clone();
+                sa.signing = Some(Box::new(PendingReply { header, inner, idi }));
+                let work = crate::crypto_jobs::Work::SignAuth {
+                    handle: h,
+                    auth: cert,
+                    peer_hashes,
+                    octets,
+                    stage: AuthStage::Responder,
+                };
+                self.submit_crypto(now, work, rng);
+            }
             Err((reason, alarm)) => {
                 deny(self, reason, NotifyType::AUTHENTICATION_FAILED, alarm, rng);
-                return;
             }
+        }
+    }
+
+    /// The responder's IKE_AUTH response, with our AUTH payload computed: the first Child
+    /// SA is negotiated and the IKE SA is established.
+    #[allow(clippy::too_many_arguments)]
+    fn auth_reply(
+        &mut self,
+        now: Instant,
+        h: u64,
+        header: Header,
+        inner: Vec<Payload>,
+        idi: Identity,
+        our_auth: (AuthMethod, Vec<u8>),
+        rng: &mut dyn Random,
+    ) {
+        let _ = header;
+        let Some(sa) = self.sas.get(&h) else { return };
+        let session = sa.session.clone();
+        let Some(cfg) = self.session_config(&session).cloned() else {
+            return;
         };
         let initial_contact = find_notify(&inner, NotifyType::INITIAL_CONTACT).is_some();
         let mut out = vec![id_payload(&cfg.local_id, false)];
@@ -491,7 +580,7 @@ impl Endpoint {
         now: Instant,
         cfg: &SessionConfig,
         sa: &IkeSa,
-    ) -> Result<(AuthMethod, Vec<u8>), (FailReason, String)> {
+    ) -> Result<OurAuth, (FailReason, String)> {
         let (Some(suite), Some(keys)) = (sa.suite, sa.keys.as_ref()) else {
             return Err((
                 FailReason::InvalidSyntax,
@@ -507,7 +596,10 @@ impl Endpoint {
         let maced = suite.prf.compute(sk_p, &[&body]);
         let Some(cert) = &cfg.certificate else {
             let mac = psk_auth(suite.prf, &cfg.psk, &[message, peer_nonce, &maced]);
-            return Ok((AuthMethod::SHARED_KEY_MESSAGE_INTEGRITY_CODE, mac));
+            return Ok(OurAuth::Ready((
+                AuthMethod::SHARED_KEY_MESSAGE_INTEGRITY_CODE,
+                mac,
+            )));
         };
         let unix = self.unix_time(now).ok_or_else(|| {
             (
@@ -533,7 +625,55 @@ impl Endpoint {
         octets.extend_from_slice(message);
         octets.extend_from_slice(peer_nonce);
         octets.extend_from_slice(&maced);
-        sign_auth(cert, &sa.peer_hashes, &octets).map_err(|e| (FailReason::AuthenticationFailed, e))
+        Ok(OurAuth::Sign(octets))
+    }
+
+    /// Our AUTH signature is computed (see [`crate::CryptoJob`]): send the IKE_AUTH request
+    /// or response it was for, if that IKE SA is still waiting for it.
+    pub(crate) fn auth_signed(
+        &mut self,
+        now: Instant,
+        h: u64,
+        stage: AuthStage,
+        result: Result<(AuthMethod, Vec<u8>), String>,
+        rng: &mut dyn Random,
+    ) {
+        let Some(sa) = self.sas.get_mut(&h) else {
+            return; // removed while signing
+        };
+        let session = sa.session.clone();
+        match stage {
+            AuthStage::Initiator { spi_in } => {
+                if sa.state != SaState::InitSent || sa.keys.is_none() {
+                    return;
+                }
+                match result {
+                    Ok(auth) => self.send_auth_with(now, h, spi_in, auth, rng),
+                    Err(alarm) => {
+                        self.remove_sa(h);
+                        self.fail(now, &session, FailReason::AuthenticationFailed, alarm, rng);
+                    }
+                }
+            }
+            AuthStage::Responder => {
+                let Some(pending) = sa.signing.take() else {
+                    return;
+                };
+                if sa.state != SaState::InitDone {
+                    return;
+                }
+                let PendingReply { header, inner, idi } = *pending;
+                match result {
+                    Ok(auth) => self.auth_reply(now, h, header, inner, idi, auth, rng),
+                    Err(alarm) => {
+                        let n = NotifyType::AUTHENTICATION_FAILED;
+                        self.respond_error(h, header, n, Vec::new(), rng);
+                        self.remove_sa(h);
+                        self.fail(now, &session, FailReason::AuthenticationFailed, alarm, rng);
+                    }
+                }
+            }
+        }
     }
 
     /// Check the peer's AUTH payload (and, with certificates, its certificate chain and

@@ -207,6 +207,11 @@ impl Endpoint {
             Done::InitiatorKeys { handle, keys } => {
                 self.initiator_keys_done(now, handle, keys, rng)
             }
+            Done::SignAuth {
+                handle,
+                stage,
+                result,
+            } => self.auth_signed(now, handle, stage, result, rng),
         }
     }
 

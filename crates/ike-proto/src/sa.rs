@@ -179,6 +179,8 @@ pub(crate) struct IkeSa {
     pub(crate) peer_hashes: Vec<u16>,
     /// The peer's fragmented message being collected (RFC 7383 §2.6).
     pub(crate) reassembly: Option<crate::fragment::Reassembly>,
+    /// Responder: the verified IKE_AUTH request whose answer waits for our signature.
+    pub(crate) signing: Option<Box<crate::ike_auth::PendingReply>>,
     gcm_iv_counter: u64,
 }
 
@@ -236,6 +238,7 @@ impl IkeSa {
             fragmentation: false,
             peer_hashes: Vec::new(),
             reassembly: None,
+            signing: None,
             gcm_iv_counter: 0,
         }
     }

@@ -393,3 +393,83 @@ fn the_seed_pages_dn_matches_in_any_spelling() {
         pair.status_a()
     );
 }
+
+/// With key-exchange offloading on (as in straitd), the AUTH signature is a job too: while
+/// the responder's signature is computed, a retransmitted IKE_AUTH request makes no second
+/// job and no answer; the answer goes out when the job is done, and both sides come up.
+#[test]
+fn the_auth_signature_is_a_job_and_retransmissions_wait_for_it() {
+    use ike_proto::EndpointConfig;
+    let offload = EndpointConfig {
+        offload_crypto: true,
+        ..EndpointConfig::default()
+    };
+    let s = setup(KeyKind::Rsa2048);
+    let mut pair = Pair::with_config(31, offload.clone(), offload);
+    let a = auth(&s.a, &[], &[&s.ca], &[], KeyRequirement::Any);
+    let b = auth(&s.b, &[], &[&s.ca], &[], KeyRequirement::Any);
+    let unix = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    pair.a.ep.set_wall_clock(pair.now, unix);
+    pair.b.ep.set_wall_clock(pair.now, unix);
+    let mut sa = common::session(A, B, true);
+    sa.certificate = Some(a);
+    sa.remote_id = dn(DN_B);
+    let mut sb = common::session(B, A, false);
+    sb.certificate = Some(b);
+    sb.local_id = dn(DN_B);
+    pair.configure(sa, sb);
+    // Run every job at once except B's second one (its signature, after its key exchange),
+    // which is held back.
+    let (mut b_count, mut held) = (0, None);
+    for _ in 0..50 {
+        pair.deliver();
+        let now = pair.now;
+        while let Some(job) = pair.a.ep.poll_crypto() {
+            let done = job.run();
+            pair.a.ep.handle_crypto(now, done, &mut pair.a.rng);
+        }
+        while let Some(job) = pair.b.ep.poll_crypto() {
+            b_count += 1;
+            if b_count == 2 {
+                held = Some(job);
+            } else {
+                let done = job.run();
+                pair.b.ep.handle_crypto(now, done, &mut pair.b.rng);
+            }
+        }
+        if held.is_some() {
+            break;
+        }
+    }
+    let held = held.expect("B's signature job");
+    let sent_before = pair.wire.len();
+    // A retransmits its IKE_AUTH request (its fragments): B neither answers nor signs again.
+    pair.run_for(Duration::from_secs(3));
+    assert!(pair.b.ep.poll_crypto().is_none(), "no second signature job");
+    let b_answers = pair.wire[sent_before..]
+        .iter()
+        .filter(|(from_a, _)| !from_a)
+        .count();
+    assert_eq!(b_answers, 0, "no answer before the signature");
+    assert!(pair.wire.len() > sent_before, "A did retransmit");
+    // The signature arrives: B answers, both come up.
+    let now = pair.now;
+    pair.b.ep.handle_crypto(now, held.run(), &mut pair.b.rng);
+    pair.deliver();
+    assert_eq!(
+        pair.status_b().ike_state,
+        IkeState::Up,
+        "{:?}",
+        pair.status_b()
+    );
+    assert_eq!(
+        pair.status_a().ike_state,
+        IkeState::Up,
+        "{:?}",
+        pair.status_a()
+    );
+    pair.assert_one_matching_child();
+}
