@@ -45,7 +45,7 @@ pub type SharedCertificateAuth = Arc<CertificateAuth>;
 
 /// The configured or received IKE identity as a certificate identity, for matching
 /// against a certificate (RFC 4945 §3.1: the ID must be in the certificate).
-pub(crate) fn cert_identity(id: &Identity) -> Option<CertIdentity> {
+pub fn cert_identity(id: &Identity) -> Option<CertIdentity> {
     let text = || String::from_utf8(id.data.clone()).ok();
     match id.id_type {
         IdType::ID_IPV4_ADDR | IdType::ID_IPV6_ADDR => id.ip_addr().map(CertIdentity::Ip),

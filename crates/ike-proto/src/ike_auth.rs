@@ -228,7 +228,7 @@ impl Endpoint {
         }
         // Authenticated. Our AUTH: RealMessage2 | NonceIData | prf(SK_pr, IDr').
         match self.our_auth(now, &cfg, sa) {
-            Ok(OurAuth::Ready(auth)) => self.auth_reply(now, h, header, inner, idi, auth, rng),
+            Ok(OurAuth::Ready(auth)) => self.auth_reply(now, h, inner, idi, auth, rng),
             Ok(OurAuth::Sign(octets)) => {
                 let (Some(cert), Some(sa)) = (cfg.certificate.clone(), self.sas.get_mut(&h)) else {
                     return;
@@ -257,13 +257,11 @@ impl Endpoint {
         &mut self,
         now: Instant,
         h: u64,
-        header: Header,
         inner: Vec<Payload>,
         idi: Identity,
         our_auth: (AuthMethod, Vec<u8>),
         rng: &mut dyn Random,
     ) {
-        let _ = header;
         let Some(sa) = self.sas.get(&h) else { return };
         let session = sa.session.clone();
         let Some(cfg) = self.session_config(&session).cloned() else {
@@ -664,7 +662,7 @@ impl Endpoint {
                 }
                 let PendingReply { header, inner, idi } = *pending;
                 match result {
-                    Ok(auth) => self.auth_reply(now, h, header, inner, idi, auth, rng),
+                    Ok(auth) => self.auth_reply(now, h, inner, idi, auth, rng),
                     Err(alarm) => {
                         let n = NotifyType::AUTHENTICATION_FAILED;
                         self.respond_error(h, header, n, Vec::new(), rng);

@@ -39,25 +39,6 @@ pub fn identity_of(id: &CertIdentity) -> Identity {
     }
 }
 
-/// An IKE identity as a certificate identity (for "is it in the certificate?").
-pub fn cert_identity_of(id: &Identity) -> Option<CertIdentity> {
-    use ike_wire::IdType;
-    match id.id_type {
-        IdType::ID_IPV4_ADDR | IdType::ID_IPV6_ADDR => id.ip_addr().map(CertIdentity::Ip),
-        IdType::ID_FQDN => String::from_utf8(id.data.clone())
-            .ok()
-            .map(CertIdentity::Dns),
-        IdType::ID_RFC822_ADDR => String::from_utf8(id.data.clone())
-            .ok()
-            .map(CertIdentity::Email),
-        IdType::ID_DER_ASN1_DN => Some(CertIdentity::Dn {
-            der: id.data.clone(),
-            display: strait_pki::dn_display(&id.data).ok()?,
-        }),
-        _ => None,
-    }
-}
-
 /// An NSX ID string as an IKE identity, DNs included (ID_DER_ASN1_DN).
 pub fn identity_with_dn(s: &str) -> Result<Identity, String> {
     match IkeIdentity::parse(s).map_err(|e| e.to_string())? {
@@ -148,7 +129,7 @@ pub fn certificate_auth(
         Some(given) => {
             let id = identity_with_dn(given)?;
             let in_cert =
-                crate::certs::cert_identity_of(&id).is_some_and(|c| credential.presents(&c));
+                ike_proto::cert_auth::cert_identity(&id).is_some_and(|c| credential.presents(&c));
             if !in_cert {
                 return Err(format!(
                     "the local endpoint's local_id {given} is not in its site certificate {} ({}): remove local_id to use the certificate's identity, or set it to the certificate's subject DN or one of its subjectAltNames",
