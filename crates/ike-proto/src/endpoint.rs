@@ -331,6 +331,7 @@ impl Endpoint {
         for sa in self.sas.values() {
             at(sa.outstanding.as_ref().map(|o| o.next_send));
             at(sa.half_open_deadline);
+            at(sa.reassembly.as_ref().map(|r| r.deadline));
             if sa.state == SaState::Established {
                 at(sa.rekey_at);
                 at(sa.expire_at);
@@ -606,6 +607,10 @@ impl Endpoint {
             let Some(sa) = self.sas.get_mut(&h) else {
                 continue;
             };
+            // An incomplete fragmented message is not kept forever (RFC 7383 §2.6).
+            if sa.reassembly.as_ref().is_some_and(|r| now >= r.deadline) {
+                sa.reassembly = None;
+            }
             if sa.half_open_deadline.is_some_and(|d| now >= d) {
                 let session = sa.session.clone();
                 self.remove_sa(h);

@@ -433,7 +433,7 @@ impl Endpoint {
             }
             return;
         }
-        let inner = match self.open_message(h, raw, &msg, remote.ip()) {
+        let inner = match self.open_message(now, h, raw, &msg, remote.ip()) {
             Opened::Message(p) => p,
             Opened::Pending => return,
             // Unauthenticated garbage is dropped silently (§2.21.2), and counted.
@@ -519,7 +519,7 @@ impl Endpoint {
             return;
         }
         let session = sa.session.clone();
-        let inner = match self.open_message(h, raw, &msg, remote.ip()) {
+        let inner = match self.open_message(now, h, raw, &msg, remote.ip()) {
             Opened::Message(p) => p,
             Opened::Pending => return,
             Opened::Failed(ProtoError::IntegrityCheckFailed) => {

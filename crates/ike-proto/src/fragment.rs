@@ -25,8 +25,14 @@ pub(crate) const FRAGMENT_MESSAGE_MAX: usize = 1280 - 40 - 8 - 4;
 /// certificates fits comfortably).
 pub(crate) const REASSEMBLED_MAX: usize = 64 * 1024;
 
+/// How long the fragments of one message are kept waiting for the rest (a peer
+/// retransmits a whole message within a few seconds; RFC 7383 §2.6.1).
+pub(crate) const REASSEMBLY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// Fragments of one message being collected (§2.6).
 pub(crate) struct Reassembly {
+    /// Dropped (with what it holds) at this time if still incomplete.
+    pub(crate) deadline: std::time::Instant,
     message_id: u32,
     response: bool,
     total: u16,
@@ -111,6 +117,7 @@ impl IkeSa {
     /// every fragment is here (§2.6). `raw` is the datagram's IKE message.
     pub(crate) fn reassemble(
         &mut self,
+        now: std::time::Instant,
         raw: &[u8],
         message_id: u32,
         response: bool,
@@ -118,7 +125,7 @@ impl IkeSa {
     ) -> Result<Reassembled, ProtoError> {
         let content = self.open_raw(raw, &f.data, 8)?;
         let restart = match &self.reassembly {
-            Some(r) if r.message_id == message_id && r.response == response => {
+            Some(r) if r.message_id == message_id && r.response == response && now < r.deadline => {
                 // §2.6.1: a retransmission with a smaller fragment size has a larger total;
                 // start over with it. A smaller total is a stale fragment.
                 if f.total < r.total {
@@ -130,6 +137,7 @@ impl IkeSa {
         };
         if restart {
             self.reassembly = Some(Reassembly {
+                deadline: now + REASSEMBLY_TIMEOUT,
                 message_id,
                 response,
                 total: f.total,
@@ -189,6 +197,7 @@ impl crate::Endpoint {
     /// Open the SK payload of `msg`, or add its SKF fragment to the IKE SA's reassembly.
     pub(crate) fn open_message(
         &mut self,
+        now: std::time::Instant,
         h: u64,
         raw: &[u8],
         msg: &ike_wire::Message,
@@ -205,7 +214,7 @@ impl crate::Endpoint {
             // §2.6: fragments are accepted only when fragmentation was negotiated.
             Some(Payload::Skf(f)) if sa.fragmentation => {
                 let (id, response) = (msg.header.message_id, msg.header.is_response());
-                match sa.reassemble(raw, id, response, f) {
+                match sa.reassemble(now, raw, id, response, f) {
                     Ok(Reassembled::Complete(p)) => Opened::Message(p),
                     Ok(Reassembled::Incomplete) => Opened::Pending,
                     Ok(Reassembled::Dropped) => {
@@ -323,7 +332,10 @@ mod tests {
             let mut done = None;
             for (n, i) in order.iter().enumerate() {
                 let d = &frags[*i];
-                match resp.reassemble(d, 1, false, &skf(d)).expect("authentic") {
+                match resp
+                    .reassemble(Instant::now(), d, 1, false, &skf(d))
+                    .expect("authentic")
+                {
                     Reassembled::Complete(p) => {
                         assert_eq!(n, order.len() - 1, "complete only at the end");
                         done = Some(p);
@@ -334,6 +346,33 @@ mod tests {
             }
             assert_eq!(done.expect("complete"), big_auth());
             assert!(resp.reassembly.is_none(), "the buffer is freed");
+        }
+    }
+
+    #[test]
+    fn an_incomplete_message_is_dropped_after_its_deadline() {
+        let (mut init, mut resp) = pair(Cipher::AesGcm16 { key_bits: 128 }, None);
+        let mut rng = TestRandom::new(5);
+        let frags = init
+            .seal_message(ExchangeType::IKE_AUTH, 1, false, &big_auth(), &mut rng)
+            .expect("seal");
+        let t0 = Instant::now();
+        let f0 = skf(&frags[0]);
+        assert!(matches!(
+            resp.reassemble(t0, &frags[0], 1, false, &f0),
+            Ok(Reassembled::Incomplete)
+        ));
+        assert_eq!(
+            resp.reassembly.as_ref().map(|r| r.deadline),
+            Some(t0 + REASSEMBLY_TIMEOUT)
+        );
+        // After the deadline the old fragments are not used: the rest alone is incomplete.
+        let late = t0 + REASSEMBLY_TIMEOUT;
+        for d in &frags[1..] {
+            assert!(matches!(
+                resp.reassemble(late, d, 1, false, &skf(d)),
+                Ok(Reassembled::Incomplete)
+            ));
         }
     }
 
@@ -351,7 +390,7 @@ mod tests {
         frags[1][last] ^= 1;
         let f = skf(&frags[1]);
         assert!(matches!(
-            resp.reassemble(&frags[1], 1, false, &f),
+            resp.reassemble(Instant::now(), &frags[1], 1, false, &f),
             Err(ProtoError::IntegrityCheckFailed)
         ));
         assert!(resp.reassembly.is_none(), "nothing unauthenticated is kept");
@@ -384,7 +423,7 @@ mod tests {
         let total = frags.len();
         let f0 = skf(&frags[0]);
         assert!(matches!(
-            resp.reassemble(&frags[0], 1, false, &f0),
+            resp.reassemble(Instant::now(), &frags[0], 1, false, &f0),
             Ok(Reassembled::Incomplete)
         ));
         // A fragment claiming a smaller total than the split under way is stale (§2.6.1).
@@ -401,7 +440,7 @@ mod tests {
             .expect("seal");
         let fs = skf(&small);
         assert!(matches!(
-            resp.reassemble(&small, 1, false, &fs),
+            resp.reassemble(Instant::now(), &small, 1, false, &fs),
             Ok(Reassembled::Dropped)
         ));
         // A larger total restarts collection.
@@ -418,7 +457,7 @@ mod tests {
             .expect("seal");
         let fl = skf(&small);
         assert!(matches!(
-            resp.reassemble(&small, 1, false, &fl),
+            resp.reassemble(Instant::now(), &small, 1, false, &fl),
             Ok(Reassembled::Incomplete)
         ));
         assert_eq!(
@@ -460,7 +499,7 @@ mod tests {
             for f in frames {
                 let raw = cap.frame(f).and_then(|d| d.ike_message()).expect("frame");
                 match sa
-                    .reassemble(raw, 1, response, &skf(raw))
+                    .reassemble(Instant::now(), raw, 1, response, &skf(raw))
                     .expect("authentic")
                 {
                     Reassembled::Complete(p) => result = Some(p),
