@@ -54,10 +54,6 @@ impl Endpoint {
         };
         let spi_in = self.new_child_spi(rng);
         let Some(sa) = self.sas.get(&h) else { return };
-        let (Some(suite), Some(keys)) = (sa.suite, sa.keys.as_ref()) else {
-            return;
-        };
-        let _ = (suite, keys);
         match self.our_auth(now, &cfg, sa) {
             Ok(OurAuth::Ready(auth)) => self.send_auth_with(now, h, spi_in, auth, rng),
             // The signature is public-key work: off the event loop (a CryptoJob), then
@@ -150,9 +146,9 @@ impl Endpoint {
         let Some(cfg) = self.session_config(&session).cloned() else {
             return;
         };
-        let (Some(suite), Some(keys)) = (sa.suite, sa.keys.as_ref()) else {
+        if sa.suite.is_none() || sa.keys.is_none() {
             return;
-        };
+        }
         let deny = |ep: &mut Endpoint,
                     reason: FailReason,
                     notify: NotifyType,
@@ -219,7 +215,6 @@ impl Endpoint {
             return;
         };
         let Some(sa) = self.sas.get(&h) else { return };
-        let _ = (suite, keys);
         if let Err((reason, alarm)) =
             self.check_peer_auth(now, &cfg, sa, &inner, &idi, method, auth)
         {
@@ -396,9 +391,9 @@ impl Endpoint {
         let Some(cfg) = self.session_config(&session).cloned() else {
             return;
         };
-        let (Some(suite), Some(keys)) = (sa.suite, sa.keys.as_ref()) else {
+        if sa.suite.is_none() || sa.keys.is_none() {
             return;
-        };
+        }
         let give_up =
             |ep: &mut Endpoint, reason: FailReason, alarm: String, rng: &mut dyn Random| {
                 ep.remove_sa(h);
@@ -452,7 +447,6 @@ impl Endpoint {
             return;
         }
         let Some(sa) = self.sas.get(&h) else { return };
-        let _ = (suite, keys);
         if let Err((reason, alarm)) =
             self.check_peer_auth(now, &cfg, sa, &inner, &idr, method, auth)
         {
