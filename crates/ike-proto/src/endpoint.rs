@@ -339,7 +339,7 @@ impl Endpoint {
                     at((!c.rekeying).then_some(c.rekey_at));
                     at((!c.expiring).then_some(c.expire_at));
                 }
-                if sa.initiator && crate::exchanges::needs_child(sa) {
+                if sa.initiator && crate::child_sa::needs_child(sa) {
                     at(sa.child_retry_at.or(sa.established));
                 }
                 if sa.initiator {
@@ -707,7 +707,7 @@ impl Endpoint {
             // The original initiator replaces a missing Child SA (a route-based tunnel needs
             // one), at most every CHILD_RETRY.
             let create = sa.initiator
-                && crate::exchanges::needs_child(sa)
+                && crate::child_sa::needs_child(sa)
                 && sa.child_retry_at.is_none_or(|t| now >= t);
             if create {
                 sa.child_retry_at = Some(now + CHILD_RETRY);

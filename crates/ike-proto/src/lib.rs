@@ -34,6 +34,7 @@
 
 pub mod admission;
 pub mod cert_auth;
+mod child_sa;
 pub mod config;
 mod crypto_jobs;
 mod endpoint;
@@ -44,10 +45,13 @@ mod fragment;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
 mod ike_auth;
+mod ike_rekey;
+mod init_initiator;
 mod init_responder;
 pub mod proposal;
 pub mod random;
 mod sa;
+mod tasks;
 
 pub use admission::{DropCause, DropReport};
 pub use cert_auth::{CertificateAuth, KeyRequirement, SharedCertificateAuth};

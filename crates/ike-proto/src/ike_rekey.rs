@@ -1,0 +1,315 @@
+//! Rekeying the IKE SA with CREATE_CHILD_SA (RFC 7296 §1.3.2, §2.18) as requester and
+//! responder, and simultaneous rekeys (§2.8.2).
+
+use std::time::{Duration, Instant};
+
+use ike_crypto::{derive_ike_keys, rekey_skeyseed};
+use ike_wire::{ExchangeType, Header, NotifyType, Payload, ProtocolId};
+
+use crate::config::SessionConfig;
+use crate::endpoint::Endpoint;
+use crate::events::Event;
+use crate::exchanges::{first_error, generate_dh, ke_of, min_nonce, nonce_of, sa_of, NONCE_LEN};
+use crate::proposal::{accept_ike, select_ike};
+use crate::random::{self, Random};
+use crate::sa::{IkeSa, RequestKind, SaState, Task};
+
+/// How long the loser of an IKE rekey, or the old SA, lingers waiting for the peer's Delete.
+const REKEYED_LINGER: Duration = Duration::from_secs(30);
+
+impl Endpoint {
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn rekey_ike_request(
+        &mut self,
+        now: Instant,
+        h: u64,
+        header: Header,
+        inner: &[Payload],
+        offer: &[ike_wire::Proposal],
+        ni: Vec<u8>,
+        cfg: &SessionConfig,
+        rng: &mut dyn Random,
+    ) {
+        let Some(sa) = self.sas.get(&h) else { return };
+        if sa.children.iter().any(|c| c.rekeying && !c.superseded) || sa.own_ike_rekey_done {
+            // Another rekey is under way on this IKE SA (§2.25.2).
+            self.respond_error(h, header, NotifyType::TEMPORARY_FAILURE, Vec::new(), rng);
+            return;
+        }
+        let Some((suite, number)) = select_ike(offer, &cfg.ike) else {
+            self.respond_error(h, header, NotifyType::NO_PROPOSAL_CHOSEN, Vec::new(), rng);
+            return;
+        };
+        let Some(p) = offer
+            .iter()
+            .find(|p| p.number == number && p.protocol == ProtocolId::IKE && p.spi.len() == 8)
+        else {
+            self.respond_error(h, header, NotifyType::INVALID_SYNTAX, Vec::new(), rng);
+            return;
+        };
+        let mut peer_spi = [0u8; 8];
+        peer_spi.copy_from_slice(&p.spi);
+        let Some((g, data)) = ke_of(inner) else {
+            self.respond_error(h, header, NotifyType::INVALID_SYNTAX, Vec::new(), rng);
+            return;
+        };
+        if g != suite.group.id() {
+            self.respond_error(
+                h,
+                header,
+                NotifyType::INVALID_KE_PAYLOAD,
+                suite.group.id().to_be_bytes().to_vec(),
+                rng,
+            );
+            return;
+        }
+        let Some(dh) = generate_dh(suite.group, rng) else {
+            return;
+        };
+        let Ok(g_ir) = dh.agree(data) else {
+            self.respond_error(h, header, NotifyType::INVALID_SYNTAX, Vec::new(), rng);
+            return;
+        };
+        let our_spi = loop {
+            let s = random::ike_spi(rng);
+            if !self.by_spi.contains_key(&s) {
+                break s;
+            }
+        };
+        let nr = random::vec(rng, NONCE_LEN);
+        // The peer initiated this exchange, so it is the initiator of the new IKE SA.
+        let Some(new) = self.rekeyed_sa(
+            now, h, false, peer_spi, our_spi, &ni, &nr, &g_ir, suite, cfg, rng,
+        ) else {
+            return;
+        };
+        let out = vec![
+            Payload::Sa(vec![suite.to_proposal(number, our_spi.to_vec())]),
+            Payload::Nonce(nr.clone()),
+            Payload::Ke {
+                group: suite.group.id(),
+                data: dh.public_value(),
+            },
+        ];
+        let Some(sa) = self.sas.get_mut(&h) else {
+            return;
+        };
+        let Ok(bytes) = sa.seal_message(
+            ExchangeType::CREATE_CHILD_SA,
+            header.message_id,
+            true,
+            &out,
+            rng,
+        ) else {
+            return;
+        };
+        self.send_response(h, header.message_id, bytes);
+        let nh = self.alloc_handle();
+        self.register_sa(nh, new);
+        if let Some(sa) = self.sas.get_mut(&h) {
+            sa.peer_ike_rekey = Some((nh, min_nonce(&ni, &nr).to_vec()));
+        }
+        self.resolve_ike_collision(now, h, rng);
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn rekey_ike_response(
+        &mut self,
+        now: Instant,
+        h: u64,
+        inner: Vec<Payload>,
+        new_spi: [u8; 8],
+        nonce: Vec<u8>,
+        dh: ike_crypto::DhPrivate,
+        rng: &mut dyn Random,
+    ) {
+        let Some(sa) = self.sas.get(&h) else { return };
+        let session = sa.session.clone();
+        let Some(cfg) = self.session_config(&session).cloned() else {
+            return;
+        };
+        let later = |ep: &mut Endpoint| {
+            if let Some(sa) = ep.sas.get_mut(&h) {
+                sa.rekey_at = Some(now + Duration::from_secs(5));
+            }
+        };
+        if first_error(&inner).is_some() {
+            later(self);
+            return;
+        }
+        let (Some(offer), Some(nr), Some((g, data))) =
+            (sa_of(&inner), nonce_of(&inner), ke_of(&inner))
+        else {
+            later(self);
+            return;
+        };
+        let Some(suite) = accept_ike(offer, &cfg.ike) else {
+            later(self);
+            return;
+        };
+        let Some(p) = offer.first().filter(|p| p.spi.len() == 8) else {
+            later(self);
+            return;
+        };
+        if g != dh.group().id() || suite.group != dh.group() {
+            later(self);
+            return;
+        }
+        let Ok(g_ir) = dh.agree(data) else {
+            later(self);
+            return;
+        };
+        let mut peer_spi = [0u8; 8];
+        peer_spi.copy_from_slice(&p.spi);
+        let Some(new) = self.rekeyed_sa(
+            now, h, true, new_spi, peer_spi, &nonce, &nr, &g_ir, suite, &cfg, rng,
+        ) else {
+            return;
+        };
+        let nh = self.alloc_handle();
+        self.register_sa(nh, new);
+        if let Some(sa) = self.sas.get_mut(&h) {
+            sa.own_ike_rekey = Some((nh, min_nonce(&nonce, &nr).to_vec()));
+            sa.own_ike_rekey_done = true;
+        }
+        self.resolve_ike_collision(now, h, rng);
+    }
+
+    /// The IKE SA a rekey creates (§2.18): new SPIs and keys from the old SK_d.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn rekeyed_sa(
+        &mut self,
+        now: Instant,
+        h: u64,
+        we_initiated: bool,
+        spi_i: [u8; 8],
+        spi_r: [u8; 8],
+        ni: &[u8],
+        nr: &[u8],
+        g_ir: &[u8],
+        suite: crate::proposal::IkeSuite,
+        cfg: &SessionConfig,
+        rng: &mut dyn Random,
+    ) -> Option<IkeSa> {
+        let old = self.sas.get(&h)?;
+        let old_prf = old.suite?.prf;
+        let seed = rekey_skeyseed(old_prf, &old.keys.as_ref()?.sk_d, g_ir, ni, nr);
+        let keys = derive_ike_keys(
+            suite.prf,
+            &seed,
+            ni,
+            nr,
+            &spi_i,
+            &spi_r,
+            suite.integrity,
+            suite.cipher,
+        )
+        .ok()?;
+        let mut sa = IkeSa::new(
+            old.session.clone(),
+            we_initiated,
+            old.local,
+            old.remote,
+            now,
+        );
+        sa.spi_i = spi_i;
+        sa.spi_r = spi_r;
+        sa.ni = ni.to_vec();
+        sa.nr = nr.to_vec();
+        sa.suite = Some(suite);
+        sa.keys = Some(keys);
+        sa.state = SaState::Established;
+        sa.udp_encapsulation = old.udp_encapsulation;
+        sa.remote_id = old.remote_id.clone();
+        sa.fragmentation = old.fragmentation;
+        sa.peer_hashes = old.peer_hashes.clone();
+        sa.established = Some(now);
+        let (rekey_at, expire_at) = self.rekey_time(now, cfg.ike_lifetime, rng);
+        sa.rekey_at = Some(rekey_at);
+        sa.expire_at = Some(expire_at);
+        Some(sa)
+    }
+
+    /// After an IKE rekey: move the Child SAs to the surviving new IKE SA and delete the
+    /// redundant ones (§2.8, collisions §2.8.2: the new SA made with the lowest nonce is
+    /// deleted by its creator; the old SA is deleted by the creator of the winner).
+    pub(crate) fn resolve_ike_collision(&mut self, now: Instant, h: u64, rng: &mut dyn Random) {
+        let Some(sa) = self.sas.get(&h) else { return };
+        let outstanding_rekey = matches!(
+            sa.outstanding.as_ref().map(|o| &o.kind),
+            Some(RequestKind::RekeyIke { .. })
+        );
+        let (winner, we_delete_old, loser_ours) = match (&sa.own_ike_rekey, &sa.peer_ike_rekey) {
+            (Some((own, _)), None) => (*own, true, None),
+            (None, Some((peer, _))) if !outstanding_rekey => (*peer, false, None),
+            (None, Some(_)) => return, // our own rekey is still in flight: decide when it ends
+            (Some((own, own_min)), Some((peer, peer_min))) => {
+                if own_min < peer_min {
+                    (*peer, false, Some(*own))
+                } else {
+                    (*own, true, None)
+                }
+            }
+            (None, None) => return,
+        };
+        let Some(mut old) = self.sas.remove(&h) else {
+            return;
+        };
+        let mut children = std::mem::take(&mut old.children);
+        // Child SA work queued on the old IKE SA is dropped with it; carry it over: pending
+        // deletions are queued again on the new SA, and interrupted rekeys re-arm.
+        let mut deletions = Vec::new();
+        for c in &mut children {
+            if c.expiring || (c.superseded && c.own_rekey.is_some()) {
+                deletions.push(c.spi_in);
+            } else if c.rekeying && !c.superseded {
+                c.rekeying = false;
+            }
+        }
+        old.state = SaState::Rekeyed;
+        old.half_open_deadline = Some(now + REKEYED_LINGER);
+        old.queue.clear();
+        old.own_ike_rekey = None;
+        old.peer_ike_rekey = None;
+        if we_delete_old {
+            old.queue.push_back(Task::DeleteIke);
+        }
+        let session = old.session.clone();
+        self.sas.insert(h, old);
+        match self.sas.get_mut(&winner) {
+            // Added to what the winner already has: the peer may have created or rekeyed a
+            // Child SA on its new IKE SA before we resolved the collision (found by the
+            // gateway simulation, chaos seed 2401: overwriting dropped such a Child SA from
+            // IKE without an event, and the data plane kept it).
+            Some(w) => w.children.extend(children),
+            None => {
+                // The winner is already gone (deleted or expired while the collision was
+                // pending): the Child SAs go too, announced like any removal, never dropped
+                // silently.
+                for c in children {
+                    self.emit(Event::ChildSaDeleted {
+                        session: session.clone(),
+                        spi_in: c.spi_in,
+                        spi_out: c.spi_out,
+                    });
+                }
+            }
+        }
+        if !deletions.is_empty() {
+            self.delete_children(now, winner, deletions);
+            self.drive(now, winner, rng);
+        }
+        if let Some(l) = loser_ours {
+            if let Some(sa) = self.sas.get_mut(&l) {
+                sa.state = SaState::Rekeyed;
+                sa.doomed = true;
+                sa.queue.push_back(Task::DeleteIke);
+            }
+            self.drive(now, l, rng);
+        }
+        self.drive(now, h, rng);
+        if let Some(session) = self.sas.get(&h).map(|sa| sa.session.clone()) {
+            self.update_status(now, &session);
+        }
+    }
+}
