@@ -10,7 +10,9 @@
 # Usage: fuzz/campaign.sh [SECONDS] [TARGET...]
 # Environment: JOBS (default: number of CPUs), NICE (default 10; the niceness of the
 # fuzzers, so a shared machine stays usable), TIMEOUT (seconds one input may take, default 10),
-# NO_BUILD=1 (use the binaries already in fuzz/target as they are).
+# NO_BUILD=1 (use the binaries already in fuzz/target as they are), BUDGET=cpu (SECONDS is
+# CPU time, not wall-clock time: each target runs until its fuzzing processes have used that
+# much CPU, however busy the machine is; the summary reports the CPU time either way).
 set -euo pipefail
 cd "$(dirname "$0")"
 secs="${1:-3600}"
@@ -34,13 +36,31 @@ summary="$logs/summary-$stamp.md"
 {
     echo "# Fuzzing campaign $stamp"
     echo
-    echo "${secs}s per target, $jobs job(s), nice $niceness, timeout ${timeout}s per input, $(nproc) CPUs, commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
+    echo "${secs}s ($( [ "${BUDGET:-wall}" = cpu ] && echo "CPU time" || echo "wall-clock time")) per target, $jobs job(s), nice $niceness, timeout ${timeout}s per input, $(nproc) CPUs, commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
     echo
-    echo "| target | executions | exec/s | coverage (edges) | features | corpus before -> after | new crashes | new timeouts | new OOMs |"
-    echo "|---|---:|---:|---:|---:|---|---:|---:|---:|"
+    echo "| target | CPU time (h:mm:ss) | executions | exec/s | coverage (edges) | features | corpus before -> after | new crashes | new timeouts | new OOMs |"
+    echo "|---|---:|---:|---:|---:|---:|---|---:|---:|---:|"
 } >"$summary"
 
 count() { find "$1" -maxdepth 1 -type f -name "$2" 2>/dev/null | wc -l; }
+
+ticks=$(getconf CLK_TCK)
+# CPU seconds used by process group $1: every live member's own time plus that of the
+# children it has reaped (fork mode's workers are reaped by the libFuzzer parent, so each
+# CPU second is counted once: by the worker while it lives, by its parent after).
+group_cpu() {
+    local total=0 stat rest
+    for stat in /proc/[0-9]*/stat; do
+        read -r rest <"$stat" 2>/dev/null || continue
+        rest="${rest##*) }"
+        # shellcheck disable=SC2086
+        set -- $rest
+        # fields after "pid (comm) ": 1 state 2 ppid 3 pgrp ... 12 utime 13 stime 14 cutime 15 cstime
+        [ "$3" = "$pgid" ] || continue
+        total=$((total + ${12} + ${13} + ${14} + ${15}))
+    done
+    echo $((total / ticks))
+}
 
 for target in "${targets[@]}"; do
     mkdir -p "corpus/$target" "artifacts/$target"
@@ -52,10 +72,27 @@ for target in "${targets[@]}"; do
     timeouts_before=$(count "artifacts/$target" 'timeout-*')
     ooms_before=$(count "artifacts/$target" 'oom-*')
     echo "campaign: $target for ${secs}s ($jobs jobs), log $log"
-    # Fork mode merges every job's new coverage into the first corpus directory.
-    nice -n "$niceness" "$bin_dir/$target" "corpus/$target" "${seeds[@]}" \
+    # Fork mode merges every job's new coverage into the first corpus directory. The fuzzer
+    # runs in its own process group, whose CPU time is sampled every few seconds.
+    wall_limit="$secs"
+    [ "${BUDGET:-wall}" = cpu ] && wall_limit=$((secs * 20))
+    setsid nice -n "$niceness" "$bin_dir/$target" "corpus/$target" "${seeds[@]}" \
         -artifact_prefix="artifacts/$target/" -fork="$jobs" -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1 \
-        -timeout="$timeout" -max_total_time="$secs" -print_final_stats=1 >"$log" 2>&1 || true
+        -timeout="$timeout" -max_total_time="$wall_limit" -print_final_stats=1 >"$log" 2>&1 &
+    pgid=$!
+    cpu=0
+    while kill -0 "$pgid" 2>/dev/null; do
+        sleep 5
+        now_cpu=$(group_cpu)
+        [ "$now_cpu" -gt "$cpu" ] && cpu=$now_cpu
+        if [ "${BUDGET:-wall}" = cpu ] && [ "$cpu" -ge "$secs" ]; then
+            kill -INT -- "-$pgid" 2>/dev/null || true
+            sleep 5
+            kill -KILL -- "-$pgid" 2>/dev/null || true
+            break
+        fi
+    done
+    wait "$pgid" 2>/dev/null || true
     # The last status line of fork mode: "#<execs>: cov: <edges> ft: <features> corp: ... exec/s: <n> ...".
     last=$(grep -E '^#[0-9]+: cov: ' "$log" | tail -n 1 || true)
     execs=$(sed -nE 's/^#([0-9]+): .*/\1/p' <<<"$last")
@@ -66,7 +103,7 @@ for target in "${targets[@]}"; do
     crashes=$(($(count "artifacts/$target" 'crash-*') - crashes_before))
     timeouts=$(($(count "artifacts/$target" 'timeout-*') - timeouts_before))
     ooms=$(($(count "artifacts/$target" 'oom-*') - ooms_before))
-    echo "| $target | ${execs:-?} | ${rate:-?} | ${cov:-?} | ${ft:-?} | $corpus_before -> $corpus_after | $crashes | $timeouts | $ooms |" >>"$summary"
+    echo "| $target | $(printf "%d:%02d:%02d" $((cpu / 3600)) $((cpu % 3600 / 60)) $((cpu % 60))) | ${execs:-?} | ${rate:-?} | ${cov:-?} | ${ft:-?} | $corpus_before -> $corpus_after | $crashes | $timeouts | $ooms |" >>"$summary"
 done
 
 {
