@@ -1,5 +1,5 @@
-//! Public-key work the endpoint hands to its caller (Diffie-Hellman of IKE_SA_INIT, the
-//! IKE_AUTH signature of certificate sessions), so a flood of IKE_SA_INIT requests or a
+//! Public-key work the endpoint hands to its caller (Diffie-Hellman of IKE_SA_INIT and of
+//! CREATE_CHILD_SA, the IKE_AUTH signature of certificate sessions), so a flood of IKE_SA_INIT requests or a
 //! burst of new sessions is computed on other threads while the event loop keeps serving
 //! timers, retransmissions and established SAs.
 //!
@@ -73,6 +73,16 @@ pub(crate) enum Work {
         octets: Vec<u8>,
         stage: crate::ike_auth::AuthStage,
     },
+    /// CREATE_CHILD_SA (RFC 7296 §1.3, see [`crate::kex`]): the key pair given, or a new one
+    /// from the first usable random candidate, and g^ir with the peer's (already validated)
+    /// KE data if there is one.
+    KeyExchange {
+        handle: u64,
+        group: DhGroup,
+        dh: Option<DhPrivate>,
+        randoms: Vec<Zeroizing<Vec<u8>>>,
+        peer_ke: Option<Vec<u8>>,
+    },
     /// Initiator: g^ir with the responder's (already validated) KE data, SKEYSEED, SK_*.
     InitiatorKeys {
         handle: u64,
@@ -110,6 +120,13 @@ pub(crate) enum Done {
     Keygen { handle: u64, dh: Option<DhPrivate> },
     /// The new SA's keys, or None if the agreement failed.
     InitiatorKeys { handle: u64, keys: Option<IkeKeys> },
+    /// The key pair (None if no candidate was usable) and g^ir (None without KE data, or if
+    /// the agreement failed).
+    KeyExchange {
+        handle: u64,
+        dh: Option<DhPrivate>,
+        shared: Option<Zeroizing<Vec<u8>>>,
+    },
     /// Our AUTH payload (method and data), or why it could not be made (an alarm).
     SignAuth {
         handle: u64,
@@ -173,6 +190,20 @@ impl CryptoJob {
                 handle,
                 dh: randoms.iter().find_map(|r| group.generate(r).ok()),
             },
+            Work::KeyExchange {
+                handle,
+                group,
+                dh,
+                randoms,
+                peer_ke,
+            } => {
+                let dh = dh.or_else(|| randoms.iter().find_map(|r| group.generate(r).ok()));
+                let shared = match (&dh, &peer_ke) {
+                    (Some(d), Some(ke)) => d.agree(ke).ok(),
+                    _ => None,
+                };
+                Done::KeyExchange { handle, dh, shared }
+            }
             Work::InitiatorKeys {
                 handle,
                 dh,

@@ -484,6 +484,21 @@ impl Endpoint {
         if self.crypto_in_flight < self.crypto_queue.len() {
             return Err("more crypto jobs queued than counted in flight".into());
         }
+        // CREATE_CHILD_SA key exchanges (crate::kex): ours waits with the request window
+        // free of requests, and only jobs handed out can be awaited.
+        for (h, sa) in &self.sas {
+            if sa.own_kex.is_some() && sa.outstanding.is_some() {
+                return Err(format!(
+                    "IKE SA {h} has a request in flight while its next one waits for a key exchange"
+                ));
+            }
+            let parked = sa.own_kex.is_some() || sa.peer_kex.is_some();
+            if parked && (!self.cfg.offload_crypto || self.crypto_in_flight == 0) {
+                return Err(format!(
+                    "IKE SA {h} waits for a key exchange that no job will finish"
+                ));
+            }
+        }
         for (id, s) in &self.sessions {
             match s.status.ike_state {
                 IkeState::Up => {
@@ -582,9 +597,21 @@ impl Endpoint {
         work: crate::crypto_jobs::Work,
         rng: &mut dyn Random,
     ) {
+        let job = self.new_crypto_job(work);
+        self.run_crypto_job(now, job, rng);
+    }
+
+    /// A job with its id (known before it runs, so the exchange waiting for it can be
+    /// parked first: without offloading it completes inside [`Endpoint::run_crypto_job`]).
+    pub(crate) fn new_crypto_job(&mut self, work: crate::crypto_jobs::Work) -> CryptoJob {
         let id = self.next_job_id;
         self.next_job_id += 1;
-        let job = CryptoJob { id, work };
+        CryptoJob { id, work }
+    }
+
+    /// Hand out (or, without offloading, run at once) a job made by
+    /// [`Endpoint::new_crypto_job`].
+    pub(crate) fn run_crypto_job(&mut self, now: Instant, job: CryptoJob, rng: &mut dyn Random) {
         if self.cfg.offload_crypto {
             self.crypto_in_flight += 1;
             self.crypto_queue.push_back(job);
@@ -883,7 +910,11 @@ impl Endpoint {
             let Some(sa) = self.sas.get_mut(&h) else {
                 return;
             };
+            // One request at a time (§2.3), and none while a CREATE_CHILD_SA exchange
+            // waits for its key exchange (see crate::kex).
             if sa.outstanding.is_some()
+                || sa.own_kex.is_some()
+                || sa.peer_kex.is_some()
                 || !matches!(sa.state, SaState::Established | SaState::Rekeyed)
             {
                 return;
@@ -1253,7 +1284,11 @@ fn extra_child_deadline(sa: &IkeSa) -> Option<Instant> {
 /// one interval after the last probe.
 fn dpd_due(sa: &IkeSa, s: &Session) -> Option<Instant> {
     let dpd = s.config.dpd?;
-    if sa.state != SaState::Established || sa.outstanding.is_some() || !sa.queue.is_empty() {
+    if sa.state != SaState::Established
+        || sa.outstanding.is_some()
+        || sa.own_kex.is_some()
+        || !sa.queue.is_empty()
+    {
         return None;
     }
     let alive = sa.established.max(sa.last_heard).max(s.esp_in)?;

@@ -3,22 +3,24 @@
 use std::net::SocketAddr;
 use std::time::Instant;
 
-use ike_crypto::{nat_detection_hash, DhGroup};
+use ike_crypto::nat_detection_hash;
 use ike_wire::{
     find_notify, AuthMethod, Delete, ExchangeType, Header, Message, Notify, NotifyType, Payload,
     ProtocolId, TrafficSelector,
 };
 
 use crate::config::{Identity, SessionConfig};
-use crate::endpoint::Endpoint;
+use crate::endpoint::{Endpoint, NAT_T_PORT};
 use crate::events::FailReason;
+use crate::fragment::Opened;
 use crate::random::{self, Random};
-use crate::sa::{IkeSa, SaState, Task};
+use crate::sa::{IkeSa, RequestKind, SaState, Task};
 use crate::ProtoError;
+
+use crate::admission::{DropCause, NONCE_MAX, NONCE_MIN};
 
 /// Nonce size we send (RFC 7296 §2.10: at least half the PRF key size, at least 128 bits).
 pub(crate) const NONCE_LEN: usize = 32;
-use crate::admission::{NONCE_MAX, NONCE_MIN};
 
 pub(crate) fn notify_name(n: NotifyType) -> String {
     n.name()
@@ -255,6 +257,233 @@ pub(crate) fn min_nonce<'a>(a: &'a [u8], b: &'a [u8]) -> &'a [u8] {
 }
 
 impl Endpoint {
+    // ============================== dispatch ==============================
+
+    pub(crate) fn handle_request(
+        &mut self,
+        now: Instant,
+        local: SocketAddr,
+        remote: SocketAddr,
+        raw: &[u8],
+        msg: Message,
+        rng: &mut dyn Random,
+    ) {
+        let header = msg.header;
+        if header.exchange == ExchangeType::IKE_SA_INIT {
+            if header.spi_r == [0; 8] && header.message_id == 0 && header.is_initiator() {
+                self.init_request(now, local, remote, raw, &msg, rng);
+            } else {
+                self.admission
+                    .dropped(DropCause::Undecodable, remote.ip(), None);
+            }
+            return;
+        }
+        let our_spi = if header.is_initiator() {
+            header.spi_r
+        } else {
+            header.spi_i
+        };
+        let found = self
+            .by_spi
+            .get(&our_spi)
+            .and_then(|h| self.sas.get(h).map(|sa| (*h, sa)));
+        let Some((h, sa)) = found else {
+            self.admission
+                .dropped(DropCause::UnknownSpi, remote.ip(), None);
+            return;
+        };
+        // Keys missing: a responder still computing its IKE_SA_INIT; the peer retransmits.
+        if sa.spi_i != header.spi_i || sa.spi_r != header.spi_r || sa.keys.is_none() {
+            self.admission
+                .dropped(DropCause::UnknownSpi, remote.ip(), None);
+            return;
+        }
+        // Message ID window of one (§2.3): the next request, or a retransmission of the last.
+        if header.message_id != sa.expected_peer_id {
+            // A fragmented request is answered once, on its first fragment (RFC 7383
+            // §2.6.1), not once per fragment.
+            let first_fragment = match msg.payloads.last() {
+                Some(Payload::Skf(f)) => f.number == 1,
+                _ => true,
+            };
+            if let Some((id, resp)) = &sa.last_response {
+                if *id == header.message_id && first_fragment {
+                    let (l, r, d) = (sa.local, sa.remote, resp.clone());
+                    self.send_all(l, r, d);
+                }
+            }
+            return;
+        }
+        // The peer's request waits for our key exchange (crate::kex): this is a
+        // retransmission of it, answered once the job is done.
+        if sa.peer_kex.is_some() {
+            return;
+        }
+        let inner = match self.open_message(now, h, raw, &msg, remote.ip()) {
+            Opened::Message(p) => p,
+            Opened::Pending => return,
+            // Unauthenticated garbage is dropped silently (§2.21.2), and counted.
+            Opened::Failed(ProtoError::IntegrityCheckFailed) => {
+                self.admission
+                    .dropped(DropCause::IntegrityCheckFailed, remote.ip(), None);
+                return;
+            }
+            // Authentic, with an unknown critical payload: reject the message with the
+            // payload's type (§3.2, §3.10.1).
+            Opened::Failed(ProtoError::Decode(
+                ike_wire::DecodeError::UnsupportedCriticalPayload(t),
+            )) => {
+                let n = NotifyType::UNSUPPORTED_CRITICAL_PAYLOAD;
+                self.respond_error(h, header, n, vec![t], rng);
+                return;
+            }
+            Opened::Failed(_) => {
+                // Authentic but malformed: answer INVALID_SYNTAX (§2.21.2).
+                self.respond_error(h, header, NotifyType::INVALID_SYNTAX, Vec::new(), rng);
+                return;
+            }
+        };
+        // NAT-T: the initiator floated to port 4500 (§2.23); follow it.
+        if let Some(sa) = self.sas.get_mut(&h) {
+            // An authenticated request: the peer is alive (DPD, §2.4).
+            sa.last_heard = Some(now);
+            if local.port() == NAT_T_PORT && sa.local.port() != NAT_T_PORT {
+                sa.local = local;
+                sa.remote = remote;
+                sa.udp_encapsulation = true;
+            }
+        }
+        match header.exchange {
+            ExchangeType::IKE_AUTH => self.auth_request(now, h, header, inner, rng),
+            ExchangeType::CREATE_CHILD_SA => self.create_child_request(now, h, header, inner, rng),
+            ExchangeType::INFORMATIONAL => self.info_request(now, h, header, inner, rng),
+            _ => {}
+        }
+    }
+
+    pub(crate) fn handle_response(
+        &mut self,
+        now: Instant,
+        local: SocketAddr,
+        remote: SocketAddr,
+        raw: &[u8],
+        msg: Message,
+        rng: &mut dyn Random,
+    ) {
+        let header = msg.header;
+        let our_spi = if header.is_initiator() {
+            header.spi_r
+        } else {
+            header.spi_i
+        };
+        let Some(&h) = self.by_spi.get(&our_spi) else {
+            self.admission
+                .dropped(DropCause::UnknownSpi, remote.ip(), None);
+            return;
+        };
+        let Some(sa) = self.sas.get(&h) else { return };
+        let Some(out) = &sa.outstanding else {
+            self.admission
+                .dropped(DropCause::Undecodable, remote.ip(), None);
+            return;
+        };
+        if out.message_id != header.message_id || sa.remote.ip() != remote.ip() {
+            self.admission
+                .dropped(DropCause::Undecodable, remote.ip(), None);
+            return;
+        }
+        if header.exchange == ExchangeType::IKE_SA_INIT {
+            if sa.state == SaState::InitSent
+                && matches!(out.kind, RequestKind::Init)
+                && sa.local.ip() == local.ip()
+            {
+                self.init_response(now, h, raw, msg, rng);
+            }
+            return;
+        }
+        if sa.spi_r != header.spi_r {
+            return;
+        }
+        let session = sa.session.clone();
+        let inner = match self.open_message(now, h, raw, &msg, remote.ip()) {
+            Opened::Message(p) => p,
+            Opened::Pending => return,
+            Opened::Failed(ProtoError::IntegrityCheckFailed) => {
+                self.admission
+                    .dropped(DropCause::IntegrityCheckFailed, remote.ip(), None);
+                return;
+            }
+            Opened::Failed(_) => {
+                self.remove_sa(h);
+                self.fail(
+                    now,
+                    &session,
+                    FailReason::InvalidSyntax,
+                    "the peer's response could not be decoded after decryption".into(),
+                    rng,
+                );
+                return;
+            }
+        };
+        let Some(sa) = self.sas.get_mut(&h) else {
+            return;
+        };
+        // An authenticated response: the peer is alive (DPD, §2.4).
+        sa.last_heard = Some(now);
+        let Some(out) = sa.outstanding.take() else {
+            return;
+        };
+        sa.next_request_id = sa.next_request_id.wrapping_add(1);
+        match (header.exchange, out.kind) {
+            (ExchangeType::IKE_AUTH, RequestKind::Auth { spi_in }) => {
+                self.auth_response(now, h, inner, spi_in, rng)
+            }
+            (
+                ExchangeType::CREATE_CHILD_SA,
+                RequestKind::CreateChild {
+                    rekey_of,
+                    spi_in,
+                    nonce,
+                    dh,
+                },
+            ) => self.create_child_response(now, h, inner, rekey_of, spi_in, nonce, dh, rng),
+            (ExchangeType::CREATE_CHILD_SA, RequestKind::RekeyIke { new_spi, nonce, dh }) => {
+                self.rekey_ike_response(now, h, inner, new_spi, nonce, dh, rng)
+            }
+            (ExchangeType::INFORMATIONAL, RequestKind::DeleteChild { spis_in }) => {
+                self.remove_children(h, &spis_in);
+                if let Some(session) = self.sas.get(&h).map(|sa| sa.session.clone()) {
+                    self.update_status(now, &session);
+                }
+            }
+            (ExchangeType::INFORMATIONAL, RequestKind::DeleteIke) => {
+                let Some(session) = self.sas.get(&h).map(|sa| sa.session.clone()) else {
+                    return;
+                };
+                self.remove_sa(h);
+                self.update_status(now, &session);
+                self.keep_up(now, &session);
+            }
+            (ExchangeType::INFORMATIONAL, RequestKind::Liveness | RequestKind::Dpd { .. }) => {}
+            _ => {
+                // A response of the wrong exchange type: treat as a protocol error.
+                let Some(session) = self.sas.get(&h).map(|sa| sa.session.clone()) else {
+                    return;
+                };
+                self.remove_sa(h);
+                self.fail(
+                    now,
+                    &session,
+                    FailReason::InvalidSyntax,
+                    "the peer answered with an unexpected exchange type".into(),
+                    rng,
+                );
+                return;
+            }
+        }
+        self.drive(now, h, rng);
+    }
+
     /// Answer the current request with an error notify.
     pub(crate) fn respond_error(
         &mut self,
@@ -410,15 +639,4 @@ impl Endpoint {
         }
         self.drive(now, h, rng);
     }
-}
-
-/// A DH private value from fresh randomness (an out-of-range ECP scalar is retried).
-pub(crate) fn generate_dh(group: DhGroup, rng: &mut dyn Random) -> Option<ike_crypto::DhPrivate> {
-    for _ in 0..8 {
-        let r = zeroize::Zeroizing::new(random::vec(rng, group.random_len()));
-        if let Ok(d) = group.generate(&r) {
-            return Some(d);
-        }
-    }
-    None
 }

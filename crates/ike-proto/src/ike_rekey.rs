@@ -3,13 +3,16 @@
 
 use std::time::{Duration, Instant};
 
-use ike_crypto::{derive_ike_keys, rekey_skeyseed};
+use ike_crypto::{derive_ike_keys, rekey_skeyseed, DhPrivate};
 use ike_wire::{ExchangeType, Header, NotifyType, Payload, ProtocolId};
+use zeroize::Zeroizing;
 
 use crate::config::SessionConfig;
 use crate::endpoint::Endpoint;
 use crate::events::Event;
-use crate::exchanges::{first_error, generate_dh, ke_of, min_nonce, nonce_of, sa_of, NONCE_LEN};
+use crate::exchanges::{first_error, ke_of, min_nonce, nonce_of, sa_of, NONCE_LEN};
+use crate::kex::KexStage;
+use crate::proposal::IkeSuite;
 use crate::proposal::{accept_ike, select_ike};
 use crate::random::{self, Random};
 use crate::sa::{IkeSa, RequestKind, SaState, Task};
@@ -18,6 +21,9 @@ use crate::sa::{IkeSa, RequestKind, SaState, Task};
 const REKEYED_LINGER: Duration = Duration::from_secs(30);
 
 impl Endpoint {
+    /// The peer's request to rekey the IKE SA (§2.18): checked before any Diffie-Hellman
+    /// work starts; the answer waits for the key-exchange job
+    /// ([`Endpoint::ike_rekey_request_keyed`]).
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn rekey_ike_request(
         &mut self,
@@ -31,7 +37,7 @@ impl Endpoint {
         rng: &mut dyn Random,
     ) {
         let Some(sa) = self.sas.get(&h) else { return };
-        if sa.children.iter().any(|c| c.rekeying && !c.superseded) || sa.own_ike_rekey_done {
+        if other_rekey_under_way(sa) {
             // Another rekey is under way on this IKE SA (§2.25.2).
             self.respond_error(h, header, NotifyType::TEMPORARY_FAILURE, Vec::new(), rng);
             return;
@@ -54,20 +60,56 @@ impl Endpoint {
             return;
         };
         if g != suite.group.id() {
-            self.respond_error(
-                h,
-                header,
-                NotifyType::INVALID_KE_PAYLOAD,
-                suite.group.id().to_be_bytes().to_vec(),
-                rng,
-            );
+            let data = suite.group.id().to_be_bytes().to_vec();
+            self.respond_error(h, header, NotifyType::INVALID_KE_PAYLOAD, data, rng);
             return;
         }
-        let Some(dh) = generate_dh(suite.group, rng) else {
+        // RFC 6989: the peer's public value is checked before any DH is computed.
+        if suite.group.validate_peer_public(data).is_err() {
+            self.respond_error(h, header, NotifyType::INVALID_SYNTAX, Vec::new(), rng);
+            return;
+        }
+        let request = IkeRekeyRequest {
+            header,
+            suite,
+            number,
+            peer_spi,
+            ni,
+        };
+        let stage = KexStage::IkeRekeyRequest(Box::new(request));
+        self.submit_kex(now, h, stage, suite.group, None, Some(data.to_vec()), rng);
+    }
+
+    /// The key exchange of the peer's IKE rekey finished: create the new IKE SA and answer.
+    pub(crate) fn ike_rekey_request_keyed(
+        &mut self,
+        now: Instant,
+        h: u64,
+        request: IkeRekeyRequest,
+        dh: Option<DhPrivate>,
+        shared: Option<Zeroizing<Vec<u8>>>,
+        rng: &mut dyn Random,
+    ) {
+        let IkeRekeyRequest {
+            header,
+            suite,
+            number,
+            peer_spi,
+            ni,
+        } = request;
+        let (Some(dh), Some(g_ir)) = (dh, shared) else {
+            // The KE data passed validation, so this is our failure: the peer may retry.
+            self.respond_error(h, header, NotifyType::TEMPORARY_FAILURE, Vec::new(), rng);
             return;
         };
-        let Ok(g_ir) = dh.agree(data) else {
-            self.respond_error(h, header, NotifyType::INVALID_SYNTAX, Vec::new(), rng);
+        let Some(sa) = self.sas.get(&h) else { return };
+        // What happened while the job ran counts as if it had come first: our own rekey
+        // of this IKE SA or of a Child SA completed, or the SA is going away.
+        if sa.state != SaState::Established || sa.doomed || other_rekey_under_way(sa) {
+            self.respond_error(h, header, NotifyType::TEMPORARY_FAILURE, Vec::new(), rng);
+            return;
+        }
+        let Some(cfg) = self.session_config(&sa.session).cloned() else {
             return;
         };
         let our_spi = loop {
@@ -79,7 +121,7 @@ impl Endpoint {
         let nr = random::vec(rng, NONCE_LEN);
         // The peer initiated this exchange, so it is the initiator of the new IKE SA.
         let Some(new) = self.rekeyed_sa(
-            now, h, false, peer_spi, our_spi, &ni, &nr, &g_ir, suite, cfg, rng,
+            now, h, false, peer_spi, our_spi, &ni, &nr, &g_ir, suite, &cfg, rng,
         ) else {
             return;
         };
@@ -112,6 +154,8 @@ impl Endpoint {
         self.resolve_ike_collision(now, h, rng);
     }
 
+    /// Our IKE rekey was answered: an accepted answer makes the new IKE SA after the
+    /// key-exchange job ([`Endpoint::ike_rekey_response_keyed`]).
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn rekey_ike_response(
         &mut self,
@@ -120,7 +164,7 @@ impl Endpoint {
         inner: Vec<Payload>,
         new_spi: [u8; 8],
         nonce: Vec<u8>,
-        dh: ike_crypto::DhPrivate,
+        dh: DhPrivate,
         rng: &mut dyn Random,
     ) {
         let Some(sa) = self.sas.get(&h) else { return };
@@ -128,39 +172,81 @@ impl Endpoint {
         let Some(cfg) = self.session_config(&session).cloned() else {
             return;
         };
-        let later = |ep: &mut Endpoint| {
-            if let Some(sa) = ep.sas.get_mut(&h) {
-                sa.rekey_at = Some(now + Duration::from_secs(5));
-            }
-        };
         if first_error(&inner).is_some() {
-            later(self);
+            self.ike_rekey_later(now, h);
             return;
         }
         let (Some(offer), Some(nr), Some((g, data))) =
             (sa_of(&inner), nonce_of(&inner), ke_of(&inner))
         else {
-            later(self);
+            self.ike_rekey_later(now, h);
             return;
         };
         let Some(suite) = accept_ike(offer, &cfg.ike) else {
-            later(self);
+            self.ike_rekey_later(now, h);
             return;
         };
         let Some(p) = offer.first().filter(|p| p.spi.len() == 8) else {
-            later(self);
+            self.ike_rekey_later(now, h);
             return;
         };
-        if g != dh.group().id() || suite.group != dh.group() {
-            later(self);
+        // RFC 6989: the peer's public value is checked before any DH is computed.
+        if g != dh.group().id()
+            || suite.group != dh.group()
+            || suite.group.validate_peer_public(data).is_err()
+        {
+            self.ike_rekey_later(now, h);
             return;
         }
-        let Ok(g_ir) = dh.agree(data) else {
-            later(self);
-            return;
-        };
         let mut peer_spi = [0u8; 8];
         peer_spi.copy_from_slice(&p.spi);
+        let response = IkeRekeyResponse {
+            new_spi,
+            nonce,
+            nr,
+            suite,
+            peer_spi,
+        };
+        let stage = KexStage::IkeRekeyResponse(Box::new(response));
+        self.submit_kex(
+            now,
+            h,
+            stage,
+            suite.group,
+            Some(dh),
+            Some(data.to_vec()),
+            rng,
+        );
+    }
+
+    /// g^ir of our IKE rekey is computed: make the new IKE SA.
+    pub(crate) fn ike_rekey_response_keyed(
+        &mut self,
+        now: Instant,
+        h: u64,
+        response: IkeRekeyResponse,
+        shared: Option<Zeroizing<Vec<u8>>>,
+        rng: &mut dyn Random,
+    ) {
+        let IkeRekeyResponse {
+            new_spi,
+            nonce,
+            nr,
+            suite,
+            peer_spi,
+        } = response;
+        let Some(sa) = self.sas.get(&h) else { return };
+        let Some(g_ir) = shared else {
+            self.ike_rekey_later(now, h);
+            return;
+        };
+        // Deleted (lifetime, or removed) while the job ran: nothing to rekey.
+        if sa.state != SaState::Established || sa.doomed {
+            return;
+        }
+        let Some(cfg) = self.session_config(&sa.session).cloned() else {
+            return;
+        };
         let Some(new) = self.rekeyed_sa(
             now, h, true, new_spi, peer_spi, &nonce, &nr, &g_ir, suite, &cfg, rng,
         ) else {
@@ -173,6 +259,13 @@ impl Endpoint {
             sa.own_ike_rekey_done = true;
         }
         self.resolve_ike_collision(now, h, rng);
+    }
+
+    /// Our IKE rekey failed: try again in 5 seconds.
+    fn ike_rekey_later(&mut self, now: Instant, h: u64) {
+        if let Some(sa) = self.sas.get_mut(&h) {
+            sa.rekey_at = Some(now + Duration::from_secs(5));
+        }
     }
 
     /// The IKE SA a rekey creates (§2.18): new SPIs and keys from the old SK_d.
@@ -312,4 +405,39 @@ impl Endpoint {
             self.update_status(now, &session);
         }
     }
+}
+
+/// Whether an exchange of ours on this IKE SA makes the peer's IKE rekey wait (§2.25.2): a
+/// Child SA rekey in progress, our CREATE_CHILD_SA request in flight or waiting for its key
+/// exchange, or our own IKE rekey already completed. A Child SA request in flight must
+/// finish on this IKE SA: once the peer has rekeyed it, the peer deletes it, and a lost
+/// answer could no longer be retransmitted (found by `rekeys_with_delayed_key_exchanges_converge`,
+/// seed 81: the peer kept a Child SA this end never installed).
+fn other_rekey_under_way(sa: &IkeSa) -> bool {
+    let child_request_in_flight = matches!(
+        sa.outstanding.as_ref().map(|o| &o.kind),
+        Some(RequestKind::CreateChild { .. })
+    );
+    sa.children.iter().any(|c| c.rekeying && !c.superseded)
+        || sa.own_ike_rekey_done
+        || sa.own_kex.is_some()
+        || child_request_in_flight
+}
+
+/// The peer's IKE rekey request, checked and waiting for its key exchange.
+pub(crate) struct IkeRekeyRequest {
+    header: Header,
+    suite: IkeSuite,
+    number: u8,
+    peer_spi: [u8; 8],
+    ni: Vec<u8>,
+}
+
+/// The peer's accepted answer to our IKE rekey, waiting for g^ir.
+pub(crate) struct IkeRekeyResponse {
+    new_spi: [u8; 8],
+    nonce: Vec<u8>,
+    nr: Vec<u8>,
+    suite: IkeSuite,
+    peer_spi: [u8; 8],
 }

@@ -201,7 +201,11 @@ impl Endpoint {
     /// A key-exchange computation finished: answer the IKE_SA_INIT it was for, if that
     /// half-open SA still exists.
     pub(crate) fn crypto_done(&mut self, now: Instant, done: CryptoDone, rng: &mut dyn Random) {
+        let job = done.id;
         match done.result {
+            Done::KeyExchange { handle, dh, shared } => {
+                self.kex_done(now, handle, job, dh, shared, rng)
+            }
             Done::RespondInit { handle, keys } => self.init_computed(now, handle, keys, rng),
             Done::Keygen { handle, dh } => self.keygen_done(now, handle, dh, rng),
             Done::InitiatorKeys { handle, keys } => {

@@ -48,6 +48,7 @@ mod ike_auth;
 mod ike_rekey;
 mod init_initiator;
 mod init_responder;
+mod kex;
 pub mod proposal;
 pub mod random;
 mod sa;

@@ -181,6 +181,10 @@ pub(crate) struct IkeSa {
     pub(crate) reassembly: Option<crate::fragment::Reassembly>,
     /// Responder: the verified IKE_AUTH request whose answer waits for our signature.
     pub(crate) signing: Option<Box<crate::ike_auth::PendingReply>>,
+    /// Our CREATE_CHILD_SA exchange waiting for its key exchange (see [`crate::kex`]).
+    pub(crate) own_kex: Option<crate::kex::PendingKex>,
+    /// The peer's CREATE_CHILD_SA request waiting for our key exchange.
+    pub(crate) peer_kex: Option<crate::kex::PendingKex>,
     gcm_iv_counter: u64,
 }
 
@@ -239,6 +243,8 @@ impl IkeSa {
             peer_hashes: Vec::new(),
             reassembly: None,
             signing: None,
+            own_kex: None,
+            peer_kex: None,
             gcm_iv_counter: 0,
         }
     }

@@ -3,24 +3,55 @@
 
 use std::time::Instant;
 
+use ike_crypto::{DhGroup, DhPrivate};
 use ike_wire::{Delete, ExchangeType, Notify, NotifyType, Payload, ProtocolId};
 
 use crate::child_sa::needs_child;
+use crate::config::SessionConfig;
 use crate::endpoint::Endpoint;
-use crate::exchanges::{generate_dh, our_selectors, NONCE_LEN};
+use crate::exchanges::{our_selectors, NONCE_LEN};
+use crate::kex::KexStage;
 use crate::proposal::{esp_proposals, ike_proposals};
 use crate::random::{self, Random};
 use crate::sa::{RequestKind, SaState, Task};
 
-impl Endpoint {
-    // ============================== tasks (our requests) ==============================
+/// What starting a task came to.
+enum Started {
+    /// The request to send.
+    Request(Vec<Payload>, RequestKind),
+    /// The task waits for its key pair (a crypto job, see [`crate::kex`]): the request
+    /// window is taken meanwhile.
+    Waiting,
+    /// Nothing to do any more (the task became moot).
+    Moot,
+}
 
-    /// Start a queued task; returns whether a request went out.
+/// The key pair a request needs, if any.
+enum KeyPair {
+    Ready(Option<DhPrivate>),
+    Waiting,
+}
+
+impl Endpoint {
+    /// Start a queued task; returns whether the request window is now taken (a request
+    /// went out, or the task waits for its key pair).
     pub(crate) fn start_task(
         &mut self,
         now: Instant,
         h: u64,
         task: Task,
+        rng: &mut dyn Random,
+    ) -> bool {
+        self.start_task_with(now, h, task, None, rng)
+    }
+
+    /// [`Endpoint::start_task`] with the key pair made for it by a crypto job.
+    pub(crate) fn start_task_with(
+        &mut self,
+        now: Instant,
+        h: u64,
+        task: Task,
+        prepared: Option<DhPrivate>,
         rng: &mut dyn Random,
     ) -> bool {
         let Some(sa) = self.sas.get(&h) else {
@@ -33,120 +64,10 @@ impl Endpoint {
         if sa.state == SaState::Rekeyed && !matches!(task, Task::DeleteIke) {
             return false;
         }
-        let (inner, kind) = match task {
-            Task::CreateChild => {
-                if !needs_child(sa) || sa.state != SaState::Established {
-                    return false;
-                }
-                let spi_in = self.new_child_spi(rng);
-                let nonce = random::vec(rng, NONCE_LEN);
-                let dh = match cfg.esp.iter().find_map(|p| p.pfs_groups.first().copied()) {
-                    Some(g) => match generate_dh(g, rng) {
-                        Some(d) => Some(d),
-                        None => return false,
-                    },
-                    None => None,
-                };
-                let mut inner = vec![
-                    Payload::Sa(esp_proposals(&cfg.esp, spi_in, dh.is_some())),
-                    Payload::Nonce(nonce.clone()),
-                ];
-                if let Some(d) = &dh {
-                    inner.push(Payload::Ke {
-                        group: d.group().id(),
-                        data: d.public_value(),
-                    });
-                }
-                inner.push(Payload::ts_i(our_selectors(&cfg)));
-                inner.push(Payload::ts_r(our_selectors(&cfg)));
-                (
-                    inner,
-                    RequestKind::CreateChild {
-                        rekey_of: None,
-                        spi_in,
-                        nonce,
-                        dh,
-                    },
-                )
-            }
-            Task::RekeyChild(old) => {
-                let Some(child) = sa.child(old) else {
-                    return false;
-                };
-                if child.superseded || child.own_rekey.is_some() {
-                    return false;
-                }
-                let spi_in = self.new_child_spi(rng);
-                let nonce = random::vec(rng, NONCE_LEN);
-                let group = child
-                    .suite
-                    .group
-                    .or_else(|| cfg.esp.iter().find_map(|p| p.pfs_groups.first().copied()));
-                let dh = match group {
-                    Some(g) => match generate_dh(g, rng) {
-                        Some(d) => Some(d),
-                        None => return false,
-                    },
-                    None => None,
-                };
-                let mut inner = vec![
-                    Payload::Notify(Notify {
-                        protocol: ProtocolId::ESP,
-                        spi: old.to_be_bytes().to_vec(),
-                        notify_type: NotifyType::REKEY_SA,
-                        data: vec![],
-                    }),
-                    Payload::Sa(esp_proposals(&cfg.esp, spi_in, dh.is_some())),
-                    Payload::Nonce(nonce.clone()),
-                ];
-                if let Some(d) = &dh {
-                    inner.push(Payload::Ke {
-                        group: d.group().id(),
-                        data: d.public_value(),
-                    });
-                }
-                inner.push(Payload::ts_i(child.ts_local.clone()));
-                inner.push(Payload::ts_r(child.ts_remote.clone()));
-                if let Some(sa) = self.sas.get_mut(&h) {
-                    if let Some(c) = sa.child_mut(old) {
-                        c.rekeying = true;
-                    }
-                }
-                (
-                    inner,
-                    RequestKind::CreateChild {
-                        rekey_of: Some(old),
-                        spi_in,
-                        nonce,
-                        dh,
-                    },
-                )
-            }
-            Task::RekeyIke => {
-                let Some(suite) = sa.suite else { return false };
-                if sa.state != SaState::Established {
-                    return false;
-                }
-                let new_spi = loop {
-                    let s = random::ike_spi(rng);
-                    if !self.by_spi.contains_key(&s) {
-                        break s;
-                    }
-                };
-                let nonce = random::vec(rng, NONCE_LEN);
-                let Some(dh) = generate_dh(suite.group, rng) else {
-                    return false;
-                };
-                let inner = vec![
-                    Payload::Sa(ike_proposals(&cfg.ike, &new_spi)),
-                    Payload::Nonce(nonce.clone()),
-                    Payload::Ke {
-                        group: dh.group().id(),
-                        data: dh.public_value(),
-                    },
-                ];
-                (inner, RequestKind::RekeyIke { new_spi, nonce, dh })
-            }
+        let started = match task {
+            Task::CreateChild => self.create_child_task(now, h, &cfg, prepared, rng),
+            Task::RekeyChild(old) => self.rekey_child_task(now, h, old, &cfg, prepared, rng),
+            Task::RekeyIke => self.rekey_ike_task(now, h, &cfg, prepared, rng),
             Task::DeleteChildren(spis) => {
                 let spis: Vec<u32> = spis
                     .into_iter()
@@ -159,16 +80,16 @@ impl Endpoint {
                     protocol: ProtocolId::ESP,
                     spis: spis.iter().map(|s| s.to_be_bytes().to_vec()).collect(),
                 })];
-                (inner, RequestKind::DeleteChild { spis_in: spis })
+                Started::Request(inner, RequestKind::DeleteChild { spis_in: spis })
             }
             Task::DeleteIke => {
                 let inner = vec![Payload::Delete(Delete {
                     protocol: ProtocolId::IKE,
                     spis: vec![],
                 })];
-                (inner, RequestKind::DeleteIke)
+                Started::Request(inner, RequestKind::DeleteIke)
             }
-            Task::Liveness => (Vec::new(), RequestKind::Liveness),
+            Task::Liveness => Started::Request(Vec::new(), RequestKind::Liveness),
             Task::Dpd => {
                 // The probe is moot if DPD was switched off, or if the peer showed signs of
                 // life while it waited behind another request.
@@ -179,13 +100,16 @@ impl Endpoint {
                 if sa.state != SaState::Established || (heard.is_some() && heard >= queued) {
                     return false;
                 }
-                (
-                    Vec::new(),
-                    RequestKind::Dpd {
-                        retry_count: dpd.retry_count,
-                    },
-                )
+                let kind = RequestKind::Dpd {
+                    retry_count: dpd.retry_count,
+                };
+                Started::Request(Vec::new(), kind)
             }
+        };
+        let (inner, kind) = match started {
+            Started::Request(inner, kind) => (inner, kind),
+            Started::Waiting => return true,
+            Started::Moot => return false,
         };
         let exchange = match kind {
             RequestKind::CreateChild { .. } | RequestKind::RekeyIke { .. } => {
@@ -205,5 +129,169 @@ impl Endpoint {
         };
         self.send_request(now, h, id, bytes, kind);
         true
+    }
+
+    /// The key pair for `task`'s request: none without a group, the prepared one, or a
+    /// crypto job to make one (the task waits in it, see [`crate::kex`]).
+    fn key_pair_for(
+        &mut self,
+        now: Instant,
+        h: u64,
+        task: Task,
+        group: Option<DhGroup>,
+        prepared: Option<DhPrivate>,
+        rng: &mut dyn Random,
+    ) -> KeyPair {
+        match (group, prepared) {
+            (None, _) => KeyPair::Ready(None),
+            (Some(g), Some(dh)) if dh.group() == g => KeyPair::Ready(Some(dh)),
+            (Some(g), _) => {
+                self.submit_kex(now, h, KexStage::Request(task), g, None, None, rng);
+                KeyPair::Waiting
+            }
+        }
+    }
+
+    /// A new Child SA for an IKE SA that has none (§1.3.1), with PFS if the profile asks.
+    fn create_child_task(
+        &mut self,
+        now: Instant,
+        h: u64,
+        cfg: &SessionConfig,
+        prepared: Option<DhPrivate>,
+        rng: &mut dyn Random,
+    ) -> Started {
+        let Some(sa) = self.sas.get(&h) else {
+            return Started::Moot;
+        };
+        if !needs_child(sa) || sa.state != SaState::Established {
+            return Started::Moot;
+        }
+        let group = cfg.esp.iter().find_map(|p| p.pfs_groups.first().copied());
+        let dh = match self.key_pair_for(now, h, Task::CreateChild, group, prepared, rng) {
+            KeyPair::Ready(dh) => dh,
+            KeyPair::Waiting => return Started::Waiting,
+        };
+        let spi_in = self.new_child_spi(rng);
+        let nonce = random::vec(rng, NONCE_LEN);
+        let mut inner = vec![
+            Payload::Sa(esp_proposals(&cfg.esp, spi_in, dh.is_some())),
+            Payload::Nonce(nonce.clone()),
+        ];
+        if let Some(d) = &dh {
+            inner.push(Payload::Ke {
+                group: d.group().id(),
+                data: d.public_value(),
+            });
+        }
+        inner.push(Payload::ts_i(our_selectors(cfg)));
+        inner.push(Payload::ts_r(our_selectors(cfg)));
+        let kind = RequestKind::CreateChild {
+            rekey_of: None,
+            spi_in,
+            nonce,
+            dh,
+        };
+        Started::Request(inner, kind)
+    }
+
+    /// Rekey Child SA `old` (§1.3.3), with PFS in the group it was made with (or the
+    /// profile's first).
+    fn rekey_child_task(
+        &mut self,
+        now: Instant,
+        h: u64,
+        old: u32,
+        cfg: &SessionConfig,
+        prepared: Option<DhPrivate>,
+        rng: &mut dyn Random,
+    ) -> Started {
+        let Some(child) = self.sas.get(&h).and_then(|sa| sa.child(old)) else {
+            return Started::Moot;
+        };
+        if child.superseded || child.own_rekey.is_some() {
+            return Started::Moot;
+        }
+        let (ts_local, ts_remote) = (child.ts_local.clone(), child.ts_remote.clone());
+        let group = child
+            .suite
+            .group
+            .or_else(|| cfg.esp.iter().find_map(|p| p.pfs_groups.first().copied()));
+        let dh = match self.key_pair_for(now, h, Task::RekeyChild(old), group, prepared, rng) {
+            KeyPair::Ready(dh) => dh,
+            KeyPair::Waiting => return Started::Waiting,
+        };
+        let spi_in = self.new_child_spi(rng);
+        let nonce = random::vec(rng, NONCE_LEN);
+        let mut inner = vec![
+            Payload::Notify(Notify {
+                protocol: ProtocolId::ESP,
+                spi: old.to_be_bytes().to_vec(),
+                notify_type: NotifyType::REKEY_SA,
+                data: vec![],
+            }),
+            Payload::Sa(esp_proposals(&cfg.esp, spi_in, dh.is_some())),
+            Payload::Nonce(nonce.clone()),
+        ];
+        if let Some(d) = &dh {
+            inner.push(Payload::Ke {
+                group: d.group().id(),
+                data: d.public_value(),
+            });
+        }
+        inner.push(Payload::ts_i(ts_local));
+        inner.push(Payload::ts_r(ts_remote));
+        if let Some(c) = self.sas.get_mut(&h).and_then(|sa| sa.child_mut(old)) {
+            c.rekeying = true;
+        }
+        let kind = RequestKind::CreateChild {
+            rekey_of: Some(old),
+            spi_in,
+            nonce,
+            dh,
+        };
+        Started::Request(inner, kind)
+    }
+
+    /// Rekey the IKE SA (§1.3.2) in its own DH group.
+    fn rekey_ike_task(
+        &mut self,
+        now: Instant,
+        h: u64,
+        cfg: &SessionConfig,
+        prepared: Option<DhPrivate>,
+        rng: &mut dyn Random,
+    ) -> Started {
+        let Some(sa) = self.sas.get(&h) else {
+            return Started::Moot;
+        };
+        let Some(suite) = sa.suite else {
+            return Started::Moot;
+        };
+        if sa.state != SaState::Established {
+            return Started::Moot;
+        }
+        let group = Some(suite.group);
+        let dh = match self.key_pair_for(now, h, Task::RekeyIke, group, prepared, rng) {
+            KeyPair::Ready(Some(dh)) => dh,
+            KeyPair::Ready(None) => return Started::Moot,
+            KeyPair::Waiting => return Started::Waiting,
+        };
+        let new_spi = loop {
+            let s = random::ike_spi(rng);
+            if !self.by_spi.contains_key(&s) {
+                break s;
+            }
+        };
+        let nonce = random::vec(rng, NONCE_LEN);
+        let inner = vec![
+            Payload::Sa(ike_proposals(&cfg.ike, &new_spi)),
+            Payload::Nonce(nonce.clone()),
+            Payload::Ke {
+                group: dh.group().id(),
+                data: dh.public_value(),
+            },
+        ];
+        Started::Request(inner, RequestKind::RekeyIke { new_spi, nonce, dh })
     }
 }

@@ -298,6 +298,11 @@ fn chaos_world(seed: u64, certificates: bool) -> World {
     if certificates {
         w.use_certificates();
     }
+    // Half the seeds compute crypto "on a busy pool": results come back up to 300 ms late,
+    // in any order (a separate stream, so older seeds replay what they always did).
+    if Rng::new(seed ^ 0x6a09_e667_f3bc).chance(0.5) {
+        w.crypto_delay = Some(Duration::from_millis(300));
+    }
     for g in &w.gws {
         g.patch(TUNNEL_PROFILE, json!({"sa_life_time": 900}));
         g.patch(
@@ -360,15 +365,22 @@ fn chaos() {
         list.extend([2_058, 2_401]);
         list.dedup();
     }
+    let delayed_crypto = std::sync::atomic::AtomicU64::new(0);
     for_seeds("chaos", list, |seed| {
         let w = run_chaos(seed, 3);
         forged.fetch_add(w.forged, std::sync::atomic::Ordering::Relaxed);
+        delayed_crypto.fetch_add(w.crypto_completed, std::sync::atomic::Ordering::Relaxed);
     });
     // The forgery perturbation really happens (and everything still converged above).
     let replaying_one = std::env::var_os("STRAIT_SIM_SEED").is_some();
     assert!(
         replaying_one || forged.into_inner() > 1_000,
         "too few forged IKE_SA_INIT requests delivered"
+    );
+    // So do late crypto results (half the seeds), rekeys included.
+    assert!(
+        replaying_one || delayed_crypto.into_inner() > 1_000,
+        "too few crypto jobs completed late"
     );
 }
 

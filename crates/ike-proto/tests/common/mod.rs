@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 
 use ike_crypto::{Cipher, DhGroup, Integrity, Prf};
 use ike_proto::{
-    ChildSaParams, Endpoint, EndpointConfig, EspCipher, EspProposal, Event, Identity, IkeProposal,
-    IkeState, SessionConfig, SessionId, TestRandom, Transmit,
+    ChildSaParams, CryptoJob, Endpoint, EndpointConfig, EspCipher, EspProposal, Event, Identity,
+    IkeProposal, IkeState, Random, SessionConfig, SessionId, TestRandom, Transmit,
 };
 use zeroize::Zeroizing;
 
@@ -81,6 +81,20 @@ pub struct Pair {
     pub wire: Vec<(bool, Transmit)>,
     /// When each datagram of `wire` was sent (virtual time).
     pub wire_times: Vec<Instant>,
+    /// With [`Pair::delay_jobs`]: crypto jobs handed out and not yet done.
+    pub jobs: Option<DelayedJobs>,
+}
+
+/// Crypto jobs (endpoints with `offload_crypto`) finished after a seeded delay in virtual
+/// time, so their results come back between other inputs, in any order, as from a busy
+/// thread pool; a seed replays.
+pub struct DelayedJobs {
+    rng: TestRandom,
+    max_delay_ms: u64,
+    /// (when it is done, for side a?, the job)
+    held: Vec<(Instant, bool, CryptoJob)>,
+    /// Jobs handed out so far, per side (a, b).
+    pub handed_out: (usize, usize),
 }
 
 impl Pair {
@@ -115,7 +129,56 @@ impl Pair {
             sent: 0,
             wire: vec![],
             wire_times: vec![],
+            jobs: None,
         }
+    }
+
+    /// Finish the crypto jobs of offloading endpoints after 0 to `max_delay` (seeded);
+    /// without this, jobs wait for the test to run them.
+    pub fn delay_jobs(&mut self, seed: u64, max_delay: Duration) {
+        self.jobs = Some(DelayedJobs {
+            rng: TestRandom::new(seed ^ 0x6a09_e667),
+            max_delay_ms: max_delay.as_millis() as u64,
+            held: Vec::new(),
+            handed_out: (0, 0),
+        });
+    }
+
+    /// Take the jobs both sides handed out, and finish those that are due; returns whether
+    /// anything was done.
+    fn pump_jobs(&mut self) -> bool {
+        let Some(jobs) = self.jobs.as_mut() else {
+            return false;
+        };
+        for (from_a, side) in [(true, &mut self.a), (false, &mut self.b)] {
+            while let Some(job) = side.ep.poll_crypto() {
+                let mut r = [0u8; 8];
+                jobs.rng.fill(&mut r);
+                let delay = u64::from_le_bytes(r) % (jobs.max_delay_ms + 1);
+                jobs.held
+                    .push((self.now + Duration::from_millis(delay), from_a, job));
+                if from_a {
+                    jobs.handed_out.0 += 1;
+                } else {
+                    jobs.handed_out.1 += 1;
+                }
+            }
+        }
+        let mut done = false;
+        while let Some(i) = jobs.held.iter().position(|(t, _, _)| *t <= self.now) {
+            let (_, from_a, job) = jobs.held.remove(i);
+            let side = if from_a { &mut self.a } else { &mut self.b };
+            side.ep.handle_crypto(self.now, job.run(), &mut side.rng);
+            done = true;
+        }
+        done
+    }
+
+    /// When the next delayed job is due.
+    fn next_job(&self) -> Option<Instant> {
+        self.jobs
+            .as_ref()
+            .and_then(|j| j.held.iter().map(|(t, _, _)| *t).min())
     }
 
     pub fn configure(&mut self, a: SessionConfig, b: SessionConfig) {
@@ -196,6 +259,9 @@ impl Pair {
                         .handle_datagram(self.now, local, remote, &t.data, &mut dst.rng);
                 }
             }
+            if self.pump_jobs() {
+                moved = true;
+            }
             Self::collect(&mut self.a);
             Self::collect(&mut self.b);
             if !moved {
@@ -207,10 +273,18 @@ impl Pair {
 
     /// Advance virtual time to the next timer (at most `max`), fire it, deliver.
     pub fn step(&mut self, max: Duration) -> bool {
-        let next = [self.a.ep.poll_timeout(), self.b.ep.poll_timeout()]
-            .into_iter()
-            .flatten()
-            .min();
+        if self.jobs.is_some() {
+            // Take the jobs handed out since the last delivery, so they are scheduled.
+            self.deliver();
+        }
+        let next = [
+            self.a.ep.poll_timeout(),
+            self.b.ep.poll_timeout(),
+            self.next_job(),
+        ]
+        .into_iter()
+        .flatten()
+        .min();
         let limit = self.now + max;
         match next {
             Some(t) if t <= limit => {

@@ -22,7 +22,7 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
-use ike_proto::{EndpointConfig, TestRandom, Transmit};
+use ike_proto::{CryptoJob, EndpointConfig, TestRandom, Transmit};
 use serde_json::{json, Value};
 use strait_control::{Gateway, StatusView};
 use strait_policy::{Actor, Policy};
@@ -70,6 +70,8 @@ pub struct SimGateway {
     pub starts: u64,
     /// Strict: panic on a violated invariant (the default).
     pub strict: bool,
+    /// Crypto jobs the gateway handed out (with [`World::crypto_delay`]), not yet scheduled.
+    jobs: Arc<Mutex<Vec<CryptoJob>>>,
 }
 
 /// A session between two gateways: (gateway index, session path) at each end.
@@ -166,6 +168,14 @@ pub struct World {
     wire: BTreeMap<(Instant, u64), (usize, Packet)>,
     /// Scheduled actions.
     actions: BTreeMap<(Instant, u64), Action>,
+    /// Some(max): the gateways hand their crypto jobs (key exchanges, signatures) out, as
+    /// straitd does to its thread pool, and each result comes back 0 to `max` later, in
+    /// whatever order that makes. None: jobs run in place, in order.
+    pub crypto_delay: Option<Duration>,
+    /// Crypto jobs being computed, by completion time: (gateway, its incarnation, job).
+    crypto: BTreeMap<(Instant, u64), (usize, u64, CryptoJob)>,
+    /// Crypto jobs completed through `crypto_delay`.
+    pub crypto_completed: u64,
     seq: u64,
     /// Probes sent (id → (gateway, session) it must come out of) and delivered.
     probes_sent: BTreeMap<u64, (usize, String)>,
@@ -219,6 +229,7 @@ impl World {
                 gw: None,
                 starts: 0,
                 strict: true,
+                jobs: Arc::default(),
             };
             g.patch("/infra/tier-0s/t0", json!({}));
             g.patch(SVC, json!({}));
@@ -241,6 +252,9 @@ impl World {
             net: NetProfile::CLEAN,
             wire: BTreeMap::new(),
             actions: BTreeMap::new(),
+            crypto_delay: None,
+            crypto: BTreeMap::new(),
+            crypto_completed: 0,
             seq: 0,
             probes_sent: BTreeMap::new(),
             probes_delivered: BTreeSet::new(),
@@ -319,6 +333,7 @@ impl World {
         };
         consider(self.wire.keys().next().map(|k| k.0));
         consider(self.actions.keys().next().map(|k| k.0));
+        consider(self.crypto.keys().next().map(|k| k.0));
         if self.traffic_every.is_some() {
             consider(Some(*self.next_traffic.get_or_insert(self.now)));
         }
@@ -354,6 +369,16 @@ impl World {
         {
             self.next_traffic = Some(t + every);
             self.background_traffic();
+        } else if let Some((&key, _)) = self.crypto.iter().next().filter(|(k, _)| k.0 <= now) {
+            let (k, starts, job) = self.crypto.remove(&key).unwrap();
+            self.note(("crypto done", k, starts));
+            let g = &mut self.gws[k];
+            // A result for a gateway that crashed or stopped meanwhile is lost with it.
+            if let Some(gw) = g.gw.as_mut().filter(|_| g.starts == starts) {
+                g.dp.set_now(now);
+                block_on(gw.handle_crypto(now, job.run()));
+                self.crypto_completed += 1;
+            }
         } else if let Some((&key, _)) = self.wire.iter().next().filter(|(k, _)| k.0 <= now) {
             let (to, packet) = self.wire.remove(&key).unwrap();
             self.deliver(to, packet);
@@ -508,8 +533,9 @@ impl World {
         let g = &mut self.gws[k];
         g.starts += 1;
         let rng = TestRandom::new(seed ^ ((k as u64 + 1) << 32) ^ (g.starts << 48));
-        // Key exchanges go through the endpoint's job queue (as in straitd), computed in
-        // place by the gateway, in order, so a seed replays.
+        // Key exchanges go through the endpoint's job queue (as in straitd): computed in
+        // place by the gateway, in order, or (with `crypto_delay`) by the world after a
+        // seeded delay; either way a seed replays.
         let mut gw = Gateway::new(
             EndpointConfig {
                 offload_crypto: true,
@@ -521,6 +547,11 @@ impl World {
             now,
         );
         gw.set_strict(g.strict);
+        if self.crypto_delay.is_some() {
+            let jobs = g.jobs.clone();
+            jobs.lock().unwrap().clear();
+            gw.set_crypto_offload(Box::new(move |job| jobs.lock().unwrap().push(job)));
+        }
         // Certificates are checked in calendar time: the world's start is "now" (the test
         // certificates are valid from yesterday), advancing with virtual time.
         gw.set_wall_clock(now, self.unix_base + (now - self.base).as_secs());
@@ -532,6 +563,18 @@ impl World {
 
     /// Move what the gateways sent onto the wire.
     fn pump(&mut self) {
+        if let Some(max) = self.crypto_delay {
+            for k in 0..self.gws.len() {
+                let jobs: Vec<CryptoJob> = std::mem::take(&mut *self.gws[k].jobs.lock().unwrap());
+                for job in jobs {
+                    let delay = Duration::from_micros(self.rng.below(max.as_micros() as u64 + 1));
+                    self.seq += 1;
+                    let starts = self.gws[k].starts;
+                    self.crypto
+                        .insert((self.now + delay, self.seq), (k, starts, job));
+                }
+            }
+        }
         for k in 0..self.gws.len() {
             let sent: Vec<Transmit> = std::mem::take(&mut self.gws[k].host.lock().unwrap().outbox);
             for t in sent {
