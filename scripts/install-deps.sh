@@ -15,6 +15,8 @@ packages=(
     tcpdump                        # captures on the veths (nothing leaves in plaintext)
     iperf3                         # traffic during rekeys (no-loss checks)
     tshark                         # decodes IKE/ESP captures when an interop test fails
+    bird2                          # BGP over the VTIs: straitd runs and configures BIRD 2
+    frr                            # an independent BGP speaker as the peer site in BGP tests
     chromium                       # the web console's browser tests (console-tests/, headless)
     fonts-dejavu-core              # legible text in the console's screenshots
 )

@@ -1,0 +1,1 @@
+//! BGP over strait's VTIs, realized by BIRD 2 (see the crate description).
