@@ -7,8 +7,9 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 use strait_model::objects::{
-    Certificate, Crl, DpdProfile, Gateway, IkeProfile, LocalEndpoint, RouteBasedSession,
-    StaticRoute, TunnelProfile, VpnService,
+    BgpNeighbor, BgpRoutingConfig, Certificate, Crl, DpdProfile, Gateway, IkeProfile,
+    LocalEndpoint, LocaleServices, PrefixList, RouteBasedSession, StaticRoute, TunnelProfile,
+    VpnService,
 };
 use strait_model::Kind;
 use utoipa::openapi::path::{
@@ -65,6 +66,15 @@ pub struct CertificateSecrets {
     private_key: Option<String>,
     /// Passphrase of an encrypted private key; write-only.
     passphrase: Option<String>,
+}
+
+/// A BGP neighbor body may also carry its write-only password.
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct BgpNeighborSecrets {
+    /// TCP MD5 password (RFC 2385), up to 32 characters; write-only, never returned. `""`
+    /// removes it.
+    password: Option<String>,
 }
 
 /// A strait user.
@@ -189,6 +199,30 @@ const KINDS: &[KindDoc] = &[
         write_extra: None,
         op: "static_route",
     },
+    KindDoc {
+        kind: Kind::PrefixList,
+        type_name: "PrefixList",
+        write_extra: None,
+        op: "prefix_list",
+    },
+    KindDoc {
+        kind: Kind::LocaleServices,
+        type_name: "LocaleServices",
+        write_extra: None,
+        op: "locale_services",
+    },
+    KindDoc {
+        kind: Kind::BgpConfig,
+        type_name: "BgpRoutingConfig",
+        write_extra: None,
+        op: "bgp_config",
+    },
+    KindDoc {
+        kind: Kind::BgpNeighbor,
+        type_name: "BgpNeighbor",
+        write_extra: Some("BgpNeighborSecrets"),
+        op: "bgp_neighbor",
+    },
 ];
 
 fn param_name(kind: Kind) -> String {
@@ -199,6 +233,14 @@ fn param_name(kind: Kind) -> String {
 /// under tier-0s and tier-1s).
 fn templates(kind: Kind) -> Vec<(String, Vec<String>, &'static str)> {
     let own = |base: &str, params: &[String], gw: &'static str| {
+        if kind.is_singleton() {
+            // `…/bgp`: the segment is the object, no id parameter.
+            return (
+                format!("{base}/{}", kind.collection_segment()),
+                params.to_vec(),
+                gw,
+            );
+        }
         let p = param_name(kind);
         let mut ps = params.to_vec();
         ps.push(p.clone());
@@ -298,6 +340,11 @@ pub fn document() -> OpenApi {
     components = add_type::<Certificate>(components);
     components = add_type::<Crl>(components);
     components = add_type::<StaticRoute>(components);
+    components = add_type::<PrefixList>(components);
+    components = add_type::<LocaleServices>(components);
+    components = add_type::<BgpRoutingConfig>(components);
+    components = add_type::<BgpNeighbor>(components);
+    components = add_type::<BgpNeighborSecrets>(components);
     components = add_type::<PolicyResourceMetadata>(components);
     components = add_type::<SessionSecrets>(components);
     components = add_type::<CertificateSecrets>(components);
@@ -415,6 +462,10 @@ pub fn document() -> OpenApi {
                 item.merge_operations(PathItem::new(HttpMethod::Post, rekey.build()));
             }
             paths.insert(url.clone(), item);
+            if doc.kind.is_singleton() {
+                // One per parent: no collection to list.
+                continue;
+            }
 
             let coll_url = url
                 .rsplit_once('/')

@@ -238,6 +238,66 @@ nsx_enum! {
 }
 
 nsx_enum! {
+    /// BGP graceful restart mode (`BgpGracefulRestartConfig.mode`,
+    /// `BgpNeighborConfig.graceful_restart_mode`).
+    GracefulRestartMode: "graceful_restart_mode" {
+        Disable = "DISABLE", GrAndHelper = "GR_AND_HELPER", HelperOnly = "HELPER_ONLY"
+    }
+}
+
+nsx_enum! {
+    /// Route redistribution types (`Tier0RouteRedistributionRule.route_redistribution_types`).
+    /// strait realizes `TIER0_CONNECTED`, `TIER0_STATIC` and `TIER0_IPSEC_LOCAL_IP`; the
+    /// others name NSX objects strait does not have and redistribute nothing (docs/api.md).
+    RouteRedistributionType: "route_redistribution_types" {
+        Tier0Static = "TIER0_STATIC",
+        Tier0Connected = "TIER0_CONNECTED",
+        Tier0ExternalInterface = "TIER0_EXTERNAL_INTERFACE",
+        Tier0Segment = "TIER0_SEGMENT",
+        Tier0RouterLink = "TIER0_ROUTER_LINK",
+        Tier0ServiceInterface = "TIER0_SERVICE_INTERFACE",
+        Tier0LoopbackInterface = "TIER0_LOOPBACK_INTERFACE",
+        Tier0DnsForwarderIp = "TIER0_DNS_FORWARDER_IP",
+        Tier0IpsecLocalIp = "TIER0_IPSEC_LOCAL_IP",
+        Tier0Nat = "TIER0_NAT",
+        Tier0EvpnTepIp = "TIER0_EVPN_TEP_IP",
+        Tier1Nat = "TIER1_NAT",
+        Tier1Static = "TIER1_STATIC",
+        Tier1LbVip = "TIER1_LB_VIP",
+        Tier1LbSnat = "TIER1_LB_SNAT",
+        Tier1DnsForwarderIp = "TIER1_DNS_FORWARDER_IP",
+        Tier1Connected = "TIER1_CONNECTED",
+        Tier1ServiceInterface = "TIER1_SERVICE_INTERFACE",
+        Tier1Segment = "TIER1_SEGMENT",
+        Tier1IpsecLocalEndpoint = "TIER1_IPSEC_LOCAL_ENDPOINT",
+        InterVrfStatic = "INTER_VRF_STATIC",
+        TgwStatic = "TGW_STATIC",
+    }
+}
+
+nsx_enum! {
+    /// `Tier0RouteRedistributionRule.destinations`.
+    RedistributionDestination: "destinations" { Bgp = "BGP", Ospf = "OSPF" }
+}
+
+nsx_enum! {
+    /// `BgpRouteFiltering.address_family`.
+    BgpAddressFamily: "address_family" { Ipv4 = "IPV4", Ipv6 = "IPV6", L2vpnEvpn = "L2VPN_EVPN" }
+}
+
+nsx_enum! {
+    /// `BgpNeighborLocalAsConfig.as_path_modifier_type`.
+    AsPathModifierType: "as_path_modifier_type" {
+        NoPrepend = "NO_PREPEND", NoPrependReplaceAs = "NO_PREPEND_REPLACE_AS"
+    }
+}
+
+nsx_enum! {
+    /// `PrefixEntry.action`.
+    PrefixAction: "action" { Permit = "PERMIT", Deny = "DENY" }
+}
+
+nsx_enum! {
     /// Role of a strait user.
     Role: "role" { Admin = "admin", Auditor = "auditor" }
 }

@@ -31,11 +31,19 @@ pub enum Kind {
     Crl,
     /// `{gateway}/static-routes/{id}`
     StaticRoute,
+    /// `{tier0}/prefix-lists/{id}`
+    PrefixList,
+    /// `{tier0}/locale-services/{id}`
+    LocaleServices,
+    /// `{locale-services}/bgp`: one per locale service, its id is always `bgp`.
+    BgpConfig,
+    /// `{locale-services}/bgp/neighbors/{id}`
+    BgpNeighbor,
 }
 
 impl Kind {
     /// Every kind, parents before children.
-    pub const ALL: [Kind; 11] = [
+    pub const ALL: [Kind; 15] = [
         Kind::Tier0,
         Kind::Tier1,
         Kind::IkeProfile,
@@ -47,6 +55,10 @@ impl Kind {
         Kind::LocalEndpoint,
         Kind::Session,
         Kind::StaticRoute,
+        Kind::PrefixList,
+        Kind::LocaleServices,
+        Kind::BgpConfig,
+        Kind::BgpNeighbor,
     ];
 
     /// The URL segment of the collection holding this kind.
@@ -63,6 +75,10 @@ impl Kind {
             Kind::Certificate => "certificates",
             Kind::Crl => "crls",
             Kind::StaticRoute => "static-routes",
+            Kind::PrefixList => "prefix-lists",
+            Kind::LocaleServices => "locale-services",
+            Kind::BgpConfig => "bgp",
+            Kind::BgpNeighbor => "neighbors",
         }
     }
 
@@ -80,6 +96,10 @@ impl Kind {
             Kind::Certificate => "TlsCertificate",
             Kind::Crl => "TlsCrl",
             Kind::StaticRoute => "StaticRoutes",
+            Kind::PrefixList => "PrefixList",
+            Kind::LocaleServices => "LocaleServices",
+            Kind::BgpConfig => "BgpRoutingConfig",
+            Kind::BgpNeighbor => "BgpNeighborConfig",
         }
     }
 
@@ -97,6 +117,10 @@ impl Kind {
             Kind::Certificate => "certificate",
             Kind::Crl => "CRL",
             Kind::StaticRoute => "static route",
+            Kind::PrefixList => "prefix list",
+            Kind::LocaleServices => "locale service",
+            Kind::BgpConfig => "BGP configuration",
+            Kind::BgpNeighbor => "BGP neighbor",
         }
     }
 
@@ -113,6 +137,9 @@ impl Kind {
         match self {
             Kind::VpnService | Kind::StaticRoute => &[Kind::Tier0, Kind::Tier1],
             Kind::LocalEndpoint | Kind::Session => &[Kind::VpnService],
+            Kind::PrefixList | Kind::LocaleServices => &[Kind::Tier0],
+            Kind::BgpConfig => &[Kind::LocaleServices],
+            Kind::BgpNeighbor => &[Kind::BgpConfig],
             _ => &[],
         }
     }
@@ -120,6 +147,12 @@ impl Kind {
     /// Whether objects of this kind live directly under `/infra`.
     pub fn is_top_level(self) -> bool {
         self.parent_kinds().is_empty()
+    }
+
+    /// Whether there is exactly one object of this kind per parent, named by its collection
+    /// segment alone (`…/bgp`, whose id is `bgp`), as NSX does.
+    pub fn is_singleton(self) -> bool {
+        self == Kind::BgpConfig
     }
 
     /// Whether this kind is a gateway.
@@ -141,6 +174,10 @@ impl Kind {
             Kind::Certificate => "certificate",
             Kind::Crl => "crl",
             Kind::StaticRoute => "static_route",
+            Kind::PrefixList => "prefix_list",
+            Kind::LocaleServices => "locale_services",
+            Kind::BgpConfig => "bgp_config",
+            Kind::BgpNeighbor => "bgp_neighbor",
         }
     }
 
@@ -218,6 +255,9 @@ impl ObjectPath {
             Some(p) => p.as_str().to_owned(),
             None => "/infra".to_owned(),
         };
+        if kind.is_singleton() {
+            return ObjectPath::parse(&format!("{base}/{}", kind.collection_segment()));
+        }
         ObjectPath::parse(&format!("{base}/{}/{id}", kind.collection_segment()))
     }
 
@@ -385,8 +425,16 @@ fn children_of(kind: Option<Kind>) -> &'static [Kind] {
             Kind::Certificate,
             Kind::Crl,
         ],
-        Some(Kind::Tier0) | Some(Kind::Tier1) => &[Kind::VpnService, Kind::StaticRoute],
+        Some(Kind::Tier0) => &[
+            Kind::VpnService,
+            Kind::StaticRoute,
+            Kind::LocaleServices,
+            Kind::PrefixList,
+        ],
+        Some(Kind::Tier1) => &[Kind::VpnService, Kind::StaticRoute],
         Some(Kind::VpnService) => &[Kind::LocalEndpoint, Kind::Session],
+        Some(Kind::LocaleServices) => &[Kind::BgpConfig],
+        Some(Kind::BgpConfig) => &[Kind::BgpNeighbor],
         Some(_) => &[],
     }
 }
@@ -412,12 +460,10 @@ pub fn parse_any(path: &str) -> Result<ParsedPath, PathError> {
         r.split('/').collect()
     };
     let mut parent: Option<ObjectPath> = None;
-    // Segments come in (collection, id) pairs; only the last pair may lack its id.
-    let mut pairs = segments.chunks(2).peekable();
-    while let Some(pair) = pairs.next() {
-        let Some((&seg, id)) = pair.split_first() else {
-            break;
-        };
+    // Segments come in (collection, id) pairs, except singletons (`bgp`), which are their
+    // own id; only the last pair may lack its id.
+    let mut rest: &[&str] = &segments;
+    while let Some((&seg, after)) = rest.split_first() {
         let allowed = children_of(parent.as_ref().map(|p| p.kind));
         let kind = allowed
             .iter()
@@ -441,22 +487,34 @@ pub fn parse_any(path: &str) -> Result<ParsedPath, PathError> {
         let base = parent
             .as_ref()
             .map_or("/infra".to_owned(), |p| p.path.clone());
-        let Some(id) = id.first() else {
-            return Ok(ParsedPath::Collection(CollectionPath { kind, parent }));
-        };
-        check_id(id).map_err(|reason| PathError::BadId {
-            path: crate::reader::truncate(path, 300),
-            reason,
-        })?;
         let parent_len = base.len();
-        let full = format!("{base}/{seg}/{id}");
-        let obj = ObjectPath {
-            kind,
-            id_start: full.len() - id.len(),
-            parent_len,
-            path: full,
+        let obj = if kind.is_singleton() {
+            rest = after;
+            let full = format!("{base}/{seg}");
+            ObjectPath {
+                kind,
+                id_start: full.len() - seg.len(),
+                parent_len,
+                path: full,
+            }
+        } else {
+            let Some((&id, after_id)) = after.split_first() else {
+                return Ok(ParsedPath::Collection(CollectionPath { kind, parent }));
+            };
+            rest = after_id;
+            check_id(id).map_err(|reason| PathError::BadId {
+                path: crate::reader::truncate(path, 300),
+                reason,
+            })?;
+            let full = format!("{base}/{seg}/{id}");
+            ObjectPath {
+                kind,
+                id_start: full.len() - id.len(),
+                parent_len,
+                path: full,
+            }
         };
-        if pairs.peek().is_none() {
+        if rest.is_empty() {
             return Ok(ParsedPath::Object(obj));
         }
         parent = Some(obj);
@@ -537,6 +595,45 @@ mod tests {
             ObjectPath::parse("/infra/tier-0s"),
             Err(PathError::NotAnObject { .. })
         ));
+    }
+
+    #[test]
+    fn bgp_paths_with_the_singleton_segment() {
+        let bgp = ObjectPath::parse("/infra/tier-0s/t0/locale-services/default/bgp").unwrap();
+        assert_eq!(bgp.kind(), Kind::BgpConfig);
+        assert_eq!(bgp.id(), "bgp");
+        assert_eq!(
+            bgp.parent_path(),
+            "/infra/tier-0s/t0/locale-services/default"
+        );
+        assert_eq!(bgp.parent().unwrap().kind(), Kind::LocaleServices);
+        assert_eq!(bgp.gateway().unwrap().as_str(), "/infra/tier-0s/t0");
+        let n = ObjectPath::parse("/infra/tier-0s/t0/locale-services/default/bgp/neighbors/n1")
+            .unwrap();
+        assert_eq!(n.kind(), Kind::BgpNeighbor);
+        assert_eq!((n.id(), n.parent().unwrap()), ("n1", bgp.clone()));
+        assert_eq!(
+            parse_any("/infra/tier-0s/t0/locale-services/default/bgp/neighbors").unwrap(),
+            ParsedPath::Collection(CollectionPath {
+                kind: Kind::BgpNeighbor,
+                parent: Some(bgp.clone())
+            })
+        );
+        let ls = ObjectPath::parse("/infra/tier-0s/t0/locale-services/default").unwrap();
+        assert_eq!(
+            ObjectPath::child(Some(&ls), Kind::BgpConfig, "bgp").unwrap(),
+            bgp
+        );
+        assert_eq!(
+            ObjectPath::parse("/infra/tier-0s/t0/prefix-lists/pl")
+                .unwrap()
+                .kind(),
+            Kind::PrefixList
+        );
+        // Tier-1 gateways have no BGP; the singleton takes no id.
+        assert!(ObjectPath::parse("/infra/tier-1s/t1/locale-services/default").is_err());
+        assert!(ObjectPath::parse("/infra/tier-0s/t0/locale-services/default/bgp/x").is_err());
+        assert!(ObjectPath::parse("/infra/tier-0s/t0/bgp").is_err());
     }
 
     #[test]

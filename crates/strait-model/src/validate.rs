@@ -134,6 +134,8 @@ pub fn validate_write(
             }
         }
         PolicyObject::Session(s) => check_session(&mut p, path, s, view),
+        PolicyObject::BgpNeighbor(n) => check_bgp_neighbor(&mut p, path, n, view),
+        PolicyObject::BgpConfig(b) => check_bgp_config(&mut p, path, b, view),
         PolicyObject::Certificate(c) if !c.has_private_key => {
             for (lp, _) in view.objects(Kind::LocalEndpoint).into_iter().filter(|(_, o)| {
                 matches!(o, PolicyObject::LocalEndpoint(le) if le.certificate_path.as_deref() == Some(path.as_str()))
@@ -168,6 +170,149 @@ fn check_refs(p: &mut Problems, view: &dyn PolicyView, refs: &[(&str, Option<&st
                     kind.noun()
                 ),
             ),
+        }
+    }
+}
+
+/// The addresses this tier-0 has: its sessions' VTI addresses and its local endpoints'.
+pub fn gateway_addresses(view: &dyn PolicyView, gateway: &ObjectPath) -> Vec<IpAddr> {
+    let under = |p: &ObjectPath| p.gateway().as_ref() == Some(gateway);
+    let mut out = Vec::new();
+    for (sp, o) in view.objects(Kind::Session) {
+        if let (true, PolicyObject::Session(s)) = (under(&sp), o) {
+            for ti in &s.tunnel_interfaces {
+                for sub in &ti.ip_subnets {
+                    out.extend(sub.ip_addresses.iter().copied());
+                }
+            }
+        }
+    }
+    for (lp, o) in view.objects(Kind::LocalEndpoint) {
+        if let (true, PolicyObject::LocalEndpoint(le)) = (under(&lp), o) {
+            out.push(le.local_address);
+        }
+    }
+    out
+}
+
+fn check_bgp_neighbor(
+    p: &mut Problems,
+    path: &ObjectPath,
+    n: &crate::objects::BgpNeighbor,
+    view: &dyn PolicyView,
+) {
+    let gateway = path.gateway();
+    // Prefix lists exist and belong to the same tier-0.
+    let mut filters: Vec<(String, String)> = Vec::new();
+    for (i, f) in n.route_filtering.iter().enumerate() {
+        for (j, x) in f.in_route_filters.iter().enumerate() {
+            filters.push((
+                format!("route_filtering[{i}].in_route_filters[{j}]"),
+                x.clone(),
+            ));
+        }
+        for (j, x) in f.out_route_filters.iter().enumerate() {
+            filters.push((
+                format!("route_filtering[{i}].out_route_filters[{j}]"),
+                x.clone(),
+            ));
+        }
+    }
+    for (j, x) in n.in_route_filters.iter().enumerate() {
+        filters.push((format!("in_route_filters[{j}]"), x.clone()));
+    }
+    for (j, x) in n.out_route_filters.iter().enumerate() {
+        filters.push((format!("out_route_filters[{j}]"), x.clone()));
+    }
+    for (field, f) in &filters {
+        check_refs(
+            p,
+            view,
+            &[(field.as_str(), Some(f.as_str()), Kind::PrefixList)],
+        );
+        let owner = ObjectPath::parse(f).ok().and_then(|fp| fp.gateway());
+        if owner.is_some() && owner != gateway {
+            p.push(
+                field.as_str(),
+                codes::BAD_REFERENCE,
+                format!(
+                    "prefix list {f} belongs to another gateway; use a prefix list of {}",
+                    gateway.as_ref().map_or("this tier-0", |g| g.as_str())
+                ),
+            );
+        }
+    }
+    // Our side of the session is an address this gateway has.
+    if let Some(gw) = &gateway {
+        let ours = gateway_addresses(view, gw);
+        for (i, src) in n.source_addresses.iter().enumerate() {
+            if !ours.contains(src) {
+                let examples: Vec<String> = ours
+                    .iter()
+                    .filter(|a| a.is_ipv4() == src.is_ipv4())
+                    .take(4)
+                    .map(ToString::to_string)
+                    .collect();
+                p.push(
+                    format!("source_addresses[{i}]"),
+                    codes::BAD_REFERENCE,
+                    format!(
+                        "{src} is not an address of {gw}; use one of its sessions' VTI addresses or a local endpoint address{}",
+                        if examples.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" ({})", examples.join(", "))
+                        }
+                    ),
+                );
+            }
+        }
+    }
+    // One neighbor per address under a BGP configuration.
+    for (other, o) in view.objects(Kind::BgpNeighbor) {
+        if other.parent_path() != path.parent_path() || other.as_str() == path.as_str() {
+            continue;
+        }
+        if let PolicyObject::BgpNeighbor(x) = o {
+            if x.neighbor_address == n.neighbor_address {
+                p.push(
+                    "neighbor_address",
+                    codes::CONFLICT,
+                    format!(
+                        "neighbor {other} already peers with {}; edit that neighbor instead",
+                        n.neighbor_address
+                    ),
+                );
+            }
+        }
+    }
+}
+
+fn check_bgp_config(
+    p: &mut Problems,
+    path: &ObjectPath,
+    b: &crate::objects::BgpRoutingConfig,
+    view: &dyn PolicyView,
+) {
+    // strait runs one BGP speaker per tier-0: one locale service of it may run BGP.
+    if !b.enabled || b.local_as_num.is_none() {
+        return;
+    }
+    let gateway = path.gateway();
+    for (other, o) in view.objects(Kind::BgpConfig) {
+        if other.as_str() == path.as_str() || other.gateway() != gateway {
+            continue;
+        }
+        if let PolicyObject::BgpConfig(x) = o {
+            if x.enabled && x.local_as_num.is_some() {
+                p.push(
+                    "local_as_num",
+                    codes::CONFLICT,
+                    format!(
+                        "{other} already runs BGP on this tier-0; strait runs one BGP speaker per tier-0, so configure it there (or disable it first)"
+                    ),
+                );
+            }
         }
     }
 }

@@ -22,6 +22,7 @@
 )]
 
 pub mod accounts;
+mod containers;
 mod error;
 pub mod list;
 pub mod peer_config;
@@ -91,6 +92,10 @@ impl Policy {
     pub fn open(store: Arc<Store>) -> Result<Policy, PolicyError> {
         let revision = store.write(|tx| -> Result<u64, PolicyError> {
             tree::seed_system_objects(tx)?;
+            // Tier-0s stored before locale services existed get theirs now.
+            if containers::create_all_missing(tx)? {
+                return Ok(tx.bump_config_revision()?);
+            }
             Ok(tx.config_revision()?)
         })?;
         let (tx, _) = tokio::sync::watch::channel(revision);

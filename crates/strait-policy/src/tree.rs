@@ -19,6 +19,7 @@ fn secret_fields(kind: Kind) -> &'static [&'static str] {
     match kind {
         Kind::Session => &["psk"],
         Kind::Certificate => &["private_key", "passphrase"],
+        Kind::BgpNeighbor => &["password"],
         _ => &[],
     }
 }
@@ -29,6 +30,7 @@ const COMPUTED_FIELDS: &[&str] = &[
     "has_private_key",
     "used_by",
     "leaf_certificate_type",
+    "has_password",
 ];
 
 /// Options of a single-object GET.
@@ -59,6 +61,8 @@ pub struct TreeSnapshot {
     pub psks: std::collections::HashMap<String, Zeroizing<String>>,
     /// Site certificates' private keys (PEM) and passphrases, by certificate path.
     pub private_keys: std::collections::HashMap<String, PrivateKeySecret>,
+    /// BGP neighbors' TCP MD5 passwords, by neighbor path.
+    pub bgp_passwords: std::collections::HashMap<String, Zeroizing<String>>,
 }
 
 /// A certificate's private key as imported (decrypted from the store only into memory
@@ -124,7 +128,7 @@ pub(crate) fn render(o: &StoredObject, kind: Kind) -> Value {
 /// `ResourceReference`s (`target_id` = the referrer's path, `target_type` its resource type,
 /// `target_display_name`). Read-only; a delete is refused while it is non-empty.
 fn add_used_by(tx: &Tx<'_>, v: &mut Value, path: &str, kind: Kind) -> Result<(), PolicyError> {
-    if !matches!(kind, Kind::Certificate | Kind::Crl) {
+    if !matches!(kind, Kind::Certificate | Kind::Crl | Kind::PrefixList) {
         return Ok(());
     }
     let mut refs = Vec::new();
@@ -283,6 +287,7 @@ impl Policy {
             let mut objects = Vec::new();
             let mut psks = std::collections::HashMap::new();
             let mut private_keys = std::collections::HashMap::new();
+            let mut bgp_passwords = std::collections::HashMap::new();
             for kind in Kind::ALL {
                 for o in tx.objects(kind.as_str(), None)? {
                     let Some((path, object)) = typed(&o) else {
@@ -302,6 +307,24 @@ impl Policy {
                                     session = %path,
                                     error = %e,
                                     "the session's PSK cannot be decrypted; set psk again or restore the data directory's secret.key"
+                                );
+                            }
+                            Err(e) => return Err(e.into()),
+                        }
+                    }
+                    if kind == Kind::BgpNeighbor {
+                        match tx.secret(path.as_str(), "password") {
+                            Ok(Some(pw)) => {
+                                bgp_passwords.insert(path.to_string(), pw);
+                            }
+                            Ok(None) => {}
+                            // As for PSKs: this neighbor alone is affected (the runtime
+                            // reports it as not configured).
+                            Err(e @ strait_store::StoreError::SecretUndecryptable(_)) => {
+                                tracing::error!(
+                                    neighbor = %path,
+                                    error = %e,
+                                    "the BGP neighbor's password cannot be decrypted; set password again or restore the data directory's secret.key"
                                 );
                             }
                             Err(e) => return Err(e.into()),
@@ -347,6 +370,7 @@ impl Policy {
                 objects,
                 psks,
                 private_keys,
+                bgp_passwords,
             })
         })
     }
@@ -390,6 +414,12 @@ impl Policy {
                     };
                     if current.system_owned {
                         return Err(system_owned(&path));
+                    }
+                    // Unconfigured containers (a tier-0's `default` locale service and its
+                    // `bgp`) go with their parent.
+                    let containers = crate::containers::cascade(tx, &path)?;
+                    for c in &containers {
+                        tx.delete_object(c)?;
                     }
                     let referrers = tx.referrers(path.as_str())?;
                     delete_blockers(&path, &TxView { tx }, referrers).map_err(|p| {
@@ -575,6 +605,9 @@ impl Policy {
                 unique_id: current.as_ref().map_or_else(|| uuid::Uuid::new_v4().to_string(), |c| c.unique_id.clone()),
             };
             tx.put_object(&stored, &parsed.object.references())?;
+            if current.is_none() {
+                crate::containers::create_missing(tx, path, &actor.user)?;
+            }
             for (name, change) in &parsed.secrets {
                 match change {
                     SecretChange::Set(v) => tx.set_secret(path.as_str(), name, v)?,

@@ -5,6 +5,7 @@ pub mod common;
 pub mod gateway;
 pub mod profiles;
 pub mod route;
+pub mod routing;
 pub mod vpn;
 
 use serde_json::Value;
@@ -19,6 +20,11 @@ pub use common::{Common, Tag};
 pub use gateway::Gateway;
 pub use profiles::{DpdProfile, EspProposalSpec, IkeProfile, IkeProposalSpec, TunnelProfile};
 pub use route::{RouterNexthop, StaticRoute};
+pub use routing::{
+    BgpBfdConfig, BgpNeighbor, BgpNeighborLocalAsConfig, BgpRouteFiltering, BgpRoutingConfig,
+    GracefulRestartConfig, GracefulRestartTimer, LocaleServices, PrefixEntry, PrefixList,
+    RedistributionRule, RouteAggregation, RouteRedistributionConfig,
+};
 pub use vpn::{
     LocalEndpoint, RouteBasedSession, TcpMssClamping, TunnelInterface, TunnelInterfaceIpSubnet,
     VpnService,
@@ -83,6 +89,10 @@ pub enum PolicyObject {
     Certificate(Certificate),
     Crl(Crl),
     StaticRoute(StaticRoute),
+    PrefixList(PrefixList),
+    LocaleServices(LocaleServices),
+    BgpConfig(BgpRoutingConfig),
+    BgpNeighbor(BgpNeighbor),
 }
 
 impl PolicyObject {
@@ -100,6 +110,10 @@ impl PolicyObject {
             PolicyObject::Certificate(_) => Kind::Certificate,
             PolicyObject::Crl(_) => Kind::Crl,
             PolicyObject::StaticRoute(_) => Kind::StaticRoute,
+            PolicyObject::PrefixList(_) => Kind::PrefixList,
+            PolicyObject::LocaleServices(_) => Kind::LocaleServices,
+            PolicyObject::BgpConfig(_) => Kind::BgpConfig,
+            PolicyObject::BgpNeighbor(_) => Kind::BgpNeighbor,
         }
     }
 
@@ -116,6 +130,10 @@ impl PolicyObject {
             PolicyObject::Certificate(o) => &o.common,
             PolicyObject::Crl(o) => &o.common,
             PolicyObject::StaticRoute(o) => &o.common,
+            PolicyObject::PrefixList(o) => &o.common,
+            PolicyObject::LocaleServices(o) => &o.common,
+            PolicyObject::BgpConfig(o) => &o.common,
+            PolicyObject::BgpNeighbor(o) => &o.common,
         }
     }
 
@@ -125,6 +143,7 @@ impl PolicyObject {
             PolicyObject::Tier1(g) => g.references(),
             PolicyObject::LocalEndpoint(le) => le.references(),
             PolicyObject::Session(s) => s.references(),
+            PolicyObject::BgpNeighbor(n) => n.references(),
             _ => Vec::new(),
         }
     }
@@ -142,6 +161,10 @@ impl PolicyObject {
             PolicyObject::Certificate(o) => serde_json::to_value(o),
             PolicyObject::Crl(o) => serde_json::to_value(o),
             PolicyObject::StaticRoute(o) => serde_json::to_value(o),
+            PolicyObject::PrefixList(o) => serde_json::to_value(o),
+            PolicyObject::LocaleServices(o) => serde_json::to_value(o),
+            PolicyObject::BgpConfig(o) => serde_json::to_value(o),
+            PolicyObject::BgpNeighbor(o) => serde_json::to_value(o),
         };
         // Serializing plain structs of strings, numbers and enums into a Value cannot fail.
         r.unwrap_or(Value::Null)
@@ -161,6 +184,10 @@ impl PolicyObject {
             Kind::Certificate => PolicyObject::Certificate(serde_json::from_value(body)?),
             Kind::Crl => PolicyObject::Crl(serde_json::from_value(body)?),
             Kind::StaticRoute => PolicyObject::StaticRoute(serde_json::from_value(body)?),
+            Kind::PrefixList => PolicyObject::PrefixList(serde_json::from_value(body)?),
+            Kind::LocaleServices => PolicyObject::LocaleServices(serde_json::from_value(body)?),
+            Kind::BgpConfig => PolicyObject::BgpConfig(serde_json::from_value(body)?),
+            Kind::BgpNeighbor => PolicyObject::BgpNeighbor(serde_json::from_value(body)?),
         })
     }
 
@@ -260,6 +287,16 @@ pub fn parse_body(body: &Value, ctx: &ParseCtx<'_>) -> Result<Parsed, Problems> 
         }
         Kind::Crl => Crl::parse(&mut r, &mut p, ctx).map(PolicyObject::Crl),
         Kind::StaticRoute => StaticRoute::parse(&mut r, &mut p, ctx).map(PolicyObject::StaticRoute),
+        Kind::PrefixList => PrefixList::parse(&mut r, &mut p, ctx).map(PolicyObject::PrefixList),
+        Kind::LocaleServices => Some(PolicyObject::LocaleServices(LocaleServices::parse(
+            &mut r, &mut p, ctx,
+        ))),
+        Kind::BgpConfig => Some(PolicyObject::BgpConfig(BgpRoutingConfig::parse(
+            &mut r, &mut p, ctx,
+        ))),
+        Kind::BgpNeighbor => {
+            BgpNeighbor::parse(&mut r, &mut p, ctx, &mut secrets).map(PolicyObject::BgpNeighbor)
+        }
     };
     if kind.is_gateway() {
         // Gateways are containers here: other NSX gateway settings are accepted and ignored.
