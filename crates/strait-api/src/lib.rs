@@ -26,6 +26,7 @@ pub mod console;
 pub mod error;
 pub mod openapi;
 pub mod policy_routes;
+mod routing_routes;
 pub mod users_routes;
 
 use std::sync::Arc;

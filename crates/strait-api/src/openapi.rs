@@ -327,6 +327,92 @@ fn object_schema(doc: &KindDoc, write: bool) -> RefOr<Schema> {
     RefOr::T(Schema::AllOf(all.build()))
 }
 
+/// The routing status GETs hanging off `kind`'s objects at `url`.
+fn routing_status_paths(
+    paths: &mut BTreeMap<String, PathItem>,
+    kind: Kind,
+    url: &str,
+    params: &[String],
+    gw: &str,
+) {
+    let node_params = [
+        (
+            "enforcement_point_path",
+            "Accepted and ignored (one enforcement point)",
+        ),
+        ("edge_path", "Accepted and ignored (one node)"),
+        ("source", "Accepted and ignored (always realtime)"),
+    ];
+    let entries: Vec<(&str, &str, &str, &str, Vec<(&str, &str)>)> = match kind {
+        Kind::BgpConfig => vec![(
+            "/neighbors/status",
+            "bgp_neighbors_status",
+            "BGP neighbors' state (BIRD's), route counts and why a session is not established",
+            "BgpNeighborsStatusList",
+            vec![],
+        )],
+        Kind::BgpNeighbor => vec![
+            (
+                "/routes",
+                "bgp_neighbor_routes",
+                "Routes learned from the neighbor",
+                "BgpNeighborRoutesList",
+                vec![("count", "At most this many routes")],
+            ),
+            (
+                "/advertised-routes",
+                "bgp_neighbor_advertised_routes",
+                "Routes announced to the neighbor",
+                "BgpNeighborRoutesList",
+                vec![("count", "At most this many routes")],
+            ),
+        ],
+        Kind::Tier0 => {
+            let filters = vec![
+                ("route_source", "BGP, STATIC or CONNECTED"),
+                ("network_prefix", "An address or CIDR network to look up"),
+            ];
+            vec![
+                (
+                    "/routing-table",
+                    "routing_table",
+                    "The tier-0's routes (RIB): connected VTI subnets, static routes and BGP",
+                    "RoutingTableList",
+                    filters.clone(),
+                ),
+                (
+                    "/forwarding-table",
+                    "forwarding_table",
+                    "The routes installed for forwarding (FIB)",
+                    "RoutingTableList",
+                    filters,
+                ),
+            ]
+        }
+        _ => Vec::new(),
+    };
+    for (suffix, op_id, summary, schema, extra) in entries {
+        let mut op = OperationBuilder::new()
+            .operation_id(Some(format!("{gw}{op_id}")))
+            .tag(kind.noun())
+            .summary(Some(summary))
+            .parameters(Some(path_params(params)));
+        for (name, doc) in node_params.iter().chain(extra.iter()) {
+            let t = if *name == "count" {
+                Type::Integer
+            } else {
+                Type::String
+            };
+            op = op.parameter(query_param(name, t, doc));
+        }
+        let op = error_responses(op.response("200", json_response("status", schema_ref(schema))));
+        paths.insert(
+            format!("{url}{suffix}"),
+            PathItem::new(HttpMethod::Get, op.build()),
+        );
+    }
+}
+
 /// Build the OpenAPI document.
 pub fn document() -> OpenApi {
     let mut components = ComponentsBuilder::new();
@@ -345,6 +431,16 @@ pub fn document() -> OpenApi {
     components = add_type::<BgpRoutingConfig>(components);
     components = add_type::<BgpNeighbor>(components);
     components = add_type::<BgpNeighborSecrets>(components);
+    components = add_type::<strait_model::routing_status::BgpNeighborsStatusList>(components);
+    components = add_type::<strait_model::routing_status::BgpNeighborStatus>(components);
+    components = add_type::<strait_model::routing_status::BgpAddressFamilyStatus>(components);
+    components = add_type::<strait_model::routing_status::BgpNeighborRoutesList>(components);
+    components = add_type::<strait_model::routing_status::BgpNeighborRoutes>(components);
+    components = add_type::<strait_model::routing_status::RoutesPerTransportNode>(components);
+    components = add_type::<strait_model::routing_status::RouteDetails>(components);
+    components = add_type::<strait_model::routing_status::RoutingTableList>(components);
+    components = add_type::<strait_model::routing_status::RoutingTable>(components);
+    components = add_type::<strait_model::routing_status::RoutingEntry>(components);
     components = add_type::<PolicyResourceMetadata>(components);
     components = add_type::<SessionSecrets>(components);
     components = add_type::<CertificateSecrets>(components);
@@ -462,6 +558,7 @@ pub fn document() -> OpenApi {
                 item.merge_operations(PathItem::new(HttpMethod::Post, rekey.build()));
             }
             paths.insert(url.clone(), item);
+            routing_status_paths(&mut paths, doc.kind, &url, &params, gw);
             if doc.kind.is_singleton() {
                 // One per parent: no collection to list.
                 continue;

@@ -17,7 +17,7 @@ pub const PREFIX: &str = "/policy/api/v1";
 
 /// Query parameters NSX defines for these calls that strait accepts and ignores
 /// (single enforcement point, always realtime).
-const IGNORED_PARAMS: &[&str] = &[
+pub(crate) const IGNORED_PARAMS: &[&str] = &[
     "enforcement_point_path",
     "source",
     "include_mark_for_delete_objects",
@@ -81,6 +81,9 @@ async fn dispatch(state: &AppState, actor: &Actor, req: Request) -> Result<Respo
     }
     if let Some(service) = path.strip_suffix("/summary") {
         return service_summary(state, &parts.method, service, &q).await;
+    }
+    if let Some(r) = crate::routing_routes::dispatch(state, &parts.method, &path, &q).await {
+        return r;
     }
     let parsed = parse_any(&path).map_err(|e| ApiError::not_found(e.to_string()))?;
     match parsed {
@@ -220,7 +223,7 @@ fn sub_resource_owner(
 }
 
 /// 405 unless the method reads (GET or HEAD) `resource`.
-fn require_get(method: &Method, resource: &str) -> Result<(), ApiError> {
+pub(crate) fn require_get(method: &Method, resource: &str) -> Result<(), ApiError> {
     if method == Method::GET || method == Method::HEAD {
         return Ok(());
     }
@@ -233,7 +236,7 @@ fn require_get(method: &Method, resource: &str) -> Result<(), ApiError> {
 
 /// A stored object named by a sub-resource (`{session}/detailed-status`,
 /// `{service}/summary`, ...), with its stored body.
-async fn status_target(
+pub(crate) async fn status_target(
     state: &AppState,
     owner: &str,
     kind: strait_model::Kind,

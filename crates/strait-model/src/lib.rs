@@ -29,6 +29,7 @@ pub mod objects;
 pub mod path;
 pub mod problems;
 pub mod reader;
+pub mod routing_status;
 pub mod status;
 pub mod system;
 pub mod validate;

@@ -500,4 +500,34 @@ pub trait StatusSource: Send + Sync {
         let _ = path;
         false
     }
+
+    /// The status of every neighbor of the BGP configuration at `bgp_path` (None: the
+    /// runtime has no routing).
+    fn bgp_neighbors_status(
+        &self,
+        bgp_path: &str,
+    ) -> Option<Vec<crate::routing_status::BgpNeighborStatus>> {
+        let _ = bgp_path;
+        None
+    }
+
+    /// Routes learned from (or, `advertised`, announced to) the neighbor at `neighbor_path`.
+    fn bgp_neighbor_routes(
+        &self,
+        neighbor_path: &str,
+        advertised: bool,
+    ) -> Option<Vec<crate::routing_status::RouteDetails>> {
+        let _ = (neighbor_path, advertised);
+        None
+    }
+
+    /// The tier-0's routing table (RIB) or, `forwarding`, what is installed (FIB).
+    fn routing_table(
+        &self,
+        tier0_path: &str,
+        forwarding: bool,
+    ) -> Option<crate::routing_status::RoutingTable> {
+        let _ = (tier0_path, forwarding);
+        None
+    }
 }
