@@ -343,7 +343,9 @@ fn routing_status_paths(
         ("edge_path", "Accepted and ignored (one node)"),
         ("source", "Accepted and ignored (always realtime)"),
     ];
-    let entries: Vec<(&str, &str, &str, &str, Vec<(&str, &str)>)> = match kind {
+    // (URL suffix, operation id, summary, response schema, extra query parameters)
+    type StatusGet<'a> = (&'a str, &'a str, &'a str, &'a str, Vec<(&'a str, &'a str)>);
+    let entries: Vec<StatusGet<'_>> = match kind {
         Kind::BgpConfig => vec![(
             "/neighbors/status",
             "bgp_neighbors_status",

@@ -145,7 +145,10 @@ async fn neighbor_routes(
     if let Some(n) = q.u32("count")? {
         routes.truncate(n as usize);
     }
-    let source_address = stored["source_addresses"][0].as_str().map(str::to_owned);
+    let source_address = stored
+        .pointer("/source_addresses/0")
+        .and_then(serde_json::Value::as_str)
+        .map(str::to_owned);
     let body = BgpNeighborRoutesList {
         result_count: 1,
         results: vec![BgpNeighborRoutes {
