@@ -64,8 +64,8 @@
 //!
 //! TCP-MD5 passwords arrive as `Zeroizing<String>`, are written only into `bird.conf` /
 //! `bird.conf.new` (mode 0600), the rendered text is zeroized after writing, and nothing in
-//! this crate logs configuration text (`Debug` of [`RoutingConfig`] does show them: do not
-//! log the configuration).
+//! this crate logs configuration text; `Debug` of a [`Neighbor`] shows `<redacted>`. BIRD's
+//! own log and error messages name files and positions, never the password.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 // Control-socket input reaches this crate: no panics by construction (as esp-proto).

@@ -68,8 +68,8 @@ pub enum GrMode {
     GrAndHelper,
 }
 
-/// One BGP neighbor.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// One BGP neighbor. Its `Debug` shows the password as `<redacted>`.
+#[derive(Clone, PartialEq, Eq)]
 pub struct Neighbor {
     /// A stable ID from the API (e.g. `nbr-1`); [`crate::protocol_name`] turns it into the
     /// BIRD protocol name.
@@ -102,6 +102,27 @@ pub struct Neighbor {
     pub graceful_restart: Option<GrMode>,
     /// Address families; empty means the neighbor address's family, enabled, unfiltered.
     pub families: Vec<Family>,
+}
+
+impl std::fmt::Debug for Neighbor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Neighbor")
+            .field("name", &self.name)
+            .field("enabled", &self.enabled)
+            .field("address", &self.address)
+            .field("remote_as", &self.remote_as)
+            .field("local_as", &self.local_as)
+            .field("source", &self.source)
+            .field("hold_time_s", &self.hold_time_s)
+            .field("keepalive_s", &self.keepalive_s)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field("bfd", &self.bfd)
+            .field("allow_as_in", &self.allow_as_in)
+            .field("max_hop", &self.max_hop)
+            .field("graceful_restart", &self.graceful_restart)
+            .field("families", &self.families)
+            .finish()
+    }
 }
 
 /// BFD timers of a neighbor.

@@ -32,7 +32,8 @@ impl Default for Limits {
 pub struct Line {
     /// Reply code of the line (inherited for continuation lines).
     pub code: u16,
-    /// The text after the code and separator.
+    /// The text after the code and separator (invalid UTF-8 replaced by U+FFFD, so up to
+    /// three times the raw line's length).
     pub text: String,
 }
 

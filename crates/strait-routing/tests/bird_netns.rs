@@ -448,9 +448,16 @@ async fn sigkill_restarts_bird_and_routes_come_back() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     a.wait_ready(Duration::from_secs(5)).await.unwrap();
-    let n = wait_neighbor(&a, "nbr-1", Duration::from_secs(40), established).await;
-    println!("re-established {:?} after the kill", t0.elapsed());
-    assert_eq!(n.routes_received, 1);
+    // Established first, the peer's UPDATE a moment later.
+    let n = wait_neighbor(&a, "nbr-1", Duration::from_secs(40), |n| {
+        established(n) && n.routes_received == 1
+    })
+    .await;
+    println!(
+        "re-established with the route {:?} after the kill",
+        t0.elapsed()
+    );
+    assert!(n.established_since.is_some());
     wait_kernel(&topo, &topo.a, "10.92.0.0/24", Duration::from_secs(5)).await;
     wait_kernel(&topo, &topo.b, "10.91.0.0/24", Duration::from_secs(5)).await;
 }

@@ -200,3 +200,15 @@ fn framing_errors_and_bounds() {
     let e = parse_reply(b"9001 syntax error\n", l).unwrap();
     assert!(parse_protocols(&e).is_err() && parse_routes(&e).is_err());
 }
+
+#[test]
+fn invalid_utf8_is_replaced_not_refused() {
+    // Found by the bird_reply fuzz target (its bound on text length was too tight).
+    let r = parse_reply(
+        b"1007-Table master4:\n 10.92.0.0/\xff\xff [x]\n0000 \n",
+        Limits::default(),
+    )
+    .unwrap();
+    assert_eq!(r.lines[1].text, "10.92.0.0/\u{fffd}\u{fffd} [x]");
+    let _ = parse_routes(&r);
+}

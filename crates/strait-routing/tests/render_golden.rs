@@ -274,3 +274,11 @@ fn validation_names_fields() {
         "neighbors[nbr-1].keepalive_s"
     );
 }
+
+#[test]
+fn debug_redacts_passwords() {
+    let cfg = full();
+    let dbg = format!("{cfg:?}");
+    assert!(!dbg.contains("s3cret-md5"), "{dbg}");
+    assert!(dbg.contains("<redacted>"));
+}
