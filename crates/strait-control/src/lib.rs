@@ -28,6 +28,7 @@ pub mod crypto_pool;
 pub mod desired;
 pub mod gateway;
 pub mod invariants;
+pub mod routing;
 mod runtime;
 pub mod sockets;
 

@@ -120,6 +120,15 @@ fn degrade_no_sender(st: &mut SessionStatusNsxT) {
 pub struct RuntimeHandle {
     status: StatusView<Dataplane>,
     commands: mpsc::Sender<Command>,
+    routing: Option<crate::routing::RoutingView>,
+}
+
+impl RuntimeHandle {
+    /// Serve routing status from `routing` too.
+    pub fn with_routing(mut self, routing: crate::routing::RoutingView) -> Self {
+        self.routing = Some(routing);
+        self
+    }
 }
 
 impl StatusSource for RuntimeHandle {
@@ -146,6 +155,33 @@ impl StatusSource for RuntimeHandle {
 
     fn reset_statistics(&self, path: &str) -> bool {
         self.status.dataplane.reset_counters(path)
+    }
+
+    fn bgp_neighbors_status(
+        &self,
+        bgp_path: &str,
+    ) -> Option<Vec<strait_model::routing_status::BgpNeighborStatus>> {
+        Some(self.routing.as_ref()?.neighbors_status(bgp_path))
+    }
+
+    fn bgp_neighbor_routes(
+        &self,
+        neighbor_path: &str,
+        advertised: bool,
+    ) -> Option<Vec<strait_model::routing_status::RouteDetails>> {
+        Some(
+            self.routing
+                .as_ref()?
+                .neighbor_routes(neighbor_path, advertised),
+        )
+    }
+
+    fn routing_table(
+        &self,
+        tier0_path: &str,
+        forwarding: bool,
+    ) -> Option<strait_model::routing_status::RoutingTable> {
+        Some(self.routing.as_ref()?.routing_table(tier0_path, forwarding))
     }
 }
 
@@ -254,11 +290,12 @@ impl ControlPlane {
     }
 
     /// Status and actions for the API.
-    pub fn handle(&self) -> Arc<RuntimeHandle> {
-        Arc::new(RuntimeHandle {
+    pub fn handle(&self) -> RuntimeHandle {
+        RuntimeHandle {
             status: self.status.clone(),
             commands: self.commands.clone(),
-        })
+            routing: None,
+        }
     }
 
     /// Rekey a session's Child SAs now.

@@ -64,7 +64,7 @@ pub use sa::{Encapsulation, SaInstall};
 pub use socket::bind_ike;
 pub use socket::NAT_T_PORT;
 pub use tunnel::{vti_mtu, DfPolicy, TunnelSpec, OUTER_MTU};
-pub use vti::VtiRoute;
+pub use vti::{host_networks, HostNetwork, VtiRoute};
 
 use sa::{Inbound, Outbound};
 use sa_set::{SaSetError, TunnelSas};

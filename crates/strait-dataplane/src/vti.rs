@@ -1052,6 +1052,54 @@ async fn delete_one(handle: &Handle, ifindex: u32, r: VtiRoute) -> Result<(), Vt
     }
 }
 
+/// A network directly connected to this host: an address of one of its interfaces, with
+/// the interface's name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostNetwork {
+    /// The interface.
+    pub interface: String,
+    /// The interface's address and prefix (e.g. `10.1.0.1/24`).
+    pub address: IpNet,
+}
+
+/// Every address of every interface that is up (routing announces "connected" networks
+/// from these).
+pub async fn host_networks() -> Result<Vec<HostNetwork>, VtiError> {
+    with_netlink("list the host's addresses", |handle| async move {
+        let mut names = std::collections::HashMap::new();
+        let mut links = handle.link().get().execute();
+        while let Some(link) = links
+            .try_next()
+            .await
+            .map_err(|e| nl_error("list the host's interfaces".to_owned(), e))?
+        {
+            let up = link
+                .header
+                .flags
+                .contains(netlink_packet_route::link::LinkFlags::Up);
+            if let (true, Some(name)) = (up, link_name(&link)) {
+                names.insert(link.header.index, name.to_owned());
+            }
+        }
+        let mut out = Vec::new();
+        let mut addrs = handle.address().get().execute();
+        while let Some(msg) = addrs
+            .try_next()
+            .await
+            .map_err(|e| nl_error("list the host's addresses".to_owned(), e))?
+        {
+            if let (Some(name), Some(address)) = (names.get(&msg.header.index), address_of(&msg)) {
+                out.push(HostNetwork {
+                    interface: name.clone(),
+                    address,
+                });
+            }
+        }
+        Ok(out)
+    })
+    .await
+}
+
 /// The routes strait installed over the interface (protocol [`RTPROT_STRAIT`], main table),
 /// IPv4 then IPv6, sorted.
 pub async fn routes_of(ifindex: u32) -> Result<Vec<VtiRoute>, VtiError> {

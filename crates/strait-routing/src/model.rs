@@ -32,6 +32,10 @@ pub struct RoutingConfig {
     pub aggregates: Vec<Aggregate>,
     /// Prefix lists named by the neighbors' route filters.
     pub prefix_lists: Vec<PrefixList>,
+    /// Addresses no learned route may cover (strait: its IPsec local endpoints and peers).
+    /// A route to a tunnel's own endpoint through that tunnel would carry the tunnel into
+    /// itself, so such routes are rejected on import from every neighbor.
+    pub never_import: Vec<IpAddr>,
 }
 
 /// Graceful restart (RFC 4724).

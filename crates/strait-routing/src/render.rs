@@ -214,6 +214,9 @@ fn neighbor(w: &mut String, cfg: &RoutingConfig, n: &Neighbor, suppressed: &[(Af
     for f in families.iter().filter(|f| f.enabled) {
         let ch = f.afi.channel();
         let _ = writeln!(w, "filter {name}_{ch}_import {{");
+        for a in cfg.never_import.iter().filter(|a| Afi::of(**a) == f.afi) {
+            let _ = writeln!(w, "  if {a} ~ net then reject;");
+        }
         if let Some(pl) = &f.import_filter {
             let _ = writeln!(w, "  if !{}() then reject;", prefix_list_fn(pl, f.afi));
         }

@@ -141,6 +141,7 @@ fn config(router: IpAddr, local_as: u32, nets: &[&str], neighbors: Vec<Neighbor>
         },
         aggregates: vec![],
         prefix_lists: vec![],
+        never_import: vec![],
     }
 }
 

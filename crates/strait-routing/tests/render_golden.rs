@@ -146,6 +146,10 @@ fn full() -> RoutingConfig {
                 ],
             },
         ],
+        never_import: vec![
+            "198.51.100.2".parse().unwrap(),
+            "2001:db8:ffff::2".parse().unwrap(),
+        ],
     }
 }
 
@@ -201,6 +205,7 @@ fn minimal_config() {
         redistribute: Redistribution::default(),
         aggregates: vec![],
         prefix_lists: vec![],
+        never_import: vec![],
     };
     cfg.validate().unwrap();
     let text = render(&cfg, &Paths::in_dir("/tmp/x"));

@@ -62,7 +62,7 @@ const INSTALL_HINT: &str = "run scripts/install-deps.sh as root, and the tests a
 // ---------------------------------------------------------------------------------------------
 
 /// Panic (never skip) unless the interop tests can run here: root, `ip`, `ping`, `tcpdump`,
-/// `/dev/net/tun`, and strongSwan with the kernel-libipsec, openssl and vici plugins.
+/// `/dev/net/tun`, strongSwan with the kernel-libipsec, openssl and vici plugins, and BIRD 2.
 #[track_caller]
 pub fn require_interop_env() {
     let mut missing = Vec::new();
@@ -80,6 +80,8 @@ pub fn require_interop_env() {
         format!("{PLUGIN_DIR}/libstrongswan-openssl.so"),
         format!("{PLUGIN_DIR}/libstrongswan-vici.so"),
         "/dev/net/tun".to_owned(),
+        // BGP tests: straitd runs BIRD 2, and FRR is the independent peer.
+        "/usr/sbin/bird".to_owned(),
     ];
     for f in files {
         if !Path::new(&f).exists() {

@@ -66,6 +66,10 @@ struct Args {
     /// address); default: one per CPU core.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
     dataplane_workers: Option<u16>,
+    /// The BIRD 2 binary that realizes BGP (Debian's bird2); started only when a tier-0 has
+    /// BGP configured, with its files in DIR/bird.
+    #[arg(long, value_name = "FILE", default_value = "/usr/sbin/bird")]
+    bird: PathBuf,
 }
 
 fn main() -> Result<()> {
@@ -143,7 +147,18 @@ async fn run(args: Args, ike_log_level: Option<logging::IkeLogLevel>) -> Result<
             }
         });
     }
-    let app = strait_api::router(strait_api::AppState::new(policy).with_status(control.handle()));
+    let routing = strait_control::routing::RoutingRuntime::start(
+        policy.clone(),
+        dir.join("bird"),
+        strait_routing::BirdOptions {
+            bird: args.bird.clone(),
+            ..strait_routing::BirdOptions::default()
+        },
+    );
+    let status = control.handle().with_routing(routing.view());
+    let app = strait_api::router(
+        strait_api::AppState::new(policy).with_status(std::sync::Arc::new(status)),
+    );
     let handle = axum_server::Handle::new();
     let server = axum_server::from_tcp_rustls(
         listener,
@@ -166,6 +181,8 @@ async fn run(args: Args, ike_log_level: Option<logging::IkeLogLevel>) -> Result<
         .context("the HTTPS server failed")?;
     // SIGTERM: send Deletes for every IKE SA and remove the VTIs before exiting (contract).
     control.shutdown().await;
+    // BIRD stops with straitd: its routes leave the kernel with it.
+    routing.shutdown().await;
     tracing::info!("straitd stopped");
     Ok(())
 }
