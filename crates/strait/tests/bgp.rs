@@ -259,3 +259,223 @@ fn bird_killed_is_brought_back_and_a_deleted_neighbor_withdraws_its_routes() {
     eprintln!("B's neighbor: {:#}", st["results"][0]);
     drop((sa, sb));
 }
+
+// ------------------------------------------------------------------ redundancy
+
+const B2: &str = "198.51.100.3";
+const VTI_A2: &str = "169.254.101.1";
+const VTI_B2: &str = "169.254.101.2";
+const SVC: &str = "/policy/api/v1/infra/tier-0s/t0/ipsec-vpn-services/vpn";
+const LE: &str = "/infra/tier-0s/t0/ipsec-vpn-services/vpn/local-endpoints";
+
+/// The second tunnel (AWS style: the other site has two outer addresses), and a BGP neighbor
+/// with BFD over each tunnel.
+fn second_tunnel(
+    s: &StraitInNs,
+    local_le: &str,
+    local: &str,
+    peer: &str,
+    vti: &str,
+    initiator: bool,
+) {
+    let (local_le, local, peer, vti) = (
+        local_le.to_owned(),
+        local.to_owned(),
+        peer.to_owned(),
+        vti.to_owned(),
+    );
+    s.api(move |h| {
+        h.patch(&format!("/policy/api/v1{LE}/{local_le}"), &json!({"local_address": local}))
+            .expect(200);
+        h.patch(
+            &format!("{SVC}/sessions/s2"),
+            &json!({"resource_type": "RouteBasedIPSecVpnSession",
+                    "local_endpoint_path": format!("{LE}/{local_le}"),
+                    "peer_address": peer, "peer_id": peer, "psk": common::straitd::PSK,
+                    "connection_initiation_mode": if initiator { "INITIATOR" } else { "RESPOND_ONLY" },
+                    "dpd_profile_path": "/infra/ipsec-vpn-dpd-profiles/fast",
+                    "tunnel_interfaces": [{"ip_subnets": [{"ip_addresses": [vti], "prefix_length": 30}]}]}),
+        )
+        .expect(200);
+    });
+}
+
+fn bfd_neighbor(s: &StraitInNs, id: &str, peer_vti: &str, peer_as: &str, own_vti: &str) {
+    let (id, peer_vti, peer_as, own_vti) = (
+        id.to_owned(),
+        peer_vti.to_owned(),
+        peer_as.to_owned(),
+        own_vti.to_owned(),
+    );
+    s.api(move |h| {
+        h.patch(
+            &format!("{BGP}/neighbors/{id}"),
+            &json!({"neighbor_address": peer_vti, "remote_as_num": peer_as,
+                    "source_addresses": [own_vti], "hold_down_time": 9, "keep_alive_time": 3,
+                    "bfd": {"enabled": true, "interval": 100, "multiple": 3}}),
+        )
+        .expect(200);
+    });
+}
+
+fn both_established(st: &Value) -> bool {
+    st["result_count"] == 2
+        && st["results"].as_array().unwrap().iter().all(|n| {
+            n["connection_state"] == "ESTABLISHED" && n["total_in_prefix_count"].as_u64() >= Some(1)
+        })
+}
+
+/// Which VTI A's traffic to B's LAN leaves through now.
+fn path_to_lan_b(t: &Topology) -> String {
+    let out = t.a.run(&["ip", "route", "get", LAN_B, "from", LAN_A]);
+    out.split_whitespace()
+        .skip_while(|w| *w != "dev")
+        .nth(1)
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// Ping from LAN A to LAN B every 20 ms for `d`; returns (sent, lost, longest gap).
+fn ping_during(t: &Topology, d: Duration) -> std::process::Child {
+    let count = (d.as_millis() / 20).to_string();
+    t.a.command("ping")
+        .args([
+            "-n", "-i", "0.02", "-W", "1", "-c", &count, "-I", LAN_A, LAN_B,
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+/// Sequence numbers answered, from ping's output.
+fn answered(out: &str) -> Vec<u64> {
+    out.lines()
+        .filter_map(|l| l.split("icmp_seq=").nth(1))
+        .filter_map(|r| r.split_whitespace().next()?.parse().ok())
+        .collect()
+}
+
+/// The longest run of unanswered pings, in pings.
+fn longest_gap(seqs: &[u64], total: u64) -> u64 {
+    let mut prev = 0;
+    let mut gap = 0;
+    for &s in seqs.iter().chain(std::iter::once(&(total + 1))) {
+        gap = gap.max(s.saturating_sub(prev + 1));
+        prev = s;
+    }
+    gap
+}
+
+#[test]
+fn two_tunnels_fail_over_within_the_bfd_interval_and_back() {
+    let t = topology();
+    add_lan(&t.a, LAN_A);
+    add_lan(&t.b, LAN_B);
+    t.b.add_addr("st-b", &format!("{B2}/24"));
+    let sa = StraitInNs::start(&t.a);
+    let sb = StraitInNs::start(&t.b);
+    for s in [&sa, &sb] {
+        s.api(|h| {
+            h.patch(
+                "/policy/api/v1/infra/ipsec-vpn-dpd-profiles/fast",
+                &json!({"dpd_probe_interval": 3, "retry_count": 2}),
+            )
+            .expect(200)
+        });
+    }
+    sb.api(|h| {
+        configure(
+            h,
+            B,
+            A,
+            VTI_B,
+            false,
+            json!({"dpd_profile_path": "/infra/ipsec-vpn-dpd-profiles/fast"}),
+        )
+    });
+    sa.api(|h| {
+        configure(
+            h,
+            A,
+            B,
+            VTI_A,
+            true,
+            json!({"dpd_profile_path": "/infra/ipsec-vpn-dpd-profiles/fast"}),
+        )
+    });
+    second_tunnel(&sb, "le2", B2, A, VTI_B2, false);
+    second_tunnel(&sa, "le", A, B2, VTI_A2, true);
+    for (s, local_as, peer_as, vtis) in [
+        (&sa, "65001", "65002", [(VTI_B, VTI_A), (VTI_B2, VTI_A2)]),
+        (&sb, "65002", "65001", [(VTI_A, VTI_B), (VTI_A2, VTI_B2)]),
+    ] {
+        s.api(move |h| {
+            h.patch(BGP, &json!({"local_as_num": local_as})).expect(200);
+            h.patch(
+                LS,
+                &json!({"route_redistribution_types": ["TIER0_CONNECTED"]}),
+            )
+            .expect(200);
+        });
+        bfd_neighbor(s, "t1", vtis[0].0, peer_as, vtis[0].1);
+        bfd_neighbor(s, "t2", vtis[1].0, peer_as, vtis[1].1);
+    }
+    wait_for(
+        &sa,
+        "both neighbors established",
+        Duration::from_secs(90),
+        both_established,
+    );
+    // ECMP: one route to B's LAN over both tunnels.
+    let route = t.a.run(&["ip", "route", "show", "10.2.0.0/24"]);
+    assert!(
+        route.contains(VTI_B) && route.contains(VTI_B2),
+        "ECMP over both tunnels: {route}"
+    );
+    assert!(lan_ping(&t));
+
+    // The tunnel carrying the traffic dies: its peer address goes away (the second site
+    // gateway of an AWS-style pair is lost). BFD takes its BGP session down.
+    let vti_b1 =
+        strait_dataplane::vti::vti_name("/infra/tier-0s/t0/ipsec-vpn-services/vpn/sessions/s");
+    let carrying = path_to_lan_b(&t);
+    let dying = if carrying == vti_b1 { B } else { B2 };
+    let ping = ping_during(&t, Duration::from_secs(6));
+    std::thread::sleep(Duration::from_millis(1000));
+    t.b.run(&["ip", "addr", "del", &format!("{dying}/24"), "dev", "st-b"]);
+    let out = ping.wait_with_output().unwrap();
+    let seqs = answered(&String::from_utf8_lossy(&out.stdout));
+    let gap_ms = longest_gap(&seqs, 300) * 20;
+    eprintln!(
+        "failover: tunnel to {dying} died; {} of 300 pings answered; longest gap {gap_ms} ms (BFD 100 ms x 3)",
+        seqs.len()
+    );
+    assert!(gap_ms <= 1000, "traffic stopped for {gap_ms} ms");
+    assert!(seqs.len() >= 250, "{} of 300 answered", seqs.len());
+    let st = neighbor_status(&sa);
+    assert!(
+        st["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n["connection_state"] != "ESTABLISHED"),
+        "{st:#}"
+    );
+    // Failback: the address returns, the tunnel and its BGP session come back, ECMP again.
+    t.b.add_addr("st-b", &format!("{dying}/24"));
+    let back = Instant::now();
+    wait_for(
+        &sa,
+        "both neighbors back",
+        Duration::from_secs(90),
+        both_established,
+    );
+    eprintln!(
+        "failback: both BGP sessions established {:?} after the address returned",
+        back.elapsed()
+    );
+    let route = t.a.run(&["ip", "route", "show", "10.2.0.0/24"]);
+    assert!(route.contains(VTI_B) && route.contains(VTI_B2), "{route}");
+    assert!(lan_ping(&t));
+}
