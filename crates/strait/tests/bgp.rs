@@ -479,3 +479,70 @@ fn two_tunnels_fail_over_within_the_bfd_interval_and_back() {
     assert!(route.contains(VTI_B) && route.contains(VTI_B2), "{route}");
     assert!(lan_ping(&t));
 }
+
+// ------------------------------------------------------------------ FRR over strongSwan
+
+#[test]
+fn strait_and_an_frr_site_behind_strongswan_exchange_lans() {
+    use common::frr::Frr;
+    use common::netns::{PskConn, StrongSwan};
+    let t = topology();
+    add_lan(&t.a, LAN_A);
+    add_lan(&t.b, LAN_B);
+    // Site B: strongSwan for IPsec (its VTI is ipsec0), FRR for BGP.
+    let ss = StrongSwan::start(&t.b);
+    ss.set_tunnel_addr(&format!("{VTI_B}/30"));
+    ss.load(&PskConn::new("rb", B, A, common::straitd::PSK).render());
+    let frr = Frr::start(
+        &t.b,
+        &format!(
+            "frr defaults traditional\nhostname site-b\nrouter bgp 65002\n bgp router-id {B}\n \
+             no bgp ebgp-requires-policy\n neighbor {VTI_A} remote-as 65001\n \
+             neighbor {VTI_A} password {PASSWORD}\n neighbor {VTI_A} timers 3 9\n \
+             neighbor {VTI_A} timers connect 5\n address-family ipv4 unicast\n  \
+             network 10.2.0.0/24\n exit-address-family\n"
+        ),
+    );
+    // Site A: strait, through its API only.
+    let sa = StraitInNs::start(&t.a);
+    sa.api(|h| configure(h, A, B, VTI_A, true, json!({})));
+    bgp(&sa, "65001", VTI_B, "65002", VTI_A);
+    let st = wait_for(
+        &sa,
+        "BGP with FRR established",
+        Duration::from_secs(90),
+        established,
+    );
+    assert_eq!(st["results"][0]["neighbor_router_id"], B, "{st:#}");
+    let start = Instant::now();
+    let peer = loop {
+        match frr.peer(VTI_A) {
+            Some(p) if p["state"] == "Established" && p["pfxRcd"].as_u64() >= Some(1) => break p,
+            other => {
+                assert!(
+                    start.elapsed() < Duration::from_secs(30),
+                    "FRR's view: {other:?}\n{}",
+                    frr.log()
+                );
+                std::thread::sleep(Duration::from_millis(250));
+            }
+        }
+    };
+    assert_eq!(peer["remoteAs"], 65001);
+    // Each side's kernel routes the other's LAN into its tunnel.
+    let a_routes = t.a.run(&["ip", "-4", "route", "show", "proto", "bird"]);
+    assert!(
+        a_routes.contains(&format!("10.2.0.0/24 via {VTI_B}")),
+        "{a_routes}"
+    );
+    let b_routes = t.b.run(&["ip", "-4", "route", "show", "10.1.0.0/24"]);
+    assert!(
+        b_routes.contains("ipsec0"),
+        "FRR installed A's LAN: {b_routes}"
+    );
+    assert!(
+        lan_ping(&t),
+        "LAN A to LAN B over BGP routes via strongSwan"
+    );
+    drop((sa, frr, ss));
+}

@@ -521,6 +521,7 @@ impl Http {
         }
     }
 }
+pub mod frr;
 pub mod lan;
 pub mod netns;
 pub mod straitd;
