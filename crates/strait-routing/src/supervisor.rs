@@ -239,10 +239,16 @@ impl Bird {
             what: format!("creating {}", paths.dir.display()),
             source,
         })?;
+        let leftover = leftover_pid(&paths);
         if let Ok(mut old) = Client::connect(&paths.socket, Duration::from_secs(2)).await {
             tracing::warn!(socket = %paths.socket.display(), "a BIRD is already running on strait's socket; shutting it down");
             let _ = old.command("down").await;
             wait_socket_gone(&paths.socket, Duration::from_secs(10)).await;
+        }
+        // A BIRD left by a straitd that was killed (it outlives its parent) must be gone
+        // before ours starts: two would fight over the BGP port and the kernel routes.
+        if let Some(pid) = leftover {
+            stop_process(pid, Duration::from_secs(5)).await;
         }
         write_private(&paths.config, &idle_config())?;
         let (stop, stop_rx) = watch::channel(false);
@@ -702,4 +708,46 @@ async fn supervise(inner: Arc<Inner>, mut stop: watch::Receiver<bool>) {
 
 async fn stopped(stop: &mut watch::Receiver<bool>) {
     let _ = stop.wait_for(|s| *s).await;
+}
+
+/// The PID in `paths.pid`, if that process is alive and is a BIRD (a recycled PID of
+/// another program is left alone).
+fn leftover_pid(paths: &Paths) -> Option<i32> {
+    let pid: i32 = std::fs::read_to_string(&paths.pid)
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
+    (comm.trim() == "bird" && pid > 1).then_some(pid)
+}
+
+fn alive(pid: i32) -> bool {
+    // A zombie is dead for our purpose (its parent has not reaped it yet).
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+        !s.rsplit_once(") ")
+            .is_some_and(|(_, rest)| rest.starts_with('Z'))
+    })
+}
+
+/// SIGTERM `pid`, wait up to `grace`, then SIGKILL.
+async fn stop_process(pid: i32, grace: Duration) {
+    use nix::sys::signal::{kill, Signal};
+    use nix::unistd::Pid;
+    if !alive(pid) {
+        return;
+    }
+    tracing::warn!(pid, "stopping a BIRD left running by an earlier straitd");
+    let _ = kill(Pid::from_raw(pid), Signal::SIGTERM);
+    let deadline = Instant::now() + grace;
+    while alive(pid) && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    if alive(pid) {
+        let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while alive(pid) && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
 }

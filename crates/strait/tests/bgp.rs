@@ -85,6 +85,19 @@ fn established(st: &Value) -> bool {
         && st["results"][0]["total_in_prefix_count"].as_u64() >= Some(1)
 }
 
+/// The live BIRD processes in `ns` (`pgrep` alone would see every namespace's).
+fn birds_in(ns: &Netns) -> Vec<String> {
+    ns.pids()
+        .into_iter()
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == "bird")
+                && std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                    .is_ok_and(|s| !s.contains(") Z "))
+        })
+        .map(|p| p.to_string())
+        .collect()
+}
+
 fn lan_ping(t: &Topology) -> bool {
     t.a.exec(&[
         "ping", "-c", "3", "-i", "0.2", "-W", "2", "-I", LAN_A, LAN_B,
@@ -203,19 +216,14 @@ fn bird_killed_is_brought_back_and_a_deleted_neighbor_withdraws_its_routes() {
     let before = neighbor_status(&sa)["results"][0]["time_since_established"]
         .as_u64()
         .unwrap();
-    let pids = t.a.run(&["pgrep", "-x", "bird"]);
-    let pid = pids
-        .trim()
-        .lines()
-        .next()
-        .expect("BIRD runs in A's namespace")
-        .to_owned();
+    let pids = birds_in(&t.a);
+    assert_eq!(pids.len(), 1, "one BIRD in A's namespace: {pids:?}");
+    let pid = pids[0].clone();
     t.a.run(&["kill", "-9", &pid]);
     let killed = Instant::now();
     // A new BIRD (the old one may linger as a zombie until straitd reaps it)...
     loop {
-        let now = t.a.run(&["pgrep", "-x", "bird"]);
-        if now.lines().any(|p| p.trim() != pid) {
+        if birds_in(&t.a).iter().any(|p| *p != pid) {
             break;
         }
         assert!(
@@ -545,4 +553,79 @@ fn strait_and_an_frr_site_behind_strongswan_exchange_lans() {
         "LAN A to LAN B over BGP routes via strongSwan"
     );
     drop((sa, frr, ss));
+}
+
+#[test]
+fn unrelated_edits_keep_the_session_and_a_killed_straitd_restores_its_routes() {
+    let t = topology();
+    let (mut sa, sb) = start_pair(&t);
+    wait_for(&sa, "BGP established", Duration::from_secs(60), established);
+    std::thread::sleep(Duration::from_secs(3));
+    let age = |s: &StraitInNs| {
+        neighbor_status(s)["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|n| n["neighbor_address"] == VTI_B)
+            .and_then(|n| n["time_since_established"].as_u64())
+            .unwrap_or(0)
+    };
+    let before = age(&sa);
+    // A second neighbor (nobody answers there) and a new aggregate: the first session stays.
+    sa.api(|h| {
+        h.patch(
+            &format!("{BGP}/neighbors/other"),
+            &json!({"neighbor_address": "169.254.100.3", "remote_as_num": "65009"}),
+        )
+        .expect(200);
+        h.patch(
+            BGP,
+            &json!({"route_aggregations": [{"prefix": "10.1.0.0/16"}]}),
+        )
+        .expect(200);
+    });
+    std::thread::sleep(Duration::from_secs(3));
+    let after = age(&sa);
+    assert!(
+        after >= before + 2,
+        "the session was reset: {before} s then {after} s"
+    );
+    let st = neighbor_status(&sa);
+    assert_eq!(st["result_count"], 2, "{st:#}");
+    // B now receives the aggregate instead of the /24 (summary_only).
+    let start = Instant::now();
+    loop {
+        let routes = t.b.run(&["ip", "-4", "route", "show", "proto", "bird"]);
+        if routes.contains("10.1.0.0/16") && !routes.contains("10.1.0.0/24") {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(15), "{routes}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // kill -9 straitd: its BIRD is left behind; the restarted straitd takes over, one BIRD
+    // runs, and the routes and the tunnel come back.
+    sa.kill9();
+    sa.restart();
+    let restarted = Instant::now();
+    wait_for(
+        &sa,
+        "BGP after a straitd restart",
+        Duration::from_secs(90),
+        |st| {
+            st["results"].as_array().is_some_and(|r| {
+                r.iter().any(|n| {
+                    n["connection_state"] == "ESTABLISHED"
+                        && n["total_in_prefix_count"].as_u64() >= Some(1)
+                })
+            })
+        },
+    );
+    eprintln!(
+        "straitd kill -9: BGP back {:?} after the restart",
+        restarted.elapsed()
+    );
+    let live = birds_in(&t.a);
+    assert_eq!(live.len(), 1, "one BIRD in A's namespace: {live:?}");
+    assert!(lan_ping(&t));
+    drop((sa, sb));
 }
