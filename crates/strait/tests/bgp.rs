@@ -85,6 +85,24 @@ fn established(st: &Value) -> bool {
         && st["results"][0]["total_in_prefix_count"].as_u64() >= Some(1)
 }
 
+/// `strait` (the CLI) inside the namespace, against this straitd.
+fn cli(ns: &Netns, s: &StraitInNs, args: &[&str], env: &[(&str, &str)]) -> String {
+    let out = ns
+        .command(env!("CARGO_BIN_EXE_strait"))
+        .args(["--server", s.base(), "--insecure"])
+        .args(args)
+        .env("STRAIT_PASSWORD", common::ADMIN_PASSWORD)
+        .envs(env.iter().copied())
+        .output()
+        .expect("run strait");
+    assert!(
+        out.status.success(),
+        "strait {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 /// The live BIRD processes in `ns` (`pgrep` alone would see every namespace's).
 fn birds_in(ns: &Netns) -> Vec<String> {
     ns.pids()
@@ -201,6 +219,53 @@ fn two_sites_learn_each_others_lan_over_the_tunnel() {
         connected.to_string().contains("169.254.100.0/30"),
         "{connected:#}"
     );
+
+    // The CLI shows the same.
+    let status = cli(&t.a, &sa, &["bgp", "status"], &[]);
+    assert!(
+        status.contains("ESTABLISHED") && status.contains(VTI_B),
+        "{status}"
+    );
+    let learned = cli(&t.a, &sa, &["bgp", "routes", "peer"], &[]);
+    assert!(learned.contains("10.2.0.0/24"), "{learned}");
+    let table = cli(&t.a, &sa, &["bgp", "table", "--source", "bgp"], &[]);
+    assert!(
+        table.contains("10.2.0.0/24") && table.contains(" b "),
+        "{table}"
+    );
+    let shown = cli(&t.a, &sa, &["bgp", "neighbor", "list"], &[]);
+    assert!(
+        shown.contains("set") && !shown.contains(PASSWORD),
+        "{shown}"
+    );
+    // A second neighbor through the CLI, its password from the environment.
+    let created = cli(
+        &t.a,
+        &sa,
+        &[
+            "bgp",
+            "neighbor",
+            "create",
+            "spare",
+            "--address",
+            "169.254.100.3",
+            "--remote-as",
+            "65003",
+            "--source",
+            VTI_A,
+            "--bfd",
+            "true",
+            "--max-routes",
+            "100",
+        ],
+        &[("STRAIT_BGP_PASSWORD", "spare-pw")],
+    );
+    assert!(!created.contains("spare-pw"), "{created}");
+    let spare = sa.api(|h| h.get(&format!("{BGP}/neighbors/spare")).expect(200).body);
+    assert_eq!(spare["has_password"], true);
+    assert_eq!(spare["bfd"]["enabled"], true);
+    assert_eq!(spare["route_filtering"][0]["maximum_routes"], 100);
+    cli(&t.a, &sa, &["bgp", "neighbor", "delete", "spare"], &[]);
 
     // The password is only in BIRD's 0600 configuration, never in straitd's log.
     assert!(!sa.log().contains(PASSWORD));

@@ -80,6 +80,9 @@ impl Daemon {
             .arg(&self.dir)
             .arg("--listen")
             .arg(&listen)
+            // These daemons run in the host's network namespace: no routing daemon may start
+            // there (BGP tests run straitd in namespaces of their own).
+            .args(["--bird", "/nonexistent/strait-test-no-bird"])
             .args(extra);
         cmd.env_remove("STRAIT_ADMIN_PASSWORD")
             .env("STRAIT_LOG", "warn");

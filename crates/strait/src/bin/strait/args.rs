@@ -57,6 +57,8 @@ pub enum Noun {
     Crl(Verb<CrlFlags>),
     /// Static routes of a gateway.
     Route(Verb<RouteFlags>),
+    /// BGP over the VTIs: configuration, neighbors, status, routes (tier-0 gateways).
+    Bgp(crate::bgp::BgpCmd),
     /// Users.
     User(Verb<UserFlags>),
     /// The audit log.

@@ -412,7 +412,7 @@ fn paths(items: &[Value]) -> String {
 }
 
 /// The gateway path for `--gateway` (id or path), or the only gateway.
-fn resolve_gateway(client: &Client, g: Option<&str>) -> Result<String> {
+pub(crate) fn resolve_gateway(client: &Client, g: Option<&str>) -> Result<String> {
     match g {
         Some(p) if p.starts_with('/') => Ok(p.trim_end_matches('/').to_owned()),
         Some(id) => {
@@ -1502,6 +1502,7 @@ pub fn run(client: &Client, out: &Output, me: &str, noun: Noun) -> Result<()> {
         Noun::Route(v) => generic(client, out, spec("route")?, v.verb),
         Noun::User(v) => user(client, out, me, v.verb),
         Noun::Audit(a) => audit(client, out, a.verb),
+        Noun::Bgp(b) => crate::bgp::bgp(client, out, b),
     }
 }
 

@@ -20,6 +20,7 @@
 )]
 
 mod args;
+mod bgp;
 mod certs;
 mod commands;
 mod output;
