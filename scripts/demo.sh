@@ -10,6 +10,11 @@
 #                            table; if the tunnel does not come UP or a ping fails, print both
 #                            sites' status and statistics, say what to look at, leave the
 #                            sites running for that, and exit 1
+#   scripts/demo.sh up --bgp the same with BGP instead of the static route: each site runs
+#                            BGP (BIRD, configured by straitd) over the tunnel, announces
+#                            its LAN (redistribution of connected networks) and learns the
+#                            other's; waits for both BGP sessions to be ESTABLISHED with the
+#                            routes in, then pings as above
 #   scripts/demo.sh status   the status table of both sites again
 #   scripts/demo.sh down     stop both straitd and remove what `up` created (only that)
 #
@@ -116,9 +121,10 @@ start_straitd() {
     die "$site: straitd did not start; see $STATE/$site/straitd.log"
 }
 
-# The seed page's steps for one site, through the REST API only.
+# The seed page's steps for one site, through the REST API only (the static route only
+# without --bgp).
 configure() {
-    local site="$1" local_ip="$2" peer_ip="$3" vti="$4" peer_vti="$5" remote_lan="$6"
+    local site="$1" local_ip="$2" peer_ip="$3" vti="$4" peer_vti="$5" remote_lan="$6" bgp="${7:-}"
     api "$site" PATCH /infra/tier-0s/t0 '{"display_name": "t0"}' >/dev/null
     api "$site" PATCH "$SVC_PATH" '{"display_name": "vpn", "enabled": true}' >/dev/null
     api "$site" PATCH "$SVC_PATH/local-endpoints/le" \
@@ -135,11 +141,44 @@ configure() {
         \"psk\": \"$(cat "$STATE/psk")\",
         \"tunnel_interfaces\": [{\"ip_subnets\": [{\"ip_addresses\": [\"$vti\"], \"prefix_length\": 30}]}]
     }" >/dev/null
+    [ -n "$bgp" ] && return 0
     api "$site" PATCH /infra/tier-0s/t0/static-routes/remote-lan "{
         \"display_name\": \"remote-lan\",
         \"network\": \"$remote_lan\",
         \"next_hops\": [{\"ip_address\": \"$peer_vti\", \"admin_distance\": 1}]
     }" >/dev/null
+}
+
+# BGP over the tunnel instead of the static route: the tier-0's AS, its LAN announced
+# (connected networks), the peer's VTI address as the neighbor.
+configure_bgp() {
+    local site="$1" local_as="$2" vti="$3" peer_vti="$4" peer_as="$5"
+    local ls=/infra/tier-0s/t0/locale-services/default
+    api "$site" PATCH "$ls/bgp" "{\"local_as_num\": \"$local_as\"}" >/dev/null
+    api "$site" PATCH "$ls" '{"route_redistribution_config": {"redistribution_rules": [
+        {"name": "lan", "route_redistribution_types": ["TIER0_CONNECTED"]}]}}' >/dev/null
+    api "$site" PATCH "$ls/bgp/neighbors/peer" "{
+        \"display_name\": \"peer\",
+        \"neighbor_address\": \"$peer_vti\",
+        \"remote_as_num\": \"$peer_as\",
+        \"source_addresses\": [\"$vti\"],
+        \"password\": \"$(cat "$STATE/bgp-password")\",
+        \"bfd\": {\"enabled\": true}
+    }" >/dev/null
+}
+
+wait_bgp() {
+    local site="$1" status=""
+    for _ in $(seq 1 150); do
+        status="$(api "$site" GET /infra/tier-0s/t0/locale-services/default/bgp/neighbors/status)"
+        if echo "$status" | grep -q '"connection_state":"ESTABLISHED"' &&
+            ! echo "$status" | grep -q '"total_in_prefix_count":0'; then
+            return 0
+        fi
+        sleep 0.2
+    done
+    echo "$status" >&2
+    fail "$site: BGP did not come up with routes within 30 s (the neighbor status is above)"
 }
 
 wait_up() {
@@ -166,6 +205,10 @@ status_table() {
     for site in site-a site-b; do
         echo "--- $site"
         cli "$site" session status
+        if [ -f "$STATE/bgp" ]; then
+            cli "$site" bgp status
+            cli "$site" bgp table --source bgp
+        fi
     done
 }
 
@@ -206,6 +249,8 @@ lan_ping() {
 }
 
 up() {
+    local bgp="${1:-}"
+    [ -z "$bgp" ] || [ "$bgp" = "--bgp" ] || die "usage: $0 up [--bgp]"
     need_root up
     step "installing what is missing (apt-get) and building strait"
     "$ROOT/scripts/install-deps.sh"
@@ -214,16 +259,31 @@ up() {
     create_sites
     head -c 24 /dev/urandom | base64 | tr -d '/+=' >"$STATE/admin-password"
     head -c 24 /dev/urandom | base64 | tr -d '/+=' >"$STATE/psk"
-    chmod 600 "$STATE/admin-password" "$STATE/psk"
+    head -c 12 /dev/urandom | base64 | tr -d '/+=' >"$STATE/bgp-password"
+    chmod 600 "$STATE/admin-password" "$STATE/psk" "$STATE/bgp-password"
+    [ -z "$bgp" ] || touch "$STATE/bgp"
     step "starting straitd in each site"
     start_straitd site-a
     start_straitd site-b
-    step "configuring both sites through the REST API (service, local endpoint, session, static route)"
-    configure site-a 198.51.100.1 198.51.100.2 169.254.100.1 169.254.100.2 10.2.0.0/24
-    configure site-b 198.51.100.2 198.51.100.1 169.254.100.2 169.254.100.1 10.1.0.0/24
+    if [ -n "$bgp" ]; then
+        step "configuring both sites through the REST API (service, local endpoint, session, BGP)"
+        configure site-a 198.51.100.1 198.51.100.2 169.254.100.1 169.254.100.2 10.2.0.0/24 bgp
+        configure site-b 198.51.100.2 198.51.100.1 169.254.100.2 169.254.100.1 10.1.0.0/24 bgp
+        configure_bgp site-a 65001 169.254.100.1 169.254.100.2 65002
+        configure_bgp site-b 65002 169.254.100.2 169.254.100.1 65001
+    else
+        step "configuring both sites through the REST API (service, local endpoint, session, static route)"
+        configure site-a 198.51.100.1 198.51.100.2 169.254.100.1 169.254.100.2 10.2.0.0/24
+        configure site-b 198.51.100.2 198.51.100.1 169.254.100.2 169.254.100.1 10.1.0.0/24
+    fi
     step "waiting for the session to be UP on both sides"
     wait_up site-a
     wait_up site-b
+    if [ -n "$bgp" ]; then
+        step "waiting for BGP over the tunnel: both LANs learned"
+        wait_bgp site-a
+        wait_bgp site-b
+    fi
     # Both directions: each site has its own outbound SA, and a site whose data plane lost
     # it still says UP (echo requests of one direction leave through one site's SA, their
     # replies through the other's).
@@ -275,8 +335,8 @@ down() {
 }
 
 case "${1:-}" in
-    up) up ;;
+    up) up "${2:-}" ;;
     status) need_root status; [ -f "$STATE/admin-password" ] || die "not running; start it with: $0 up"; status_table ;;
     down) down ;;
-    *) echo "usage: $0 up|status|down" >&2; exit 2 ;;
+    *) echo "usage: $0 up [--bgp]|status|down" >&2; exit 2 ;;
 esac
