@@ -12,7 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 runs="${1:-5}"
 scripts/install-deps.sh
-cargo build --release -p strait --tests >/dev/null 2>&1 || cargo build --release -p strait --tests
+cargo build --release -q -p strait --bins --test bgp
 gaps=()
 backs=()
 for i in $(seq 1 "$runs"); do
