@@ -6,7 +6,7 @@
 use libfuzzer_sys::fuzz_target;
 use strait_model::{parse_body, Kind, ObjectPath, ParseCtx};
 
-const PATHS: [&str; 11] = [
+const PATHS: [&str; 15] = [
     "/infra/tier-0s/t0",
     "/infra/tier-1s/t1",
     "/infra/tier-0s/t0/ipsec-vpn-services/vpn",
@@ -18,6 +18,10 @@ const PATHS: [&str; 11] = [
     "/infra/certificates/c",
     "/infra/crls/c",
     "/infra/tier-0s/t0/static-routes/r",
+    "/infra/tier-0s/t0/prefix-lists/pl",
+    "/infra/tier-0s/t0/locale-services/default",
+    "/infra/tier-0s/t0/locale-services/default/bgp",
+    "/infra/tier-0s/t0/locale-services/default/bgp/neighbors/n",
 ];
 
 fuzz_target!(|data: &[u8]| {
@@ -25,7 +29,9 @@ fuzz_target!(|data: &[u8]| {
     let Ok(body) = serde_json::from_slice::<serde_json::Value>(json) else { return };
     let path = ObjectPath::parse(PATHS[usize::from(selector) % PATHS.len()]).expect("fixed paths parse");
     let has_secret = selector & 0x80 != 0;
-    let existing = |name: &str| (has_secret && name == "psk").then(|| zeroize::Zeroizing::new("stored".to_owned()));
+    let existing = |name: &str| {
+        (has_secret && matches!(name, "psk" | "password")).then(|| zeroize::Zeroizing::new("stored".to_owned()))
+    };
     let ctx = ParseCtx { path: &path, null_clears_secrets: selector & 0x40 != 0, existing_secrets: &existing };
     match parse_body(&body, &ctx) {
         Ok(parsed) => {
