@@ -4,9 +4,7 @@
 use std::time::{Duration, Instant};
 
 use ike_crypto::{child_sa_keys, esp_key_lengths, DhGroup, DhPrivate};
-use ike_wire::{
-    find_notify, ExchangeType, Header, NotifyType, Payload, ProtocolId, TrafficSelector,
-};
+use ike_wire::{find_notify, Header, NotifyType, Payload, ProtocolId, TrafficSelector};
 use zeroize::Zeroizing;
 
 use crate::config::{SessionConfig, SessionId};
@@ -319,19 +317,9 @@ impl Endpoint {
         });
         out.push(Payload::ts_i(ts.clone()));
         out.push(Payload::ts_r(ts.clone()));
-        let Some(sa) = self.sas.get_mut(&h) else {
+        if !self.respond(h, header, &out, rng) {
             return;
-        };
-        let Ok(bytes) = sa.seal_message(
-            ExchangeType::CREATE_CHILD_SA,
-            header.message_id,
-            true,
-            &out,
-            rng,
-        ) else {
-            return;
-        };
-        self.send_response(h, header.message_id, bytes);
+        }
         // Keys: the peer initiated this exchange.
         if !self.install_child(
             now,

@@ -493,19 +493,27 @@ impl Endpoint {
         data: Vec<u8>,
         rng: &mut dyn Random,
     ) {
+        self.respond(h, header, &[Payload::Notify(Notify::new(n, data))], rng);
+    }
+
+    /// Answer the current request (`header`'s exchange and message ID) with `payloads`;
+    /// false if the IKE SA is gone or the answer could not be sealed.
+    pub(crate) fn respond(
+        &mut self,
+        h: u64,
+        header: Header,
+        payloads: &[Payload],
+        rng: &mut dyn Random,
+    ) -> bool {
         let Some(sa) = self.sas.get_mut(&h) else {
-            return;
+            return false;
         };
-        let Ok(bytes) = sa.seal_message(
-            header.exchange,
-            header.message_id,
-            true,
-            &[Payload::Notify(Notify::new(n, data))],
-            rng,
-        ) else {
-            return;
+        let Ok(bytes) = sa.seal_message(header.exchange, header.message_id, true, payloads, rng)
+        else {
+            return false;
         };
         self.send_response(h, header.message_id, bytes);
+        true
     }
 
     /// Send a Delete for an IKE SA right away without waiting for an answer (used when the
@@ -597,19 +605,9 @@ impl Endpoint {
         if delete_ike {
             out.clear();
         }
-        let Some(sa) = self.sas.get_mut(&h) else {
+        if !self.respond(h, header, &out, rng) {
             return;
-        };
-        let Ok(bytes) = sa.seal_message(
-            ExchangeType::INFORMATIONAL,
-            header.message_id,
-            true,
-            &out,
-            rng,
-        ) else {
-            return;
-        };
-        self.send_response(h, header.message_id, bytes);
+        }
         if delete_ike {
             // The peer deletes the old IKE SA only once its rekey of it is done (§2.8): if
             // we answered that rekey but held back resolving it while our own rekey was in

@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use ike_crypto::{derive_ike_keys, rekey_skeyseed, DhPrivate};
-use ike_wire::{ExchangeType, Header, NotifyType, Payload, ProtocolId};
+use ike_wire::{Header, NotifyType, Payload, ProtocolId};
 use zeroize::Zeroizing;
 
 use crate::config::SessionConfig;
@@ -133,19 +133,9 @@ impl Endpoint {
                 data: dh.public_value(),
             },
         ];
-        let Some(sa) = self.sas.get_mut(&h) else {
+        if !self.respond(h, header, &out, rng) {
             return;
-        };
-        let Ok(bytes) = sa.seal_message(
-            ExchangeType::CREATE_CHILD_SA,
-            header.message_id,
-            true,
-            &out,
-            rng,
-        ) else {
-            return;
-        };
-        self.send_response(h, header.message_id, bytes);
+        }
         let nh = self.alloc_handle();
         self.register_sa(nh, new);
         if let Some(sa) = self.sas.get_mut(&h) {
