@@ -174,18 +174,14 @@ impl Endpoint {
         };
         let spi_in = self.new_child_spi(rng);
         let nonce = random::vec(rng, NONCE_LEN);
-        let mut inner = vec![
-            Payload::Sa(esp_proposals(&cfg.esp, spi_in, dh.is_some())),
-            Payload::Nonce(nonce.clone()),
-        ];
-        if let Some(d) = &dh {
-            inner.push(Payload::Ke {
-                group: d.group().id(),
-                data: d.public_value(),
-            });
-        }
-        inner.push(Payload::ts_i(our_selectors(cfg)));
-        inner.push(Payload::ts_r(our_selectors(cfg)));
+        let inner = child_payloads(
+            cfg,
+            spi_in,
+            &nonce,
+            dh.as_ref(),
+            our_selectors(cfg),
+            our_selectors(cfg),
+        );
         let kind = RequestKind::CreateChild {
             rekey_of: None,
             spi_in,
@@ -223,24 +219,20 @@ impl Endpoint {
         };
         let spi_in = self.new_child_spi(rng);
         let nonce = random::vec(rng, NONCE_LEN);
-        let mut inner = vec![
-            Payload::Notify(Notify {
-                protocol: ProtocolId::ESP,
-                spi: old.to_be_bytes().to_vec(),
-                notify_type: NotifyType::REKEY_SA,
-                data: vec![],
-            }),
-            Payload::Sa(esp_proposals(&cfg.esp, spi_in, dh.is_some())),
-            Payload::Nonce(nonce.clone()),
-        ];
-        if let Some(d) = &dh {
-            inner.push(Payload::Ke {
-                group: d.group().id(),
-                data: d.public_value(),
-            });
-        }
-        inner.push(Payload::ts_i(ts_local));
-        inner.push(Payload::ts_r(ts_remote));
+        let mut inner = vec![Payload::Notify(Notify {
+            protocol: ProtocolId::ESP,
+            spi: old.to_be_bytes().to_vec(),
+            notify_type: NotifyType::REKEY_SA,
+            data: vec![],
+        })];
+        inner.extend(child_payloads(
+            cfg,
+            spi_in,
+            &nonce,
+            dh.as_ref(),
+            ts_local,
+            ts_remote,
+        ));
         if let Some(c) = self.sas.get_mut(&h).and_then(|sa| sa.child_mut(old)) {
             c.rekeying = true;
         }
@@ -294,4 +286,29 @@ impl Endpoint {
         ];
         Started::Request(inner, RequestKind::RekeyIke { new_spi, nonce, dh })
     }
+}
+
+/// SA, Nonce, KE (with PFS) and the selectors of a request for a Child SA (RFC 7296
+/// §1.3.1), new or rekeying one.
+fn child_payloads(
+    cfg: &SessionConfig,
+    spi_in: u32,
+    nonce: &[u8],
+    dh: Option<&DhPrivate>,
+    ts_i: Vec<ike_wire::TrafficSelector>,
+    ts_r: Vec<ike_wire::TrafficSelector>,
+) -> Vec<Payload> {
+    let mut inner = vec![
+        Payload::Sa(esp_proposals(&cfg.esp, spi_in, dh.is_some())),
+        Payload::Nonce(nonce.to_vec()),
+    ];
+    if let Some(d) = dh {
+        inner.push(Payload::Ke {
+            group: d.group().id(),
+            data: d.public_value(),
+        });
+    }
+    inner.push(Payload::ts_i(ts_i));
+    inner.push(Payload::ts_r(ts_r));
+    inner
 }
