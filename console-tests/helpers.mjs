@@ -26,14 +26,15 @@ export const POLICY = '/policy/api/v1';
 // straitd
 
 /**
- * Start a straitd on a fresh data directory, listening on a free loopback port.
+ * Start a straitd on a fresh data directory, listening on a free loopback port, with `args`
+ * added to its command line (e.g. `--bird /nonexistent/bird`).
  * Returns { url, port, dataDir, stop(), log() }.
  */
-export async function startStraitd({ adminPassword = ADMIN_PASSWORD } = {}) {
+export async function startStraitd({ adminPassword = ADMIN_PASSWORD, args = [] } = {}) {
   const bin = process.env.STRAITD || join(REPO, 'target', 'debug', 'straitd');
   assert.ok(existsSync(bin), `${bin} not found: run cargo build -p strait --bin straitd`);
   const dataDir = mkdtempSync(join(tmpdir(), 'strait-console-test-'));
-  const child = spawn(bin, ['--data-dir', dataDir, '--listen', '127.0.0.1:0'], {
+  const child = spawn(bin, ['--data-dir', dataDir, '--listen', '127.0.0.1:0', ...args], {
     env: { ...process.env, STRAIT_ADMIN_PASSWORD: adminPassword },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -336,9 +337,10 @@ export async function eventually(fn, timeout = STEP_TIMEOUT) {
 
 /**
  * A per-file fixture: a straitd and a browser, fresh for the file. Use in `before`/`after`.
+ * `opts` go to startStraitd.
  */
-export async function startAll() {
-  const server = await startStraitd();
+export async function startAll(opts = {}) {
+  const server = await startStraitd(opts);
   let browser;
   try {
     browser = await launchBrowser();

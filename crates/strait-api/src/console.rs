@@ -65,6 +65,8 @@ pub const ASSETS: &[Asset] = &[
     asset!("profiles.js", JS),
     asset!("certificates.js", JS),
     asset!("cert-info.js", JS),
+    asset!("tier0.js", JS),
+    asset!("bgp-forms.js", JS),
     asset!("favicon.svg", SVG),
 ];
 

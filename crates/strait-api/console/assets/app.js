@@ -1,6 +1,6 @@
 // The console's entry point: login and logout, the NSX-like shell (header, left
-// navigation Networking > VPN and System > Certificates, each page's tabs) and hash routing
-// (#/vpn/services, #/certificates/crls, ...).
+// navigation Networking > Tier-0 Gateways and VPN, System > Certificates, each page's tabs)
+// and hash routing (#/vpn/services, #/tier0/bgp?gateway=t0, #/certificates/crls, ...).
 
 import * as api from './api.js';
 import { h, clear, srOnly } from './dom.js';
@@ -10,10 +10,20 @@ import * as sessions from './sessions.js';
 import * as endpoints from './endpoints.js';
 import * as profiles from './profiles.js';
 import * as certificates from './certificates.js';
+import * as tier0 from './tier0.js';
 
-// Pages of the left navigation, each with its tabs. Tab ids are unique across pages (they
-// name the tab and panel elements).
+// Pages of the left navigation, each with its tabs, in the navigation's order (grouped by
+// section). Tab ids are unique across pages (they name the tab and panel elements). A tab's
+// `href` may be a function of the URL's query (the tier-0 tabs keep the chosen gateway).
 const PAGES = [
+  {
+    id: 'tier0', title: 'Tier-0 Gateways', section: 'Networking', icon: 'nav-icon-t0',
+    tabs: [
+      { id: 'gateways', label: 'Tier-0 Gateways', href: '#/tier0/gateways', module: tier0, view: 'gateways' },
+      { id: 'bgp', label: 'BGP', href: (q) => tier0.tabHref('bgp', q), module: tier0, view: 'bgp' },
+      { id: 'routing', label: 'Routing Table', href: (q) => tier0.tabHref('routing', q), module: tier0, view: 'routing' },
+    ],
+  },
   {
     id: 'vpn', title: 'VPN', section: 'Networking', icon: 'nav-icon-vpn',
     tabs: [
@@ -32,6 +42,9 @@ const PAGES = [
   },
 ];
 
+// Where an unknown or empty hash leads.
+const DEFAULT_PAGE = PAGES.find((p) => p.id === 'vpn');
+
 const loginView = document.getElementById('login-view');
 const appEl = document.getElementById('app');
 
@@ -48,7 +61,7 @@ function parseHash() {
   const raw = (location.hash || '').replace(/^#/, '');
   const [pathPart, queryPart = ''] = raw.split('?');
   const parts = pathPart.split('/').filter(Boolean);
-  const page = PAGES.find((p) => p.id === parts[0]) || PAGES[0];
+  const page = PAGES.find((p) => p.id === parts[0]) || DEFAULT_PAGE;
   let tab = page.tabs[0].id;
   let sub = null;
   if (page.id === parts[0] && parts[1]) {
@@ -88,7 +101,9 @@ function route() {
     if (on) link.setAttribute('aria-current', 'page'); else link.removeAttribute('aria-current');
   }
   clear(shell.tabsHost).append(tabList({
-    label: page.title, current: tab.id, tabs: page.tabs.map(({ id, label, href }) => ({ id, label, href })),
+    label: page.title,
+    current: tab.id,
+    tabs: page.tabs.map(({ id, label, href }) => ({ id, label, href: typeof href === 'function' ? href(r.query) : href })),
   }));
   const panel = h('div', { role: 'tabpanel', id: `panel-${tab.id}`, 'aria-labelledby': `tab-${tab.id}`, class: 'tabpanel' });
   clear(shell.panelHost).append(panel);
@@ -131,15 +146,23 @@ function buildShell() {
         h('span', { class: `role-chip role-${roleLabel}` }, srOnly('role: '), roleLabel)),
       h('button', { type: 'button', class: 'btn btn-topbar', onclick: doLogout }, 'Log Out')));
   const navLinks = new Map();
+  const sections = [];
+  for (const p of PAGES) {
+    let sec = sections.find((x) => x.name === p.section);
+    if (!sec) sections.push(sec = { name: p.section, pages: [] });
+    sec.pages.push(p);
+  }
   const nav = h('nav', { class: 'sidenav', 'aria-label': 'Main navigation' },
-    PAGES.map((p) => {
-      const headingId = `nav-${p.section.toLowerCase()}`;
-      const link = h('a', { href: p.tabs[0].href, class: 'nav-link' },
-        h('span', { class: `nav-icon ${p.icon}`, 'aria-hidden': 'true' }), p.title);
-      navLinks.set(p.id, link);
+    sections.map((sec) => {
+      const headingId = `nav-${sec.name.toLowerCase()}`;
       return h('div', { class: 'nav-section' },
-        h('h2', { class: 'nav-heading', id: headingId }, p.section),
-        h('ul', { class: 'nav-list', 'aria-labelledby': headingId }, h('li', null, link)));
+        h('h2', { class: 'nav-heading', id: headingId }, sec.name),
+        h('ul', { class: 'nav-list', 'aria-labelledby': headingId }, sec.pages.map((p) => {
+          const link = h('a', { href: p.tabs[0].href, class: 'nav-link' },
+            h('span', { class: `nav-icon ${p.icon}`, 'aria-hidden': 'true' }), p.title);
+          navLinks.set(p.id, link);
+          return h('li', null, link);
+        })));
     }));
   const tabsHost = h('div', { class: 'tabs-host' });
   const panelHost = h('div', { class: 'panel-host' });
