@@ -1,13 +1,22 @@
 //! BIRD control-socket replies (`strait-routing`): any bytes as a stream of replies, each
-//! reply through the `show protocols all` and `show route all` parsers, with small and default
+//! reply through the `show protocols all`, `show route all` and `show bfd sessions` parsers
+//! (and the bytes as the kernel's TCP socket table, read for BGP sessions' ports), with small and default
 //! bounds. Must never panic; a reply parsed line by line equals the one parsed whole, and no
 //! reply exceeds the bounds.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use strait_routing::{parse_protocols, parse_replies, parse_reply, parse_routes, ConnectionState, Limits};
+use strait_routing::tcp::{bgp_ports, parse_proc_net_tcp};
+use strait_routing::{
+    parse_bfd_sessions, parse_protocols, parse_replies, parse_reply, parse_routes, ConnectionState,
+    Limits,
+};
 
 fuzz_target!(|data: &[u8]| {
+    let table = parse_proc_net_tcp(&String::from_utf8_lossy(data));
+    if let Some(first) = table.first() {
+        let _ = bgp_ports(&table, Some(first.local.0), first.remote.0);
+    }
     let small = Limits { max_line: 256, max_reply: 4096, max_lines: 64 };
     for limits in [small, Limits::default()] {
         if let Ok(replies) = parse_replies(data, limits) {
@@ -23,6 +32,9 @@ fuzz_target!(|data: &[u8]| {
                     }
                 }
                 let _ = parse_routes(r);
+                if let Ok(sessions) = parse_bfd_sessions(r) {
+                    assert!(sessions.len() <= r.lines.len());
+                }
             }
             if let [one] = replies.as_slice() {
                 assert_eq!(parse_reply(data, limits).as_ref(), Ok(one));

@@ -49,10 +49,11 @@ pub struct BgpNeighborStatus {
     /// Negotiated keepalive interval, in milliseconds as NSX documents it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub keep_alive_interval: Option<u64>,
-    /// TCP ports of the session.
+    /// Our TCP port of the Established session (from the kernel's socket table; 179 when
+    /// the neighbor opened the connection).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub local_port: Option<u64>,
-    /// TCP ports of the session.
+    /// The neighbor's TCP port of the Established session (179 when we opened it).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub remote_port: Option<u64>,
     /// Per address family route counts.

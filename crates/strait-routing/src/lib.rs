@@ -90,6 +90,7 @@ pub mod render;
 pub mod reply;
 pub mod status;
 pub mod supervisor;
+pub mod tcp;
 
 pub use client::{Client, ClientError};
 pub use model::{
@@ -99,8 +100,8 @@ pub use model::{
 pub use render::{protocol_name, render};
 pub use reply::{parse_replies, parse_reply, Limits, Line, ParseError, Reply};
 pub use status::{
-    parse_protocols, parse_routes, BgpStatus, ChannelStatus, ConnectionState, NextHop,
-    ProtocolStatus, Route,
+    parse_bfd_sessions, parse_protocols, parse_routes, BfdSession, BgpStatus, ChannelStatus,
+    ConnectionState, NextHop, ProtocolStatus, Route,
 };
 pub use supervisor::{
     Bird, BirdError, BirdOptions, NeighborStatus, ProcessState, ProcessStatus, RoutingStatus,

@@ -1,4 +1,5 @@
-//! `show protocols all` and `show route all` replies → typed status (sans-IO, never panics).
+//! `show protocols all`, `show route all` and `show bfd sessions` replies → typed status
+//! (sans-IO, never panics).
 //!
 //! Times are Unix seconds because strait's configuration sets BIRD's `timeformat` to `"%s"`.
 
@@ -444,4 +445,89 @@ fn route_detail(r: &mut Route, t: &str) {
         "BGP.community" => r.communities = Some(value.to_string()),
         _ => {}
     }
+}
+
+/// One BFD session of `show bfd sessions` (RFC 5880 state as BIRD names it).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BfdSession {
+    /// The BFD protocol instance (`strait_bfd`).
+    pub protocol: String,
+    /// The neighbor's address.
+    pub address: IpAddr,
+    /// The interface, when BIRD names one (not for multihop sessions).
+    pub interface: Option<String>,
+    /// `Up`, `Down`, `Init` or `AdminDown` (RFC 5880 §4.1).
+    pub state: String,
+    /// Since when in that state (Unix seconds).
+    pub since: Option<u64>,
+    /// Negotiated transmit interval, milliseconds.
+    pub interval_ms: Option<u64>,
+    /// Detection time, milliseconds.
+    pub timeout_ms: Option<u64>,
+}
+
+/// BIRD prints intervals as seconds with three decimals (`0.100`).
+fn seconds_to_ms(s: &str) -> Option<u64> {
+    let (whole, frac) = s.split_once('.').unwrap_or((s, ""));
+    if frac.len() > 3 || !frac.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let whole: u64 = num(whole)?;
+    let frac: u64 = if frac.is_empty() {
+        0
+    } else {
+        num::<u64>(frac)? * 10u64.pow(3 - frac.len() as u32)
+    };
+    whole.checked_mul(1000)?.checked_add(frac)
+}
+
+/// Parses `show bfd sessions`: for each BFD protocol a `<name>:` line, a header, then one
+/// line per session (`<address> <interface> <state> <since> <interval> <timeout>`).
+pub fn parse_bfd_sessions(reply: &Reply) -> Result<Vec<BfdSession>, ParseError> {
+    if reply.is_error() {
+        return Err(content(
+            reply.lines.len(),
+            format!("BIRD error {}: {}", reply.code(), reply.final_text()),
+        ));
+    }
+    let mut out = Vec::new();
+    let mut protocol: Option<String> = None;
+    for (i, l) in reply.lines.iter().enumerate() {
+        let n = i + 1;
+        let t = l.text.trim();
+        if l.code == 0 || t.is_empty() || t.starts_with("IP address") {
+            continue;
+        }
+        if l.code >= 8000 {
+            return Err(content(n, format!("BIRD error {}: {}", l.code, t)));
+        }
+        if let Some(name) = t.strip_suffix(':') {
+            if !name.contains(char::is_whitespace) {
+                protocol = Some(name.to_string());
+                continue;
+            }
+        }
+        let Some(proto) = &protocol else {
+            return Err(content(n, "BFD session before any protocol name"));
+        };
+        let w: Vec<&str> = t.split_whitespace().collect();
+        let [address, interface, state, since, interval, timeout] = w.as_slice() else {
+            return Err(content(
+                n,
+                format!("BFD session line with {} fields, not 6", w.len()),
+            ));
+        };
+        let address: IpAddr =
+            num(address).ok_or_else(|| content(n, format!("bad address {address:?}")))?;
+        out.push(BfdSession {
+            protocol: proto.clone(),
+            address,
+            interface: (*interface != "---").then(|| interface.to_string()),
+            state: state.to_string(),
+            since: num(since),
+            interval_ms: seconds_to_ms(interval),
+            timeout_ms: seconds_to_ms(timeout),
+        });
+    }
+    Ok(out)
 }

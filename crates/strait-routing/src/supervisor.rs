@@ -18,7 +18,10 @@ use zeroize::Zeroizing;
 use crate::client::{Client, ClientError};
 use crate::model::{ConfigError, RoutingConfig};
 use crate::render::{protocol_name, render};
-use crate::status::{parse_protocols, parse_routes, ConnectionState, ProtocolStatus, Route};
+use crate::status::{
+    parse_bfd_sessions, parse_protocols, parse_routes, BfdSession, ConnectionState, ProtocolStatus,
+    Route,
+};
 use crate::Paths;
 
 /// How to run BIRD.
@@ -145,6 +148,10 @@ pub struct NeighborStatus {
     pub routes_advertised: u64,
     /// A family's `max_routes` is reached (BIRD blocks further routes).
     pub max_routes_hit: bool,
+    /// The BFD session to the neighbor, when the neighbor has BFD and BIRD has one.
+    pub bfd: Option<BfdSession>,
+    /// (local, remote) TCP ports of the Established session, from the kernel's socket table.
+    pub ports: Option<(u16, u16)>,
     /// Why it is not Established, or what is wrong, for the operator.
     pub reason: Option<String>,
 }
@@ -407,6 +414,8 @@ impl Bird {
                         routes_received: 0,
                         routes_advertised: 0,
                         max_routes_hit: false,
+                        bfd: None,
+                        ports: None,
                         reason: Some(format!("BIRD is not running: {reason}")),
                     })
                     .collect();
@@ -428,10 +437,37 @@ impl Bird {
                 .await?;
             routes.extend(parse_routes(&r).map_err(ClientError::from)?);
         }
-        let neighbors = match &config {
-            Some(cfg) => neighbor_status(cfg, &protocols),
+        // `show bfd sessions` fails when no BFD protocol exists: ask only when one is rendered.
+        let wants_bfd = config
+            .iter()
+            .flat_map(|cfg| cfg.neighbors.iter())
+            .any(|n| n.enabled && n.bfd.is_some());
+        let bfd = if wants_bfd && protocols.iter().any(|p| p.proto == "BFD") {
+            parse_bfd_sessions(&c.command("show bfd sessions").await?).map_err(ClientError::from)?
+        } else {
+            Vec::new()
+        };
+        let mut neighbors = match &config {
+            Some(cfg) => neighbor_status(cfg, &protocols, &bfd),
             None => Vec::new(),
         };
+        if neighbors.iter().any(|n| n.established_since.is_some()) {
+            let pid = match process.state {
+                ProcessState::Running { pid } => Some(pid),
+                _ => None,
+            };
+            let connections = crate::tcp::read_tcp_connections(pid);
+            for n in neighbors
+                .iter_mut()
+                .filter(|n| n.established_since.is_some())
+            {
+                let bgp = n.bird.as_ref().and_then(|b| b.bgp.as_ref());
+                if let Some(addr) = bgp.and_then(|b| b.neighbor_address) {
+                    let local = bgp.and_then(|b| b.source_address);
+                    n.ports = crate::tcp::bgp_ports(&connections, local, addr);
+                }
+            }
+        }
         Ok(RoutingStatus {
             process,
             neighbors,
@@ -461,8 +497,13 @@ impl Drop for Bird {
     }
 }
 
-/// The live status of each configured neighbor from `show protocols all`.
-pub fn neighbor_status(cfg: &RoutingConfig, protocols: &[ProtocolStatus]) -> Vec<NeighborStatus> {
+/// The live status of each configured neighbor from `show protocols all` and `show bfd
+/// sessions`.
+pub fn neighbor_status(
+    cfg: &RoutingConfig,
+    protocols: &[ProtocolStatus],
+    bfd_sessions: &[BfdSession],
+) -> Vec<NeighborStatus> {
     cfg.neighbors
         .iter()
         .map(|n| {
@@ -478,6 +519,8 @@ pub fn neighbor_status(cfg: &RoutingConfig, protocols: &[ProtocolStatus]) -> Vec
                     routes_received: 0,
                     routes_advertised: 0,
                     max_routes_hit: false,
+                    bfd: None,
+                    ports: None,
                     reason: Some("not in BIRD's running configuration".into()),
                 };
             };
@@ -487,12 +530,22 @@ pub fn neighbor_status(cfg: &RoutingConfig, protocols: &[ProtocolStatus]) -> Vec
             let established = connection_state == ConnectionState::Established;
             let hit: Vec<&str> =
                 p.channels.iter().filter(|c| c.import_limit_hit || c.receive_limit_hit).map(|c| c.name.as_str()).collect();
+            let bfd = n
+                .bfd
+                .and_then(|_| bfd_sessions.iter().find(|b| b.address == n.address))
+                .cloned();
             let mut reasons = Vec::new();
             if !n.enabled {
                 reasons.push("neighbor is disabled".to_string());
             } else if !established {
                 if let Some(e) = p.bgp.as_ref().and_then(|b| b.last_error.as_deref()) {
                     reasons.push(format!("last error: {e}"));
+                }
+                if let Some(b) = bfd.as_ref().filter(|b| b.state != "Up") {
+                    reasons.push(format!(
+                        "BFD session is {}: BGP waits for BFD; check that the neighbor runs BFD for this address with compatible intervals and that the path to it (the tunnel) is up",
+                        b.state
+                    ));
                 }
                 if matches!(connection_state, ConnectionState::Connect | ConnectionState::Active) {
                     reasons.push(if n.password.is_some() {
@@ -517,6 +570,8 @@ pub fn neighbor_status(cfg: &RoutingConfig, protocols: &[ProtocolStatus]) -> Vec
                 routes_received: p.channels.iter().map(|c| c.imported).sum(),
                 routes_advertised: p.channels.iter().map(|c| c.exported).sum(),
                 max_routes_hit: !hit.is_empty(),
+                bfd,
+                ports: None,
                 reason: if reasons.is_empty() { None } else { Some(reasons.join("; ")) },
                 bird: Some(p.clone()),
             }

@@ -299,6 +299,13 @@ async fn established_routes_in_kernel_and_hitless_apply() {
     assert_eq!(r.next_hops[0].interface.as_deref(), Some("eth0"));
     assert_eq!(r.local_pref, Some(100));
     assert_eq!(na.routes_received, 1);
+    // Ports from the kernel's socket table: one side is BGP's 179, the other ephemeral.
+    let (local, remote) = na.ports.expect("ports of an Established session");
+    assert!(
+        (local == 179) != (remote == 179),
+        "{local} -> {remote}: exactly one end is the BGP port"
+    );
+    assert_eq!(na.bfd, None, "no BFD configured");
     let bgp = na.bird.as_ref().unwrap().bgp.as_ref().unwrap();
     assert_eq!(bgp.neighbor_as, Some(65002));
     assert_eq!(bgp.neighbor_id, Some(Ipv4Addr::new(10, 211, 0, 2)));
@@ -488,8 +495,16 @@ async fn bfd_detects_a_cut_link() {
         .unwrap();
     wait_neighbor(&a, "nbr-1", Duration::from_secs(30), established).await;
     wait_kernel(&topo, &topo.a, "10.92.0.0/24", Duration::from_secs(5)).await;
-    // Let BFD reach Up with the fast timers.
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // BFD reaches Up with the fast timers; the status says so, with BIRD's timers.
+    let up = wait_neighbor(&a, "nbr-1", Duration::from_secs(5), |n| {
+        n.bfd.as_ref().is_some_and(|b| b.state == "Up")
+    })
+    .await;
+    let session = up.bfd.as_ref().unwrap();
+    assert_eq!(session.address, topo.addr(2));
+    assert_eq!(session.interface.as_deref(), Some("eth0"));
+    assert_eq!(session.interval_ms, Some(100));
+    assert_eq!(session.timeout_ms, Some(300));
     capture(&a, "bfd-sessions.txt", "show bfd sessions");
     sh(&["ip", "-n", &topo.m, "link", "set", "br0", "down"]);
     let t0 = Instant::now();
@@ -513,6 +528,15 @@ async fn bfd_detects_a_cut_link() {
             .contains("BFD"),
         "{n:#?}"
     );
+    let n = wait_neighbor(&a, "nbr-1", Duration::from_secs(3), |n| {
+        n.bfd.as_ref().is_some_and(|b| b.state != "Up")
+    })
+    .await;
+    assert!(
+        n.reason.as_deref().unwrap_or("").contains("BFD session is"),
+        "{n:#?}"
+    );
+    assert_eq!(n.ports, None, "no ports without a session");
     capture(&a, "protocols-bfd-down.txt", "show protocols all");
     // The learned route leaves the kernel.
     let deadline = Instant::now() + Duration::from_secs(3);

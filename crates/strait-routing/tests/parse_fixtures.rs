@@ -4,7 +4,8 @@
 use std::net::{IpAddr, Ipv4Addr};
 
 use strait_routing::{
-    parse_protocols, parse_replies, parse_reply, parse_routes, ConnectionState, Limits, ParseError,
+    parse_bfd_sessions, parse_protocols, parse_replies, parse_reply, parse_routes, ConnectionState,
+    Limits, ParseError,
 };
 
 fn fixture(name: &str) -> Vec<u8> {
@@ -97,6 +98,33 @@ fn protocols_wrong_password_limit_and_bfd() {
 
     let ps = parse_protocols(&reply("protocols-two-neighbors.txt")).unwrap();
     assert_eq!(ps.iter().filter(|p| p.bgp.is_some()).count(), 2);
+}
+
+#[test]
+fn bfd_sessions() {
+    let s = parse_bfd_sessions(&reply("bfd-sessions.txt")).unwrap();
+    assert_eq!(s.len(), 1);
+    let b = &s[0];
+    assert_eq!(b.protocol, "strait_bfd");
+    assert_eq!(b.address, "10.214.0.2".parse::<IpAddr>().unwrap());
+    assert_eq!(b.interface.as_deref(), Some("eth0"));
+    assert_eq!(b.state, "Up");
+    assert_eq!(b.since, Some(1796525479));
+    assert_eq!((b.interval_ms, b.timeout_ms), (Some(100), Some(300)));
+    // A session line with a field missing is an error, not a guess.
+    let bad = parse_reply(
+        b"1020-strait_bfd:\n 10.214.0.2 eth0 Up 1796525479 0.100\n0000 \n",
+        Limits::default(),
+    )
+    .unwrap();
+    assert!(parse_bfd_sessions(&bad).is_err());
+    // No BFD protocol at all: BIRD answers with an error code.
+    let none = parse_reply(
+        b"9002 There is no BFD protocol running\n",
+        Default::default(),
+    )
+    .unwrap();
+    assert!(parse_bfd_sessions(&none).is_err());
 }
 
 #[test]

@@ -159,6 +159,13 @@ fn two_sites_learn_each_others_lan_over_the_tunnel() {
     assert_eq!(n["hold_time"], 9);
     assert_eq!(n["address_families"][0]["type"], "IPV4_UNICAST");
     assert!(n.get("alarm").is_none(), "{n:#}");
+    // The session's TCP ports: one end is BGP's 179, the other ephemeral.
+    let (lp, rp) = (n["local_port"].as_u64(), n["remote_port"].as_u64());
+    assert!(
+        matches!((lp, rp), (Some(l), Some(r)) if (l == 179) != (r == 179)),
+        "{n:#}"
+    );
+    assert!(n.get("bfd_status").is_none(), "no BFD configured: {n:#}");
 
     // B's LAN is in A's kernel through the VTI, installed by BIRD.
     let routes = t.a.run(&["ip", "-4", "route", "show", "proto", "bird"]);
@@ -500,6 +507,12 @@ fn two_tunnels_fail_over_within_the_bfd_interval_and_back() {
         Duration::from_secs(90),
         both_established,
     );
+    // Both BFD sessions come Up, and the neighbor status says so.
+    wait_for(&sa, "both BFD sessions Up", Duration::from_secs(10), |st| {
+        st["results"]
+            .as_array()
+            .is_some_and(|r| r.len() == 2 && r.iter().all(|n| n["bfd_status"] == "Up"))
+    });
     // ECMP: one route to B's LAN over both tunnels.
     let route = t.a.run(&["ip", "route", "show", "10.2.0.0/24"]);
     assert!(
@@ -532,8 +545,10 @@ fn two_tunnels_fail_over_within_the_bfd_interval_and_back() {
             .as_array()
             .unwrap()
             .iter()
-            .any(|n| n["connection_state"] != "ESTABLISHED"),
-        "{st:#}"
+            .any(|n| n["connection_state"] != "ESTABLISHED"
+                && n["bfd_status"] != "Up"
+                && n["last_error"].as_str().unwrap_or("").contains("BFD")),
+        "the dead tunnel's neighbor: not established, BFD not Up, and the reason says BFD: {st:#}"
     );
     // Failback: the address returns, the tunnel and its BGP session come back, ECMP again.
     t.b.add_addr("st-b", &format!("{dying}/24"));

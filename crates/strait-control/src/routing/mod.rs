@@ -141,8 +141,8 @@ impl RoutingView {
                     neighbor_router_id: bgp.and_then(|b| b.neighbor_id).map(|i| i.to_string()),
                     hold_time: bgp.and_then(|b| b.hold_time_s).map(u64::from),
                     keep_alive_interval: bgp.and_then(|b| b.keepalive_s).map(|k| u64::from(k) * 1000),
-                    local_port: None,
-                    remote_port: None,
+                    local_port: st.and_then(|s| s.ports).map(|(l, _)| u64::from(l)),
+                    remote_port: st.and_then(|s| s.ports).map(|(_, r)| u64::from(r)),
                     total_in_prefix_count: families.iter().map(|f| f.in_prefix_count).sum(),
                     total_out_prefix_count: families.iter().map(|f| f.out_prefix_count).sum(),
                     address_families: families,
@@ -150,7 +150,7 @@ impl RoutingView {
                     neighbor_type: "USER".into(),
                     last_update_timestamp: live.read_at_ms,
                     last_error: st.and_then(|s| s.reason.clone()),
-                    bfd_status: None,
+                    bfd_status: st.and_then(|s| s.bfd.as_ref()).map(|b| b.state.clone()),
                     alarm,
                 }
             })
