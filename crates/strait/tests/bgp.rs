@@ -1,8 +1,9 @@
 //! BGP over the VTIs between two straitd (issue 14), configured through the API only:
-//! each gateway has a LAN (a dummy interface), redistributes it as a connected network and
+//! each gateway has a LAN (a veth interface), redistributes it as a connected network and
 //! learns the other's through the tunnel from BIRD; traffic flows LAN to LAN; the neighbor
 //! status, the learned and advertised routes and the routing table say so; the password is
-//! not in BIRD's world-readable files; BIRD killed is brought back by straitd.
+//! not in BIRD's world-readable files; BIRD killed is brought back by straitd; BFD failover over two
+//! tunnels; an FRR peer behind strongSwan; IPv6 LANs over an IPv6 neighbor on dual-stack VTIs.
 mod common;
 
 use std::time::{Duration, Instant};
@@ -707,5 +708,140 @@ fn unrelated_edits_keep_the_session_and_a_killed_straitd_restores_its_routes() {
     let live = birds_in(&t.a);
     assert_eq!(live.len(), 1, "one BIRD in A's namespace: {live:?}");
     assert!(lan_ping(&t));
+    drop((sa, sb));
+}
+
+// ------------------------------------------------------------------ IPv6
+
+const VTI6_A: &str = "fd00:100::1";
+const VTI6_B: &str = "fd00:100::2";
+const LAN6_A: &str = "fd00:1::1";
+const LAN6_B: &str = "fd00:2::1";
+
+/// A dual-stack VTI (one IPv4 /30 and one IPv6 /64), as NSX allows on a route-based session.
+fn dual_stack(vti4: &str, vti6: &str) -> Value {
+    json!({"tunnel_interfaces": [{"ip_subnets": [
+        {"ip_addresses": [vti4], "prefix_length": 30},
+        {"ip_addresses": [vti6], "prefix_length": 64}]}]})
+}
+
+/// An IPv6 neighbor on the VTI's IPv6 address (IPv6 unicast, its address's family).
+fn neighbor6(s: &StraitInNs, peer_vti6: &str, peer_as: &str, own_vti6: &str) {
+    let body = json!({"neighbor_address": peer_vti6, "remote_as_num": peer_as,
+                      "source_addresses": [own_vti6], "hold_down_time": 9,
+                      "keep_alive_time": 3});
+    s.api(move |h| {
+        h.patch(&format!("{BGP}/neighbors/peer6"), &body)
+            .expect(200);
+    });
+}
+
+#[test]
+fn ipv6_lans_are_learned_over_an_ipv6_neighbor_on_a_dual_stack_vti() {
+    let t = topology();
+    add_lan(&t.a, LAN_A);
+    add_lan(&t.b, LAN_B);
+    // `nodad`: the LAN address is usable at once (no duplicate detection in a test LAN).
+    t.a.ip(&[
+        "addr",
+        "add",
+        &format!("{LAN6_A}/64"),
+        "dev",
+        "lan0",
+        "nodad",
+    ]);
+    t.b.ip(&[
+        "addr",
+        "add",
+        &format!("{LAN6_B}/64"),
+        "dev",
+        "lan0",
+        "nodad",
+    ]);
+    let sa = StraitInNs::start(&t.a);
+    let sb = StraitInNs::start(&t.b);
+    sb.api(|h| configure(h, B, A, VTI_B, false, dual_stack(VTI_B, VTI6_B)));
+    sa.api(|h| configure(h, A, B, VTI_A, true, dual_stack(VTI_A, VTI6_A)));
+    bgp(&sa, "65001", VTI_B, "65002", VTI_A);
+    bgp(&sb, "65002", VTI_A, "65001", VTI_B);
+    neighbor6(&sa, VTI6_B, "65002", VTI6_A);
+    neighbor6(&sb, VTI6_A, "65001", VTI6_B);
+
+    let both = |st: &Value| {
+        st["results"].as_array().is_some_and(|r| {
+            r.len() == 2
+                && r.iter().all(|n| {
+                    n["connection_state"] == "ESTABLISHED"
+                        && n["total_in_prefix_count"].as_u64() >= Some(1)
+                })
+        })
+    };
+    let st = wait_for(
+        &sa,
+        "IPv4 and IPv6 neighbors established with routes",
+        Duration::from_secs(90),
+        both,
+    );
+    let n6 = st["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["neighbor_address"] == VTI6_B)
+        .unwrap_or_else(|| panic!("{st:#}"))
+        .clone();
+    assert_eq!(n6["source_address"], VTI6_A, "{n6:#}");
+    assert_eq!(n6["address_families"][0]["type"], "IPV6_UNICAST", "{n6:#}");
+    wait_for(
+        &sb,
+        "B's neighbors established",
+        Duration::from_secs(30),
+        both,
+    );
+
+    // B's IPv6 LAN is in A's kernel through the VTI's IPv6 address, and the reverse.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let ra = t.a.run(&["ip", "-6", "route", "show", "proto", "bird"]);
+        let rb = t.b.run(&["ip", "-6", "route", "show", "proto", "bird"]);
+        if ra.contains(&format!("fd00:2::/64 via {VTI6_B}"))
+            && rb.contains(&format!("fd00:1::/64 via {VTI6_A}"))
+        {
+            // No outer address and no tunnel subnet learned through the tunnel.
+            assert!(!ra.contains("fd00:100::/64"), "{ra}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "A: {ra}\nB: {rb}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // IPv6 traffic LAN to LAN through the ESP tunnel, and IPv4 as before.
+    let ping6 = t.a.exec(&[
+        "ping", "-6", "-c", "3", "-i", "0.2", "-W", "2", "-I", LAN6_A, LAN6_B,
+    ]);
+    assert!(
+        ping6.status.success(),
+        "IPv6 LAN A cannot reach LAN B: {}",
+        String::from_utf8_lossy(&ping6.stdout)
+    );
+    assert!(lan_ping(&t));
+    // The API's view: IPv6 routes learned from the IPv6 neighbor, in the routing table.
+    let learned = sa.api(|h| {
+        h.get(&format!("{BGP}/neighbors/peer6/routes"))
+            .expect(200)
+            .body
+    });
+    assert!(learned.to_string().contains("fd00:2::/64"), "{learned:#}");
+    let table = sa.api(|h| {
+        h.get(&format!("{T0}/routing-table?route_source=BGP"))
+            .expect(200)
+            .body
+    });
+    let e = table["results"][0]["route_entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["network"] == "fd00:2::/64")
+        .unwrap_or_else(|| panic!("{table:#}"))
+        .clone();
+    assert_eq!(e["next_hop"], VTI6_B);
     drop((sa, sb));
 }
