@@ -51,7 +51,9 @@ ticks=$(getconf CLK_TCK)
 group_cpu() {
     local total=0 stat rest
     for stat in /proc/[0-9]*/stat; do
-        read -r rest <"$stat" 2>/dev/null || continue
+        # (a process may exit between the glob and the read: the group is put under 2>/dev/null,
+        # since a redirection error is reported before a later 2>/dev/null on the same command)
+        { read -r rest <"$stat"; } 2>/dev/null || continue
         rest="${rest##*) }"
         # shellcheck disable=SC2086
         set -- $rest
