@@ -356,3 +356,41 @@ fn paths_under_bgp_are_exact() {
     )
     .expect(400);
 }
+
+/// straitd without BIRD (the test daemons get `--bird /nonexistent/...`): the neighbor's status
+/// says what is missing and what to install, in one message, and the log says it once, not
+/// at every rescan.
+#[test]
+fn a_gateway_without_bird_says_what_to_install() {
+    let (d, h) = started();
+    h.patch(BGP, &json!({"local_as_num": "65001"})).expect(200);
+    h.patch(&format!("{NEIGHBORS}/peer"), &neighbor())
+        .expect(200);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    let n = loop {
+        let st = h.get(&format!("{NEIGHBORS}/status")).expect(200).body;
+        let n = st["results"][0].clone();
+        if n["alarm"]
+            .as_str()
+            .is_some_and(|a| a.contains("is missing"))
+        {
+            break n;
+        }
+        assert!(std::time::Instant::now() < deadline, "{st:#}");
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    };
+    let alarm = n["alarm"].as_str().unwrap();
+    assert_eq!(
+        alarm,
+        "BGP cannot run: /nonexistent/strait-test-no-bird (BIRD 2, the routing daemon) is missing: install Debian's bird2, or start straitd with --bird pointing at BIRD"
+    );
+    assert_ne!(n["connection_state"], "ESTABLISHED");
+    // Past one 10 s rescan, which retries and fails the same way: still one log line.
+    std::thread::sleep(std::time::Duration::from_secs(11));
+    let lines = d
+        .stderr_lines()
+        .into_iter()
+        .filter(|l| l.contains("is missing: install Debian's bird2"))
+        .count();
+    assert_eq!(lines, 1, "{:#?}", d.stderr_lines());
+}

@@ -310,6 +310,15 @@ async fn run(
                     if error.is_none() {
                         applied = want;
                     }
+                    // Retried every rescan: logged when it changes, not every 10 s.
+                    let previous = view.read().error.clone();
+                    if error != previous {
+                        match (&error, &previous) {
+                            (Some(e), _) => tracing::error!("routing: {e}"),
+                            (None, Some(was)) => tracing::info!(was = %was, "routing: resolved"),
+                            (None, None) => {}
+                        }
+                    }
                     view.write().error = error;
                 }
             }
@@ -357,22 +366,22 @@ async fn realize(
         if let Err(e) = std::fs::create_dir_all(state_dir) {
             return Some(format!("cannot create {}: {e}", state_dir.display()));
         }
+        // A missing binary is the common case (bird2 not installed): say that alone, not the
+        // chain of errors starting it would give.
+        if !opts.bird.exists() {
+            let why = format!(
+                "BGP cannot run: {} (BIRD 2, the routing daemon) is missing: install Debian's bird2, or start straitd with --bird pointing at BIRD",
+                opts.bird.display()
+            );
+            return Some(why);
+        }
         match Bird::start(Paths::in_dir(state_dir), opts.clone()).await {
             Ok(b) => {
                 tracing::info!(dir = %state_dir.display(), "routing: BIRD started");
                 *bird = Some(b);
             }
             Err(e) => {
-                let hint = if opts.bird.exists() {
-                    String::new()
-                } else {
-                    format!(
-                        " ({} is missing: install Debian's bird2)",
-                        opts.bird.display()
-                    )
-                };
-                tracing::error!(error = %e, "routing: cannot start BIRD{hint}");
-                return Some(format!("BGP cannot run: BIRD does not start: {e}{hint}"));
+                return Some(format!("BGP cannot run: BIRD does not start: {e}"));
             }
         }
     }
@@ -385,10 +394,7 @@ async fn realize(
             );
             None
         }
-        Err(e) => {
-            tracing::error!(error = %e, "routing: BIRD did not take the configuration");
-            Some(format!("BGP configuration not applied: {e}"))
-        }
+        Err(e) => Some(format!("BGP configuration not applied: {e}")),
     }
 }
 
