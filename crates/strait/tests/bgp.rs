@@ -567,6 +567,44 @@ fn two_tunnels_fail_over_within_the_bfd_interval_and_back() {
     let route = t.a.run(&["ip", "route", "show", "10.2.0.0/24"]);
     assert!(route.contains(VTI_B) && route.contains(VTI_B2), "{route}");
     assert!(lan_ping(&t));
+
+    // An admin disables the session carrying the traffic on A (maintenance): its VTI goes,
+    // its BGP session goes down, and the traffic moves to the other tunnel; enabled again,
+    // both carry it.
+    let carrying = path_to_lan_b(&t);
+    let session = if carrying == vti_b1 { "s" } else { "s2" };
+    let url = format!("{SVC}/sessions/{session}");
+    let ping = ping_during(&t, Duration::from_secs(6));
+    std::thread::sleep(Duration::from_millis(1000));
+    let u = url.clone();
+    sa.api(move |h| {
+        h.patch(&u, &json!({"enabled": false})).expect(200);
+    });
+    let out = ping.wait_with_output().unwrap();
+    let seqs = answered(&String::from_utf8_lossy(&out.stdout));
+    let gap_ms = longest_gap(&seqs, 300) * 20;
+    eprintln!(
+        "session {session} disabled: {} of 300 pings answered; longest gap {gap_ms} ms",
+        seqs.len()
+    );
+    assert!(gap_ms <= 1000, "traffic stopped for {gap_ms} ms");
+    assert_ne!(
+        path_to_lan_b(&t),
+        carrying,
+        "traffic still on the disabled session's VTI"
+    );
+    let u = url.clone();
+    sa.api(move |h| {
+        h.patch(&u, &json!({"enabled": true})).expect(200);
+    });
+    wait_for(
+        &sa,
+        "both neighbors back after enabling",
+        Duration::from_secs(90),
+        both_established,
+    );
+    let route = t.a.run(&["ip", "route", "show", "10.2.0.0/24"]);
+    assert!(route.contains(VTI_B) && route.contains(VTI_B2), "{route}");
 }
 
 // ------------------------------------------------------------------ FRR over strongSwan
