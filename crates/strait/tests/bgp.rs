@@ -514,6 +514,12 @@ fn two_tunnels_fail_over_within_the_bfd_interval_and_back() {
             .as_array()
             .is_some_and(|r| r.len() == 2 && r.iter().all(|n| n["bfd_status"] == "Up"))
     });
+    let status = cli(&t.a, &sa, &["bgp", "status"], &[]);
+    let bfd_up = status
+        .lines()
+        .filter(|l| l.split_whitespace().any(|w| w == "Up"))
+        .count();
+    assert!(status.contains("BFD") && bfd_up == 2, "{status}");
     // ECMP: one route to B's LAN over both tunnels.
     let route = t.a.run(&["ip", "route", "show", "10.2.0.0/24"]);
     assert!(

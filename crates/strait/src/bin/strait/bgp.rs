@@ -278,6 +278,17 @@ const STATUS_COLUMNS: &[Column] = &[
         cell: |v| crate::output::scalar(at(v, "/total_out_prefix_count")),
     },
     Column {
+        header: "BFD",
+        cell: |v| {
+            let bfd = field(v, "bfd_status");
+            if bfd.is_empty() {
+                "-".to_owned()
+            } else {
+                bfd
+            }
+        },
+    },
+    Column {
         header: "WHY",
         cell: |v| {
             let alarm = field(v, "alarm");
