@@ -352,13 +352,14 @@ impl Bird {
             ),
             source,
         })?;
-        {
+        let previous = {
             let mut s = self.inner.shared();
-            s.config = Some(cfg.clone());
+            let previous = s.config.replace(cfg.clone());
             if matches!(s.state, ProcessState::Failed { .. }) {
                 self.inner.kick.notify_one();
             }
-        }
+            previous
+        };
         if let Some(c) = client.as_mut() {
             let r = c.command("configure").await?;
             if r.is_error() {
@@ -372,6 +373,16 @@ impl Bird {
                 bird = %r.final_text(),
                 "BGP configuration applied"
             );
+            for name in limits_changed(previous.as_ref(), cfg) {
+                // BIRD drops routes beyond an import limit (`action block`) and does not ask
+                // for them again when the limit changes: a route refresh (RFC 2918, `reload
+                // in`) brings them back without resetting the session.
+                let protocol = protocol_name(&name);
+                let r = c.command(&format!("reload in {protocol}")).await?;
+                if r.is_error() {
+                    tracing::warn!(neighbor = %name, bird = %r.error_text(), "BIRD did not reload the neighbor's routes after its maximum_routes changed");
+                }
+            }
         }
         Ok(())
     }
@@ -495,6 +506,28 @@ impl Drop for Bird {
         // The task kills BIRD (kill_on_drop) when it sees the stop signal.
         let _ = self.inner.stop.send(true);
     }
+}
+
+/// Enabled neighbors, kept from `previous` to `cfg`, whose `max_routes` changed in any family.
+fn limits_changed(previous: Option<&RoutingConfig>, cfg: &RoutingConfig) -> Vec<String> {
+    let limits = |n: &crate::model::Neighbor| -> Vec<(crate::model::Afi, Option<u32>)> {
+        n.families.iter().map(|f| (f.afi, f.max_routes)).collect()
+    };
+    let Some(previous) = previous else {
+        return Vec::new();
+    };
+    cfg.neighbors
+        .iter()
+        .filter(|n| n.enabled)
+        .filter(|n| {
+            previous
+                .neighbors
+                .iter()
+                .find(|p| p.name == n.name)
+                .is_some_and(|p| p.enabled && limits(p) != limits(n))
+        })
+        .map(|n| n.name.clone())
+        .collect()
 }
 
 /// The live status of each configured neighbor from `show protocols all` and `show bfd

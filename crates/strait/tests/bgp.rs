@@ -889,3 +889,114 @@ fn ipv6_lans_are_learned_over_an_ipv6_neighbor_on_a_dual_stack_vti() {
     assert_eq!(e["next_hop"], VTI6_B);
     drop((sa, sb));
 }
+
+// ------------------------------------------------------------------ route filtering
+
+/// A second LAN on `ns` (`lan1`, `addr`/24).
+fn add_second_lan(ns: &Netns, addr: &str) {
+    ns.ip(&[
+        "link", "add", "lan1", "type", "veth", "peer", "name", "lan1p",
+    ]);
+    ns.ip(&["addr", "add", &format!("{addr}/24"), "dev", "lan1"]);
+    ns.ip(&["link", "set", "lan1p", "up"]);
+    ns.ip(&["link", "set", "lan1", "up"]);
+}
+
+fn learned_networks(s: &StraitInNs) -> Vec<String> {
+    let body = s.api(|h| h.get(&format!("{NEIGHBOR}/routes")).expect(200).body);
+    body["results"][0]["edge_node_routes"][0]["routes"]
+        .as_array()
+        .map(|r| {
+            r.iter()
+                .filter_map(|x| x["network"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Through the API: a prefix list as the neighbor's import filter keeps only what it
+/// permits, and `maximum_routes` caps what is accepted and raises an alarm saying what to do.
+#[test]
+fn an_import_prefix_list_and_maximum_routes_limit_what_is_learned() {
+    let t = topology();
+    add_second_lan(&t.b, "10.3.0.1");
+    let (sa, sb) = start_pair(&t);
+    let two = |st: &Value| {
+        st["results"][0]["connection_state"] == "ESTABLISHED"
+            && st["results"][0]["total_in_prefix_count"] == 2
+    };
+    wait_for(
+        &sa,
+        "both of B's LANs learned",
+        Duration::from_secs(60),
+        two,
+    );
+    let mut nets = learned_networks(&sa);
+    nets.sort();
+    assert_eq!(nets, ["10.2.0.0/24", "10.3.0.0/24"]);
+
+    // Only 10.3.0.0/24 through an import prefix list.
+    let neighbor = sa.api(|h| h.get(NEIGHBOR).expect(200).body);
+    let revision = neighbor["_revision"].clone();
+    sa.api(move |h| {
+        h.patch(
+            &format!("{T0}/prefix-lists/only-lan3"),
+            &json!({"prefixes": [{"network": "10.3.0.0/24", "action": "PERMIT"},
+                                 {"network": "ANY", "action": "DENY"}]}),
+        )
+        .expect(200);
+        h.patch(
+            NEIGHBOR,
+            &json!({"_revision": revision, "route_filtering": [{"address_family": "IPV4",
+                "in_route_filters": ["/infra/tier-0s/t0/prefix-lists/only-lan3"]}]}),
+        )
+        .expect(200);
+    });
+    let one = |st: &Value| {
+        st["results"][0]["connection_state"] == "ESTABLISHED"
+            && st["results"][0]["total_in_prefix_count"] == 1
+    };
+    wait_for(&sa, "only the permitted LAN", Duration::from_secs(30), one);
+    assert_eq!(learned_networks(&sa), ["10.3.0.0/24"]);
+    let kernel = t.a.run(&["ip", "-4", "route", "show", "proto", "bird"]);
+    assert!(
+        kernel.contains("10.3.0.0/24") && !kernel.contains("10.2.0.0/24"),
+        "{kernel}"
+    );
+
+    // No prefix list, at most one route: one accepted, and the alarm says why.
+    sa.api(|h| {
+        h.patch(
+            NEIGHBOR,
+            &json!({"route_filtering": [{"address_family": "IPV4", "maximum_routes": 1}]}),
+        )
+        .expect(200);
+    });
+    let st = wait_for(
+        &sa,
+        "maximum_routes reached",
+        Duration::from_secs(30),
+        |st| {
+            one(st)
+                && st["results"][0]["alarm"]
+                    .as_str()
+                    .is_some_and(|a| a.contains("maximum_routes"))
+        },
+    );
+    assert_eq!(learned_networks(&sa).len(), 1, "{st:#}");
+    // Raised: both again, and the alarm clears.
+    sa.api(|h| {
+        h.patch(
+            NEIGHBOR,
+            &json!({"route_filtering": [{"address_family": "IPV4", "maximum_routes": 10}]}),
+        )
+        .expect(200);
+    });
+    wait_for(
+        &sa,
+        "both LANs after raising the limit",
+        Duration::from_secs(60),
+        |st| two(st) && st["results"][0].get("alarm").is_none(),
+    );
+    drop((sa, sb));
+}
