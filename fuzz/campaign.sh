@@ -82,6 +82,11 @@ for target in "${targets[@]}"; do
         -artifact_prefix="artifacts/$target/" -fork="$jobs" -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1 \
         -timeout="$timeout" -max_total_time="$wall_limit" -print_final_stats=1 >"$log" 2>&1 &
     pgid=$!
+    # setsid also puts the fuzzer in a new scheduler autogroup (kernel.sched_autogroup_enabled),
+    # where its nice value counts only against its own processes: the group as a whole would
+    # share the CPU equally with everything else (it tripled the hostile tests' timings).
+    # The group's own niceness fixes that.
+    echo "$niceness" >"/proc/$pgid/autogroup" 2>/dev/null || true
     cpu=0
     while kill -0 "$pgid" 2>/dev/null; do
         sleep 5
