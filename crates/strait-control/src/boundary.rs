@@ -90,4 +90,9 @@ pub trait IkeSockets: Send {
     fn failed(&self) -> &BTreeMap<IpAddr, String>;
     /// Send a datagram (best effort: IKE retransmits).
     fn send(&self, t: &Transmit) -> impl Future<Output = ()> + Send;
+    /// Datagrams received but dropped before the protocol saw them (a sender's receive queue
+    /// was full: a flood) since the last call.
+    fn take_receive_drops(&mut self) -> u64 {
+        0
+    }
 }

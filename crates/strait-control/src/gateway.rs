@@ -251,6 +251,14 @@ impl<D: DataplaneApi, S: IkeSockets> Gateway<D, S> {
         if now >= self.next_unauthenticated_report {
             self.next_unauthenticated_report = now + UNAUTHENTICATED_REPORT_INTERVAL;
             log_unauthenticated(&self.ep.take_unauthenticated_report());
+            let dropped = self.sockets.take_receive_drops();
+            if dropped > 0 {
+                tracing::info!(
+                    count = dropped,
+                    "IKE datagrams dropped on receipt in the last {} s: one sender sent more than the control plane could answer (a flood, or a peer retransmitting hard); other senders were served in turn",
+                    UNAUTHENTICATED_REPORT_INTERVAL.as_secs()
+                );
+            }
         }
         if self.next_bind_retry.is_some_and(|t| t <= now) {
             // A local endpoint address may have been added to the host since.

@@ -14,7 +14,7 @@ use tokio::task::JoinHandle;
 use crate::board::StatusBoard;
 use crate::boundary::DataplaneApi;
 use crate::gateway::Gateway;
-use crate::sockets::{Datagram, UdpSockets};
+use crate::sockets::UdpSockets;
 
 /// The OS random generator.
 pub struct OsRandom(aws_lc_rs::rand::SystemRandom);
@@ -229,9 +229,6 @@ fn tunnel_statistics(
 /// The log targets whose level a VPN service's `ike_log_level` sets.
 pub const IKE_LOG_TARGETS: &[&str] = &["strait_control"];
 
-/// Datagrams waiting for the protocol; beyond this, new ones are dropped (the peer retransmits).
-const INBOX_MAX: usize = 4096;
-
 impl ControlPlane {
     /// Start the control plane on the current tokio runtime, driving `dataplane` (whose
     /// events it takes).
@@ -241,8 +238,9 @@ impl ControlPlane {
         events: DataplaneEvents,
         mut cfg: EndpointConfig,
     ) -> ControlPlane {
-        let (inbox_tx, inbox) = mpsc::channel(INBOX_MAX);
-        let sockets = UdpSockets::new(dataplane.clone(), inbox_tx);
+        // Port 500's datagrams join port 4500's in the data plane's inbox: one queue per
+        // sender, served in turn, so a flood from one address delays nobody else.
+        let sockets = UdpSockets::new(dataplane.clone(), events.ike.clone());
         // Key exchanges run on their own threads (as many as cores, up to 4): the event loop
         // keeps serving timers and established SAs during a flood or a setup burst.
         let (crypto_tx, crypto_results) = mpsc::unbounded_channel();
@@ -268,7 +266,7 @@ impl ControlPlane {
         let status = StatusView::new(gateway.board(), dataplane);
         let log_level = gateway.ike_log_level();
         let (tx, rx) = mpsc::channel(64);
-        let task = tokio::spawn(run(policy, gateway, inbox, events, rx, crypto_results));
+        let task = tokio::spawn(run(policy, gateway, events, rx, crypto_results));
         ControlPlane {
             status,
             commands: tx,
@@ -349,13 +347,12 @@ async fn read_config(policy: &Policy) -> Option<strait_policy::TreeSnapshot> {
 async fn run(
     policy: Policy,
     mut gw: Gateway<Dataplane, UdpSockets>,
-    mut inbox: mpsc::Receiver<Datagram>,
     events: DataplaneEvents,
     mut commands: mpsc::Receiver<Command>,
     mut crypto_results: mpsc::UnboundedReceiver<ike_proto::CryptoDone>,
 ) {
     let DataplaneEvents {
-        ike: mut nat_t_inbox,
+        ike: inbox,
         rekey: mut rekey_requests,
     } = events;
     let mut changes = policy.subscribe();
@@ -369,10 +366,7 @@ async fn run(
         set_wall_clock(&mut gw);
         let wake = gw.poll_timeout().map(tokio::time::Instant::from_std);
         tokio::select! {
-            Some((local, remote, data)) = inbox.recv() => {
-                gw.handle_datagram(Instant::now(), local, remote, &data).await;
-            }
-            Some((local, remote, data)) = nat_t_inbox.recv() => {
+            (local, remote, data) = inbox.recv() => {
                 gw.handle_datagram(Instant::now(), local, remote, &data).await;
             }
             Some(done) = crypto_results.recv() => {

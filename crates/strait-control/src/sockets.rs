@@ -1,21 +1,17 @@
-//! The real IKE sockets: UDP 500 owned here (one reader task per address feeding the
-//! runtime's bounded inbox), UDP 4500 owned by the data plane (ESP arrives there too; IKE
-//! is handed back through [`strait_dataplane::DataplaneEvents::ike`]).
+//! The real IKE sockets: UDP 500 owned here (one reader task per address), UDP 4500 owned by
+//! the data plane (ESP arrives there too). IKE from both goes into one
+//! [`strait_dataplane::IkeInbox`], bounded and fair per sender, that the runtime serves.
 
 use std::collections::{btree_map, BTreeMap, BTreeSet};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use ike_proto::Transmit;
-use strait_dataplane::Dataplane;
+use strait_dataplane::{Dataplane, IkeInbox};
 use tokio::net::UdpSocket;
-use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::boundary::IkeSockets;
-
-/// A received datagram: (local address, remote address, bytes).
-pub type Datagram = (SocketAddr, SocketAddr, Vec<u8>);
 
 /// Largest datagram read.
 const DATAGRAM_MAX: usize = 65_535;
@@ -41,23 +37,27 @@ impl IkeSocket {
 /// UDP 500 and 4500 on every local endpoint address.
 pub struct UdpSockets {
     dataplane: Arc<Dataplane>,
-    inbox: mpsc::Sender<Datagram>,
+    inbox: Arc<IkeInbox>,
     /// (local ip, port) → socket.
     by_addr: BTreeMap<SocketAddr, IkeSocket>,
     readers: BTreeMap<SocketAddr, JoinHandle<()>>,
     /// Addresses that could not be bound, with the error.
     failed: BTreeMap<IpAddr, String>,
+    /// The inbox's drop count at the last [`IkeSockets::take_receive_drops`].
+    drops_reported: u64,
 }
 
 impl UdpSockets {
-    /// Sockets whose port-500 datagrams go to `inbox`.
-    pub fn new(dataplane: Arc<Dataplane>, inbox: mpsc::Sender<Datagram>) -> UdpSockets {
+    /// Sockets whose port-500 datagrams go to `inbox` (the data plane's, where port 4500's
+    /// go).
+    pub fn new(dataplane: Arc<Dataplane>, inbox: Arc<IkeInbox>) -> UdpSockets {
         UdpSockets {
             dataplane,
             inbox,
             by_addr: BTreeMap::new(),
             readers: BTreeMap::new(),
             failed: BTreeMap::new(),
+            drops_reported: 0,
         }
     }
 }
@@ -131,6 +131,13 @@ impl IkeSockets for UdpSockets {
         &self.failed
     }
 
+    fn take_receive_drops(&mut self) -> u64 {
+        let total = self.inbox.dropped();
+        let new = total.saturating_sub(self.drops_reported);
+        self.drops_reported = total;
+        new
+    }
+
     async fn send(&self, t: &Transmit) {
         match self.by_addr.get(&t.local) {
             Some(sock) => {
@@ -143,14 +150,14 @@ impl IkeSockets for UdpSockets {
     }
 }
 
-async fn read_loop(sock: Arc<UdpSocket>, local: SocketAddr, inbox: mpsc::Sender<Datagram>) {
+async fn read_loop(sock: Arc<UdpSocket>, local: SocketAddr, inbox: Arc<IkeInbox>) {
     let mut buf = vec![0u8; DATAGRAM_MAX];
     loop {
         match sock.recv_from(&mut buf).await {
             Ok((n, remote)) => {
-                // A full inbox drops the datagram: IKE retransmits, and a flood cannot grow memory.
-                let data = buf.get(..n).unwrap_or_default().to_vec();
-                let _ = inbox.try_send((local, remote, data));
+                // A sender's full queue drops its datagram: IKE retransmits, and a flood
+                // grows no memory and delays nobody else (the inbox serves senders in turn).
+                inbox.push(local, remote, buf.get(..n).unwrap_or_default(), 0);
             }
             Err(e) => {
                 tracing::debug!(%local, error = %e, "receive error");

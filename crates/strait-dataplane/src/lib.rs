@@ -27,6 +27,7 @@
 )]
 
 pub mod counters;
+pub mod ike_inbox;
 pub mod mss;
 pub mod peer_index;
 mod raw;
@@ -70,9 +71,7 @@ use sa::{Inbound, Outbound};
 use sa_set::{SaSetError, TunnelSas};
 use tunnel::{Settings, Tunnel};
 
-/// An IKE message that arrived on port 4500: (local address, peer address, datagram with its
-/// non-ESP marker).
-pub type IkeDatagram = (SocketAddr, SocketAddr, Vec<u8>);
+pub use ike_inbox::{IkeDatagram, IkeInbox, InboxLimits};
 
 /// Data plane settings.
 #[derive(Debug, Clone)]
@@ -110,8 +109,9 @@ impl Default for DataplaneConfig {
 
 /// What the data plane tells the control plane.
 pub struct DataplaneEvents {
-    /// IKE messages received on port 4500.
-    pub ike: mpsc::Receiver<IkeDatagram>,
+    /// IKE messages received on port 4500 (with their non-ESP marker); the control plane
+    /// queues port 500's here too, so every sender is served in turn.
+    pub ike: Arc<IkeInbox>,
     /// Sessions whose outbound SA is running out of sequence numbers: rekey them.
     pub rekey: mpsc::Receiver<String>,
 }
@@ -223,7 +223,7 @@ pub(crate) struct Shared {
     pub(crate) unmatched: UnmatchedCounters,
     pub(crate) ports: ArcSwap<HashMap<IpAddr, Arc<Port>>>,
     pub(crate) raw: ArcSwap<HashMap<IpAddr, Arc<RawPort>>>,
-    pub(crate) ike: mpsc::Sender<IkeDatagram>,
+    pub(crate) ike: Arc<IkeInbox>,
     pub(crate) rekey: mpsc::Sender<String>,
     /// Serializes writers of the maps above (readers never lock).
     write: Mutex<()>,
@@ -243,15 +243,11 @@ pub struct Dataplane {
     timers: Handle,
 }
 
-/// Capacity of the queue of IKE messages from port 4500 (beyond it they are dropped; IKE
-/// retransmits).
-const IKE_QUEUE: usize = 1024;
-
 impl Dataplane {
     /// Start the worker threads. Must be called inside a tokio runtime (keepalives and SA
     /// timers run on it); the other methods may be called from anywhere.
     pub fn start(cfg: DataplaneConfig) -> io::Result<(Dataplane, DataplaneEvents)> {
-        let (ike_tx, ike_rx) = mpsc::channel(IKE_QUEUE);
+        let ike = Arc::new(IkeInbox::new(InboxLimits::default()));
         let (rekey_tx, rekey_rx) = mpsc::channel(64);
         let shared = Arc::new(Shared {
             tunnels: ArcSwap::default(),
@@ -260,7 +256,7 @@ impl Dataplane {
             unmatched: Default::default(),
             ports: ArcSwap::default(),
             raw: ArcSwap::default(),
-            ike: ike_tx,
+            ike: ike.clone(),
             rekey: rekey_tx,
             write: Mutex::new(()),
         });
@@ -318,7 +314,7 @@ impl Dataplane {
         Ok((
             dp,
             DataplaneEvents {
-                ike: ike_rx,
+                ike,
                 rekey: rekey_rx,
             },
         ))

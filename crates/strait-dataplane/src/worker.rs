@@ -36,6 +36,8 @@ const TUN_BATCH: usize = IDEAL_BATCH_SIZE;
 const MAX_HEADROOM: usize = 8 + 16;
 /// Most ESP trailer bytes: 15 padding, pad length, next header, 32-byte ICV.
 const MAX_TRAILER: usize = 15 + 2 + 32;
+/// The non-ESP marker before an IKE message on port 4500 (RFC 3948 §2.2).
+const NON_ESP_MARKER_LEN: usize = 4;
 /// Datagram buffers per `recvmmsg`; each holds a GRO batch of up to 64 KiB.
 const RX_SLOTS: usize = 4;
 /// Size of one receive buffer: the kernel never coalesces more than 64 KiB.
@@ -610,15 +612,9 @@ pub(crate) async fn peer_to_vti(shared: Arc<Shared>, port: Arc<Port>, worker: us
                     [0xff] => {}
                     // Non-ESP marker: IKE (RFC 3948 §2.2).
                     [0, 0, 0, 0, ..] => {
-                        if shared
-                            .ike
-                            .try_send((local, m.addr, datagram.to_vec()))
-                            .is_err()
-                        {
-                            tracing::debug!(
-                                "IKE inbox full: datagram dropped (the peer retransmits)"
-                            );
-                        }
+                        // A full queue for this sender drops it (the peer retransmits);
+                        // the inbox counts the drops.
+                        shared.ike.push(local, m.addr, datagram, NON_ESP_MARKER_LEN);
                     }
                     _ => path.esp(&shared, m.addr.ip(), datagram),
                 }

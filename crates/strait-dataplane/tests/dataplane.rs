@@ -446,7 +446,6 @@ impl Side {
             tokio::time::timeout(Duration::from_secs(2), self.events.ike.recv())
                 .await
                 .ok()
-                .flatten()
         })
     }
 }
