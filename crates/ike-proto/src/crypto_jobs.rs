@@ -1,5 +1,6 @@
 //! Public-key work the endpoint hands to its caller (Diffie-Hellman of IKE_SA_INIT and of
-//! CREATE_CHILD_SA, the IKE_AUTH signature of certificate sessions), so a flood of IKE_SA_INIT requests or a
+//! CREATE_CHILD_SA; in certificate sessions our IKE_AUTH signature and the check of the
+//! peer's certificate and signature), so a flood of IKE_SA_INIT requests or a
 //! burst of new sessions is computed on other threads while the event loop keeps serving
 //! timers, retransmissions and established SAs.
 //!
@@ -38,6 +39,7 @@ impl std::fmt::Debug for CryptoJob {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CryptoJob")
             .field("id", &self.id)
+            .field("kind", &self.kind())
             .finish_non_exhaustive()
     }
 }
@@ -72,6 +74,13 @@ pub(crate) enum Work {
         peer_hashes: Vec<u16>,
         octets: Vec<u8>,
         stage: crate::ike_auth::AuthStage,
+    },
+    /// The peer's certificate chain, key, identity and AUTH signature (RFC 7296 §2.15,
+    /// §3.6; see [`crate::peer_auth`]).
+    VerifyPeer {
+        handle: u64,
+        check: Box<crate::cert_auth::PeerVerification>,
+        stage: crate::peer_auth::VerifyStage,
     },
     /// CREATE_CHILD_SA (RFC 7296 §1.3, see [`crate::kex`]): the key pair given, or a new one
     /// from the first usable random candidate, and g^ir with the peer's (already validated)
@@ -127,6 +136,12 @@ pub(crate) enum Done {
         dh: Option<DhPrivate>,
         shared: Option<Zeroizing<Vec<u8>>>,
     },
+    /// Whether the peer's certificate authentication holds, or why not (an alarm).
+    VerifyPeer {
+        handle: u64,
+        stage: crate::peer_auth::VerifyStage,
+        result: Result<(), String>,
+    },
     /// Our AUTH payload (method and data), or why it could not be made (an alarm).
     SignAuth {
         handle: u64,
@@ -159,6 +174,19 @@ fn ike_keys(
 }
 
 impl CryptoJob {
+    /// What the job computes, for logs and tests: `respond-init`, `keygen`,
+    /// `initiator-keys`, `child-key-exchange`, `sign-auth` or `verify-peer`.
+    pub fn kind(&self) -> &'static str {
+        match self.work {
+            Work::RespondInit { .. } => "respond-init",
+            Work::Keygen { .. } => "keygen",
+            Work::InitiatorKeys { .. } => "initiator-keys",
+            Work::KeyExchange { .. } => "child-key-exchange",
+            Work::SignAuth { .. } => "sign-auth",
+            Work::VerifyPeer { .. } => "verify-peer",
+        }
+    }
+
     /// Do the work (pure: no I/O, no clock, no randomness of its own).
     pub fn run(self) -> CryptoDone {
         let result = match self.work {
@@ -216,6 +244,15 @@ impl CryptoJob {
             } => Done::InitiatorKeys {
                 handle,
                 keys: ike_keys(&dh, &peer_ke, suite, (&ni, &nr), (&spi_i, &spi_r)),
+            },
+            Work::VerifyPeer {
+                handle,
+                check,
+                stage,
+            } => Done::VerifyPeer {
+                handle,
+                stage,
+                result: check.run(),
             },
             Work::SignAuth {
                 handle,

@@ -436,7 +436,7 @@ impl Endpoint {
         sa.next_request_id = sa.next_request_id.wrapping_add(1);
         match (header.exchange, out.kind) {
             (ExchangeType::IKE_AUTH, RequestKind::Auth { spi_in }) => {
-                self.auth_response(now, h, inner, spi_in, rng)
+                self.auth_response(now, h, header, inner, spi_in, rng)
             }
             (
                 ExchangeType::CREATE_CHILD_SA,

@@ -8,14 +8,15 @@ use ike_wire::{
     find_notify, AuthMethod, ExchangeType, Header, Notify, NotifyType, Payload, TrafficSelector,
 };
 
-use crate::cert_auth::{cert_payloads, certreq_payload, peer_certificate, verify_auth};
+use crate::cert_auth::{cert_payloads, certreq_payload};
 use crate::config::{Identity, SessionConfig};
 use crate::endpoint::Endpoint;
 use crate::events::{Event, FailReason};
 use crate::exchanges::{
-    auth_of, ct_eq, describe_ts, first_error, id_from, id_payload, narrow, notify_name,
-    our_selectors, reason_for, sa_of, ts_of,
+    auth_of, describe_ts, first_error, id_from, id_payload, narrow, notify_name, our_selectors,
+    reason_for, sa_of, ts_of,
 };
+use crate::peer_auth::{PeerAuth, PendingAuth, VerifyStage};
 use crate::proposal::{
     accept_esp, describe_esp_allowed, describe_offer, esp_proposals, select_esp, EspSuite,
 };
@@ -34,15 +35,8 @@ enum OurAuth {
 pub(crate) enum AuthStage {
     /// Our IKE_AUTH request, with the first Child SA's inbound SPI.
     Initiator { spi_in: u32 },
-    /// Our IKE_AUTH response (the request waits in [`IkeSa::signing`]).
+    /// Our IKE_AUTH response (the request waits in [`IkeSa::auth_pending`]).
     Responder,
-}
-
-/// A verified IKE_AUTH request waiting for our signature.
-pub(crate) struct PendingReply {
-    header: Header,
-    inner: Vec<Payload>,
-    idi: Identity,
 }
 
 impl Endpoint {
@@ -138,8 +132,9 @@ impl Endpoint {
         rng: &mut dyn Random,
     ) {
         let Some(sa) = self.sas.get(&h) else { return };
-        // A retransmission while our signature is being computed is answered when it is.
-        if sa.state != SaState::InitDone || header.message_id != 1 || sa.signing.is_some() {
+        // A retransmission while the peer's certificate or our signature is being computed
+        // is answered when they are.
+        if sa.state != SaState::InitDone || header.message_id != 1 || sa.auth_pending.is_some() {
             return;
         }
         let session = sa.session.clone();
@@ -215,13 +210,38 @@ impl Endpoint {
             return;
         };
         let Some(sa) = self.sas.get(&h) else { return };
-        if let Err((reason, alarm)) =
-            self.check_peer_auth(now, &cfg, sa, &inner, &idi, method, auth)
-        {
-            deny(self, reason, NotifyType::AUTHENTICATION_FAILED, alarm, rng);
-            return;
+        match self.check_peer_auth(now, &cfg, sa, &inner, &idi, method, auth) {
+            Err((reason, alarm)) => {
+                deny(self, reason, NotifyType::AUTHENTICATION_FAILED, alarm, rng)
+            }
+            Ok(PeerAuth::Verified) => self.respond_authenticated(now, h, header, inner, idi, rng),
+            Ok(PeerAuth::Verify(check)) => {
+                let pending = PendingAuth {
+                    header,
+                    inner,
+                    peer_id: idi,
+                };
+                self.verify_peer_later(now, h, pending, check, VerifyStage::Responder, rng);
+            }
         }
-        // Authenticated. Our AUTH: RealMessage2 | NonceIData | prf(SK_pr, IDr').
+    }
+
+    /// The peer's IKE_AUTH request is authenticated: our AUTH, RealMessage2 | NonceIData |
+    /// prf(SK_pr, IDr') (§2.15), then the answer.
+    pub(crate) fn respond_authenticated(
+        &mut self,
+        now: Instant,
+        h: u64,
+        header: Header,
+        inner: Vec<Payload>,
+        idi: Identity,
+        rng: &mut dyn Random,
+    ) {
+        let Some(sa) = self.sas.get(&h) else { return };
+        let session = sa.session.clone();
+        let Some(cfg) = self.session_config(&session).cloned() else {
+            return;
+        };
         match self.our_auth(now, &cfg, sa) {
             Ok(OurAuth::Ready(auth)) => self.auth_reply(now, h, inner, idi, auth, rng),
             Ok(OurAuth::Sign(octets)) => {
@@ -229,7 +249,11 @@ impl Endpoint {
                     return;
                 };
                 let peer_hashes = sa.peer_hashes.clone();
-                sa.signing = Some(Box::new(PendingReply { header, inner, idi }));
+                sa.auth_pending = Some(Box::new(PendingAuth {
+                    header,
+                    inner,
+                    peer_id: idi,
+                }));
                 let work = crate::crypto_jobs::Work::SignAuth {
                     handle: h,
                     auth: cert,
@@ -240,7 +264,15 @@ impl Endpoint {
                 self.submit_crypto(now, work, rng);
             }
             Err((reason, alarm)) => {
-                deny(self, reason, NotifyType::AUTHENTICATION_FAILED, alarm, rng);
+                self.respond_error(
+                    h,
+                    header,
+                    NotifyType::AUTHENTICATION_FAILED,
+                    Vec::new(),
+                    rng,
+                );
+                self.remove_sa(h);
+                self.fail(now, &session, reason, alarm, rng);
             }
         }
     }
@@ -382,6 +414,7 @@ impl Endpoint {
         &mut self,
         now: Instant,
         h: u64,
+        header: Header,
         inner: Vec<Payload>,
         spi_in: u32,
         rng: &mut dyn Random,
@@ -447,13 +480,40 @@ impl Endpoint {
             return;
         }
         let Some(sa) = self.sas.get(&h) else { return };
-        if let Err((reason, alarm)) =
-            self.check_peer_auth(now, &cfg, sa, &inner, &idr, method, auth)
-        {
-            self.delete_ike_now(h, rng);
-            give_up(self, reason, alarm, rng);
-            return;
+        match self.check_peer_auth(now, &cfg, sa, &inner, &idr, method, auth) {
+            Err((reason, alarm)) => {
+                self.delete_ike_now(h, rng);
+                give_up(self, reason, alarm, rng);
+            }
+            Ok(PeerAuth::Verified) => self.auth_response_verified(now, h, inner, idr, spi_in, rng),
+            Ok(PeerAuth::Verify(check)) => {
+                let pending = PendingAuth {
+                    header,
+                    inner,
+                    peer_id: idr,
+                };
+                let stage = VerifyStage::Initiator { spi_in };
+                self.verify_peer_later(now, h, pending, check, stage, rng);
+            }
         }
+    }
+
+    /// The peer's IKE_AUTH response is authenticated: the IKE SA is established, with the
+    /// first Child SA if the peer created it.
+    pub(crate) fn auth_response_verified(
+        &mut self,
+        now: Instant,
+        h: u64,
+        inner: Vec<Payload>,
+        idr: Identity,
+        spi_in: u32,
+        rng: &mut dyn Random,
+    ) {
+        let Some(sa) = self.sas.get(&h) else { return };
+        let session = sa.session.clone();
+        let Some(cfg) = self.session_config(&session).cloned() else {
+            return;
+        };
         let (rekey_at, expire_at) = self.rekey_time(now, cfg.ike_lifetime, rng);
         let Some(sa) = self.sas.get_mut(&h) else {
             return;
@@ -648,15 +708,19 @@ impl Endpoint {
                 }
             }
             AuthStage::Responder => {
-                let Some(pending) = sa.signing.take() else {
+                let Some(pending) = sa.auth_pending.take() else {
                     return;
                 };
                 if sa.state != SaState::InitDone {
                     return;
                 }
-                let PendingReply { header, inner, idi } = *pending;
+                let PendingAuth {
+                    header,
+                    inner,
+                    peer_id,
+                } = *pending;
                 match result {
-                    Ok(auth) => self.auth_reply(now, h, inner, idi, auth, rng),
+                    Ok(auth) => self.auth_reply(now, h, inner, peer_id, auth, rng),
                     Err(alarm) => {
                         let n = NotifyType::AUTHENTICATION_FAILED;
                         self.respond_error(h, header, n, Vec::new(), rng);
@@ -666,59 +730,6 @@ impl Endpoint {
                 }
             }
         }
-    }
-
-    /// Check the peer's AUTH payload (and, with certificates, its certificate chain and
-    /// that its ID is in the certificate). Only after this may the peer change anything.
-    #[allow(clippy::too_many_arguments)]
-    fn check_peer_auth(
-        &self,
-        now: Instant,
-        cfg: &SessionConfig,
-        sa: &IkeSa,
-        inner: &[Payload],
-        peer_id: &Identity,
-        method: AuthMethod,
-        auth: &[u8],
-    ) -> Result<(), (FailReason, String)> {
-        let failed = |alarm: String| (FailReason::AuthenticationFailed, alarm);
-        let (Some(suite), Some(keys)) = (sa.suite, sa.keys.as_ref()) else {
-            return Err(failed("IKE_AUTH before the keys exist".into()));
-        };
-        // The peer signed its own IKE_SA_INIT message, our nonce and its ID.
-        let (message, our_nonce, sk_p) = if sa.initiator {
-            (&sa.init_response, &sa.ni, &keys.sk_pr)
-        } else {
-            (&sa.init_request, &sa.nr, &keys.sk_pi)
-        };
-        let body = Payload::id_body(peer_id.id_type, &peer_id.data);
-        let maced = suite.prf.compute(sk_p, &[&body]);
-        let Some(cert) = &cfg.certificate else {
-            if method != AuthMethod::SHARED_KEY_MESSAGE_INTEGRITY_CODE {
-                return Err(failed(format!(
-                    "the peer authenticates with {method} but this session uses a pre-shared key: use PSK on the peer too, or set the session's authentication mode to CERTIFICATE"
-                )));
-            }
-            let expected = psk_auth(suite.prf, &cfg.psk, &[message, our_nonce, &maced]);
-            if !ct_eq(&expected, auth) {
-                return Err(failed("the peer's AUTH payload does not verify with this session's pre-shared key: the two sides have different PSKs; set the same key on both".into()));
-            }
-            return Ok(());
-        };
-        if method == AuthMethod::SHARED_KEY_MESSAGE_INTEGRITY_CODE {
-            return Err(failed("the peer authenticates with a pre-shared key but this session uses certificates: set the peer to public-key (certificate) authentication, or set the session's authentication mode to PSK".into()));
-        }
-        let unix = self.unix_time(now).ok_or_else(|| {
-            failed(
-                "the gateway's calendar time is unknown, so certificates cannot be checked".into(),
-            )
-        })?;
-        let peer = peer_certificate(cert, inner, peer_id, unix).map_err(failed)?;
-        let mut octets = Vec::with_capacity(message.len() + our_nonce.len() + maced.len());
-        octets.extend_from_slice(message);
-        octets.extend_from_slice(our_nonce);
-        octets.extend_from_slice(&maced);
-        verify_auth(&peer, method, auth, &octets).map_err(failed)
     }
 }
 

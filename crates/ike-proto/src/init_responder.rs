@@ -211,6 +211,11 @@ impl Endpoint {
             Done::InitiatorKeys { handle, keys } => {
                 self.initiator_keys_done(now, handle, keys, rng)
             }
+            Done::VerifyPeer {
+                handle,
+                stage,
+                result,
+            } => self.peer_verified(now, handle, stage, result, rng),
             Done::SignAuth {
                 handle,
                 stage,

@@ -49,6 +49,7 @@ mod ike_rekey;
 mod init_initiator;
 mod init_responder;
 mod kex;
+mod peer_auth;
 pub mod proposal;
 pub mod random;
 mod sa;

@@ -179,8 +179,10 @@ pub(crate) struct IkeSa {
     pub(crate) peer_hashes: Vec<u16>,
     /// The peer's fragmented message being collected (RFC 7383 §2.6).
     pub(crate) reassembly: Option<crate::fragment::Reassembly>,
-    /// Responder: the verified IKE_AUTH request whose answer waits for our signature.
-    pub(crate) signing: Option<Box<crate::ike_auth::PendingReply>>,
+    /// The authenticated IKE_AUTH message waiting for public-key work: the peer's
+    /// certificate check (both roles) or, responder, our signature (see
+    /// [`crate::peer_auth`]).
+    pub(crate) auth_pending: Option<Box<crate::peer_auth::PendingAuth>>,
     /// Our CREATE_CHILD_SA exchange waiting for its key exchange (see [`crate::kex`]).
     pub(crate) own_kex: Option<crate::kex::PendingKex>,
     /// The peer's CREATE_CHILD_SA request waiting for our key exchange.
@@ -242,7 +244,7 @@ impl IkeSa {
             fragmentation: false,
             peer_hashes: Vec::new(),
             reassembly: None,
-            signing: None,
+            auth_pending: None,
             own_kex: None,
             peer_kex: None,
             gcm_iv_counter: 0,

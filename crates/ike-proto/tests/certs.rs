@@ -228,8 +228,27 @@ fn refused_by_b_with_clock(
     want: &[&str],
     a_days: i64,
 ) {
-    let mut pair = Pair::new(11);
-    run(&mut pair, a, b, b_expects, a_days);
+    // Inline, and with the certificate checks as crypto jobs finished up to 50 ms late
+    // (as straitd runs them): the same refusal.
+    for offload in [false, true] {
+        let mut pair = if offload {
+            let cfg = ike_proto::EndpointConfig {
+                offload_crypto: true,
+                ..ike_proto::EndpointConfig::default()
+            };
+            let mut pair = Pair::with_config(11, cfg.clone(), cfg);
+            pair.delay_jobs(11, Duration::from_millis(50));
+            pair
+        } else {
+            Pair::new(11)
+        };
+        run(&mut pair, a.clone(), b.clone(), b_expects.clone(), a_days);
+        check_refused_by_b(&pair, want);
+    }
+}
+
+#[track_caller]
+fn check_refused_by_b(pair: &Pair, want: &[&str]) {
     let sb = pair.status_b();
     assert_eq!(sb.ike_state, IkeState::Down, "{sb:?}");
     assert_eq!(
@@ -394,18 +413,15 @@ fn the_seed_pages_dn_matches_in_any_spelling() {
     );
 }
 
-/// With key-exchange offloading on (as in straitd), the AUTH signature is a job too: while
-/// the responder's signature is computed, a retransmitted IKE_AUTH request makes no second
-/// job and no answer; the answer goes out when the job is done, and both sides come up.
-#[test]
-fn the_auth_signature_is_a_job_and_retransmissions_wait_for_it() {
+/// A certificate pair with key-exchange offloading on (as in straitd).
+fn offloaded_pair(seed: u64) -> Pair {
     use ike_proto::EndpointConfig;
     let offload = EndpointConfig {
         offload_crypto: true,
         ..EndpointConfig::default()
     };
     let s = setup(KeyKind::Rsa2048);
-    let mut pair = Pair::with_config(31, offload.clone(), offload);
+    let mut pair = Pair::with_config(seed, offload.clone(), offload);
     let a = auth(&s.a, &[], &[&s.ca], &[], KeyRequirement::Any);
     let b = auth(&s.b, &[], &[&s.ca], &[], KeyRequirement::Any);
     let unix = SystemTime::now()
@@ -421,50 +437,114 @@ fn the_auth_signature_is_a_job_and_retransmissions_wait_for_it() {
     sb.certificate = Some(b);
     sb.local_id = dn(DN_B);
     pair.configure(sa, sb);
-    // Run every job at once except B's second one (its signature, after its key exchange),
-    // which is held back.
-    let (mut b_count, mut held) = (0, None);
+    pair
+}
+
+/// Run the pair, every crypto job at once except the first of `kind` on `on_b`'s side
+/// (B if true), which is returned, held back.
+fn hold_job(pair: &mut Pair, on_b: bool, kind: &str) -> ike_proto::CryptoJob {
+    let mut kinds = Vec::new();
     for _ in 0..50 {
         pair.deliver();
         let now = pair.now;
-        while let Some(job) = pair.a.ep.poll_crypto() {
-            let done = job.run();
-            pair.a.ep.handle_crypto(now, done, &mut pair.a.rng);
-        }
-        while let Some(job) = pair.b.ep.poll_crypto() {
-            b_count += 1;
-            if b_count == 2 {
-                held = Some(job);
-            } else {
+        for side_b in [false, true] {
+            let end = if side_b { &mut pair.b } else { &mut pair.a };
+            while let Some(job) = end.ep.poll_crypto() {
+                kinds.push((side_b, job.kind()));
+                if side_b == on_b && job.kind() == kind {
+                    return job;
+                }
                 let done = job.run();
-                pair.b.ep.handle_crypto(now, done, &mut pair.b.rng);
+                end.ep.handle_crypto(now, done, &mut end.rng);
             }
         }
-        if held.is_some() {
-            break;
-        }
     }
-    let held = held.expect("B's signature job");
-    let sent_before = pair.wire.len();
-    // A retransmits its IKE_AUTH request (its fragments): B neither answers nor signs again.
-    pair.run_for(Duration::from_secs(3));
-    assert!(pair.b.ep.poll_crypto().is_none(), "no second signature job");
-    let b_answers = pair.wire[sent_before..]
-        .iter()
-        .filter(|(from_a, _)| !from_a)
-        .count();
-    assert_eq!(b_answers, 0, "no answer before the signature");
-    assert!(pair.wire.len() > sent_before, "A did retransmit");
-    // The signature arrives: B answers, both come up.
-    let now = pair.now;
-    pair.b.ep.handle_crypto(now, held.run(), &mut pair.b.rng);
-    pair.deliver();
+    panic!(
+        "no {kind} job on {}: jobs were {kinds:?}",
+        if on_b { "B" } else { "A" }
+    );
+}
+
+/// With offloading, the responder's check of the initiator's certificate and its own
+/// signature are jobs: while either is computed, a retransmitted IKE_AUTH request makes
+/// no second job and no answer; the answer goes out when the jobs are done, and both sides
+/// come up.
+#[test]
+fn the_responders_certificate_check_and_signature_are_jobs_and_retransmissions_wait() {
+    for kind in ["verify-peer", "sign-auth"] {
+        let mut pair = offloaded_pair(31);
+        let held = hold_job(&mut pair, true, kind);
+        let sent_before = pair.wire.len();
+        // A retransmits its IKE_AUTH request (its fragments): B neither answers nor starts
+        // another job.
+        pair.run_for(Duration::from_secs(3));
+        assert!(pair.b.ep.poll_crypto().is_none(), "{kind}: no second job");
+        let b_answers = pair.wire[sent_before..]
+            .iter()
+            .filter(|(from_a, _)| !from_a)
+            .count();
+        assert_eq!(b_answers, 0, "{kind}: no answer before the job is done");
+        assert!(pair.wire.len() > sent_before, "{kind}: A did retransmit");
+        assert_ne!(pair.status_b().ike_state, IkeState::Up, "{kind}");
+        // The job's result arrives: B goes on (a signature job follows a verification),
+        // and A checks B's answer.
+        let now = pair.now;
+        pair.b.ep.handle_crypto(now, held.run(), &mut pair.b.rng);
+        let mut later = Vec::new();
+        for _ in 0..10 {
+            pair.deliver();
+            for side_b in [false, true] {
+                let end = if side_b { &mut pair.b } else { &mut pair.a };
+                while let Some(job) = end.ep.poll_crypto() {
+                    later.push((side_b, job.kind()));
+                    end.ep.handle_crypto(now, job.run(), &mut end.rng);
+                }
+            }
+        }
+        let expected: &[(bool, &str)] = match kind {
+            "verify-peer" => &[(true, "sign-auth"), (false, "verify-peer")],
+            _ => &[(false, "verify-peer")],
+        };
+        assert_eq!(later, expected, "{kind}: the jobs after the held one");
+        pair.deliver();
+        assert_eq!(
+            pair.status_b().ike_state,
+            IkeState::Up,
+            "{kind}: {:?}",
+            pair.status_b()
+        );
+        assert_eq!(
+            pair.status_a().ike_state,
+            IkeState::Up,
+            "{kind}: {:?}",
+            pair.status_a()
+        );
+        pair.assert_one_matching_child();
+    }
+}
+
+/// The initiator checks the responder's certificate as a job too: until it is done the
+/// initiator is not up (though the responder is), and then it is.
+#[test]
+fn the_initiators_certificate_check_is_a_job() {
+    let mut pair = offloaded_pair(32);
+    let held = hold_job(&mut pair, false, "verify-peer");
+    pair.run_for(Duration::from_secs(1));
     assert_eq!(
         pair.status_b().ike_state,
         IkeState::Up,
         "{:?}",
         pair.status_b()
     );
+    assert_ne!(
+        pair.status_a().ike_state,
+        IkeState::Up,
+        "{:?}",
+        pair.status_a()
+    );
+    let now = pair.now;
+    pair.a.ep.handle_crypto(now, held.run(), &mut pair.a.rng);
+    pair.deliver();
     assert_eq!(
         pair.status_a().ike_state,
         IkeState::Up,
