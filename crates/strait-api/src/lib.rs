@@ -24,7 +24,9 @@ pub mod auth;
 pub mod body;
 pub mod console;
 pub mod error;
+pub mod node_routes;
 pub mod openapi;
+mod openapi_system;
 pub mod policy_routes;
 mod routing_routes;
 pub mod users_routes;
@@ -202,6 +204,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/session/create", post(auth::login))
         .route("/api/session/destroy", post(auth::logout))
         .route("/api/v1/spec/openapi.json", get(openapi_json))
+        .route("/api/v1/node/version", get(node_routes::version))
         .route("/api/v1/users", get(users_routes::list))
         .route(
             "/api/v1/users/{username}",

@@ -113,7 +113,7 @@ pub struct AuditEntry {
     result: String,
 }
 
-fn schema_ref(name: &str) -> RefOr<Schema> {
+pub(crate) fn schema_ref(name: &str) -> RefOr<Schema> {
     RefOr::Ref(Ref::from_schema_name(name))
 }
 
@@ -273,7 +273,7 @@ fn templates(kind: Kind) -> Vec<(String, Vec<String>, &'static str)> {
     }
 }
 
-fn path_params(params: &[String]) -> Vec<utoipa::openapi::path::Parameter> {
+pub(crate) fn path_params(params: &[String]) -> Vec<utoipa::openapi::path::Parameter> {
     params
         .iter()
         .map(|p| {
@@ -287,7 +287,11 @@ fn path_params(params: &[String]) -> Vec<utoipa::openapi::path::Parameter> {
         .collect()
 }
 
-fn query_param(name: &str, t: Type, description: &str) -> utoipa::openapi::path::Parameter {
+pub(crate) fn query_param(
+    name: &str,
+    t: Type,
+    description: &str,
+) -> utoipa::openapi::path::Parameter {
     ParameterBuilder::new()
         .name(name)
         .parameter_in(ParameterIn::Query)
@@ -297,7 +301,7 @@ fn query_param(name: &str, t: Type, description: &str) -> utoipa::openapi::path:
         .build()
 }
 
-fn json_response(description: &str, schema: RefOr<Schema>) -> utoipa::openapi::Response {
+pub(crate) fn json_response(description: &str, schema: RefOr<Schema>) -> utoipa::openapi::Response {
     ResponseBuilder::new()
         .description(description)
         .content(
@@ -307,7 +311,7 @@ fn json_response(description: &str, schema: RefOr<Schema>) -> utoipa::openapi::R
         .build()
 }
 
-fn error_responses(op: OperationBuilder) -> OperationBuilder {
+pub(crate) fn error_responses(op: OperationBuilder) -> OperationBuilder {
     let err = || json_response("NSX ApiError", schema_ref("ApiError"));
     op.response("400", err())
         .response("401", err())
@@ -723,7 +727,7 @@ pub fn document() -> OpenApi {
             }
         }
     }
-    add_account_paths(&mut paths);
+    crate::openapi_system::add_system_paths(&mut paths);
 
     let mut pb = PathsBuilder::new();
     for (k, v) in paths {
@@ -744,158 +748,6 @@ pub fn document() -> OpenApi {
         .components(Some(components.build()))
         .security(Some([SecurityRequirement::new("basic", Vec::<String>::new()), SecurityRequirement::new("session", Vec::<String>::new())]))
         .build()
-}
-
-fn add_account_paths(paths: &mut BTreeMap<String, PathItem>) {
-    let name_param = || path_params(&["username".to_owned()]);
-    let list_users = error_responses(
-        OperationBuilder::new()
-            .operation_id(Some("user_list"))
-            .tag("user")
-            .summary(Some("List users"))
-            .response(
-                "200",
-                json_response(
-                    "users",
-                    RefOr::T(Schema::Object(
-                        ObjectBuilder::new()
-                            .property("results", ArrayBuilder::new().items(schema_ref("User")))
-                            .property(
-                                "result_count",
-                                ObjectBuilder::new().schema_type(Type::Integer),
-                            )
-                            .build(),
-                    )),
-                ),
-            ),
-    );
-    paths.insert(
-        "/api/v1/users".into(),
-        PathItem::new(HttpMethod::Get, list_users.build()),
-    );
-    let get = error_responses(
-        OperationBuilder::new()
-            .operation_id(Some("user_get"))
-            .tag("user")
-            .parameters(Some(name_param()))
-            .response("200", json_response("user", schema_ref("User"))),
-    );
-    let put = error_responses(
-        OperationBuilder::new()
-            .operation_id(Some("user_put"))
-            .tag("user")
-            .summary(Some(
-                "Create or update a user; a user changes their own password with old_password",
-            ))
-            .parameters(Some(name_param()))
-            .request_body(Some(
-                RequestBodyBuilder::new()
-                    .content(
-                        "application/json",
-                        ContentBuilder::new()
-                            .schema(Some(schema_ref("UserWrite")))
-                            .build(),
-                    )
-                    .build(),
-            ))
-            .response("200", json_response("user", schema_ref("User"))),
-    );
-    let delete = error_responses(
-        OperationBuilder::new()
-            .operation_id(Some("user_delete"))
-            .tag("user")
-            .summary(Some("Delete a user (never the last admin)"))
-            .parameters(Some(name_param()))
-            .response(
-                "200",
-                ResponseBuilder::new()
-                    .description("Deleted or absent")
-                    .build(),
-            ),
-    );
-    let mut item = PathItem::new(HttpMethod::Get, get.build());
-    item.merge_operations(PathItem::new(HttpMethod::Put, put.build()));
-    item.merge_operations(PathItem::new(HttpMethod::Delete, delete.build()));
-    paths.insert("/api/v1/users/{username}".into(), item);
-    let audit = error_responses(
-        OperationBuilder::new()
-            .operation_id(Some("audit_log_list"))
-            .tag("audit")
-            .summary(Some("Audit log, newest first"))
-            .parameter(query_param(
-                "cursor",
-                Type::String,
-                "Cursor from the previous page",
-            ))
-            .parameter(query_param(
-                "page_size",
-                Type::Integer,
-                "Entries per page, 1-1000 (default 100)",
-            ))
-            .response(
-                "200",
-                json_response(
-                    "entries",
-                    RefOr::T(Schema::Object(
-                        ObjectBuilder::new()
-                            .property(
-                                "results",
-                                ArrayBuilder::new().items(schema_ref("AuditEntry")),
-                            )
-                            .property(
-                                "result_count",
-                                ObjectBuilder::new().schema_type(Type::Integer),
-                            )
-                            .property("cursor", ObjectBuilder::new().schema_type(Type::String))
-                            .build(),
-                    )),
-                ),
-            ),
-    );
-    paths.insert(
-        "/api/v1/audit-log".into(),
-        PathItem::new(HttpMethod::Get, audit.build()),
-    );
-    let login = OperationBuilder::new()
-        .operation_id(Some("session_create"))
-        .tag("authentication")
-        .summary(Some("Log in (form fields j_username, j_password); returns cookie JSESSIONID and header X-XSRF-TOKEN"))
-        .response("200", ResponseBuilder::new().description("Logged in").build())
-        .response("403", json_response("Login failed", schema_ref("ApiError")));
-    paths.insert(
-        "/api/session/create".into(),
-        PathItem::new(HttpMethod::Post, login.build()),
-    );
-    let logout = OperationBuilder::new()
-        .operation_id(Some("session_destroy"))
-        .tag("authentication")
-        .summary(Some("Log out"))
-        .description(Some(
-            "Ends the session named by the JSESSIONID cookie; the request must carry that session's X-XSRF-TOKEN header.",
-        ))
-        .response(
-            "200",
-            ResponseBuilder::new().description("Logged out").build(),
-        )
-        .response(
-            "403",
-            ResponseBuilder::new()
-                .description("The X-XSRF-TOKEN header is missing or wrong; the session stays valid")
-                .build(),
-        );
-    paths.insert(
-        "/api/session/destroy".into(),
-        PathItem::new(HttpMethod::Post, logout.build()),
-    );
-    let health = OperationBuilder::new()
-        .operation_id(Some("healthz"))
-        .tag("health")
-        .summary(Some("Liveness (no authentication); body `ok`"))
-        .response("200", ResponseBuilder::new().description("ok").build());
-    paths.insert(
-        "/healthz".into(),
-        PathItem::new(HttpMethod::Get, health.build()),
-    );
 }
 
 /// The document as pretty JSON (what is served and checked in).

@@ -85,6 +85,9 @@ async fn dispatch(state: &AppState, actor: &Actor, req: Request) -> Result<Respo
     if let Some(r) = crate::routing_routes::dispatch(state, &parts.method, &path, &q).await {
         return r;
     }
+    if path == "/infra" {
+        return infra(state, actor, &parts.method, body, &q).await;
+    }
     let parsed = parse_any(&path).map_err(|e| ApiError::not_found(e.to_string()))?;
     match parsed {
         ParsedPath::Collection(c) => {
@@ -438,4 +441,55 @@ async fn peer_config(
         std::mem::take(&mut *text),
     )
         .into_response())
+}
+
+/// `/infra`: NSX's `Infra` root. PATCH and PUT take a hierarchical body (`Child*`
+/// wrappers, see `strait_policy::hierarchy`) applied as one transaction; GET shows the root.
+async fn infra(
+    state: &AppState,
+    actor: &Actor,
+    method: &Method,
+    body: axum::body::Body,
+    q: &Query,
+) -> Result<Response, ApiError> {
+    match *method {
+        Method::GET | Method::HEAD => {
+            q.only(IGNORED_PARAMS)?;
+            Ok(axum::Json(serde_json::json!({
+                "resource_type": "Infra",
+                "id": "infra",
+                "display_name": "infra",
+                "path": "/infra",
+                "relative_path": "infra",
+                "marked_for_delete": false,
+                "overridden": false,
+                "_revision": 0,
+                "_system_owned": false,
+                "_protection": "NOT_PROTECTED",
+            }))
+            .into_response())
+        }
+        Method::PATCH | Method::PUT => {
+            let mut known = vec!["enforce_revision_check"];
+            known.extend_from_slice(IGNORED_PARAMS);
+            q.only(&known)?;
+            let opts = strait_policy::hierarchy::HierarchyOptions {
+                enforce_revision_check: q.bool("enforce_revision_check")?.unwrap_or(false),
+            };
+            let mut body = json_body(body, "Infra hierarchy").await?;
+            let actor = actor.clone();
+            blocking(state, move |p| {
+                let r = p.patch_infra(&body, &actor, opts);
+                strait_policy::scrub_secrets(&mut body);
+                r
+            })
+            .await?;
+            Ok(StatusCode::OK.into_response())
+        }
+        ref m => Err(ApiError::method_not_allowed(
+            m.as_str(),
+            "/infra",
+            "GET, or PATCH/PUT with a hierarchical Infra body",
+        )),
+    }
 }

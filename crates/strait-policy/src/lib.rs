@@ -24,6 +24,7 @@
 pub mod accounts;
 mod containers;
 mod error;
+pub mod hierarchy;
 pub mod list;
 pub mod peer_config;
 pub mod throttle;
@@ -93,7 +94,8 @@ impl Policy {
         let revision = store.write(|tx| -> Result<u64, PolicyError> {
             tree::seed_system_objects(tx)?;
             // Tier-0s stored before locale services existed get theirs now.
-            if containers::create_all_missing(tx)? {
+            let upgraded = tree::upgrade_gateway_bodies(tx)?;
+            if containers::create_all_missing(tx)? || upgraded {
                 return Ok(tx.bump_config_revision()?);
             }
             Ok(tx.config_revision()?)

@@ -205,7 +205,7 @@ pub(crate) fn seed_system_objects(tx: &Tx<'_>) -> Result<(), PolicyError> {
 }
 
 /// What a write does.
-enum WriteOp<'b> {
+pub(crate) enum WriteOp<'b> {
     Patch(&'b Value),
     Put(&'b Value),
 }
@@ -398,45 +398,7 @@ impl Policy {
     pub fn delete(&self, path: &str, actor: &Actor) -> Result<bool, PolicyError> {
         let path = ObjectPath::parse(path)?;
         require_admin(actor)?;
-        let (existed, rev) =
-            self.store
-                .write(|tx| -> Result<(bool, Option<u64>), PolicyError> {
-                    let Some(current) = tx.object(path.as_str())? else {
-                        audit(
-                            tx,
-                            actor,
-                            "DELETE",
-                            path.as_str(),
-                            None,
-                            "success (already absent)",
-                        )?;
-                        return Ok((false, None));
-                    };
-                    if current.system_owned {
-                        return Err(system_owned(&path));
-                    }
-                    // Unconfigured containers (a tier-0's `default` locale service and its
-                    // `bgp`) go with their parent.
-                    let containers = crate::containers::cascade(tx, &path)?;
-                    for c in &containers {
-                        tx.delete_object(c)?;
-                    }
-                    let referrers = tx.referrers(path.as_str())?;
-                    delete_blockers(&path, &TxView { tx }, referrers).map_err(|p| {
-                        PolicyError::from_problems(&format!("cannot delete {path}"), p)
-                    })?;
-                    tx.delete_object(path.as_str())?;
-                    let rev = tx.bump_config_revision()?;
-                    audit(
-                        tx,
-                        actor,
-                        "DELETE",
-                        path.as_str(),
-                        Some(current.revision),
-                        "success",
-                    )?;
-                    Ok((true, Some(rev)))
-                })?;
+        let (existed, rev) = self.store.write(|tx| delete_tx(tx, &path, actor))?;
         if let Some(rev) = rev {
             self.announce(rev);
         }
@@ -480,150 +442,9 @@ impl Policy {
         method: &str,
     ) -> Result<(i64, Value), PolicyError> {
         require_admin(actor)?;
-        let body = match op {
-            WriteOp::Patch(b) | WriteOp::Put(b) => b,
-        };
-        if !body.is_object() {
-            return Err(PolicyError::invalid(
-                "",
-                codes::FIELD,
-                format!(
-                    "the request body must be a JSON object describing the {}",
-                    path.kind().noun()
-                ),
-            ));
-        }
-        let given_revision = match body.get("_revision") {
-            None | Some(Value::Null) => None,
-            Some(v) => Some(v.as_i64().ok_or_else(|| {
-                PolicyError::invalid(
-                    "_revision",
-                    codes::FIELD,
-                    "_revision must be an integer (the value GET returned)",
-                )
-            })?),
-        };
-        let secret_names = secret_fields(path.kind());
-        let (rev, value, config_rev) = self.store.write(|tx| -> Result<(i64, Value, u64), PolicyError> {
-            let current = tx.object(path.as_str())?;
-            if let Some(c) = &current {
-                if c.system_owned {
-                    return Err(system_owned(path));
-                }
-                match (given_revision, &op) {
-                    (Some(g), _) if g != c.revision => {
-                        return Err(PolicyError::RevisionMismatch { path: path.to_string(), given: g, current: c.revision })
-                    }
-                    (None, WriteOp::Put(_)) => {
-                        return Err(PolicyError::invalid(
-                            "_revision",
-                            codes::FIELD,
-                            format!(
-                                "{path} already exists, so PUT must carry its current _revision ({}) to replace it; \
-                                 GET it first, or use PATCH to merge changes",
-                                c.revision
-                            ),
-                        ))
-                    }
-                    _ => {}
-                }
-            }
-            // The new spec: the user's fields, without metadata, computed fields and secrets.
-            let mut spec = match (&op, &current) {
-                (WriteOp::Patch(_), Some(c)) => c.spec.clone(),
-                _ => Value::Object(Map::new()),
-            };
-            let mut patch = strip(body, secret_names);
-            if path.kind() == Kind::Session {
-                // Sessions are polymorphic; the stored type is the base the patch applies to.
-                if let (Some(c), Value::Object(s)) = (&current, &mut spec) {
-                    s.entry("resource_type").or_insert_with(|| Value::from(c_resource_type(c)));
-                }
-            }
-            if let (WriteOp::Put(_), Value::Object(p)) = (&op, &mut patch) {
-                // PUT replaces: nulls mean "default", i.e. absent.
-                p.retain(|_, v| !v.is_null());
-            }
-            merge_patch(&mut spec, &patch);
-            // Secrets go to the parser as given (a PATCH null clears; PUT null keeps).
-            let mut input = spec.clone();
-            if let (Value::Object(inp), Value::Object(b)) = (&mut input, body) {
-                for name in secret_names {
-                    if let Some(v) = b.get(*name) {
-                        inp.insert((*name).to_owned(), v.clone());
-                    }
-                }
-                if let Some(id) = b.get("id") {
-                    inp.insert("id".into(), id.clone());
-                }
-            }
-            for name in secret_names {
-                let replaced = matches!(body.get(*name), Some(v) if !v.is_null());
-                if !replaced
-                    && tx.has_secret(path.as_str(), name)?
-                    && tx.secret(path.as_str(), name).is_err()
-                {
-                    // Keeping a secret nobody can read would store a change that can never
-                    // be applied, while the write answers 200.
-                    return Err(PolicyError::invalid(
-                        name,
-                        codes::FIELD,
-                        format!(
-                            "the stored {name} of {path} cannot be decrypted with this data directory's secret.key \
-                             (restored from another machine, or the key replaced?); send {name} again in this request \
-                             to replace it, or restore the matching secret.key"
-                        ),
-                    ));
-                }
-            }
-            let existing = |name: &str| tx.secret(path.as_str(), name).ok().flatten();
-            let ctx = ParseCtx {
-                path,
-                null_clears_secrets: matches!(op, WriteOp::Patch(_)),
-                existing_secrets: &existing,
-            };
-            let what = format!("{} {}", path.kind().noun(), path);
-            let parsed = parse_body(&input, &ctx);
-            scrub_secrets(&mut input);
-            let parsed = parsed.map_err(|p| PolicyError::from_problems(&what, p))?;
-            validate_write(path, &parsed.object, &TxView { tx })
-                .map_err(|p| PolicyError::from_problems(&what, p))?;
-            let now = now_ms();
-            let stored = StoredObject {
-                path: path.to_string(),
-                kind: path.kind().as_str().into(),
-                parent_path: path.parent_path().into(),
-                id: path.id().into(),
-                body: parsed.object.to_body(),
-                spec,
-                revision: current.as_ref().map_or(0, |c| c.revision + 1),
-                create_time: current.as_ref().map_or(now, |c| c.create_time),
-                create_user: current.as_ref().map_or_else(|| actor.user.clone(), |c| c.create_user.clone()),
-                last_modified_time: now,
-                last_modified_user: actor.user.clone(),
-                system_owned: false,
-                unique_id: current.as_ref().map_or_else(|| uuid::Uuid::new_v4().to_string(), |c| c.unique_id.clone()),
-            };
-            tx.put_object(&stored, &parsed.object.references())?;
-            if current.is_none() {
-                crate::containers::create_missing(tx, path, &actor.user)?;
-            }
-            for (name, change) in &parsed.secrets {
-                match change {
-                    SecretChange::Set(v) => tx.set_secret(path.as_str(), name, v)?,
-                    SecretChange::Clear => tx.delete_secret(path.as_str(), name)?,
-                }
-            }
-            if let PolicyObject::Session(s) = &parsed.object {
-                if s.authentication_mode == strait_model::enums::AuthenticationMode::Certificate {
-                    // No secret is kept that nothing uses.
-                    tx.delete_secret(path.as_str(), "psk")?;
-                }
-            }
-            let config_rev = tx.bump_config_revision()?;
-            audit(tx, actor, method, path.as_str(), Some(stored.revision), "success")?;
-            Ok((stored.revision, render(&stored, path.kind()), config_rev))
-        })?;
+        let (rev, value, config_rev) = self
+            .store
+            .write(|tx| write_tx(tx, path, op, actor, method))?;
         self.announce(config_rev);
         Ok((rev, value))
     }
@@ -645,20 +466,30 @@ impl Policy {
 /// so they do not linger after the request. Call it on bodies once they are handled.
 pub fn scrub_secrets(body: &mut Value) {
     use zeroize::Zeroize;
-    if let Value::Object(m) = body {
-        for name in [
-            "psk",
-            "private_key",
-            "passphrase",
-            "password",
-            "old_password",
-        ] {
-            if let Some(Value::String(s)) = m.get_mut(name) {
-                s.zeroize();
+    match body {
+        Value::Object(m) => {
+            for (name, value) in m.iter_mut() {
+                match value {
+                    Value::String(s) if SECRET_FIELD_NAMES.contains(&name.as_str()) => s.zeroize(),
+                    // Hierarchical bodies nest objects (and their secrets) in children.
+                    Value::Object(_) | Value::Array(_) => scrub_secrets(value),
+                    _ => {}
+                }
             }
         }
+        Value::Array(items) => items.iter_mut().for_each(scrub_secrets),
+        _ => {}
     }
 }
+
+/// Field names that hold secrets in any request body.
+const SECRET_FIELD_NAMES: [&str; 5] = [
+    "psk",
+    "private_key",
+    "passphrase",
+    "password",
+    "old_password",
+];
 
 fn c_resource_type(c: &StoredObject) -> &'static str {
     Kind::from_store_name(&c.kind).map_or("RouteBasedIPSecVpnSession", Kind::resource_type)
@@ -681,7 +512,7 @@ fn strip(body: &Value, secret_names: &[&str]) -> Value {
     }
 }
 
-fn require_admin(actor: &Actor) -> Result<(), PolicyError> {
+pub(crate) fn require_admin(actor: &Actor) -> Result<(), PolicyError> {
     if actor.is_admin() {
         Ok(())
     } else {
@@ -723,4 +554,243 @@ pub(crate) fn audit(
         result: result.into(),
     })?;
     Ok(())
+}
+
+/// DELETE inside a write transaction (see [`Policy::delete`]): whether the object existed,
+/// and the new configuration revision if something changed.
+pub(crate) fn delete_tx(
+    tx: &Tx<'_>,
+    path: &ObjectPath,
+    actor: &Actor,
+) -> Result<(bool, Option<u64>), PolicyError> {
+    let Some(current) = tx.object(path.as_str())? else {
+        audit(
+            tx,
+            actor,
+            "DELETE",
+            path.as_str(),
+            None,
+            "success (already absent)",
+        )?;
+        return Ok((false, None));
+    };
+    if current.system_owned {
+        return Err(system_owned(path));
+    }
+    // Unconfigured containers (a tier-0's `default` locale service and its
+    // `bgp`) go with their parent.
+    let containers = crate::containers::cascade(tx, path)?;
+    for c in &containers {
+        tx.delete_object(c)?;
+    }
+    let referrers = tx.referrers(path.as_str())?;
+    delete_blockers(path, &TxView { tx }, referrers)
+        .map_err(|p| PolicyError::from_problems(&format!("cannot delete {path}"), p))?;
+    tx.delete_object(path.as_str())?;
+    let rev = tx.bump_config_revision()?;
+    audit(
+        tx,
+        actor,
+        "DELETE",
+        path.as_str(),
+        Some(current.revision),
+        "success",
+    )?;
+    Ok((true, Some(rev)))
+}
+
+/// PATCH or PUT inside a write transaction (see [`Policy::patch`], [`Policy::put`]): the
+/// new revision, the stored object as GET shows it, and the new configuration revision.
+pub(crate) fn write_tx(
+    tx: &Tx<'_>,
+    path: &ObjectPath,
+    op: WriteOp<'_>,
+    actor: &Actor,
+    method: &str,
+) -> Result<(i64, Value, u64), PolicyError> {
+    let body = match op {
+        WriteOp::Patch(b) | WriteOp::Put(b) => b,
+    };
+    if !body.is_object() {
+        return Err(PolicyError::invalid(
+            "",
+            codes::FIELD,
+            format!(
+                "the request body must be a JSON object describing the {}",
+                path.kind().noun()
+            ),
+        ));
+    }
+    let given_revision = match body.get("_revision") {
+        None | Some(Value::Null) => None,
+        Some(v) => Some(v.as_i64().ok_or_else(|| {
+            PolicyError::invalid(
+                "_revision",
+                codes::FIELD,
+                "_revision must be an integer (the value GET returned)",
+            )
+        })?),
+    };
+    let secret_names = secret_fields(path.kind());
+    let current = tx.object(path.as_str())?;
+    if let Some(c) = &current {
+        if c.system_owned {
+            return Err(system_owned(path));
+        }
+        match (given_revision, &op) {
+            (Some(g), _) if g != c.revision => {
+                return Err(PolicyError::RevisionMismatch { path: path.to_string(), given: g, current: c.revision })
+            }
+            (None, WriteOp::Put(_)) => {
+                return Err(PolicyError::invalid(
+                    "_revision",
+                    codes::FIELD,
+                    format!(
+                        "{path} already exists, so PUT must carry its current _revision ({}) to replace it; \
+                         GET it first, or use PATCH to merge changes",
+                        c.revision
+                    ),
+                ))
+            }
+            _ => {}
+        }
+    }
+    // The new spec: the user's fields, without metadata, computed fields and secrets.
+    let mut spec = match (&op, &current) {
+        (WriteOp::Patch(_), Some(c)) => c.spec.clone(),
+        _ => Value::Object(Map::new()),
+    };
+    let mut patch = strip(body, secret_names);
+    if path.kind() == Kind::Session {
+        // Sessions are polymorphic; the stored type is the base the patch applies to.
+        if let (Some(c), Value::Object(s)) = (&current, &mut spec) {
+            s.entry("resource_type")
+                .or_insert_with(|| Value::from(c_resource_type(c)));
+        }
+    }
+    if let (WriteOp::Put(_), Value::Object(p)) = (&op, &mut patch) {
+        // PUT replaces: nulls mean "default", i.e. absent.
+        p.retain(|_, v| !v.is_null());
+    }
+    merge_patch(&mut spec, &patch);
+    // Secrets go to the parser as given (a PATCH null clears; PUT null keeps).
+    let mut input = spec.clone();
+    if let (Value::Object(inp), Value::Object(b)) = (&mut input, body) {
+        for name in secret_names {
+            if let Some(v) = b.get(*name) {
+                inp.insert((*name).to_owned(), v.clone());
+            }
+        }
+        if let Some(id) = b.get("id") {
+            inp.insert("id".into(), id.clone());
+        }
+    }
+    for name in secret_names {
+        let replaced = matches!(body.get(*name), Some(v) if !v.is_null());
+        if !replaced
+            && tx.has_secret(path.as_str(), name)?
+            && tx.secret(path.as_str(), name).is_err()
+        {
+            // Keeping a secret nobody can read would store a change that can never
+            // be applied, while the write answers 200.
+            return Err(PolicyError::invalid(
+                name,
+                codes::FIELD,
+                format!(
+                    "the stored {name} of {path} cannot be decrypted with this data directory's secret.key \
+                     (restored from another machine, or the key replaced?); send {name} again in this request \
+                     to replace it, or restore the matching secret.key"
+                ),
+            ));
+        }
+    }
+    let existing = |name: &str| tx.secret(path.as_str(), name).ok().flatten();
+    let ctx = ParseCtx {
+        path,
+        null_clears_secrets: matches!(op, WriteOp::Patch(_)),
+        existing_secrets: &existing,
+    };
+    let what = format!("{} {}", path.kind().noun(), path);
+    let parsed = parse_body(&input, &ctx);
+    scrub_secrets(&mut input);
+    let parsed = parsed.map_err(|p| PolicyError::from_problems(&what, p))?;
+    validate_write(path, &parsed.object, &TxView { tx })
+        .map_err(|p| PolicyError::from_problems(&what, p))?;
+    let now = now_ms();
+    let stored = StoredObject {
+        path: path.to_string(),
+        kind: path.kind().as_str().into(),
+        parent_path: path.parent_path().into(),
+        id: path.id().into(),
+        body: parsed.object.to_body(),
+        spec,
+        revision: current.as_ref().map_or(0, |c| c.revision + 1),
+        create_time: current.as_ref().map_or(now, |c| c.create_time),
+        create_user: current
+            .as_ref()
+            .map_or_else(|| actor.user.clone(), |c| c.create_user.clone()),
+        last_modified_time: now,
+        last_modified_user: actor.user.clone(),
+        system_owned: false,
+        unique_id: current
+            .as_ref()
+            .map_or_else(|| uuid::Uuid::new_v4().to_string(), |c| c.unique_id.clone()),
+    };
+    tx.put_object(&stored, &parsed.object.references())?;
+    if current.is_none() {
+        crate::containers::create_missing(tx, path, &actor.user)?;
+    }
+    for (name, change) in &parsed.secrets {
+        match change {
+            SecretChange::Set(v) => tx.set_secret(path.as_str(), name, v)?,
+            SecretChange::Clear => tx.delete_secret(path.as_str(), name)?,
+        }
+    }
+    if let PolicyObject::Session(s) = &parsed.object {
+        if s.authentication_mode == strait_model::enums::AuthenticationMode::Certificate {
+            // No secret is kept that nothing uses.
+            tx.delete_secret(path.as_str(), "psk")?;
+        }
+    }
+    let config_rev = tx.bump_config_revision()?;
+    audit(
+        tx,
+        actor,
+        method,
+        path.as_str(),
+        Some(stored.revision),
+        "success",
+    )?;
+    Ok((stored.revision, render(&stored, path.kind()), config_rev))
+}
+
+/// Re-derive the stored bodies of gateways from their specs (what users wrote), so objects
+/// stored by an older strait show the fields a newer one added, with their defaults.
+/// Returns whether any changed. Gateways hold no secrets, so their specs parse alone.
+pub(crate) fn upgrade_gateway_bodies(tx: &Tx<'_>) -> Result<bool, PolicyError> {
+    let mut changed = false;
+    for kind in [Kind::Tier0, Kind::Tier1] {
+        for mut o in tx.objects(kind.as_str(), None)? {
+            let Ok(path) = ObjectPath::parse(&o.path) else {
+                continue;
+            };
+            let none = |_: &str| None;
+            let ctx = ParseCtx {
+                path: &path,
+                null_clears_secrets: false,
+                existing_secrets: &none,
+            };
+            let Ok(parsed) = parse_body(&o.spec, &ctx) else {
+                // Stored by a version that accepted it; keep it as it is.
+                continue;
+            };
+            let body = parsed.object.to_body();
+            if body != o.body {
+                o.body = body;
+                tx.put_object(&o, &parsed.object.references())?;
+                changed = true;
+            }
+        }
+    }
+    Ok(changed)
 }

@@ -979,7 +979,6 @@ fn unknown_paths_and_methods_get_nsx_errors() {
         format!("{P}/infra/tier-0s/t0/ipsec-vpn-services/vpn/sessions/missing"),
         format!("{P}/infra/tier-0s/missing"),
         format!("{P}/infra/bogus/x"),
-        format!("{P}/infra"),
         format!("{P}/something"),
         "/api/v1/nothing".to_owned(),
         "/policy/api/v2/infra/tier-0s".to_owned(),
