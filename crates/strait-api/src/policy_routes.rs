@@ -85,6 +85,9 @@ async fn dispatch(state: &AppState, actor: &Actor, req: Request) -> Result<Respo
     if let Some(r) = crate::routing_routes::dispatch(state, &parts.method, &path, &q).await {
         return r;
     }
+    if path == "/search/query" || path == "/search" {
+        return search(state, &parts.method, &q).await;
+    }
     if path == "/infra" {
         return infra(state, actor, &parts.method, body, &q).await;
     }
@@ -492,4 +495,40 @@ async fn infra(
             "GET, or PATCH/PUT with a hierarchical Infra body",
         )),
     }
+}
+
+/// `GET /search/query?query=...` (and NSX's older `/search`): objects matching an NSX search
+/// query, as GET shows them, paged like a collection (see `strait_policy::search`).
+async fn search(state: &AppState, method: &Method, q: &Query) -> Result<Response, ApiError> {
+    if !matches!(*method, Method::GET | Method::HEAD) {
+        return Err(ApiError::method_not_allowed(
+            method.as_str(),
+            "/search/query",
+            "GET with ?query=...",
+        ));
+    }
+    let mut known = vec![
+        "query",
+        "cursor",
+        "page_size",
+        "sort_by",
+        "sort_ascending",
+        "included_fields",
+    ];
+    known.extend_from_slice(IGNORED_PARAMS);
+    q.only(&known)?;
+    let Some(query) = q.get("query").map(str::to_owned) else {
+        return Err(ApiError::bad_request(
+            "search needs ?query=..., e.g. query=resource_type:Tier0 AND display_name:edge*",
+        ));
+    };
+    let lq = ListQuery {
+        cursor: q.get("cursor").map(str::to_owned),
+        page_size: q.u32("page_size")?,
+        sort_by: q.get("sort_by").map(str::to_owned),
+        sort_ascending: q.bool("sort_ascending")?,
+        included_fields: q.get("included_fields").map(str::to_owned),
+    };
+    let r = blocking(state, move |p| p.search(&query, &lq)).await?;
+    Ok(axum::Json(r).into_response())
 }

@@ -27,6 +27,7 @@ mod error;
 pub mod hierarchy;
 pub mod list;
 pub mod peer_config;
+pub mod search;
 pub mod throttle;
 mod tree;
 mod view;
