@@ -16,6 +16,51 @@ pub(crate) fn add_system_paths(paths: &mut BTreeMap<String, PathItem>) {
     add_account_paths(paths);
     add_node_paths(paths);
     add_infra_paths(paths);
+    add_search_paths(paths);
+}
+
+fn add_search_paths(paths: &mut BTreeMap<String, PathItem>) {
+    let search = |id: &str| {
+        error_responses(
+            OperationBuilder::new()
+                .operation_id(Some(id.to_owned()))
+                .tag("search")
+                .summary(Some("Objects matching an NSX search query, as GET shows them"))
+                .description(Some(
+                    "query: field:value terms (any field as GET shows it, a.b for nested fields such as tags.tag; a bare value \
+                     searches display_name, id and description), values with * and ? wildcards, \\ escapes and \"phrases\", joined \
+                     by AND (also implied between terms), OR and NOT, with parentheses. Matching ignores case. Other Lucene syntax \
+                     (ranges, fuzzy, boosts) is a 400. Paged like collections.",
+                ))
+                .parameter(query_param("query", Type::String, "The query, e.g. resource_type:Tier0 AND display_name:edge*"))
+                .parameter(query_param("cursor", Type::String, "Cursor from the previous page"))
+                .parameter(query_param("page_size", Type::Integer, "Results per page, 1-1000 (default 1000)"))
+                .parameter(query_param("sort_by", Type::String, "Field to sort by (default display_name)"))
+                .parameter(query_param("sort_ascending", Type::Boolean, "Ascending (default) or descending"))
+                .parameter(query_param("included_fields", Type::String, "Comma-separated fields to return"))
+                .response(
+                    "200",
+                    json_response(
+                        "matches",
+                        RefOr::T(Schema::Object(
+                            ObjectBuilder::new()
+                                .property("results", ArrayBuilder::new().items(ObjectBuilder::new().schema_type(Type::Object)))
+                                .property("result_count", ObjectBuilder::new().schema_type(Type::Integer))
+                                .property("cursor", ObjectBuilder::new().schema_type(Type::String))
+                                .build(),
+                        )),
+                    ),
+                ),
+        )
+    };
+    paths.insert(
+        "/policy/api/v1/search/query".into(),
+        PathItem::new(HttpMethod::Get, search("search_query").build()),
+    );
+    paths.insert(
+        "/policy/api/v1/search".into(),
+        PathItem::new(HttpMethod::Get, search("search").build()),
+    );
 }
 
 fn add_node_paths(paths: &mut BTreeMap<String, PathItem>) {

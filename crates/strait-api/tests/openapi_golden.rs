@@ -48,6 +48,9 @@ fn openapi_documents_every_policy_path_and_schema() {
         "/policy/api/v1/infra/tier-0s/{tier-0-id}/static-routes/{static-route-id}",
         "/api/v1/users/{username}",
         "/api/v1/audit-log",
+        "/api/v1/node/version",
+        "/policy/api/v1/infra",
+        "/policy/api/v1/search/query",
     ] {
         assert!(paths.contains_key(p), "missing {p}");
     }
