@@ -64,6 +64,9 @@ pub struct ApiError {
     pub related_errors: Vec<RelatedError>,
     #[serde(skip)]
     status: StatusCode,
+    /// 405: the methods the resource supports (the `Allow` header, RFC 9110 §15.5.6).
+    #[serde(skip)]
+    allow: Option<&'static str>,
 }
 
 fn reason(status: StatusCode) -> String {
@@ -85,6 +88,7 @@ impl ApiError {
             details: String::new(),
             related_errors: Vec::new(),
             status,
+            allow: None,
         }
     }
 
@@ -109,12 +113,22 @@ impl ApiError {
     }
 
     /// 405, listing what is allowed.
-    pub fn method_not_allowed(method: &str, path: &str, allowed: &str) -> ApiError {
-        ApiError::new(
+    ///
+    /// `allow` goes into the `Allow` header (e.g. `"GET, HEAD"`); `hint` says in words what
+    /// to use instead.
+    pub fn method_not_allowed(
+        method: &str,
+        path: &str,
+        allow: &'static str,
+        hint: &str,
+    ) -> ApiError {
+        let mut e = ApiError::new(
             StatusCode::METHOD_NOT_ALLOWED,
             codes::METHOD_NOT_ALLOWED,
-            format!("{method} is not supported on {path}; use {allowed}"),
-        )
+            format!("{method} is not supported on {path}; use {hint}"),
+        );
+        e.allow = Some(allow);
+        e
     }
 
     /// 500 (details go to the log, not to the client).
@@ -182,6 +196,10 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status;
         let mut resp = (status, axum::Json(&self)).into_response();
+        if let Some(allow) = self.allow {
+            resp.headers_mut()
+                .insert(axum::http::header::ALLOW, HeaderValue::from_static(allow));
+        }
         if status == StatusCode::UNAUTHORIZED {
             resp.headers_mut().insert(
                 "www-authenticate",

@@ -23,6 +23,7 @@
 pub mod auth;
 pub mod body;
 pub mod console;
+pub mod deliver;
 pub mod error;
 pub mod node_routes;
 pub mod openapi;
@@ -154,10 +155,11 @@ async fn nsx_error_bodies(req: Request, next: Next) -> Response {
         .map(|b| String::from_utf8_lossy(&b).trim().to_owned())
         .unwrap_or_default();
     let err = match status {
-        StatusCode::METHOD_NOT_ALLOWED => ApiError::method_not_allowed(
-            method.as_str(),
-            &path,
-            "a method this endpoint supports (see /api/v1/spec/openapi.json)",
+        // axum's own 405 carries its Allow header, kept below.
+        StatusCode::METHOD_NOT_ALLOWED => ApiError::new(
+            status,
+            error::codes::METHOD_NOT_ALLOWED,
+            format!("{method} is not supported on {path}; use a method this endpoint supports (the Allow header lists them; see /api/v1/spec/openapi.json)"),
         ),
         StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
             StatusCode::BAD_REQUEST,
@@ -232,4 +234,5 @@ pub fn router(state: AppState) -> Router {
         .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
             CONCURRENT_REQUESTS_MAX,
         ))
+        .layer(middleware::from_fn(deliver::read_before_answering))
 }

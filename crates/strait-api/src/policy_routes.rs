@@ -98,6 +98,7 @@ async fn dispatch(state: &AppState, actor: &Actor, req: Request) -> Result<Respo
                 return Err(ApiError::method_not_allowed(
                     parts.method.as_str(),
                     &path,
+                    "GET, HEAD",
                     &format!("GET to list, or PATCH/PUT/DELETE on {path}/<id>"),
                 ));
             }
@@ -203,6 +204,11 @@ async fn dispatch(state: &AppState, actor: &Actor, req: Request) -> Result<Respo
             m => Err(ApiError::method_not_allowed(
                 m.as_str(),
                 &path,
+                if o.kind() == strait_model::Kind::Session {
+                    "GET, HEAD, PATCH, PUT, DELETE, POST"
+                } else {
+                    "GET, HEAD, PATCH, PUT, DELETE"
+                },
                 "GET, PATCH, PUT or DELETE",
             )),
         },
@@ -236,6 +242,7 @@ pub(crate) fn require_get(method: &Method, resource: &str) -> Result<(), ApiErro
     Err(ApiError::method_not_allowed(
         method.as_str(),
         resource,
+        "GET, HEAD",
         "GET",
     ))
 }
@@ -396,6 +403,7 @@ async fn statistics(
         ref m => Err(ApiError::method_not_allowed(
             m.as_str(),
             &format!("{session}/statistics"),
+            "GET, HEAD, POST",
             "GET or POST ?action=reset",
         )),
     }
@@ -492,6 +500,7 @@ async fn infra(
         ref m => Err(ApiError::method_not_allowed(
             m.as_str(),
             "/infra",
+            "GET, HEAD, PATCH, PUT",
             "GET, or PATCH/PUT with a hierarchical Infra body",
         )),
     }
@@ -504,6 +513,7 @@ async fn search(state: &AppState, method: &Method, q: &Query) -> Result<Response
         return Err(ApiError::method_not_allowed(
             method.as_str(),
             "/search/query",
+            "GET, HEAD",
             "GET with ?query=...",
         ));
     }

@@ -1009,6 +1009,13 @@ fn unknown_paths_and_methods_get_nsx_errors() {
         let r = h.raw(m, &path, "{}");
         assert_nsx_error(&r, 405);
         assert_eq!(r.body["httpStatus"], "METHOD_NOT_ALLOWED", "{m} {path}");
+        // Every 405 says what is allowed (RFC 9110 §15.5.6), and that includes GET.
+        let allow = r
+            .headers
+            .get("allow")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_else(|| panic!("{m} {path}: 405 without an Allow header"));
+        assert!(allow.contains("GET") && !allow.contains(m), "{m} {path}: Allow {allow}");
     }
     // POST on a session is for the rekey actions (strait extension) and says so.
     let r = h.raw("POST", &seed::session_url("s1"), "{}");
