@@ -4,6 +4,7 @@
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
+use strait_model::path::PathError;
 use strait_policy::PolicyError;
 
 /// Codes for errors that are not validation problems (those carry their own).
@@ -24,6 +25,8 @@ pub mod codes {
     pub const TOO_MANY_REQUESTS: u32 = 429;
     /// Server-side failure.
     pub const INTERNAL: u32 = 500;
+    /// A part of NSX's API strait does not implement.
+    pub const NOT_IMPLEMENTED: u32 = 501;
     /// Malformed request (JSON syntax, query parameters).
     pub const BAD_REQUEST: u32 = 255;
 }
@@ -47,9 +50,10 @@ pub struct RelatedError {
 /// NSX `ApiError`.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ApiError {
-    /// HTTP reason name, e.g. `BAD_REQUEST`.
-    #[serde(rename = "httpStatus")]
-    pub http_status: String,
+    /// The HTTP status, shown as NSX's `httpStatus` reason name, e.g. `BAD_REQUEST`.
+    #[serde(rename = "httpStatus", serialize_with = "serialize_reason")]
+    #[schema(value_type = String, example = "BAD_REQUEST")]
+    status: StatusCode,
     /// Numeric code.
     pub error_code: u32,
     /// Module.
@@ -62,11 +66,13 @@ pub struct ApiError {
     /// Every individual problem.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub related_errors: Vec<RelatedError>,
-    #[serde(skip)]
-    status: StatusCode,
     /// 405: the methods the resource supports (the `Allow` header, RFC 9110 §15.5.6).
     #[serde(skip)]
     allow: Option<&'static str>,
+}
+
+fn serialize_reason<S: serde::Serializer>(status: &StatusCode, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&reason(*status))
 }
 
 fn reason(status: StatusCode) -> String {
@@ -81,7 +87,6 @@ impl ApiError {
     /// An error with a status, code and message.
     pub fn new(status: StatusCode, code: u32, message: impl Into<String>) -> ApiError {
         ApiError {
-            http_status: reason(status),
             error_code: code,
             module_name: "Policy",
             error_message: message.into(),
@@ -110,6 +115,20 @@ impl ApiError {
     /// 404.
     pub fn not_found(message: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::NOT_FOUND, codes::NOT_FOUND, message)
+    }
+
+    /// 501: a path in NSX's API space that strait does not implement. Never a 404, so that
+    /// no client takes "not implemented" for "does not exist" (and, say, drops an object
+    /// from its state).
+    pub fn not_implemented(method: &str, path: &str, hint: &str) -> ApiError {
+        ApiError::new(
+            StatusCode::NOT_IMPLEMENTED,
+            codes::NOT_IMPLEMENTED,
+            format!(
+                "{method} {path} is not implemented by strait, which implements NSX's API for tier-0/tier-1 gateways, \
+                 IPsec VPN, static routes, BGP, certificates, search and users (see /api/v1/spec/openapi.json){hint}"
+            ),
+        )
     }
 
     /// 405, listing what is allowed.
@@ -149,6 +168,9 @@ impl ApiError {
 impl From<PolicyError> for ApiError {
     fn from(e: PolicyError) -> ApiError {
         match e {
+            PolicyError::BadPath(p @ PathError::Unknown { .. }) => {
+                ApiError::not_implemented("", &p.to_string(), "")
+            }
             PolicyError::BadPath(p) => ApiError::not_found(p.to_string()),
             PolicyError::NotFound { .. } => ApiError::not_found(e.to_string()),
             PolicyError::Invalid { summary, problems } => {

@@ -105,9 +105,14 @@ async fn openapi_json(State(state): State<AppState>) -> Response {
 }
 
 async fn not_found(method: Method, uri: axum::http::Uri) -> Response {
+    let path = uri.path();
+    // NSX Manager's own API (/api/v1/...) is large; what strait lacks of it is "not
+    // implemented", not "does not exist".
+    if path.starts_with("/api/v1/") || path.starts_with("/api/session/") {
+        return ApiError::not_implemented(method.as_str(), path, "").into_response();
+    }
     ApiError::not_found(format!(
-        "{method} {} is not an API endpoint of strait; the policy API lives under /policy/api/v1/infra/..., users under /api/v1/users",
-        uri.path()
+        "{method} {path} is not an API endpoint of strait; the policy API lives under /policy/api/v1/infra/..., users under /api/v1/users"
     ))
     .into_response()
 }

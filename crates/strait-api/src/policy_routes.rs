@@ -5,7 +5,7 @@ use axum::extract::{Request, State};
 use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
-use strait_model::path::{parse_any, ParsedPath};
+use strait_model::path::{parse_any, ParsedPath, PathError};
 use strait_policy::{Actor, GetOptions, ListQuery};
 
 use crate::body::{json_body, Query};
@@ -91,7 +91,15 @@ async fn dispatch(state: &AppState, actor: &Actor, req: Request) -> Result<Respo
     if path == "/infra" {
         return infra(state, actor, &parts.method, body, &q).await;
     }
-    let parsed = parse_any(&path).map_err(|e| ApiError::not_found(e.to_string()))?;
+    let parsed = parse_any(&path).map_err(|e| match e {
+        // A shape strait does not know: NSX may well have it.
+        PathError::Unknown { hint, .. } => ApiError::not_implemented(
+            parts.method.as_str(),
+            &format!("{PREFIX}{path}"),
+            &format!("; under this path strait expects {hint}"),
+        ),
+        other => ApiError::not_found(other.to_string()),
+    })?;
     match parsed {
         ParsedPath::Collection(c) => {
             if parts.method != Method::GET && parts.method != Method::HEAD {

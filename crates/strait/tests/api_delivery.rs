@@ -21,7 +21,7 @@ fn curl_status(
 ) -> (u16, i32) {
     let o = Command::new("curl")
         .args(["-sk", proto, "-o", "/dev/null", "-w", "%{http_code}", "-u"])
-        .arg(format!("{user}"))
+        .arg(user)
         .args([
             "-X",
             method,

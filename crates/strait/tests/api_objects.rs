@@ -974,18 +974,30 @@ fn policy_based_sessions_are_not_supported_yet() {
 #[test]
 fn unknown_paths_and_methods_get_nsx_errors() {
     let (_d, h) = started();
+    // Objects of kinds strait has that do not exist, and paths outside NSX's API: 404.
     for path in [
-        format!("{P}/infra/tier-0s/t0/nonsense"),
         format!("{P}/infra/tier-0s/t0/ipsec-vpn-services/vpn/sessions/missing"),
         format!("{P}/infra/tier-0s/missing"),
-        format!("{P}/infra/bogus/x"),
-        format!("{P}/something"),
-        "/api/v1/nothing".to_owned(),
+        "/something".to_owned(),
         "/policy/api/v2/infra/tier-0s".to_owned(),
     ] {
         let r = h.get(&path);
         assert_nsx_error(&r, 404);
         assert_eq!(r.body["httpStatus"], "NOT_FOUND", "{path}");
+    }
+    // Paths in NSX's API space that strait does not implement: 501, never 404 (a client
+    // would take that for "does not exist").
+    for path in [
+        format!("{P}/infra/tier-0s/t0/nonsense"),
+        format!("{P}/infra/segments/web"),
+        format!("{P}/infra/domains/default/groups"),
+        format!("{P}/orgs/default/projects"),
+        "/api/v1/transport-zones".to_owned(),
+    ] {
+        let r = h.get(&path);
+        assert_nsx_error(&r, 501);
+        assert_eq!(r.body["httpStatus"], "NOT_IMPLEMENTED", "{path}");
+        assert!(r.text.contains("not implemented by strait"), "{}", r.text);
     }
     // A bad id in the URL is a 404 naming the problem.
     let r = h.patch(&format!("{P}/infra/tier-0s/bad%20id"), &json!({}));
@@ -1015,7 +1027,10 @@ fn unknown_paths_and_methods_get_nsx_errors() {
             .get("allow")
             .and_then(|v| v.to_str().ok())
             .unwrap_or_else(|| panic!("{m} {path}: 405 without an Allow header"));
-        assert!(allow.contains("GET") && !allow.contains(m), "{m} {path}: Allow {allow}");
+        assert!(
+            allow.contains("GET") && !allow.contains(m),
+            "{m} {path}: Allow {allow}"
+        );
     }
     // POST on a session is for the rekey actions (strait extension) and says so.
     let r = h.raw("POST", &seed::session_url("s1"), "{}");
