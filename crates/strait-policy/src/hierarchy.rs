@@ -43,6 +43,20 @@ pub struct HierarchyOptions {
     pub enforce_revision_check: bool,
 }
 
+/// What a hierarchical body would do, in order, without doing it: `PATCH <path>`,
+/// `DELETE <path>` (run after the writes, last first) or `EXISTS <path>`; or the body's
+/// shape error. Public for fuzzing and for dry runs.
+pub fn plan_summary(body: &Value, opts: HierarchyOptions) -> Result<Vec<String>, PolicyError> {
+    Ok(plan(body, opts)?
+        .into_iter()
+        .map(|step| match step {
+            Step::Write(p, _) => format!("PATCH {p}"),
+            Step::Delete(p) => format!("DELETE {p}"),
+            Step::Exists(p) => format!("EXISTS {p}"),
+        })
+        .collect())
+}
+
 impl Policy {
     /// Apply a hierarchical `Infra` body (see the module documentation) in one transaction.
     /// Returns how many objects were written or deleted.

@@ -322,6 +322,13 @@ fn eval(q: &Query, object: &Value) -> bool {
     }
 }
 
+/// Whether `object` (as GET shows it) matches `query`; the query's error if it is not one
+/// strait accepts. What [`Policy::search`] applies to every object (public for fuzzing and
+/// for callers filtering objects they already hold).
+pub fn query_matches(query: &str, object: &Value) -> Result<bool, PolicyError> {
+    Ok(eval(&parse(query)?, object))
+}
+
 impl Policy {
     /// The objects matching an NSX search query (see the module documentation), as GET
     /// shows them, paged like a collection.
