@@ -292,7 +292,9 @@ pub async fn login(State(state): State<AppState>, req: Request) -> Response {
     };
     let actor = match authenticate(&state, user.clone(), pass, source).await {
         Ok(a) => a,
-        Err(e) if e.status() == StatusCode::TOO_MANY_REQUESTS => return e.into_response(),
+        Err(e) if e.error_code == crate::error::codes::TOO_MANY_REQUESTS => {
+            return e.into_response()
+        }
         // NSX answers a failed form login with 403.
         Err(_) => {
             return ApiError::forbidden("login failed: the username or password is incorrect")

@@ -21,7 +21,7 @@ pub mod codes {
     pub const METHOD_NOT_ALLOWED: u32 = 405;
     /// Body too large.
     pub const PAYLOAD_TOO_LARGE: u32 = 413;
-    /// Too many requests or failed logins.
+    /// Too many failed logins (HTTP 403, as NSX answers a locked account).
     pub const TOO_MANY_REQUESTS: u32 = 429;
     /// Server-side failure.
     pub const INTERNAL: u32 = 500;
@@ -202,8 +202,11 @@ impl From<PolicyError> for ApiError {
                 e.to_string(),
             ),
             PolicyError::Forbidden(m) => ApiError::forbidden(m),
+            // A throttled login is refused as NSX refuses a locked account: 403, with
+            // error_code 429 telling it apart from a wrong password. (Clients retry a 429
+            // status within a second, which a lockout of minutes only prolongs.)
             PolicyError::Unauthenticated(m) if m.starts_with("too many") => {
-                ApiError::new(StatusCode::TOO_MANY_REQUESTS, codes::TOO_MANY_REQUESTS, m)
+                ApiError::new(StatusCode::FORBIDDEN, codes::TOO_MANY_REQUESTS, m)
             }
             PolicyError::Unauthenticated(m) => ApiError::unauthenticated(m),
             other => {

@@ -648,13 +648,16 @@ fn failed_logins_are_throttled_per_client_address() {
     }
     // The 11th attempt from the same address is refused even with the right password.
     let r = d.as_user("ops", "ops-password-1").get("/api/v1/users");
-    assert_nsx_error(&r, 429);
+    // 403 as NSX refuses a locked account; error_code 429 says it is the throttle.
+    assert_nsx_error(&r, 403);
+    assert_eq!(r.body["error_code"], 429, "{}", r.text);
     assert!(r.text.contains("wait"), "{}", r.text);
     let form = d.anonymous().form(
         "/api/session/create",
         "j_username=ops&j_password=ops-password-1",
     );
-    assert_nsx_error(&form, 429);
+    assert_nsx_error(&form, 403);
+    assert_eq!(form.body["error_code"], 429, "{}", form.text);
     // Other users from that address, and the same user from another host, are unaffected.
     h.get("/api/v1/users").expect(200);
     let elsewhere = Http::from_source(

@@ -257,7 +257,6 @@ function showLogin({ message, kind = 'info', username = '' } = {}) {
 }
 
 function loginFailure(err) {
-  if (err.status === 429) return err.message;
   if (err.status === 403) {
     const m = err.message || '';
     return m ? m.charAt(0).toUpperCase() + m.slice(1) : 'Login failed: the username or password is incorrect.';
