@@ -172,7 +172,9 @@ impl From<PolicyError> for ApiError {
                 ApiError::not_implemented("", &p.to_string(), "")
             }
             PolicyError::BadPath(p) => ApiError::not_found(p.to_string()),
-            PolicyError::NotFound { .. } => ApiError::not_found(e.to_string()),
+            PolicyError::NotFound { .. } | PolicyError::ParentMissing { .. } => {
+                ApiError::not_found(e.to_string())
+            }
             PolicyError::Invalid { summary, problems } => {
                 let code = problems
                     .as_slice()

@@ -292,12 +292,45 @@ pub(crate) fn query_param(
     t: Type,
     description: &str,
 ) -> utoipa::openapi::path::Parameter {
+    let mut schema = ObjectBuilder::new().schema_type(t);
+    // The limits the server enforces are in the document too.
+    match name {
+        "page_size" => schema = schema.minimum(Some(1)).maximum(Some(1000)),
+        "route_source" => schema = schema.enum_values(Some(["BGP", "STATIC", "CONNECTED"])),
+        "format" => schema = schema.enum_values(Some(["nsx", "strongswan"])),
+        "query" | "network_prefix" => schema = schema.min_length(Some(1)),
+        _ => {}
+    }
     ParameterBuilder::new()
         .name(name)
         .parameter_in(ParameterIn::Query)
         .required(Required::False)
         .description(Some(description))
-        .schema(Some(ObjectBuilder::new().schema_type(t)))
+        .schema(Some(schema))
+        .build()
+}
+
+/// A query parameter taking one of `values` (`required` or not).
+pub(crate) fn query_enum(
+    name: &str,
+    values: &[&str],
+    required: bool,
+    description: &str,
+) -> utoipa::openapi::path::Parameter {
+    ParameterBuilder::new()
+        .name(name)
+        .parameter_in(ParameterIn::Query)
+        .required(if required {
+            Required::True
+        } else {
+            Required::False
+        })
+        .description(Some(description))
+        .schema(Some(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .enum_values(Some(values.to_vec())),
+        ))
         .build()
 }
 
@@ -317,6 +350,10 @@ pub(crate) fn error_responses(op: OperationBuilder) -> OperationBuilder {
         .response("401", err())
         .response("403", err())
         .response("404", err())
+        .response("405", err())
+        .response("408", err())
+        .response("412", err())
+        .response("500", err())
 }
 
 fn object_schema(doc: &KindDoc, write: bool) -> RefOr<Schema> {
@@ -325,6 +362,18 @@ fn object_schema(doc: &KindDoc, write: bool) -> RefOr<Schema> {
         if let Some(extra) = doc.write_extra {
             all = all.item(schema_ref(extra));
         }
+        // resource_type, when given, must be the kind's; a session must say it is
+        // route-based (sessions are polymorphic in NSX).
+        let mut rt = ObjectBuilder::new().property(
+            "resource_type",
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .enum_values(Some([doc.kind.resource_type()])),
+        );
+        if doc.kind == Kind::Session {
+            rt = rt.required("resource_type");
+        }
+        all = all.item(rt.build());
     } else {
         all = all.item(schema_ref("PolicyResourceMetadata"));
     }
@@ -490,9 +539,10 @@ pub fn document() -> OpenApi {
                 .build();
             let get = error_responses(
                 op("get", format!("Read a {noun}"))
-                    .parameter(query_param(
+                    .parameter(query_enum(
                         "action",
-                        Type::String,
+                        &["show_sensitive_data"],
+                        false,
                         "show_sensitive_data: include the PSK (admins only)",
                     ))
                     .response("200", json_response(noun, object_schema(doc, false))),
@@ -549,10 +599,11 @@ pub fn document() -> OpenApi {
                         "Rekey the session's IKE or Child SAs now (strait extension; admins)"
                             .to_owned(),
                     )
-                    .parameter(query_param(
+                    .parameter(query_enum(
                         "action",
-                        Type::String,
-                        "rekey_ike or rekey_child (required)",
+                        &["rekey_ike", "rekey_child"],
+                        true,
+                        "rekey_ike or rekey_child",
                     ))
                     .response(
                         "200",
@@ -668,7 +719,7 @@ pub fn document() -> OpenApi {
                         .tag(noun)
                         .summary(Some("Zero the session's tunnel counters (admins)"))
                         .parameters(Some(path_params(&params)))
-                        .parameter(query_param("action", Type::String, "reset (required)"))
+                        .parameter(query_enum("action", &["reset"], true, "reset"))
                         .response(
                             "200",
                             ResponseBuilder::new()
@@ -752,7 +803,76 @@ pub fn document() -> OpenApi {
 
 /// The document as pretty JSON (what is served and checked in).
 pub fn json() -> String {
-    document()
-        .to_pretty_json()
-        .unwrap_or_else(|_| "{}".to_owned())
+    let Ok(mut doc) = serde_json::to_value(document()) else {
+        return "{}".to_owned();
+    };
+    if let Some(schemas) = doc
+        .pointer_mut("/components/schemas")
+        .and_then(serde_json::Value::as_object_mut)
+    {
+        schemas.values_mut().for_each(allow_null_for_optional);
+    }
+    serde_json::to_string_pretty(&doc).unwrap_or_else(|_| "{}".to_owned())
+}
+
+/// A JSON merge patch (RFC 7396) sends `null` to reset a field to its default, and PUT
+/// treats `null` as absent: every optional property of a schema (nested ones too) accepts
+/// `null` as well as its type.
+fn allow_null_for_optional(schema: &mut serde_json::Value) {
+    use serde_json::{json, Value};
+    let Value::Object(m) = schema else { return };
+    let required: Vec<String> = m
+        .get("required")
+        .and_then(Value::as_array)
+        .map(|r| {
+            r.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default();
+    if let Some(Value::Object(props)) = m.get_mut("properties") {
+        for (name, prop) in props.iter_mut() {
+            allow_null_for_optional(prop);
+            if required.contains(name) {
+                continue;
+            }
+            let Value::Object(p) = prop else { continue };
+            match p.get_mut("type") {
+                Some(Value::String(t)) if t != "null" => {
+                    let t = t.clone();
+                    p.insert("type".into(), json!([t, "null"]));
+                }
+                Some(Value::Array(types)) if !types.contains(&json!("null")) => {
+                    types.push(json!("null"))
+                }
+                Some(_) => {}
+                None => {
+                    // A $ref, allOf or oneOf: wrap it.
+                    let description = p.remove("description");
+                    let inner = std::mem::take(p);
+                    p.insert(
+                        "oneOf".into(),
+                        json!([Value::Object(inner), {"type": "null"}]),
+                    );
+                    if let Some(d) = description {
+                        p.insert("description".into(), d);
+                    }
+                }
+            }
+            if let Some(Value::Array(values)) = p.get_mut("enum") {
+                if !values.contains(&Value::Null) {
+                    values.push(Value::Null);
+                }
+            }
+        }
+    }
+    for key in ["allOf", "oneOf", "anyOf"] {
+        if let Some(Value::Array(items)) = m.get_mut(key) {
+            items.iter_mut().for_each(allow_null_for_optional);
+        }
+    }
+    if let Some(items) = m.get_mut("items") {
+        allow_null_for_optional(items);
+    }
 }

@@ -3,11 +3,13 @@
 
 use std::collections::BTreeMap;
 
-use utoipa::openapi::path::{HttpMethod, OperationBuilder, PathItem};
+use utoipa::openapi::path::{
+    HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn, PathItem,
+};
 use utoipa::openapi::request_body::RequestBodyBuilder;
 use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Schema, Type};
 use utoipa::openapi::security::SecurityRequirement;
-use utoipa::openapi::{ContentBuilder, RefOr, ResponseBuilder};
+use utoipa::openapi::{ContentBuilder, RefOr, Required, ResponseBuilder};
 
 use crate::openapi::{error_responses, json_response, path_params, query_param, schema_ref};
 
@@ -32,7 +34,15 @@ fn add_search_paths(paths: &mut BTreeMap<String, PathItem>) {
                      by AND (also implied between terms), OR and NOT, with parentheses. Matching ignores case. Other Lucene syntax \
                      (ranges, fuzzy, boosts) is a 400. Paged like collections.",
                 ))
-                .parameter(query_param("query", Type::String, "The query, e.g. resource_type:Tier0 AND display_name:edge*"))
+                .parameter(
+                    ParameterBuilder::new()
+                        .name("query")
+                        .parameter_in(ParameterIn::Query)
+                        .required(Required::True)
+                        .description(Some("The query, e.g. resource_type:Tier0 AND display_name:edge*"))
+                        .schema(Some(ObjectBuilder::new().schema_type(Type::String).min_length(Some(1))))
+                        .build(),
+                )
                 .parameter(query_param("cursor", Type::String, "Cursor from the previous page"))
                 .parameter(query_param("page_size", Type::Integer, "Results per page, 1-1000 (default 1000)"))
                 .parameter(query_param("sort_by", Type::String, "Field to sort by (default display_name)"))
@@ -138,10 +148,20 @@ fn add_infra_paths(paths: &mut BTreeMap<String, PathItem>) {
                             ContentBuilder::new()
                                 .schema(Some(RefOr::T(Schema::Object(
                                     ObjectBuilder::new()
-                                        .property("resource_type", ObjectBuilder::new().schema_type(Type::String))
+                                        .property(
+                                            "resource_type",
+                                            ObjectBuilder::new()
+                                                .schema_type(Type::String)
+                                                .enum_values(Some(["Infra"])),
+                                        )
                                         .property(
                                             "children",
-                                            ArrayBuilder::new().items(ObjectBuilder::new().schema_type(Type::Object)),
+                                            ArrayBuilder::new()
+                                                .schema_type(utoipa::openapi::schema::SchemaType::from_iter([
+                                                    Type::Array,
+                                                    Type::Null,
+                                                ]))
+                                                .items(ObjectBuilder::new().schema_type(Type::Object)),
                                         )
                                         .build(),
                                 ))))
@@ -278,6 +298,25 @@ fn add_account_paths(paths: &mut BTreeMap<String, PathItem>) {
         .tag("authentication")
         .summary(Some("Log in (form fields j_username, j_password); returns cookie JSESSIONID and header X-XSRF-TOKEN"))
         .response("200", ResponseBuilder::new().description("Logged in").build())
+        .request_body(Some(
+            RequestBodyBuilder::new()
+                .required(Some(Required::True))
+                .content(
+                    "application/x-www-form-urlencoded",
+                    ContentBuilder::new()
+                        .schema(Some(RefOr::T(Schema::Object(
+                            ObjectBuilder::new()
+                                .property("j_username", ObjectBuilder::new().schema_type(Type::String).min_length(Some(1)))
+                                .property("j_password", ObjectBuilder::new().schema_type(Type::String).min_length(Some(1)))
+                                .required("j_username")
+                                .required("j_password")
+                                .build(),
+                        ))))
+                        .build(),
+                )
+                .build(),
+        ))
+        .response("400", json_response("The form lacks j_username or j_password", schema_ref("ApiError")))
         .response("403", json_response("Login failed", schema_ref("ApiError")));
     paths.insert(
         "/api/session/create".into(),

@@ -96,8 +96,12 @@ pub async fn audit_log(
     let q = Query::parse(raw.as_deref())?;
     q.only(&["cursor", "page_size"])?;
     let page_size = match q.u32("page_size")? {
-        None | Some(0) => 100,
-        Some(n) if n > 1000 => return Err(ApiError::bad_request("page_size must be 1 to 1000")),
+        None => 100,
+        Some(n) if n == 0 || n > 1000 => {
+            return Err(ApiError::bad_request(format!(
+                "page_size {n} is out of range; use 1 to 1000, or leave it out for 100"
+            )))
+        }
         Some(n) => n,
     };
     let before = match q.get("cursor").filter(|c| !c.is_empty()) {

@@ -20,6 +20,14 @@ pub enum PolicyError {
         /// Where.
         path: String,
     },
+    /// The parent of an object to create does not exist.
+    #[error("{noun} {path} does not exist; create it first (PATCH /policy/api/v1{path})")]
+    ParentMissing {
+        /// What kind of thing the parent is.
+        noun: &'static str,
+        /// The parent's path.
+        path: String,
+    },
     /// The request is invalid; every problem is listed.
     #[error("{summary}")]
     Invalid {

@@ -130,7 +130,13 @@ pub(crate) fn page(mut items: Vec<Value>, q: &ListQuery) -> Result<ListResult, P
         ));
     }
     let page_size = match q.page_size {
-        None | Some(0) => PAGE_SIZE_MAX,
+        None => PAGE_SIZE_MAX,
+        Some(0) => {
+            return Err(bad(
+                "page_size",
+                format!("page_size 0 asks for nothing; use 1 to {PAGE_SIZE_MAX}, or leave it out for {PAGE_SIZE_MAX}"),
+            ))
+        }
         Some(n) if n > PAGE_SIZE_MAX => {
             return Err(bad(
                 "page_size",
@@ -200,12 +206,41 @@ pub(crate) fn page(mut items: Vec<Value>, q: &ListQuery) -> Result<ListResult, P
                     .filter(|s| !s.is_empty())
                     .collect()
             });
+    if let Some(fields) = &fields {
+        for f in fields {
+            if !items.is_empty() && !items.iter().any(|i| i.get(*f).is_some()) {
+                let mut known: Vec<&String> = items
+                    .iter()
+                    .filter_map(Value::as_object)
+                    .flat_map(Map::keys)
+                    .collect();
+                known.sort();
+                known.dedup();
+                return Err(bad(
+                    "included_fields",
+                    format!(
+                        "no object in this collection has a field {:?}; choose from: {}",
+                        crate::list::clip(f),
+                        known
+                            .iter()
+                            .map(|k| k.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                ));
+            }
+        }
+    }
     let results = items
         .drain(start..end)
         .map(|v| match (&fields, v) {
+            // The object's identity and metadata stay: a result is always an object a
+            // client can name (the document's required fields).
             (Some(fields), Value::Object(m)) => Value::Object(
                 m.into_iter()
-                    .filter(|(k, _)| fields.contains(&k.as_str()))
+                    .filter(|(k, _)| {
+                        fields.contains(&k.as_str()) || IDENTITY_FIELDS.contains(&k.as_str())
+                    })
                     .collect(),
             ),
             (_, v) => v,
@@ -218,6 +253,31 @@ pub(crate) fn page(mut items: Vec<Value>, q: &ListQuery) -> Result<ListResult, P
         sort_by,
         sort_ascending: ascending,
     })
+}
+
+/// Fields every listed object keeps whatever `included_fields` says.
+const IDENTITY_FIELDS: [&str; 16] = [
+    "resource_type",
+    "id",
+    "path",
+    "relative_path",
+    "parent_path",
+    "unique_id",
+    "realization_id",
+    "marked_for_delete",
+    "overridden",
+    "_system_owned",
+    "_protection",
+    "_create_time",
+    "_create_user",
+    "_last_modified_time",
+    "_last_modified_user",
+    "_revision",
+];
+
+/// A user-given name shortened for a message.
+pub(crate) fn clip(s: &str) -> String {
+    s.chars().take(64).collect()
 }
 
 fn encode_cursor(c: &Cursor) -> String {
@@ -283,7 +343,24 @@ mod tests {
             ..Default::default()
         };
         let r = page(items(3), &q).unwrap();
-        assert_eq!(r.results[0], json!({"display_name": "n02"}));
+        // The asked-for field, and the object's identity (its path) always.
+        assert_eq!(
+            r.results[0],
+            json!({"display_name": "n02", "path": "/infra/x/2"})
+        );
+        // A field no object has is an error naming those that exist.
+        let q = ListQuery {
+            included_fields: Some("nonesuch".into()),
+            ..Default::default()
+        };
+        let e = page(items(3), &q).unwrap_err().to_string();
+        assert!(e.contains("nonesuch") && e.contains("display_name"), "{e}");
+        // page_size 0 asks for nothing.
+        let q = ListQuery {
+            page_size: Some(0),
+            ..Default::default()
+        };
+        assert!(page(items(3), &q).is_err());
     }
 
     #[test]

@@ -632,6 +632,14 @@ pub(crate) fn write_tx(
         })?),
     };
     let secret_names = secret_fields(path.kind());
+    if let Some(parent) = path.parent() {
+        if tx.object(parent.as_str())?.is_none() {
+            return Err(PolicyError::ParentMissing {
+                noun: parent.kind().noun(),
+                path: parent.to_string(),
+            });
+        }
+    }
     let current = tx.object(path.as_str())?;
     if let Some(c) = &current {
         if c.system_owned {

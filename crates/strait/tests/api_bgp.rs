@@ -67,11 +67,12 @@ fn every_tier0_has_a_default_locale_service_with_bgp_defaults() {
         .expect(200);
     h.get("/policy/api/v1/infra/tier-0s/t0b/locale-services/default/bgp")
         .expect(200);
-    // Tier-1 gateways have no BGP.
+    // Tier-1 gateways have no BGP here (NSX's tier-1 locale services are not implemented:
+    // 501, not a 404 that would say they do not exist).
     h.patch("/policy/api/v1/infra/tier-1s/t1", &json!({}))
         .expect(200);
     h.get("/policy/api/v1/infra/tier-1s/t1/locale-services")
-        .expect(404);
+        .expect(501);
 }
 
 #[test]
@@ -344,17 +345,18 @@ fn deletes_take_unconfigured_containers_along_and_refuse_configured_ones() {
 #[test]
 fn paths_under_bgp_are_exact() {
     let (_d, h) = started();
+    // Shapes strait does not have: 501; a missing object of a kind it has: 404.
     h.get("/policy/api/v1/infra/tier-0s/t0/locale-services/default/bgp/nope")
-        .expect(404);
-    h.get("/policy/api/v1/infra/tier-0s/t0/bgp").expect(404);
+        .expect(501);
+    h.get("/policy/api/v1/infra/tier-0s/t0/bgp").expect(501);
     h.get("/policy/api/v1/infra/tier-0s/nope/locale-services/default/bgp")
         .expect(404);
-    // A neighbor needs its BGP configuration.
+    // A neighbor needs its BGP configuration: the parent the URL names is missing.
     h.patch(
         "/policy/api/v1/infra/tier-0s/t0/locale-services/other/bgp/neighbors/n",
         &neighbor(),
     )
-    .expect(400);
+    .expect(404);
 }
 
 /// straitd without BIRD (the test daemons get `--bird /nonexistent/...`): the neighbor's status

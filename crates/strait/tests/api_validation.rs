@@ -1477,7 +1477,8 @@ fn paths_must_name_existing_objects_of_the_right_kind() {
         &url("/infra/tier-0s/nope/ipsec-vpn-services/vpn"),
         &json!({}),
     );
-    assert_nsx_error(&r, 400);
+    // 404: what is missing is the parent the URL names.
+    assert_nsx_error(&r, 404);
     assert!(
         r.text.contains("does not exist; create it first"),
         "{}",

@@ -77,6 +77,7 @@ pub struct Certificate {
     #[allow(missing_docs)]
     pub common: Common,
     /// The certificate, followed by its chain, as PEM.
+    #[schema(min_length = 1)]
     pub pem_encoded: String,
     /// Key algorithm of the leaf certificate: RSA, EC or ED25519.
     #[schema(required = false)]
@@ -243,6 +244,7 @@ pub struct Crl {
     #[allow(missing_docs)]
     pub common: Common,
     /// The CRL as PEM (`-----BEGIN X509 CRL-----`).
+    #[schema(min_length = 1)]
     pub pem_encoded: String,
     /// Always `X509`.
     #[schema(required = false)]

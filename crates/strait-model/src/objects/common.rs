@@ -89,3 +89,45 @@ impl Common {
         }
     }
 }
+
+/// OpenAPI schemas for address fields, precise enough that a generated value the schema
+/// allows is one the server accepts (IPv4 or IPv6 literals; CIDR networks).
+pub mod address_schemas {
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, OneOfBuilder, Schema, Type};
+    use utoipa::openapi::RefOr;
+
+    fn format(f: &str) -> ObjectBuilder {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .format(Some(utoipa::openapi::SchemaFormat::Custom(f.to_owned())))
+    }
+
+    /// An IPv4 or IPv6 address.
+    pub fn ip() -> Schema {
+        Schema::OneOf(
+            OneOfBuilder::new()
+                .item(format("ipv4"))
+                .item(format("ipv6"))
+                .description(Some("An IPv4 or IPv6 address"))
+                .build(),
+        )
+    }
+
+    /// A list of IPv4 or IPv6 addresses.
+    pub fn ip_list() -> Schema {
+        Schema::Array(ArrayBuilder::new().items(RefOr::T(ip())).build())
+    }
+
+    /// A network in CIDR notation (`10.2.0.0/16`, `2001:db8::/32`).
+    pub fn cidr() -> Schema {
+        Schema::Object(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some(
+                    r"^((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])/(3[0-2]|[12]?[0-9])$",
+                ))
+                .description(Some("A network in CIDR notation, e.g. 10.2.0.0/16 (IPv6 networks are accepted too)"))
+                .build(),
+        )
+    }
+}

@@ -85,8 +85,10 @@ pub struct Tier0Settings {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Tier0AdvancedConfig {
     /// `ON` (default) or `OFF`.
+    #[schema(pattern = "^(ON|OFF)$")]
     pub connectivity: String,
     /// Seconds, 0-300; default 5.
+    #[schema(minimum = 0, maximum = 300)]
     pub forwarding_up_timer: i64,
 }
 

@@ -18,7 +18,7 @@ pub const NEXT_HOPS_MAX: usize = 16;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct RouterNexthop {
     /// Next-hop address; inside a session's VTI subnet, the route goes over that VTI.
-    #[schema(value_type = String)]
+    #[schema(schema_with = super::common::address_schemas::ip)]
     pub ip_address: IpAddr,
     /// Administrative distance, 1 to 255 (default 1).
     #[schema(required = false)]
@@ -32,9 +32,10 @@ pub struct StaticRoute {
     #[allow(missing_docs)]
     pub common: Common,
     /// Destination network in CIDR notation, e.g. `10.2.0.0/16`.
-    #[schema(value_type = String)]
+    #[schema(schema_with = super::common::address_schemas::cidr)]
     pub network: IpNet,
     /// One or more next hops.
+    #[schema(min_items = 1)]
     pub next_hops: Vec<RouterNexthop>,
 }
 

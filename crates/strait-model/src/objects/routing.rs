@@ -505,13 +505,13 @@ pub struct BgpNeighbor {
     #[allow(missing_docs)]
     pub common: Common,
     /// The neighbor's address, e.g. the peer's VTI address `169.254.10.2`.
-    #[schema(value_type = String)]
+    #[schema(schema_with = super::common::address_schemas::ip)]
     pub neighbor_address: IpAddr,
     /// The neighbor's AS (ASPLAIN or ASDOT).
     pub remote_as_num: String,
     /// Our address for the session (the first is used), e.g. our VTI address.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schema(value_type = Vec<String>)]
+    #[schema(schema_with = super::common::address_schemas::ip_list)]
     pub source_addresses: Vec<IpAddr>,
     /// Seconds without a message before the neighbor is declared down, 1 to 65535 (default 180).
     #[schema(required = false)]
@@ -832,6 +832,7 @@ pub struct PrefixList {
     #[allow(missing_docs)]
     pub common: Common,
     /// The entries, in order.
+    #[schema(min_items = 1)]
     pub prefixes: Vec<PrefixEntry>,
 }
 

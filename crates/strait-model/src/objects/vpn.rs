@@ -72,7 +72,7 @@ pub struct LocalEndpoint {
     #[allow(missing_docs)]
     pub common: Common,
     /// IPv4 or IPv6 address IKE and ESP use on this gateway.
-    #[schema(value_type = String)]
+    #[schema(schema_with = super::common::address_schemas::ip)]
     pub local_address: IpAddr,
     /// Local IKE identity (IP, FQDN, email or DN); defaults to `local_address`. With
     /// certificate authentication the default is the site certificate's identity (its
@@ -217,7 +217,7 @@ pub const MSS_MAX: i64 = 8902;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct TunnelInterfaceIpSubnet {
     /// Exactly one address.
-    #[schema(value_type = Vec<String>)]
+    #[schema(schema_with = super::common::address_schemas::ip_list)]
     pub ip_addresses: Vec<IpAddr>,
     /// Prefix length: 1-31 for IPv4, 1-127 for IPv6.
     pub prefix_length: u8,
@@ -273,7 +273,7 @@ pub struct RouteBasedSession {
     /// The local endpoint (of this session's VPN service) IKE runs on.
     pub local_endpoint_path: String,
     /// The remote site's public IP address ("Remote IP").
-    #[schema(value_type = String)]
+    #[schema(schema_with = super::common::address_schemas::ip)]
     pub peer_address: IpAddr,
     /// The remote site's IKE identity ("Remote ID"): IP, FQDN, email, or DN with certificates.
     pub peer_id: String,
