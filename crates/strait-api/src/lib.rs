@@ -27,6 +27,7 @@ pub mod deliver;
 pub mod error;
 pub mod node_routes;
 pub mod openapi;
+mod openapi_build;
 mod openapi_system;
 pub mod policy_routes;
 mod routing_routes;
