@@ -85,8 +85,18 @@ for target in "${targets[@]}"; do
     # setsid also puts the fuzzer in a new scheduler autogroup (kernel.sched_autogroup_enabled),
     # where its nice value counts only against its own processes: the group as a whole would
     # share the CPU equally with everything else (it tripled the hostile tests' timings).
-    # The group's own niceness fixes that.
-    echo "$niceness" >"/proc/$pgid/autogroup" 2>/dev/null || true
+    # The group's own niceness fixes that. Only once the child is in its new group: right
+    # after the fork it may still be in ours, and then this script, its caller and
+    # everything they run (a CI run, a build) would get the fuzzer's niceness instead.
+    mine="$(cut -d' ' -f1 /proc/$$/autogroup 2>/dev/null || true)"
+    for _ in $(seq 100); do
+        theirs="$(cut -d' ' -f1 "/proc/$pgid/autogroup" 2>/dev/null || true)"
+        if [ -n "$theirs" ] && [ "$theirs" != "$mine" ]; then
+            echo "$niceness" >"/proc/$pgid/autogroup" 2>/dev/null || true
+            break
+        fi
+        sleep 0.05
+    done
     cpu=0
     while kill -0 "$pgid" 2>/dev/null; do
         sleep 5

@@ -25,7 +25,7 @@ use utoipa::openapi::{
 use utoipa::ToSchema;
 
 pub(crate) use crate::openapi_build::{
-    error_responses, json_response, path_params, query_enum, query_param, schema_ref,
+    error_responses, json_response, list_params, path_params, query_enum, query_param, schema_ref,
 };
 
 /// Metadata strait adds to every policy object it returns (read-only; ignored in requests).
@@ -565,31 +565,7 @@ pub fn document() -> OpenApi {
                     .parameters(Some(path_params(
                         params.split_last().map_or(&[][..], |(_, parents)| parents),
                     )))
-                    .parameter(query_param(
-                        "cursor",
-                        Type::String,
-                        "Opaque cursor from the previous page",
-                    ))
-                    .parameter(query_param(
-                        "page_size",
-                        Type::Integer,
-                        "Results per page, 1-1000 (default 1000)",
-                    ))
-                    .parameter(query_param(
-                        "sort_by",
-                        Type::String,
-                        "Field to sort by (default display_name)",
-                    ))
-                    .parameter(query_param(
-                        "sort_ascending",
-                        Type::Boolean,
-                        "Sort direction (default true)",
-                    ))
-                    .parameter(query_param(
-                        "included_fields",
-                        Type::String,
-                        "Comma-separated fields to return",
-                    ))
+                    .parameters(Some(list_params()))
                     .response(
                         "200",
                         json_response(

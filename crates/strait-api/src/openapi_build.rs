@@ -153,3 +153,34 @@ pub(crate) fn allow_null_for_optional(schema: &mut serde_json::Value) {
         allow_null_for_optional(items);
     }
 }
+
+/// The paging parameters of every listing (collections, search).
+pub(crate) fn list_params() -> Vec<utoipa::openapi::path::Parameter> {
+    vec![
+        query_param(
+            "cursor",
+            Type::String,
+            "Opaque cursor from the previous page",
+        ),
+        query_param(
+            "page_size",
+            Type::Integer,
+            "Results per page, 1-1000 (default 1000)",
+        ),
+        query_param(
+            "sort_by",
+            Type::String,
+            "Field to sort by (default display_name)",
+        ),
+        query_param(
+            "sort_ascending",
+            Type::Boolean,
+            "Sort direction (default true)",
+        ),
+        query_param(
+            "included_fields",
+            Type::String,
+            "Comma-separated fields to return (the object's identity and metadata always come too)",
+        ),
+    ]
+}

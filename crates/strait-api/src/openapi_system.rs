@@ -43,11 +43,7 @@ fn add_search_paths(paths: &mut BTreeMap<String, PathItem>) {
                         .schema(Some(ObjectBuilder::new().schema_type(Type::String).min_length(Some(1))))
                         .build(),
                 )
-                .parameter(query_param("cursor", Type::String, "Cursor from the previous page"))
-                .parameter(query_param("page_size", Type::Integer, "Results per page, 1-1000 (default 1000)"))
-                .parameter(query_param("sort_by", Type::String, "Field to sort by (default display_name)"))
-                .parameter(query_param("sort_ascending", Type::Boolean, "Ascending (default) or descending"))
-                .parameter(query_param("included_fields", Type::String, "Comma-separated fields to return"))
+                .parameters(Some(crate::openapi_build::list_params()))
                 .response(
                     "200",
                     json_response(

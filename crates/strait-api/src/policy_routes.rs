@@ -110,22 +110,7 @@ async fn dispatch(state: &AppState, actor: &Actor, req: Request) -> Result<Respo
                     &format!("GET to list, or PATCH/PUT/DELETE on {path}/<id>"),
                 ));
             }
-            let mut known = vec![
-                "cursor",
-                "page_size",
-                "sort_by",
-                "sort_ascending",
-                "included_fields",
-            ];
-            known.extend_from_slice(IGNORED_PARAMS);
-            q.only(&known)?;
-            let lq = ListQuery {
-                cursor: q.get("cursor").map(str::to_owned),
-                page_size: q.u32("page_size")?,
-                sort_by: q.get("sort_by").map(str::to_owned),
-                sort_ascending: q.bool("sort_ascending")?,
-                included_fields: q.get("included_fields").map(str::to_owned),
-            };
+            let lq = list_query(&q, &[])?;
             let coll = c.as_string();
             let r = blocking(state, move |p| p.list(&coll, &lq)).await?;
             Ok(axum::Json(r).into_response())
@@ -525,28 +510,34 @@ async fn search(state: &AppState, method: &Method, q: &Query) -> Result<Response
             "GET with ?query=...",
         ));
     }
+    let lq = list_query(q, &["query"])?;
+    let Some(query) = q.get("query").map(str::to_owned) else {
+        return Err(ApiError::bad_request(
+            "search needs ?query=..., e.g. query=resource_type:Tier0 AND display_name:edge*",
+        ));
+    };
+    let r = blocking(state, move |p| p.search(&query, &lq)).await?;
+    Ok(axum::Json(r).into_response())
+}
+
+/// The paging parameters of a listing (collections and search), refusing any parameter
+/// but those, `extra` and the ones NSX defines that strait ignores.
+fn list_query(q: &Query, extra: &[&str]) -> Result<ListQuery, ApiError> {
     let mut known = vec![
-        "query",
         "cursor",
         "page_size",
         "sort_by",
         "sort_ascending",
         "included_fields",
     ];
+    known.extend_from_slice(extra);
     known.extend_from_slice(IGNORED_PARAMS);
     q.only(&known)?;
-    let Some(query) = q.get("query").map(str::to_owned) else {
-        return Err(ApiError::bad_request(
-            "search needs ?query=..., e.g. query=resource_type:Tier0 AND display_name:edge*",
-        ));
-    };
-    let lq = ListQuery {
+    Ok(ListQuery {
         cursor: q.get("cursor").map(str::to_owned),
         page_size: q.u32("page_size")?,
         sort_by: q.get("sort_by").map(str::to_owned),
         sort_ascending: q.bool("sort_ascending")?,
         included_fields: q.get("included_fields").map(str::to_owned),
-    };
-    let r = blocking(state, move |p| p.search(&query, &lq)).await?;
-    Ok(axum::Json(r).into_response())
+    })
 }

@@ -268,3 +268,58 @@ fn only_admins_write_and_the_audit_log_names_each_object() {
     let root = h.get(&format!("{P}/infra")).expect(200).body;
     assert_eq!(root["resource_type"], "Infra");
 }
+
+#[test]
+fn search_finds_objects_as_get_shows_them_and_refuses_what_it_cannot_parse() {
+    let d = Daemon::start();
+    let h = d.admin();
+    h.patch(INFRA, &whole_vpn(json!({}))).expect(200);
+    let search = |q: &str| {
+        let q: String = q
+            .bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => {
+                    (b as char).to_string()
+                }
+                _ => format!("%{b:02X}"),
+            })
+            .collect();
+        h.get(&format!("{P}/search/query?query={q}"))
+    };
+    // The Terraform provider's data-source queries.
+    let r = search(
+        r"resource_type:Tier0 AND display_name:edge* AND marked_for_delete:false AND path:\/infra*",
+    )
+    .expect(200)
+    .body;
+    assert_eq!(r["result_count"], 1, "{r}");
+    assert_eq!(r["results"][0]["path"], "/infra/tier-0s/t0");
+    let r = search(r"resource_type:IPSecVpnLocalEndpoint AND display_name:le* AND parent_path:\/infra\/tier\-0s\/t0\/ipsec\-vpn\-services\/vpn*")
+        .expect(200)
+        .body;
+    assert_eq!(r["results"][0]["local_address"], "198.51.100.1", "{r}");
+    // Results are objects as GET shows them: no secrets.
+    let r = search("resource_type:RouteBasedIPSecVpnSession").expect(200);
+    assert_eq!(r.body["result_count"], 1, "{}", r.text);
+    assert!(!r.text.contains("correct horse"), "{}", r.text);
+    // OR, NOT, nested fields; paging like lists.
+    let r = search("(resource_type:Tier0 OR resource_type:IPSecVpnService) AND NOT id:vpn")
+        .expect(200)
+        .body;
+    assert_eq!(r["result_count"], 1, "{r}");
+    let r = h
+        .get(&format!(
+            "{P}/search/query?query=marked_for_delete%3Afalse&page_size=2"
+        ))
+        .expect(200)
+        .body;
+    assert!(
+        r["result_count"].as_u64().unwrap() > 2 && r["cursor"].is_string(),
+        "{r}"
+    );
+    // What it cannot parse is a 400 saying what it can.
+    let r = search("_revision:[1 TO 3]");
+    assert_nsx_error(&r, 400);
+    assert!(r.text.contains("field:value"), "{}", r.text);
+    assert_nsx_error(&h.get(&format!("{P}/search/query")), 400);
+}
