@@ -43,8 +43,6 @@ pub struct UdpSockets {
     readers: BTreeMap<SocketAddr, JoinHandle<()>>,
     /// Addresses that could not be bound, with the error.
     failed: BTreeMap<IpAddr, String>,
-    /// The inbox's drop count at the last [`IkeSockets::take_receive_drops`].
-    drops_reported: u64,
 }
 
 impl UdpSockets {
@@ -57,7 +55,6 @@ impl UdpSockets {
             by_addr: BTreeMap::new(),
             readers: BTreeMap::new(),
             failed: BTreeMap::new(),
-            drops_reported: 0,
         }
     }
 }
@@ -132,10 +129,7 @@ impl IkeSockets for UdpSockets {
     }
 
     fn take_receive_drops(&mut self) -> u64 {
-        let total = self.inbox.dropped();
-        let new = total.saturating_sub(self.drops_reported);
-        self.drops_reported = total;
-        new
+        self.inbox.take_dropped()
     }
 
     async fn send(&self, t: &Transmit) {

@@ -168,6 +168,11 @@ impl IkeInbox {
         self.dropped.load(Ordering::Relaxed)
     }
 
+    /// Datagrams dropped since the previous call (for a periodic report).
+    pub fn take_dropped(&self) -> u64 {
+        self.dropped.swap(0, Ordering::Relaxed)
+    }
+
     /// Datagrams waiting now.
     pub fn len(&self) -> usize {
         lock(&self.queues).datagrams

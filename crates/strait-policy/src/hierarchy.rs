@@ -78,46 +78,46 @@ impl Policy {
     }
 
     fn apply(&self, steps: &[Step], actor: &Actor) -> Result<usize, PolicyError> {
-        let changed = self
-            .store
-            .write(|tx| -> Result<(usize, Option<u64>), PolicyError> {
-                let mut changed = 0;
-                let mut config_rev = None;
-                for step in steps {
-                    match step {
-                        Step::Exists(path) => {
-                            if tx.object(path.as_str())?.is_none() {
-                                return Err(PolicyError::NotFound {
-                                    noun: path.kind().noun(),
-                                    path: path.to_string(),
-                                });
+        let (changed, config_rev) =
+            self.store
+                .write(|tx| -> Result<(usize, Option<u64>), PolicyError> {
+                    let mut changed = 0;
+                    let mut config_rev = None;
+                    for step in steps {
+                        match step {
+                            Step::Exists(path) => {
+                                if tx.object(path.as_str())?.is_none() {
+                                    return Err(PolicyError::NotFound {
+                                        noun: path.kind().noun(),
+                                        path: path.to_string(),
+                                    });
+                                }
+                            }
+                            Step::Write(path, object) => {
+                                let (_, _, rev) =
+                                    write_tx(tx, path, WriteOp::Patch(object), actor, "PATCH")?;
+                                config_rev = Some(rev);
+                                changed += 1;
+                            }
+                            Step::Delete(_) => {}
+                        }
+                    }
+                    // Children before their parents.
+                    for step in steps.iter().rev() {
+                        if let Step::Delete(path) = step {
+                            let (existed, rev) = delete_tx(tx, path, actor)?;
+                            if existed {
+                                config_rev = rev.or(config_rev);
+                                changed += 1;
                             }
                         }
-                        Step::Write(path, object) => {
-                            let (_, _, rev) =
-                                write_tx(tx, path, WriteOp::Patch(object), actor, "PATCH")?;
-                            config_rev = Some(rev);
-                            changed += 1;
-                        }
-                        Step::Delete(_) => {}
                     }
-                }
-                // Children before their parents.
-                for step in steps.iter().rev() {
-                    if let Step::Delete(path) = step {
-                        let (existed, rev) = delete_tx(tx, path, actor)?;
-                        if existed {
-                            config_rev = rev.or(config_rev);
-                            changed += 1;
-                        }
-                    }
-                }
-                Ok((changed, config_rev))
-            })?;
-        if let (_, Some(rev)) = changed {
+                    Ok((changed, config_rev))
+                })?;
+        if let Some(rev) = config_rev {
             self.announce(rev);
         }
-        Ok(changed.0)
+        Ok(changed)
     }
 }
 
