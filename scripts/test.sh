@@ -30,6 +30,9 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "cargo test (unit, integration, end to end)"
 cargo test --workspace --locked
 
+step "the API against its own OpenAPI document: schemathesis, all checks, ${SCHEMATHESIS_SECONDS:-120}s (scripts/schemathesis.sh; log in target/schemathesis.log)"
+scripts/schemathesis.sh "${SCHEMATHESIS_SECONDS:-120}" || { tail -n 150 target/schemathesis.log; exit 1; }
+
 step "web console in Chromium (Playwright; screenshots in target/console-screenshots/)"
 scripts/console-tests.sh
 

@@ -29,6 +29,7 @@ pub mod node_routes;
 pub mod openapi;
 mod openapi_build;
 mod openapi_system;
+mod openapi_tighten;
 pub mod policy_routes;
 mod routing_routes;
 pub mod users_routes;

@@ -55,8 +55,10 @@ pub struct PolicyResourceMetadata {
 #[derive(Serialize, ToSchema)]
 #[allow(dead_code)]
 pub struct SessionSecrets {
-    /// Pre-shared key, up to 128 characters; write-only (returned only by
-    /// `?action=show_sensitive_data` to admins).
+    /// Pre-shared key, 1 to 128 printable characters; write-only (returned only by
+    /// `?action=show_sensitive_data` to admins). `""` keeps the stored key (what Terraform
+    /// sends for a session imported without it), and is refused where there is none.
+    #[schema(max_length = 128, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
     psk: Option<String>,
 }
 
@@ -263,6 +265,10 @@ fn templates(kind: Kind) -> Vec<(String, Vec<String>, &'static str)> {
                     } else {
                         gw
                     };
+                    // No BGP or prefix lists under tier-1s (see `Kind::only_on_tier0`).
+                    if kind.only_on_tier0() && gw == "tier1_" {
+                        continue;
+                    }
                     out.push(own(&base, &ps, gw));
                 }
             }
@@ -271,7 +277,22 @@ fn templates(kind: Kind) -> Vec<(String, Vec<String>, &'static str)> {
     }
 }
 
+/// The component name of `kind`'s request body: `<resource_type>Write`.
+pub(crate) fn write_schema_name(kind: Kind) -> String {
+    format!("{}Write", kind.resource_type())
+}
+
 fn object_schema(doc: &KindDoc, write: bool) -> RefOr<Schema> {
+    if write {
+        // A component of its own (flattened by `openapi_tighten`), shared with the
+        // hierarchical API's Child* wrappers.
+        return schema_ref(&write_schema_name(doc.kind));
+    }
+    composed_schema(doc, false)
+}
+
+/// The type's schema composed with what a request (`write`) or a response adds.
+fn composed_schema(doc: &KindDoc, write: bool) -> RefOr<Schema> {
     let mut all = utoipa::openapi::schema::AllOfBuilder::new().item(schema_ref(doc.type_name));
     if write {
         if let Some(extra) = doc.write_extra {
@@ -421,6 +442,9 @@ pub fn document() -> OpenApi {
     components = add_type::<strait_model::status::AggregateSessionStatus>(components);
     components = add_type::<strait_model::status::AggregateSessionStatistics>(components);
     components = add_type::<strait_model::status::ServiceSummary>(components);
+    for doc in KINDS {
+        components = components.schema(write_schema_name(doc.kind), composed_schema(doc, true));
+    }
     components = components
         .security_scheme(
             "basic",
@@ -705,5 +729,6 @@ pub fn json() -> String {
             .values_mut()
             .for_each(crate::openapi_build::allow_null_for_optional);
     }
+    crate::openapi_tighten::tighten(&mut doc);
     serde_json::to_string_pretty(&doc).unwrap_or_else(|_| "{}".to_owned())
 }

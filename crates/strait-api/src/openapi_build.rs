@@ -23,6 +23,12 @@ pub(crate) fn path_params(params: &[String]) -> Vec<utoipa::openapi::path::Param
         .collect()
 }
 
+/// An IPv4 address, or a network in CIDR notation (IPv6 ones are accepted too).
+const IPV4_ADDRESS_OR_NETWORK: &str = "^((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\\.){3}(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(/(3[0-2]|[12]?[0-9]))?$";
+
+/// Field names separated by commas (empty: all fields), as the server checks them.
+const INCLUDED_FIELDS: &str = "^( *[A-Za-z0-9_]{1,128} *(, *[A-Za-z0-9_]{1,128} *)*)?$";
+
 pub(crate) fn query_param(
     name: &str,
     t: Type,
@@ -34,7 +40,12 @@ pub(crate) fn query_param(
         "page_size" => schema = schema.minimum(Some(1)).maximum(Some(1000)),
         "route_source" => schema = schema.enum_values(Some(["BGP", "STATIC", "CONNECTED"])),
         "format" => schema = schema.enum_values(Some(["nsx", "strongswan"])),
-        "query" | "network_prefix" => schema = schema.min_length(Some(1)),
+        "query" => schema = schema.min_length(Some(1)),
+        "network_prefix" => schema = schema.pattern(Some(IPV4_ADDRESS_OR_NETWORK)),
+        // A field name (empty: the default, display_name); which fields the objects have is
+        // the data's (a name no object has is refused, naming those they have).
+        "sort_by" => schema = schema.pattern(Some("^[A-Za-z0-9_]{0,128}$")),
+        "included_fields" => schema = schema.pattern(Some(INCLUDED_FIELDS)),
         _ => {}
     }
     ParameterBuilder::new()

@@ -139,28 +139,12 @@ fn add_infra_paths(paths: &mut BTreeMap<String, PathItem>) {
                 ))
                 .request_body(Some(
                     RequestBodyBuilder::new()
+                        .required(Some(Required::True))
                         .content(
                             "application/json",
                             ContentBuilder::new()
-                                .schema(Some(RefOr::T(Schema::Object(
-                                    ObjectBuilder::new()
-                                        .property(
-                                            "resource_type",
-                                            ObjectBuilder::new()
-                                                .schema_type(Type::String)
-                                                .enum_values(Some(["Infra"])),
-                                        )
-                                        .property(
-                                            "children",
-                                            ArrayBuilder::new()
-                                                .schema_type(utoipa::openapi::schema::SchemaType::from_iter([
-                                                    Type::Array,
-                                                    Type::Null,
-                                                ]))
-                                                .items(ObjectBuilder::new().schema_type(Type::Object)),
-                                        )
-                                        .build(),
-                                ))))
+                                // Built by `openapi_tighten` from the kinds' write schemas.
+                                .schema(Some(schema_ref("HierarchyBody")))
                                 .build(),
                         )
                         .build(),

@@ -33,7 +33,7 @@ pub enum Kind {
     StaticRoute,
     /// `{tier0}/prefix-lists/{id}`
     PrefixList,
-    /// `{tier0}/locale-services/{id}`
+    /// `{gateway}/locale-services/{id}`
     LocaleServices,
     /// `{locale-services}/bgp`: one per locale service, its id is always `bgp`.
     BgpConfig,
@@ -135,13 +135,21 @@ impl Kind {
     /// Kinds that may be the parent of this kind (`None` in the list: directly under `/infra`).
     pub fn parent_kinds(self) -> &'static [Kind] {
         match self {
-            Kind::VpnService | Kind::StaticRoute => &[Kind::Tier0, Kind::Tier1],
             Kind::LocalEndpoint | Kind::Session => &[Kind::VpnService],
-            Kind::PrefixList | Kind::LocaleServices => &[Kind::Tier0],
+            Kind::VpnService | Kind::StaticRoute | Kind::LocaleServices => {
+                &[Kind::Tier0, Kind::Tier1]
+            }
+            Kind::PrefixList => &[Kind::Tier0],
             Kind::BgpConfig => &[Kind::LocaleServices],
             Kind::BgpNeighbor => &[Kind::BgpConfig],
             _ => &[],
         }
+    }
+
+    /// Whether this kind exists only under tier-0 gateways: NSX's tier-1 gateways have locale
+    /// services (edge placement) but no BGP and no prefix lists.
+    pub fn only_on_tier0(self) -> bool {
+        matches!(self, Kind::PrefixList | Kind::BgpConfig | Kind::BgpNeighbor)
     }
 
     /// Whether objects of this kind live directly under `/infra`.
@@ -431,7 +439,7 @@ fn children_of(kind: Option<Kind>) -> &'static [Kind] {
             Kind::LocaleServices,
             Kind::PrefixList,
         ],
-        Some(Kind::Tier1) => &[Kind::VpnService, Kind::StaticRoute],
+        Some(Kind::Tier1) => &[Kind::VpnService, Kind::StaticRoute, Kind::LocaleServices],
         Some(Kind::VpnService) => &[Kind::LocalEndpoint, Kind::Session],
         Some(Kind::LocaleServices) => &[Kind::BgpConfig],
         Some(Kind::BgpConfig) => &[Kind::BgpNeighbor],
@@ -463,15 +471,26 @@ pub fn parse_any(path: &str) -> Result<ParsedPath, PathError> {
     // Segments come in (collection, id) pairs, except singletons (`bgp`), which are their
     // own id; only the last pair may lack its id.
     let mut rest: &[&str] = &segments;
+    let mut under_tier1 = false;
     while let Some((&seg, after)) = rest.split_first() {
-        let allowed = children_of(parent.as_ref().map(|p| p.kind));
+        let allowed: Vec<Kind> = children_of(parent.as_ref().map(|p| p.kind))
+            .iter()
+            .copied()
+            .filter(|k| !(under_tier1 && k.only_on_tier0()))
+            .collect();
         let kind = allowed
             .iter()
             .copied()
             .find(|k| k.collection_segment() == seg)
             .ok_or_else(|| {
                 let names: Vec<&str> = allowed.iter().map(|k| k.collection_segment()).collect();
-                if names.is_empty() {
+                if under_tier1 && seg == Kind::BgpConfig.collection_segment() {
+                    unknown(
+                        "tier-1 gateways have no BGP; configure BGP under a tier-0 gateway's \
+                         locale-services/default/bgp"
+                            .into(),
+                    )
+                } else if names.is_empty() {
                     unknown(format!(
                         "nothing lives under {}",
                         parent.as_ref().map_or("/infra", |p| p.as_str())
@@ -517,6 +536,7 @@ pub fn parse_any(path: &str) -> Result<ParsedPath, PathError> {
         if rest.is_empty() {
             return Ok(ParsedPath::Object(obj));
         }
+        under_tier1 |= kind == Kind::Tier1;
         parent = Some(obj);
     }
     // Only an empty path gets here: every pair above returns or continues to the next.
@@ -630,8 +650,15 @@ mod tests {
                 .kind(),
             Kind::PrefixList
         );
-        // Tier-1 gateways have no BGP; the singleton takes no id.
-        assert!(ObjectPath::parse("/infra/tier-1s/t1/locale-services/default").is_err());
+        // Tier-1 gateways have locale services but no BGP; the singleton takes no id.
+        let t1_ls = ObjectPath::parse("/infra/tier-1s/t1/locale-services/default").unwrap();
+        assert_eq!(t1_ls.gateway().unwrap().kind(), Kind::Tier1);
+        let e = ObjectPath::parse("/infra/tier-1s/t1/locale-services/default/bgp")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("tier-1 gateways have no BGP"), "{e}");
+        assert!(ObjectPath::parse("/infra/tier-1s/t1/prefix-lists/pl").is_err());
+        assert!(ObjectPath::child(Some(&t1_ls), Kind::BgpConfig, "bgp").is_err());
         assert!(ObjectPath::parse("/infra/tier-0s/t0/locale-services/default/bgp/x").is_err());
         assert!(ObjectPath::parse("/infra/tier-0s/t0/bgp").is_err());
     }

@@ -338,6 +338,19 @@ pub fn string_value(p: &mut Problems, field: &str, v: &Value, max_chars: usize) 
     }
 }
 
+/// A JSON number as a whole number: `3` and `3.0` alike (JSON Schema's `integer` admits
+/// both, and some clients write every number as a float).
+pub fn whole_number(n: &serde_json::Number) -> Option<i64> {
+    n.as_i64().or_else(|| {
+        n.as_f64()
+            // 2^63 as f64 is the first value out of i64's range.
+            .filter(|f| {
+                f.fract() == 0.0 && *f >= -9.223_372_036_854_776e18 && *f < 9.223_372_036_854_776e18
+            })
+            .map(|f| f as i64)
+    })
+}
+
 /// An integer value within `min..=max`.
 pub fn int_value(p: &mut Problems, field: &str, v: &Value, min: i64, max: i64) -> Option<i64> {
     let n = match v {
@@ -350,7 +363,7 @@ pub fn int_value(p: &mut Problems, field: &str, v: &Value, min: i64, max: i64) -
             return None;
         }
     };
-    match n.as_i64() {
+    match whole_number(n) {
         Some(i) if (min..=max).contains(&i) => Some(i),
         Some(i) => {
             p.field(

@@ -1,6 +1,6 @@
-//! The routing containers every tier-0 has (NSX: a tier-0 comes with its locale service
-//! `default`, and a locale service with its BGP configuration `bgp`), created with their
-//! parent and deleted with it while nobody has configured them.
+//! The routing containers every gateway has (NSX: a tier-0 or tier-1 comes with its locale
+//! service `default`, and a tier-0's locale service with its BGP configuration `bgp`),
+//! created with their parent and deleted with it while nobody has configured them.
 
 use serde_json::{Map, Value};
 use strait_model::objects::routing::DEFAULT_LOCALE_SERVICES;
@@ -14,7 +14,7 @@ use crate::{now_ms, PolicyError};
 fn containers_of(parent: &ObjectPath) -> Vec<(ObjectPath, PolicyObject)> {
     let child = |kind: Kind, id: &str| ObjectPath::child(Some(parent), kind, id).ok();
     match parent.kind() {
-        Kind::Tier0 => child(Kind::LocaleServices, DEFAULT_LOCALE_SERVICES)
+        Kind::Tier0 | Kind::Tier1 => child(Kind::LocaleServices, DEFAULT_LOCALE_SERVICES)
             .map(|ls| {
                 let obj = PolicyObject::LocaleServices(LocaleServices {
                     common: Common::with_id(DEFAULT_LOCALE_SERVICES),
@@ -28,6 +28,7 @@ fn containers_of(parent: &ObjectPath) -> Vec<(ObjectPath, PolicyObject)> {
                 out
             })
             .unwrap_or_default(),
+        // `child` refuses BGP under a tier-1 (no such path), so a tier-1's has none.
         Kind::LocaleServices => child(Kind::BgpConfig, "bgp")
             .map(|bgp| vec![(bgp, PolicyObject::BgpConfig(BgpRoutingConfig::defaults()))])
             .unwrap_or_default(),
@@ -73,10 +74,10 @@ pub(crate) fn create_missing(
     Ok(created)
 }
 
-/// Give every tier-0 (and locale service) its containers; returns whether any was made.
+/// Give every gateway (and locale service) its containers; returns whether any was made.
 pub(crate) fn create_all_missing(tx: &Tx<'_>) -> Result<bool, PolicyError> {
     let mut created = false;
-    for kind in [Kind::Tier0, Kind::LocaleServices] {
+    for kind in [Kind::Tier0, Kind::Tier1, Kind::LocaleServices] {
         for o in tx.objects(kind.as_str(), None)? {
             if let Ok(path) = ObjectPath::parse(&o.path) {
                 created |= create_missing(tx, &path, "system")?;

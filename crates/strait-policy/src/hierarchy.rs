@@ -135,7 +135,7 @@ fn plan(body: &Value, opts: HierarchyOptions) -> Result<Vec<Step>, PolicyError> 
         ));
     };
     match root.get("resource_type") {
-        None => {}
+        None | Some(Value::Null) => {}
         Some(Value::String(t)) if t == "Infra" => {}
         Some(other) => {
             return Err(invalid(

@@ -196,17 +196,27 @@ pub(crate) fn page(mut items: Vec<Value>, q: &ListQuery) -> Result<ListResult, P
             p,
         })
     });
-    let fields: Option<Vec<&str>> =
-        q.included_fields
-            .as_deref()
-            .filter(|f| !f.is_empty())
-            .map(|f| {
-                f.split(',')
-                    .map(str::trim)
-                    .filter(|s| !s.is_empty())
-                    .collect()
-            });
+    let fields: Option<Vec<&str>> = q
+        .included_fields
+        .as_deref()
+        .filter(|f| !f.is_empty())
+        .filter(|f| !f.trim_matches(' ').is_empty())
+        .map(|f| f.split(',').map(|s| s.trim_matches(' ')).collect());
     if let Some(fields) = &fields {
+        for f in fields {
+            if f.is_empty()
+                || f.len() > 128
+                || !f.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            {
+                return Err(bad(
+                    "included_fields",
+                    format!(
+                        "included_fields names {:?}, which is not a field name; list field names separated by commas, e.g. id,display_name",
+                        strait_model::reader::truncate(f, 64)
+                    ),
+                ));
+            }
+        }
         for f in fields {
             if !items.is_empty() && !items.iter().any(|i| i.get(*f).is_some()) {
                 let mut known: Vec<&String> = items

@@ -623,13 +623,17 @@ pub(crate) fn write_tx(
     }
     let given_revision = match body.get("_revision") {
         None | Some(Value::Null) => None,
-        Some(v) => Some(v.as_i64().ok_or_else(|| {
-            PolicyError::invalid(
-                "_revision",
-                codes::FIELD,
-                "_revision must be an integer (the value GET returned)",
-            )
-        })?),
+        Some(v) => Some(
+            v.as_number()
+                .and_then(strait_model::reader::whole_number)
+                .ok_or_else(|| {
+                    PolicyError::invalid(
+                        "_revision",
+                        codes::FIELD,
+                        "_revision must be an integer (the value GET returned)",
+                    )
+                })?,
+        ),
     };
     let secret_names = secret_fields(path.kind());
     if let Some(parent) = path.parent() {

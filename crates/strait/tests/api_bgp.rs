@@ -67,12 +67,38 @@ fn every_tier0_has_a_default_locale_service_with_bgp_defaults() {
         .expect(200);
     h.get("/policy/api/v1/infra/tier-0s/t0b/locale-services/default/bgp")
         .expect(200);
-    // Tier-1 gateways have no BGP here (NSX's tier-1 locale services are not implemented:
-    // 501, not a 404 that would say they do not exist).
+    // A tier-1 comes with its locale service `default` too (edge placement, as NSX), but
+    // has no BGP: that path is not NSX's (501 with a hint), and redistribution is refused.
     h.patch("/policy/api/v1/infra/tier-1s/t1", &json!({}))
         .expect(200);
-    h.get("/policy/api/v1/infra/tier-1s/t1/locale-services")
-        .expect(501);
+    let t1_ls = "/policy/api/v1/infra/tier-1s/t1/locale-services";
+    let list = h.get(t1_ls).expect(200).body;
+    assert_eq!(list["result_count"], 1, "{list}");
+    assert_eq!(list["results"][0]["id"], "default");
+    assert_eq!(list["results"][0]["parent_path"], "/infra/tier-1s/t1");
+    let r = h.get(&format!("{t1_ls}/default/bgp"));
+    assert_eq!(r.status, 501, "{}", r.text);
+    assert!(r.text.contains("tier-1 gateways have no BGP"), "{}", r.text);
+    let r = h.patch(
+        &format!("{t1_ls}/default"),
+        &json!({"route_redistribution_types": ["TIER0_CONNECTED"]}),
+    );
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert!(r.text.contains("tier-0 gateways only"), "{}", r.text);
+    h.patch(
+        &format!("{t1_ls}/default"),
+        &json!({"edge_cluster_path": "/infra/sites/default/enforcement-points/default/edge-clusters/ec1"}),
+    )
+    .expect(200);
+    assert_eq!(
+        h.get(&format!("{t1_ls}/default")).expect(200).body["edge_cluster_path"],
+        "/infra/sites/default/enforcement-points/default/edge-clusters/ec1"
+    );
+    // A configured locale service keeps its tier-1 from being deleted, as on a tier-0.
+    h.delete("/policy/api/v1/infra/tier-1s/t1").expect(400);
+    h.delete(&format!("{t1_ls}/default")).expect(200);
+    h.delete("/policy/api/v1/infra/tier-1s/t1").expect(200);
+    h.get(t1_ls).expect(404);
 }
 
 #[test]

@@ -183,6 +183,64 @@ fn a_whole_vpn_in_one_request_and_its_deletion_children_first() {
     );
 }
 
+/// A tier-1 placed on an edge cluster the way NSX clients write it: the gateway and its
+/// locale service `default` in one hierarchical request; no BGP under a tier-1.
+#[test]
+fn a_tier1_with_its_locale_service_in_one_request() {
+    let d = Daemon::start();
+    let h = d.admin();
+    const EC: &str = "/infra/sites/default/enforcement-points/default/edge-clusters/ec1";
+    let tier1 = |locale: Value| {
+        infra(json!([{"resource_type": "ChildTier1", "Tier1": {
+            "resource_type": "Tier1", "id": "t1", "display_name": "branch",
+            "children": [{"resource_type": "ChildLocaleServices", "LocaleServices": locale}]
+        }}]))
+    };
+    h.patch(
+        INFRA,
+        &tier1(
+            json!({"resource_type": "LocaleServices", "id": "default", "edge_cluster_path": EC}),
+        ),
+    )
+    .expect(200);
+    let ls = h
+        .get(&url("/infra/tier-1s/t1/locale-services"))
+        .expect(200)
+        .body;
+    assert_eq!(ls["result_count"], 1, "{ls}");
+    assert_eq!(ls["results"][0]["edge_cluster_path"], EC, "{ls}");
+    assert_eq!(ls["results"][0]["parent_path"], "/infra/tier-1s/t1");
+    // BGP under a tier-1 is refused, and nothing of that request is applied.
+    let r = h.patch(
+        INFRA,
+        &tier1(json!({"id": "default", "display_name": "renamed", "children": [
+            {"resource_type": "ChildBgpRoutingConfig", "BgpRoutingConfig": {"local_as_num": "65001"}}
+        ]})),
+    );
+    assert_nsx_error(&r, 400);
+    assert!(r.text.contains("tier-1 gateways have no BGP"), "{}", r.text);
+    assert_eq!(
+        h.get(&url("/infra/tier-1s/t1/locale-services/default"))
+            .expect(200)
+            .body["display_name"],
+        "default"
+    );
+    // Deleting the tier-1 takes its configured locale service along when both are marked.
+    h.patch(
+        INFRA,
+        &infra(
+            json!([{"resource_type": "ChildTier1", "marked_for_delete": true, "Tier1": {
+                "id": "t1",
+                "children": [{"resource_type": "ChildLocaleServices", "marked_for_delete": true,
+                              "LocaleServices": {"id": "default"}}]
+            }}]),
+        ),
+    )
+    .expect(200);
+    assert!(!exists(&h, "/infra/tier-1s/t1"));
+    assert!(!exists(&h, "/infra/tier-1s/t1/locale-services/default"));
+}
+
 #[test]
 fn one_bad_child_fails_the_request_and_nothing_changes() {
     let d = Daemon::start();

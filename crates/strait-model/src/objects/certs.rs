@@ -247,7 +247,7 @@ pub struct Crl {
     #[schema(min_length = 1)]
     pub pem_encoded: String,
     /// Always `X509`.
-    #[schema(required = false)]
+    #[schema(required = false, pattern = "^X509$")]
     pub crl_type: String,
     /// Parsed CRL (read-only).
     #[schema(required = false, read_only)]

@@ -118,6 +118,22 @@ pub mod address_schemas {
         Schema::Array(ArrayBuilder::new().items(RefOr::T(ip())).build())
     }
 
+    /// A list of networks in CIDR notation.
+    pub fn cidr_list() -> Schema {
+        Schema::Array(ArrayBuilder::new().items(RefOr::T(cidr())).build())
+    }
+
+    /// A list of exactly one IPv4 or IPv6 address (NSX's shape for a VTI's address).
+    pub fn one_ip_list() -> Schema {
+        Schema::Array(
+            ArrayBuilder::new()
+                .items(RefOr::T(ip()))
+                .min_items(Some(1))
+                .max_items(Some(1))
+                .build(),
+        )
+    }
+
     /// A network in CIDR notation (`10.2.0.0/16`, `2001:db8::/32`).
     pub fn cidr() -> Schema {
         Schema::Object(

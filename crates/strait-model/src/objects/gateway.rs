@@ -43,11 +43,11 @@ pub struct Gateway {
     pub force_whitelisting: bool,
     /// Stored for compatibility (strait runs no DHCP): default empty, at most one path.
     #[serde(default)]
-    #[schema(required = false)]
+    #[schema(required = false, max_items = 1)]
     pub dhcp_config_paths: Vec<String>,
     /// Stored for compatibility: default NSX's default ND RA and DAD profiles.
     #[serde(default = "default_ipv6_profile_paths")]
-    #[schema(required = false)]
+    #[schema(required = false, max_items = 2)]
     pub ipv6_profile_paths: Vec<String>,
     /// Tier-0 only: settings NSX has for its edge nodes' internal links.
     #[serde(flatten, default, skip_serializing_if = "Option::is_none")]
@@ -59,13 +59,13 @@ pub struct Gateway {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Tier0Settings {
     /// Default `["169.254.0.0/24"]`.
-    #[schema(required = false)]
+    #[schema(required = false, schema_with = super::common::address_schemas::cidr_list)]
     pub internal_transit_subnets: Vec<String>,
     /// Default `["100.64.0.0/16"]`.
-    #[schema(required = false)]
+    #[schema(required = false, schema_with = super::common::address_schemas::cidr_list)]
     pub transit_subnets: Vec<String>,
     /// Default `["169.254.2.0/23"]`.
-    #[schema(required = false)]
+    #[schema(required = false, schema_with = super::common::address_schemas::cidr_list)]
     pub vrf_transit_subnets: Vec<String>,
     /// Default false.
     #[schema(required = false)]
@@ -85,10 +85,10 @@ pub struct Tier0Settings {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Tier0AdvancedConfig {
     /// `ON` (default) or `OFF`.
-    #[schema(pattern = "^(ON|OFF)$")]
+    #[schema(required = false, pattern = "^(ON|OFF)$")]
     pub connectivity: String,
     /// Seconds, 0-300; default 5.
-    #[schema(minimum = 0, maximum = 300)]
+    #[schema(required = false, minimum = 0, maximum = 300)]
     pub forwarding_up_timer: i64,
 }
 
@@ -204,6 +204,12 @@ impl Gateway {
                     super::check_path_syntax(p, "tier0_path", &s, &[Kind::Tier0]).then_some(s)
                 })
         } else {
+            if r.raw("tier0_path").is_some() {
+                p.field(
+                    "tier0_path",
+                    "is a tier-1 setting (the tier-0 a tier-1 connects to); remove it from the tier-0",
+                );
+            }
             None
         };
         let dhcp_config_paths = r

@@ -56,16 +56,16 @@ pub struct IkeProfile {
     #[schema(required = false)]
     pub ike_version: IkeVersion,
     /// Encryption algorithms (default AES_128, which is CBC).
-    #[schema(required = false)]
+    #[schema(required = false, min_items = 1)]
     pub encryption_algorithms: Vec<IkeEncryption>,
     /// Integrity/PRF digests; empty when only GCM ciphers are used (PRF-HMAC-SHA2-256 then).
     #[schema(required = false)]
     pub digest_algorithms: Vec<DigestAlgorithm>,
     /// Diffie-Hellman groups (default GROUP14).
-    #[schema(required = false)]
+    #[schema(required = false, min_items = 1)]
     pub dh_groups: Vec<DhGroup>,
     /// IKE SA lifetime in seconds, 21600 to 31536000 (default 86400).
-    #[schema(required = false)]
+    #[schema(required = false, minimum = 21600, maximum = 31536000)]
     pub sa_life_time: u64,
 }
 
@@ -168,7 +168,7 @@ pub struct TunnelProfile {
     #[allow(missing_docs)]
     pub common: Common,
     /// ESP transforms (default AES_GCM_128).
-    #[schema(required = false)]
+    #[schema(required = false, min_items = 1)]
     pub encryption_algorithms: Vec<TunnelEncryption>,
     /// Integrity algorithms for non-AEAD transforms; empty for GCM/GMAC only.
     #[schema(required = false)]
@@ -177,13 +177,13 @@ pub struct TunnelProfile {
     #[schema(required = false)]
     pub enable_perfect_forward_secrecy: bool,
     /// DH groups for PFS (default GROUP14).
-    #[schema(required = false)]
+    #[schema(required = false, min_items = 1)]
     pub dh_groups: Vec<DhGroup>,
     /// Outer DF bit: COPY from the inner packet (default) or CLEAR.
     #[schema(required = false)]
     pub df_policy: DfPolicy,
     /// IPsec SA lifetime in seconds, 900 to 31536000 (default 3600).
-    #[schema(required = false)]
+    #[schema(required = false, minimum = 900, maximum = 31536000)]
     pub sa_life_time: u64,
 }
 
@@ -328,10 +328,10 @@ pub struct DpdProfile {
     #[schema(required = false)]
     pub dpd_probe_mode: DpdProbeMode,
     /// Seconds between probes: 3-360 periodic (default 60), 1-10 on demand (default 10).
-    #[schema(required = false)]
+    #[schema(required = false, minimum = 1, maximum = 360)]
     pub dpd_probe_interval: u32,
     /// Probes without answer before the peer is declared dead, 1-100 (default 10).
-    #[schema(required = false)]
+    #[schema(required = false, minimum = 1, maximum = 100)]
     pub retry_count: u32,
 }
 
@@ -348,7 +348,7 @@ impl DpdProfile {
             .unwrap_or(DpdProbeMode::Periodic);
         let (lo, hi) = dpd_interval_bounds(dpd_probe_mode);
         let interval = match r.raw("dpd_probe_interval") {
-            Some(v) => match v.as_i64() {
+            Some(v) => match v.as_number().and_then(crate::reader::whole_number) {
                 Some(i) if !(lo..=hi).contains(&i) => {
                     p.field(
                         "dpd_probe_interval",

@@ -21,7 +21,7 @@ pub struct RouterNexthop {
     #[schema(schema_with = super::common::address_schemas::ip)]
     pub ip_address: IpAddr,
     /// Administrative distance, 1 to 255 (default 1).
-    #[schema(required = false)]
+    #[schema(required = false, minimum = 1, maximum = 255)]
     pub admin_distance: u8,
 }
 

@@ -236,6 +236,21 @@ impl LocaleServices {
                 p.push(r.path_of(name), codes::UNSUPPORTED, format!("{name} is not supported (strait runs on one node and configures BFD per BGP neighbor); remove it"));
             }
         }
+        // NSX redistributes routes on tier-0s only; a tier-1's locale service places the
+        // gateway on edges and nothing else.
+        let on_tier1 = ctx.path.gateway().is_some_and(|g| g.kind() == Kind::Tier1);
+        if on_tier1 {
+            for name in ["route_redistribution_config", "route_redistribution_types"] {
+                let given = match r.raw(name) {
+                    None | Some(serde_json::Value::Null) => false,
+                    Some(serde_json::Value::Array(a)) => !a.is_empty(),
+                    Some(_) => true,
+                };
+                if given {
+                    p.push(r.path_of(name), codes::UNSUPPORTED, format!("{name} applies to tier-0 gateways only (tier-1 gateways have no BGP); remove it, or configure redistribution on a tier-0's locale-services/default"));
+                }
+            }
+        }
         LocaleServices {
             common,
             route_redistribution_config,
@@ -274,10 +289,10 @@ impl LocaleServices {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct GracefulRestartTimer {
     /// Seconds for a restarting peer to come back, 1 to 3600 (default 180).
-    #[schema(required = false)]
+    #[schema(required = false, minimum = 1, maximum = 3600)]
     pub restart_timer: u32,
     /// Seconds stale routes are kept, 1 to 3600 (default 600).
-    #[schema(required = false)]
+    #[schema(required = false, minimum = 1, maximum = 3600)]
     pub stale_route_timer: u32,
 }
 
@@ -315,6 +330,7 @@ pub struct BgpRoutingConfig {
     pub enabled: bool,
     /// This gateway's AS, ASPLAIN (`"65001"`) or ASDOT (`"1.10"`); without it BGP is off.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(pattern = r"^([0-9]{1,10}|[0-9]{1,5}\.[0-9]{1,5})$")]
     pub local_as_num: Option<String>,
     /// Install equal-cost paths learned from several neighbors (default true).
     #[schema(required = false)]
@@ -333,9 +349,11 @@ pub struct BgpRoutingConfig {
     pub route_aggregations: Vec<RouteAggregation>,
     /// Preference of routes learned over eBGP, 1 to 255 (default: BIRD's, 100... see docs/api.md).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1, maximum = 255)]
     pub ebgp_admin_distance: Option<u8>,
     /// Preference of routes learned over iBGP, 1 to 255.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1, maximum = 255)]
     pub ibgp_admin_distance: Option<u8>,
 }
 
@@ -461,10 +479,10 @@ pub struct BgpBfdConfig {
     #[schema(required = false)]
     pub enabled: bool,
     /// Milliseconds between BFD packets, 50 to 60000 (default 500).
-    #[schema(required = false)]
+    #[schema(required = false, minimum = 50, maximum = 60000)]
     pub interval: u32,
     /// Packets missed before the neighbor is declared down, 2 to 16 (default 3).
-    #[schema(required = false)]
+    #[schema(required = false, minimum = 2, maximum = 16)]
     pub multiple: u8,
 }
 
@@ -484,6 +502,7 @@ pub struct BgpRouteFiltering {
     pub out_route_filters: Vec<String>,
     /// Routes accepted from the neighbor, 1 to 1000000; beyond it the session is reset.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1, maximum = 1000000)]
     pub maximum_routes: Option<u32>,
 }
 
@@ -491,6 +510,7 @@ pub struct BgpRouteFiltering {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct BgpNeighborLocalAsConfig {
     /// The AS presented to this neighbor instead of the gateway's.
+    #[schema(pattern = r"^([0-9]{1,10}|[0-9]{1,5}\.[0-9]{1,5})$")]
     pub local_as_num: String,
     /// How the AS path is changed (see NSX).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -508,19 +528,20 @@ pub struct BgpNeighbor {
     #[schema(schema_with = super::common::address_schemas::ip)]
     pub neighbor_address: IpAddr,
     /// The neighbor's AS (ASPLAIN or ASDOT).
+    #[schema(pattern = r"^([0-9]{1,10}|[0-9]{1,5}\.[0-9]{1,5})$")]
     pub remote_as_num: String,
     /// Our address for the session (the first is used), e.g. our VTI address.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schema(schema_with = super::common::address_schemas::ip_list)]
     pub source_addresses: Vec<IpAddr>,
     /// Seconds without a message before the neighbor is declared down, 1 to 65535 (default 180).
-    #[schema(required = false)]
+    #[schema(required = false, minimum = 1, maximum = 65535)]
     pub hold_down_time: u32,
     /// Seconds between keepalives, 1 to 65535, less than hold_down_time (default 60).
-    #[schema(required = false)]
+    #[schema(required = false, minimum = 1, maximum = 65535)]
     pub keep_alive_time: u32,
     /// Hops to the neighbor, 1 (directly connected, default) to 255.
-    #[schema(required = false)]
+    #[schema(required = false, minimum = 1, maximum = 255)]
     pub maximum_hop_limit: u8,
     /// Accept routes whose AS path contains our own AS (default false).
     #[schema(required = false)]
@@ -801,15 +822,20 @@ fn read_password(
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct PrefixEntry {
     /// A CIDR network, or `ANY` for every network.
+    #[schema(
+        pattern = r"^(ANY|((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])/(3[0-2]|[12]?[0-9]))$"
+    )]
     pub network: String,
     /// `PERMIT` (default) or `DENY`.
     #[schema(required = false)]
     pub action: PrefixAction,
     /// Match prefixes at least this long.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 0, maximum = 128)]
     pub ge: Option<u8>,
     /// Match prefixes at most this long.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 0, maximum = 128)]
     pub le: Option<u8>,
 }
 
@@ -884,8 +910,19 @@ impl PrefixList {
                 _ => 128,
             };
             let action = e.enumeration(p, "action").unwrap_or(PrefixAction::Permit);
-            let ge = e.int(p, "ge", 0, max_len).map(|v| v as u8);
-            let le = e.int(p, "le", 0, max_len).map(|v| v as u8);
+            let mut prefix_len = |name: &'static str| {
+                let v = e.int(p, name, 0, 128)?;
+                if v > max_len {
+                    p.field(
+                        e.path_of(name),
+                        format!("{v} is longer than an IPv4 prefix can be; use 0 to 32 with an IPv4 network"),
+                    );
+                    return None;
+                }
+                Some(v as u8)
+            };
+            let ge = prefix_len("ge");
+            let le = prefix_len("le");
             if let (Some(n), Some(g)) = (net, ge) {
                 if g < n.prefix_len() {
                     p.field(e.path_of("ge"), format!("{g} is shorter than the network's own length /{}; ge must be at least {}", n.prefix_len(), n.prefix_len()));

@@ -205,6 +205,7 @@ pub struct TcpMssClamping {
     pub direction: MssDirection,
     /// MSS value 108 to 8902; absent: derived from the VTI MTU (MTU - 40 for IPv4, - 60 for IPv6).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 108, maximum = 8902)]
     pub max_segment_size: Option<u32>,
 }
 
@@ -217,9 +218,10 @@ pub const MSS_MAX: i64 = 8902;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct TunnelInterfaceIpSubnet {
     /// Exactly one address.
-    #[schema(schema_with = super::common::address_schemas::ip_list)]
+    #[schema(schema_with = super::common::address_schemas::one_ip_list)]
     pub ip_addresses: Vec<IpAddr>,
     /// Prefix length: 1-31 for IPv4, 1-127 for IPv6.
+    #[schema(minimum = 1, maximum = 127)]
     pub prefix_length: u8,
 }
 
@@ -243,12 +245,16 @@ impl TunnelInterfaceIpSubnet {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct TunnelInterface {
     /// Id of the tunnel interface within the session (default `default`).
-    #[schema(required = false)]
+    #[schema(
+        required = false,
+        pattern = r"^[A-Za-z0-9_:@~+=-][A-Za-z0-9_.:@~+=-]{0,254}$"
+    )]
     pub id: String,
     /// Display name (defaults to the id).
     #[schema(required = false)]
     pub display_name: String,
     /// At most one IPv4 and one IPv6 subnet.
+    #[schema(min_items = 1, max_items = 2)]
     pub ip_subnets: Vec<TunnelInterfaceIpSubnet>,
 }
 
@@ -276,6 +282,7 @@ pub struct RouteBasedSession {
     #[schema(schema_with = super::common::address_schemas::ip)]
     pub peer_address: IpAddr,
     /// The remote site's IKE identity ("Remote ID"): IP, FQDN, email, or DN with certificates.
+    #[schema(pattern = r"\S")]
     pub peer_id: String,
     /// IKE profile (default `nsx-default-l3vpn-ike-profile`, or the suite's).
     #[schema(required = false)]
@@ -290,6 +297,7 @@ pub struct RouteBasedSession {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tcp_mss_clamping: Option<TcpMssClamping>,
     /// Exactly one tunnel interface (VTI).
+    #[schema(min_items = 1, max_items = 1)]
     pub tunnel_interfaces: Vec<TunnelInterface>,
     /// Deprecated NSX flag, stored only.
     #[schema(required = false)]
