@@ -73,3 +73,77 @@ fn openapi_documents_every_policy_path_and_schema() {
     let enums = doc["components"]["schemas"]["DhGroup"].to_string();
     assert!(enums.contains("GROUP31"), "{enums}");
 }
+
+/// The document and the router agree: every policy path the document lists parses as the
+/// router parses it (same kind of object or collection), and every kind of object, under
+/// every parent it may have, is in the document.
+#[test]
+fn openapi_policy_paths_are_the_routers() {
+    use strait_model::path::{parse_any, ParsedPath};
+    let doc: serde_json::Value = serde_json::from_str(&strait_api::openapi::json()).unwrap();
+    let paths = doc["paths"].as_object().unwrap();
+    // Views and actions hanging off an object, routed before path parsing.
+    let views = [
+        "/detailed-status",
+        "/statistics",
+        "/peer-config",
+        "/summary",
+        "/routing-table",
+        "/forwarding-table",
+        "/neighbors/status",
+        "/advertised-routes",
+        "/routes",
+    ];
+    let mut kinds_seen = std::collections::BTreeSet::new();
+    for template in paths.keys() {
+        let Some(policy) = template.strip_prefix("/policy/api/v1") else {
+            continue;
+        };
+        if !policy.starts_with("/infra/") {
+            continue;
+        }
+        let mut path = String::new();
+        for seg in policy.split('/').skip(1) {
+            path.push('/');
+            if seg.starts_with('{') {
+                path.push_str("x1");
+            } else {
+                path.push_str(seg);
+            }
+        }
+        let path = views
+            .iter()
+            .find_map(|v| path.strip_suffix(v))
+            .unwrap_or(&path)
+            .to_owned();
+        match parse_any(&path) {
+            Ok(ParsedPath::Object(o)) => {
+                kinds_seen.insert((o.kind(), o.gateway().map(|g| g.kind())));
+            }
+            Ok(ParsedPath::Collection(c)) => {
+                kinds_seen.insert((c.kind, c.parent.and_then(|p| p.gateway()).map(|g| g.kind())));
+            }
+            Err(e) => panic!("the document lists {template}, which the router refuses: {e}"),
+        }
+    }
+    for kind in strait_model::Kind::ALL {
+        let gateways: Vec<Option<strait_model::Kind>> = if kind.is_top_level() {
+            vec![None]
+        } else if kind.is_gateway() {
+            vec![Some(kind)]
+        } else if kind.only_on_tier0() {
+            vec![Some(strait_model::Kind::Tier0)]
+        } else {
+            vec![
+                Some(strait_model::Kind::Tier0),
+                Some(strait_model::Kind::Tier1),
+            ]
+        };
+        for gw in gateways {
+            assert!(
+                kinds_seen.contains(&(kind, gw)),
+                "the document has no path for {kind:?} under {gw:?}"
+            );
+        }
+    }
+}
