@@ -454,6 +454,10 @@ fn two_tunnels_fail_over_within_the_bfd_interval_and_back() {
     add_lan(&t.a, LAN_A);
     add_lan(&t.b, LAN_B);
     t.b.add_addr("st-b", &format!("{B2}/24"));
+    // B2 is a secondary address of B's /24. Losing B must not take B2 with it, as Linux does
+    // when promote_secondaries is off (the kernel's default, kept by hosts without systemd's
+    // sysctl defaults): then both tunnels would die and this would test nothing.
+    t.b.run(&["sysctl", "-qw", "net.ipv4.conf.all.promote_secondaries=1"]);
     let sa = StraitInNs::start(&t.a);
     let sb = StraitInNs::start(&t.b);
     for s in [&sa, &sb] {
