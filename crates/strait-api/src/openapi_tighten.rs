@@ -70,6 +70,16 @@ pub(crate) fn tighten(doc: &mut Value) {
             debug_assert!(false, "{name} could not be flattened");
             continue;
         };
+        if kind == Kind::Session {
+            // ON_DEMAND is NSX's value for policy-based sessions; a route-based one refuses it.
+            if let Some(mode) = flat.pointer_mut("/properties/connection_initiation_mode") {
+                *mode = json!({
+                    "type": ["string", "null"],
+                    "enum": ["INITIATOR", "RESPOND_ONLY", null],
+                    "description": "INITIATOR (default) or RESPOND_ONLY. ON_DEMAND is for policy-based sessions only, and refused here."
+                });
+            }
+        }
         if kind == Kind::Tier1 {
             // Open like a tier-0's; without the tier-0's own settings (a tier-1 has none).
             if let Value::Object(m) = &mut flat {
