@@ -79,6 +79,7 @@ pub struct LocalEndpoint {
     /// subjectAltName IP, DNS name or email, else its subject DN), and an explicit value must
     /// be one of those.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(pattern = r"\S")]
     pub local_id: Option<String>,
     /// Site certificate (with private key) for certificate authentication.
     #[serde(default, skip_serializing_if = "Option::is_none")]
