@@ -232,7 +232,9 @@ pub fn parse_reply(bytes: &[u8], limits: Limits) -> Result<Reply, ParseError> {
         let (line, after) = rest.split_at(nl);
         rest = after.get(1..).unwrap_or_default();
         if let Some(reply) = r.push_line(line)? {
-            return if rest.is_empty() {
+            // BIRD's asynchronous '+' lines may follow a reply; they belong to no reply
+            // (`parse_replies` skips them the same way).
+            return if only_async_lines(rest) {
                 Ok(reply)
             } else {
                 Err(ParseError::TrailingData)
@@ -240,6 +242,12 @@ pub fn parse_reply(bytes: &[u8], limits: Limits) -> Result<Reply, ParseError> {
         }
     }
     Err(ParseError::Incomplete)
+}
+
+/// Whether `rest` is nothing but complete asynchronous ('+') lines.
+fn only_async_lines(rest: &[u8]) -> bool {
+    rest.split_inclusive(|b| *b == b'\n')
+        .all(|l| l.starts_with(b"+") && l.ends_with(b"\n"))
 }
 
 /// Parses a stream of replies (e.g. a greeting followed by answers), every one complete.
