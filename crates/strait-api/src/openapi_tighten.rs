@@ -17,6 +17,7 @@
 use std::collections::BTreeSet;
 
 use serde_json::{json, Map, Value};
+use strait_model::path::ID_PATTERN;
 use strait_model::reader::IGNORED_METADATA_FIELDS;
 use strait_model::Kind;
 
@@ -26,9 +27,6 @@ const REF_PREFIX: &str = "#/components/schemas/";
 
 /// The request body of a tier-1's locale service.
 const TIER1_LOCALE_SERVICES_WRITE: &str = "Tier1LocaleServicesWrite";
-
-/// An object id (`strait_model::path::check_id`).
-const ID_PATTERN: &str = "^[A-Za-z0-9_:@~+=-][A-Za-z0-9_.:@~+=-]{0,254}$";
 
 pub(crate) fn tighten(doc: &mut Value) {
     let Some(schemas) = doc
@@ -185,7 +183,7 @@ fn flatten(
         if is_read_only(prop) {
             *prop = json!({"readOnly": true, "description": "Read-only; ignored in requests."});
         } else if name == "id" {
-            *prop = json!({"type": ["string", "null"], "description": "The object's id: if given, the one in the path."});
+            *prop = body_id_schema();
         }
     }
     for name in IGNORED_METADATA_FIELDS {
@@ -197,9 +195,7 @@ fn flatten(
                 "maximum": i64::MAX,
                 "description": "The revision this change is based on: required by PUT on an existing object; a stale one is refused with 412."
             }),
-            "id" => {
-                json!({"type": ["string", "null"], "description": "The object's id: if given, the one in the path."})
-            }
+            "id" => body_id_schema(),
             _ => json!({"readOnly": true, "description": "Read-only; ignored in requests."}),
         };
         props.entry(name.to_string()).or_insert(entry);
@@ -219,6 +215,11 @@ fn flatten(
     out.insert("properties".into(), Value::Object(props));
     out.insert("additionalProperties".into(), Value::Bool(false));
     Some(Value::Object(out))
+}
+
+/// A body's `id`: checked against the URL's, not ignored like the other metadata.
+fn body_id_schema() -> Value {
+    json!({"type": ["string", "null"], "description": "The object's id: if given, the one in the path."})
 }
 
 fn merge_into(

@@ -204,6 +204,9 @@ impl fmt::Display for Kind {
 /// Maximum length of an object id.
 pub const ID_MAX_CHARS: usize = 255;
 
+/// What [`check_id`] accepts, as a JSON Schema pattern (for the OpenAPI document).
+pub const ID_PATTERN: &str = "^[A-Za-z0-9_:@~+=-][A-Za-z0-9_.:@~+=-]{0,254}$";
+
 /// Check an object id: 1 to 255 characters from letters, digits and `-_.:@~+=`,
 /// not starting with `.` (so `.` and `..` can never be path components).
 pub fn check_id(id: &str) -> Result<(), String> {
