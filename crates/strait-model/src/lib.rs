@@ -30,6 +30,7 @@ pub mod path;
 pub mod problems;
 pub mod reader;
 pub mod routing_status;
+pub mod search_keys;
 pub mod status;
 pub mod system;
 pub mod validate;

@@ -10,15 +10,39 @@ use crate::identity::IkeIdentity;
 use crate::objects::{PolicyObject, RouteBasedSession};
 use crate::path::{Kind, ObjectPath};
 use crate::problems::{codes, Problems};
+use crate::search_keys;
 
 /// Read access to the stored policy tree (as of the current transaction).
+///
+/// Validation reads what a write touches, never every object of a kind that can number in
+/// the thousands (sessions): those are found through [`PolicyView::children`],
+/// [`PolicyView::referrers`] and their [`search_keys`](crate::search_keys).
 pub trait PolicyView {
     /// The object at `path`, if any.
     fn object(&self, path: &str) -> Option<PolicyObject>;
-    /// Every object of `kind` with its path.
+    /// Every object of `kind` with its path. Only for kinds a gateway has a few of
+    /// (local endpoints, BGP neighbors and configurations, certificates).
     fn objects(&self, kind: Kind) -> Vec<(ObjectPath, PolicyObject)>;
+    /// The objects of `kind` directly under `parent`.
+    fn children(&self, parent: &ObjectPath, kind: Kind) -> Vec<(ObjectPath, PolicyObject)>;
+    /// The paths of the objects that refer to `path`.
+    fn referrers(&self, path: &str) -> Vec<String>;
+    /// Objects with a search key of `scope` overlapping `lo..=hi`: (path, key's lo, key's hi),
+    /// at most `limit`.
+    fn search(&self, scope: &str, lo: &[u8], hi: &[u8], limit: usize) -> Vec<SearchHit>;
     /// Whether a secret named `name` is stored for `path`.
     fn has_secret(&self, path: &str, name: &str) -> bool;
+}
+
+/// One answer of [`PolicyView::search`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SearchHit {
+    /// The object the key belongs to.
+    pub path: String,
+    /// The key's range.
+    pub lo: Vec<u8>,
+    /// The key's range.
+    pub hi: Vec<u8>,
 }
 
 /// Check `obj`, about to be written at `path`, against the rest of the tree.
@@ -137,8 +161,8 @@ pub fn validate_write(
         PolicyObject::BgpNeighbor(n) => check_bgp_neighbor(&mut p, path, n, view),
         PolicyObject::BgpConfig(b) => check_bgp_config(&mut p, path, b, view),
         PolicyObject::Certificate(c) if !c.has_private_key => {
-            for (lp, _) in view.objects(Kind::LocalEndpoint).into_iter().filter(|(_, o)| {
-                matches!(o, PolicyObject::LocalEndpoint(le) if le.certificate_path.as_deref() == Some(path.as_str()))
+            for lp in view.referrers(path.as_str()).into_iter().filter(|lp| {
+                matches!(view.object(lp), Some(PolicyObject::LocalEndpoint(le)) if le.certificate_path.as_deref() == Some(path.as_str()))
             }) {
                 p.push(
                     "private_key",
@@ -174,25 +198,38 @@ fn check_refs(p: &mut Problems, view: &dyn PolicyView, refs: &[(&str, Option<&st
     }
 }
 
-/// The addresses this tier-0 has: its sessions' VTI addresses and its local endpoints'.
-pub fn gateway_addresses(view: &dyn PolicyView, gateway: &ObjectPath) -> Vec<IpAddr> {
-    let under = |p: &ObjectPath| p.gateway().as_ref() == Some(gateway);
-    let mut out = Vec::new();
-    for (sp, o) in view.objects(Kind::Session) {
-        if let (true, PolicyObject::Session(s)) = (under(&sp), o) {
-            for ti in &s.tunnel_interfaces {
-                for sub in &ti.ip_subnets {
-                    out.extend(sub.ip_addresses.iter().copied());
-                }
-            }
-        }
-    }
-    for (lp, o) in view.objects(Kind::LocalEndpoint) {
-        if let (true, PolicyObject::LocalEndpoint(le)) = (under(&lp), o) {
-            out.push(le.local_address);
-        }
-    }
-    out
+/// Whether `addr` is an address of this tier-0: one of its sessions' VTI addresses or its
+/// local endpoints' addresses.
+pub fn gateway_has_address(view: &dyn PolicyView, gateway: &ObjectPath, addr: IpAddr) -> bool {
+    let v = search_keys::address_bytes(addr);
+    !view
+        .search(&search_keys::gateway_address_scope(gateway), &v, &v, 1)
+        .is_empty()
+}
+
+/// A few addresses of this tier-0 of the same IP version as `like` (for error messages).
+fn gateway_address_examples(
+    view: &dyn PolicyView,
+    gateway: &ObjectPath,
+    like: IpAddr,
+) -> Vec<String> {
+    let (lo, hi) = if like.is_ipv4() {
+        (vec![0u8; 4], vec![255u8; 4])
+    } else {
+        (vec![0u8; 16], vec![255u8; 16])
+    };
+    view.search(&search_keys::gateway_address_scope(gateway), &lo, &hi, 4)
+        .into_iter()
+        .filter_map(|h| match h.lo.len() {
+            4 => <[u8; 4]>::try_from(h.lo.as_slice())
+                .ok()
+                .map(|b| IpAddr::from(b).to_string()),
+            16 => <[u8; 16]>::try_from(h.lo.as_slice())
+                .ok()
+                .map(|b| IpAddr::from(b).to_string()),
+            _ => None,
+        })
+        .collect()
 }
 
 fn check_bgp_neighbor(
@@ -244,15 +281,9 @@ fn check_bgp_neighbor(
     }
     // Our side of the session is an address this gateway has.
     if let Some(gw) = &gateway {
-        let ours = gateway_addresses(view, gw);
         for (i, src) in n.source_addresses.iter().enumerate() {
-            if !ours.contains(src) {
-                let examples: Vec<String> = ours
-                    .iter()
-                    .filter(|a| a.is_ipv4() == src.is_ipv4())
-                    .take(4)
-                    .map(ToString::to_string)
-                    .collect();
+            if !gateway_has_address(view, gw, *src) {
+                let examples = gateway_address_examples(view, gw, *src);
                 p.push(
                     format!("source_addresses[{i}]"),
                     codes::BAD_REFERENCE,
@@ -269,8 +300,12 @@ fn check_bgp_neighbor(
         }
     }
     // One neighbor per address under a BGP configuration.
-    for (other, o) in view.objects(Kind::BgpNeighbor) {
-        if other.parent_path() != path.parent_path() || other.as_str() == path.as_str() {
+    let siblings = path
+        .parent()
+        .map(|parent| view.children(&parent, Kind::BgpNeighbor))
+        .unwrap_or_default();
+    for (other, o) in siblings {
+        if other.as_str() == path.as_str() {
             continue;
         }
         if let PolicyObject::BgpNeighbor(x) = o {
@@ -318,18 +353,19 @@ fn check_bgp_config(
 }
 
 fn children(view: &dyn PolicyView, parent: &ObjectPath, kind: Kind) -> Vec<ObjectPath> {
-    view.objects(kind)
+    view.children(parent, kind)
         .into_iter()
         .map(|(p, _)| p)
-        .filter(|p| p.parent_path() == parent.as_str())
         .collect()
 }
 
 fn sessions_using(view: &dyn PolicyView, le_path: &str) -> Vec<(ObjectPath, RouteBasedSession)> {
-    view.objects(Kind::Session)
+    view.referrers(le_path)
         .into_iter()
-        .filter_map(|(p, o)| match o {
-            PolicyObject::Session(s) if s.local_endpoint_path == le_path => Some((p, s)),
+        .filter_map(|sp| match view.object(&sp) {
+            Some(PolicyObject::Session(s)) if s.local_endpoint_path == le_path => {
+                Some((ObjectPath::parse(&sp).ok()?, s))
+            }
             _ => None,
         })
         .collect()
@@ -363,6 +399,10 @@ fn check_service(p: &mut Problems, path: &ObjectPath, view: &dyn PolicyView) {
         );
     }
 }
+
+/// How many conflicting sessions one rule reports at most (a /16 VTI subnet could overlap
+/// thousands; naming the first few says what to change).
+const MAX_CONFLICTS: usize = 16;
 
 fn check_session(
     p: &mut Problems,
@@ -482,11 +522,27 @@ fn check_session(
     }
     let gateway = path.gateway();
     let my_subnets: Vec<ipnet::IpNet> = s.vti_subnets().filter_map(|x| x.network()).collect();
-    for (op, other) in view.objects(Kind::Session) {
-        if &op == path {
-            continue;
+    // The only sessions these rules can involve: those with the same peer address, and those
+    // whose VTI subnets overlap ours on this gateway (found by search key, not by reading
+    // every session).
+    let mut others = std::collections::BTreeSet::new();
+    let peer = search_keys::address_bytes(s.peer_address);
+    for hit in view.search(search_keys::PEER_ADDRESS, &peer, &peer, MAX_CONFLICTS) {
+        others.insert(hit.path);
+    }
+    if let Some(gw) = &gateway {
+        for net in &my_subnets {
+            let (lo, hi) = search_keys::network_range(net);
+            let scope = search_keys::vti_subnet_scope(gw, net.addr().is_ipv4());
+            for hit in view.search(&scope, &lo, &hi, MAX_CONFLICTS) {
+                others.insert(hit.path);
+            }
         }
-        let PolicyObject::Session(o) = other else {
+    }
+    others.remove(path.as_str());
+    for op in others {
+        let (Ok(op), Some(PolicyObject::Session(o))) = (ObjectPath::parse(&op), view.object(&op))
+        else {
             continue;
         };
         // IKE tells sessions apart by local and peer address, so two sessions may not share

@@ -94,6 +94,7 @@ impl Policy {
     pub fn open(store: Arc<Store>) -> Result<Policy, PolicyError> {
         let revision = store.write(|tx| -> Result<u64, PolicyError> {
             tree::seed_system_objects(tx)?;
+            view::rebuild_search_keys(tx)?;
             // Tier-0s stored before locale services existed get theirs now.
             let upgraded = tree::upgrade_gateway_bodies(tx)?;
             if containers::create_all_missing(tx)? || upgraded {

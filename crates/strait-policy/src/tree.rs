@@ -749,6 +749,7 @@ pub(crate) fn write_tx(
             .map_or_else(|| uuid::Uuid::new_v4().to_string(), |c| c.unique_id.clone()),
     };
     tx.put_object(&stored, &parsed.object.references())?;
+    crate::view::store_search_keys(tx, path, &parsed.object)?;
     if current.is_none() {
         crate::containers::create_missing(tx, path, &actor.user)?;
     }

@@ -30,6 +30,7 @@
 
 mod audit;
 mod objects;
+mod search;
 mod secrets;
 mod users;
 
@@ -40,6 +41,7 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 
 pub use audit::{AuditEntry, AuditPage, AUDIT_LOG_MAX_ENTRIES};
 pub use objects::StoredObject;
+pub use search::SearchRow;
 pub use secrets::SecretCipher;
 pub use users::StoredUser;
 
@@ -127,6 +129,14 @@ CREATE TABLE IF NOT EXISTS refs (
     PRIMARY KEY (from_path, to_path)
 );
 CREATE INDEX IF NOT EXISTS refs_by_target ON refs(to_path);
+CREATE TABLE IF NOT EXISTS search_keys (
+    path  TEXT NOT NULL REFERENCES objects(path) ON DELETE CASCADE,
+    scope TEXT NOT NULL,
+    lo    BLOB NOT NULL,
+    hi    BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS search_keys_by_range ON search_keys(scope, lo);
+CREATE INDEX IF NOT EXISTS search_keys_by_path ON search_keys(path);
 CREATE TABLE IF NOT EXISTS secrets (
     path       TEXT NOT NULL REFERENCES objects(path) ON DELETE CASCADE,
     name       TEXT NOT NULL,
