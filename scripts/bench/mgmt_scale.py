@@ -13,6 +13,9 @@ N sessions to peers in 198.18.0.0/15 (RFC 2544's benchmarking range) with /30 VT
 - GET of a page of 1,000 sessions; the service summary; one session's detailed-status;
 - straitd's RSS right after, and after 10 s idle.
 
+STRAIT_BENCH_PERF=FILE records a CPU profile of straitd (perf) while one client PATCHes at the
+largest N.
+
 Prints a Markdown table. Everything is done over HTTPS keep-alive connections, as a client
 library would.
 """
@@ -207,7 +210,16 @@ def main():
                 # Something to edit: one session (not counted in N).
                 grow(c, 0, 1, 1)
                 have = 1
+            perf = None
+            if os.environ.get("STRAIT_BENCH_PERF") and n == counts[-1]:
+                # A CPU profile of straitd while one client PATCHes (perf report -i FILE).
+                perf = subprocess.Popen(["perf", "record", "-F", "999", "-g", "-o", os.environ["STRAIT_BENCH_PERF"],
+                                         "-p", str(proc.pid)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                time.sleep(1)
             one, _ = patch_load(measure_n, 1, args.requests)
+            if perf is not None:
+                perf.send_signal(signal.SIGINT)
+                perf.wait()
             eight, eight_rate = patch_load(measure_n, 8, max(1, args.requests // 4))
             puts = put_load(c, measure_n, max(1, args.requests // 4))
             lists = [c.timed("GET", f"{SVC}/sessions?page_size=1000")[0] for _ in range(5)]

@@ -152,8 +152,7 @@ fn idle(reason: &'static str, alarm: Option<String>) -> Plan {
 
 /// What to run, for every stored session.
 pub fn desired(tree: &TreeSnapshot) -> Vec<Desired> {
-    tree.objects
-        .iter()
+    tree.of_kind(Kind::Session)
         .filter_map(|o| match &o.object {
             PolicyObject::Session(s) => Some(Desired {
                 path: o.path.to_string(),
@@ -371,8 +370,7 @@ pub fn ike_log_level(tree: &TreeSnapshot) -> &'static str {
         IkeLogLevel::Error | IkeLogLevel::Emergency => 3,
     };
     let most_verbose = tree
-        .objects
-        .iter()
+        .of_kind(Kind::VpnService)
         .filter_map(|o| match &o.object {
             PolicyObject::VpnService(v) if v.enabled => Some(rank(v.ike_log_level)),
             _ => None,
@@ -406,7 +404,7 @@ pub fn static_routes(
     };
     let subnets: Vec<ipnet::IpNet> = s.vti_subnets().filter_map(|n| n.address()).collect();
     let mut routes: BTreeMap<ipnet::IpNet, u32> = BTreeMap::new();
-    for o in &tree.objects {
+    for o in tree.of_kind(Kind::StaticRoute) {
         let PolicyObject::StaticRoute(r) = &o.object else {
             continue;
         };
@@ -437,13 +435,13 @@ pub fn static_routes(
 /// the runtime logs them so that the operator learns why the route is missing).
 pub fn routes_without_vti(tree: &TreeSnapshot) -> Vec<(String, Vec<std::net::IpAddr>)> {
     let mut subnets: Vec<(&str, ipnet::IpNet)> = Vec::new();
-    for o in &tree.objects {
+    for o in tree.of_kind(Kind::Session) {
         if let (PolicyObject::Session(s), Some(g)) = (&o.object, gateway_of(o.path.as_str())) {
             subnets.extend(s.vti_subnets().filter_map(|n| n.address()).map(|n| (g, n)));
         }
     }
     let mut out = Vec::new();
-    for o in &tree.objects {
+    for o in tree.of_kind(Kind::StaticRoute) {
         let PolicyObject::StaticRoute(r) = &o.object else {
             continue;
         };

@@ -206,7 +206,8 @@ impl<D: DataplaneApi, S: IkeSockets> Gateway<D, S> {
     // ---- inputs ----------------------------------------------------------------------
 
     /// The stored configuration changed: realize it (sessions, tunnels, sockets, routes).
-    pub async fn apply_config(&mut self, now: Instant, tree: TreeSnapshot) {
+    pub async fn apply_config(&mut self, now: Instant, tree: impl Into<Arc<TreeSnapshot>>) {
+        let tree = tree.into();
         for (route, hops) in crate::desired::routes_without_vti(&tree) {
             let hops: Vec<String> = hops.iter().map(ToString::to_string).collect();
             tracing::warn!(
@@ -218,8 +219,14 @@ impl<D: DataplaneApi, S: IkeSockets> Gateway<D, S> {
         let level = crate::desired::ike_log_level(&tree);
         self.log_level
             .send_if_modified(|l| std::mem::replace(l, level) != level);
-        self.tree = Some(Arc::new(tree));
+        self.tree = Some(tree);
         self.realize(now).await;
+    }
+
+    /// The configuration last applied (the runtime reads the next one from it: only what
+    /// changed since).
+    pub fn config(&self) -> Option<Arc<TreeSnapshot>> {
+        self.tree.clone()
     }
 
     /// An IKE datagram arrived (port 500, or 4500 with its non-ESP marker).

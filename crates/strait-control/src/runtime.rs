@@ -329,10 +329,18 @@ impl ControlPlane {
     }
 }
 
-/// Read the whole configuration (on a blocking thread: SQLite).
-async fn read_config(policy: &Policy) -> Option<strait_policy::TreeSnapshot> {
+/// Read the configuration (on a blocking thread: SQLite): only what changed since
+/// `previous` when there is one.
+async fn read_config(
+    policy: &Policy,
+    previous: Option<Arc<strait_policy::TreeSnapshot>>,
+) -> Option<strait_policy::TreeSnapshot> {
     let p = policy.clone();
-    match tokio::task::spawn_blocking(move || p.snapshot_all()).await {
+    let read = move || match previous {
+        Some(prev) => p.snapshot_since(&prev),
+        None => p.snapshot_all(),
+    };
+    match tokio::task::spawn_blocking(read).await {
         Ok(Ok(t)) => Some(t),
         Ok(Err(e)) => {
             tracing::error!(error = %e, "cannot read the configuration");
@@ -357,7 +365,7 @@ async fn run(
     } = events;
     let mut changes = policy.subscribe();
     set_wall_clock(&mut gw);
-    if let Some(tree) = read_config(&policy).await {
+    if let Some(tree) = read_config(&policy, None).await {
         gw.apply_config(Instant::now(), tree).await;
     }
     loop {
@@ -379,7 +387,7 @@ async fn run(
                 if changed.is_err() {
                     break;
                 }
-                if let Some(tree) = read_config(&policy).await {
+                if let Some(tree) = read_config(&policy, gw.config()).await {
                     gw.apply_config(Instant::now(), tree).await;
                 }
             }

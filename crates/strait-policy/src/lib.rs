@@ -28,6 +28,7 @@ pub mod hierarchy;
 pub mod list;
 pub mod peer_config;
 pub mod search;
+mod snapshot;
 pub mod throttle;
 mod tree;
 mod view;
@@ -36,8 +37,9 @@ use std::sync::Arc;
 
 pub use error::PolicyError;
 pub use list::{ListQuery, ListResult};
+pub use snapshot::{ObjectSnapshot, PrivateKeySecret, TreeSnapshot};
 pub use strait_model::enums::Role;
-pub use tree::{scrub_secrets, GetOptions, ObjectSnapshot, PrivateKeySecret, TreeSnapshot};
+pub use tree::{scrub_secrets, GetOptions};
 
 use strait_store::Store;
 

@@ -11,7 +11,7 @@ use strait_store::{AuditEntry, StoredObject, Tx};
 use zeroize::Zeroizing;
 
 use crate::list::{page, ListQuery, ListResult};
-use crate::view::{typed, TxView};
+use crate::view::TxView;
 use crate::{now_ms, Actor, Policy, PolicyError};
 
 /// Secret field names per kind; never stored in `body`/`spec`, never returned by GET.
@@ -38,50 +38,6 @@ const COMPUTED_FIELDS: &[&str] = &[
 pub struct GetOptions {
     /// `?action=show_sensitive_data`: include secrets that may be shown (the PSK).
     pub sensitive: bool,
-}
-
-/// A typed object with its metadata, for the runtime.
-#[derive(Debug, Clone)]
-pub struct ObjectSnapshot {
-    /// Where.
-    pub path: ObjectPath,
-    /// What.
-    pub object: PolicyObject,
-    /// `_revision`.
-    pub revision: i64,
-}
-
-/// The whole configuration at one revision (for the runtime).
-pub struct TreeSnapshot {
-    /// Configuration revision.
-    pub revision: u64,
-    /// Every object.
-    pub objects: Vec<ObjectSnapshot>,
-    /// Session PSKs by session path.
-    pub psks: std::collections::HashMap<String, Zeroizing<String>>,
-    /// Site certificates' private keys (PEM) and passphrases, by certificate path.
-    pub private_keys: std::collections::HashMap<String, PrivateKeySecret>,
-    /// BGP neighbors' TCP MD5 passwords, by neighbor path.
-    pub bgp_passwords: std::collections::HashMap<String, Zeroizing<String>>,
-}
-
-/// A certificate's private key as imported (decrypted from the store only into memory
-/// that is zeroized on drop).
-pub struct PrivateKeySecret {
-    /// The key as PEM.
-    pub key_pem: Zeroizing<String>,
-    /// Its passphrase, if the PEM is encrypted.
-    pub passphrase: Option<Zeroizing<String>>,
-}
-
-impl TreeSnapshot {
-    /// The object at `path`.
-    pub fn get(&self, path: &str) -> Option<&PolicyObject> {
-        self.objects
-            .iter()
-            .find(|o| o.path.as_str() == path)
-            .map(|o| &o.object)
-    }
 }
 
 /// The NSX JSON of a stored object: resource type and id first, body, then metadata.
@@ -260,119 +216,6 @@ impl Policy {
             Ok(items)
         })?;
         page(items, q)
-    }
-
-    /// Every object of `kind`, typed (for the runtime and status).
-    pub fn snapshot(&self, kind: Kind) -> Result<Vec<ObjectSnapshot>, PolicyError> {
-        self.store
-            .read(|tx| -> Result<Vec<ObjectSnapshot>, PolicyError> {
-                Ok(tx
-                    .objects(kind.as_str(), None)?
-                    .iter()
-                    .filter_map(|o| {
-                        typed(o).map(|(path, object)| ObjectSnapshot {
-                            path,
-                            object,
-                            revision: o.revision,
-                        })
-                    })
-                    .collect())
-            })
-    }
-
-    /// Every object, typed, and every session's PSK, read in one transaction so that the
-    /// runtime sees a consistent configuration.
-    pub fn snapshot_all(&self) -> Result<TreeSnapshot, PolicyError> {
-        self.store.read(|tx| -> Result<TreeSnapshot, PolicyError> {
-            let mut objects = Vec::new();
-            let mut psks = std::collections::HashMap::new();
-            let mut private_keys = std::collections::HashMap::new();
-            let mut bgp_passwords = std::collections::HashMap::new();
-            for kind in Kind::ALL {
-                for o in tx.objects(kind.as_str(), None)? {
-                    let Some((path, object)) = typed(&o) else {
-                        continue;
-                    };
-                    if kind == Kind::Session {
-                        match tx.secret(path.as_str(), "psk") {
-                            Ok(Some(psk)) => {
-                                psks.insert(path.to_string(), psk);
-                            }
-                            Ok(None) => {}
-                            // One damaged secret must not stop every other session from
-                            // being applied: this one runs without a PSK, which the
-                            // runtime reports as "Configuration failed" on the session.
-                            Err(e @ strait_store::StoreError::SecretUndecryptable(_)) => {
-                                tracing::error!(
-                                    session = %path,
-                                    error = %e,
-                                    "the session's PSK cannot be decrypted; set psk again or restore the data directory's secret.key"
-                                );
-                            }
-                            Err(e) => return Err(e.into()),
-                        }
-                    }
-                    if kind == Kind::BgpNeighbor {
-                        match tx.secret(path.as_str(), "password") {
-                            Ok(Some(pw)) => {
-                                bgp_passwords.insert(path.to_string(), pw);
-                            }
-                            Ok(None) => {}
-                            // As for PSKs: this neighbor alone is affected (the runtime
-                            // reports it as not configured).
-                            Err(e @ strait_store::StoreError::SecretUndecryptable(_)) => {
-                                tracing::error!(
-                                    neighbor = %path,
-                                    error = %e,
-                                    "the BGP neighbor's password cannot be decrypted; set password again or restore the data directory's secret.key"
-                                );
-                            }
-                            Err(e) => return Err(e.into()),
-                        }
-                    }
-                    if kind == Kind::Certificate {
-                        // As for PSKs: an undecryptable key fails only the sessions that
-                        // use it ("Configuration failed", the key is missing).
-                        match (
-                            tx.secret(path.as_str(), "private_key"),
-                            tx.secret(path.as_str(), "passphrase"),
-                        ) {
-                            (Ok(Some(key_pem)), Ok(passphrase)) => {
-                                private_keys.insert(
-                                    path.to_string(),
-                                    PrivateKeySecret {
-                                        key_pem,
-                                        passphrase,
-                                    },
-                                );
-                            }
-                            (Ok(None), _) => {}
-                            (Err(e @ strait_store::StoreError::SecretUndecryptable(_)), _)
-                            | (_, Err(e @ strait_store::StoreError::SecretUndecryptable(_))) => {
-                                tracing::error!(
-                                    certificate = %path,
-                                    error = %e,
-                                    "the certificate's private key cannot be decrypted; import the key again or restore the data directory's secret.key"
-                                );
-                            }
-                            (Err(e), _) | (_, Err(e)) => return Err(e.into()),
-                        }
-                    }
-                    objects.push(ObjectSnapshot {
-                        path,
-                        object,
-                        revision: o.revision,
-                    });
-                }
-            }
-            Ok(TreeSnapshot {
-                revision: tx.config_revision()?,
-                objects,
-                psks,
-                private_keys,
-                bgp_passwords,
-            })
-        })
     }
 
     /// A stored secret (for the runtime: e.g. a session's PSK). Never expose through GET.

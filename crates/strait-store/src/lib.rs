@@ -48,6 +48,9 @@ pub use users::StoredUser;
 /// File name of the database inside the data directory.
 pub const DB_FILE: &str = "strait.db";
 
+/// Read connections kept open between reads (more are opened while reads overlap).
+const MAX_IDLE_READERS: usize = 4;
+
 /// Errors of the store.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -129,6 +132,11 @@ CREATE TABLE IF NOT EXISTS refs (
     PRIMARY KEY (from_path, to_path)
 );
 CREATE INDEX IF NOT EXISTS refs_by_target ON refs(to_path);
+CREATE TABLE IF NOT EXISTS changes (
+    path     TEXT PRIMARY KEY,
+    revision INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS changes_by_revision ON changes(revision);
 CREATE TABLE IF NOT EXISTS search_keys (
     path  TEXT NOT NULL REFERENCES objects(path) ON DELETE CASCADE,
     scope TEXT NOT NULL,
@@ -164,7 +172,13 @@ CREATE TABLE IF NOT EXISTS audit_log (
 /// The store: one SQLite connection guarded by a mutex (configuration traffic is light;
 /// serializing it makes every cross-object check race-free).
 pub struct Store {
+    /// The one connection that writes (SQLite has one writer at a time).
     conn: Mutex<Connection>,
+    /// Idle read-only connections: with WAL, readers see the last commit and neither wait
+    /// for the writer nor hold it up, so a GET or the runtime's configuration read does not
+    /// queue behind writes.
+    readers: Mutex<Vec<Connection>>,
+    db: PathBuf,
     cipher: SecretCipher,
     dir: PathBuf,
 }
@@ -211,6 +225,7 @@ impl Store {
             }
             Some(_) => {}
         }
+        objects::start_change_log(&conn)?;
         let key_path = dir.join(secrets::KEY_FILE);
         if !key_path.exists() && secrets::holds_sealed_data(&conn)? {
             return Err(StoreError::KeyMissing { key: key_path, db });
@@ -220,6 +235,8 @@ impl Store {
         restrict_permissions(&db);
         Ok(Store {
             conn: Mutex::new(conn),
+            readers: Mutex::new(Vec::new()),
+            db,
             cipher,
             dir: dir.to_owned(),
         })
@@ -258,16 +275,42 @@ impl Store {
         &self,
         f: impl FnOnce(&Tx<'_>) -> Result<T, E>,
     ) -> Result<T, E> {
-        let mut conn = self.lock();
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Deferred)
-            .map_err(StoreError::from)?;
-        let value = f(&Tx {
-            tx: &tx,
-            cipher: &self.cipher,
-        })?;
-        drop(tx);
-        Ok(value)
+        let mut conn = match self.take_reader() {
+            Some(c) => c,
+            None => self.open_reader()?,
+        };
+        let value = {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Deferred)
+                .map_err(StoreError::from)?;
+            let value = f(&Tx {
+                tx: &tx,
+                cipher: &self.cipher,
+            });
+            drop(tx);
+            value
+        };
+        self.give_back_reader(conn);
+        value
+    }
+
+    fn take_reader(&self) -> Option<Connection> {
+        self.readers.lock().unwrap_or_else(|e| e.into_inner()).pop()
+    }
+
+    fn give_back_reader(&self, conn: Connection) {
+        let mut idle = self.readers.lock().unwrap_or_else(|e| e.into_inner());
+        if idle.len() < MAX_IDLE_READERS {
+            idle.push(conn);
+        }
+    }
+
+    fn open_reader(&self) -> Result<Connection> {
+        let conn = Connection::open(&self.db)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        // A read that tried to write would be a bug: refuse it rather than take the lock.
+        conn.pragma_update(None, "query_only", "ON")?;
+        Ok(conn)
     }
 }
 

@@ -1,4 +1,6 @@
-//! Policy objects: rows of `objects`, their outgoing references in `refs`.
+//! Policy objects: rows of `objects`, their outgoing references in `refs`, and the change
+//! log (`changes`: the configuration revision at which each path last changed, deletions
+//! included) that lets the runtime read only what changed since the configuration it holds.
 
 use rusqlite::{params, OptionalExtension, Row};
 use serde_json::Value;
@@ -70,6 +72,25 @@ fn finish((mut o, body, spec): (StoredObject, String, String)) -> Result<StoredO
     Ok(o)
 }
 
+/// Meta key: the configuration revision from which the change log is complete.
+const CHANGE_LOG_FROM: &str = "change_log_from";
+
+/// At startup (no reader holds an older configuration yet): forget deleted paths, so the log
+/// stays as long as the tree, and declare it complete from the current revision on (which
+/// also covers a store written before the log existed).
+pub(crate) fn start_change_log(conn: &rusqlite::Connection) -> Result<()> {
+    conn.execute(
+        "DELETE FROM changes WHERE path NOT IN (SELECT path FROM objects)",
+        [],
+    )?;
+    conn.execute(
+        "INSERT OR REPLACE INTO meta(key, value)
+         SELECT ?1, COALESCE((SELECT value FROM meta WHERE key = 'config_revision'), '0')",
+        [CHANGE_LOG_FROM],
+    )?;
+    Ok(())
+}
+
 impl Tx<'_> {
     /// The object at `path`.
     pub fn object(&self, path: &str) -> Result<Option<StoredObject>> {
@@ -136,6 +157,7 @@ impl Tx<'_> {
                 spec
             ],
         )?;
+        self.log_change(&o.path)?;
         self.tx
             .execute("DELETE FROM refs WHERE from_path = ?1", [&o.path])?;
         for r in references {
@@ -149,10 +171,47 @@ impl Tx<'_> {
 
     /// Delete an object (its references and secrets go with it). Returns whether it existed.
     pub fn delete_object(&self, path: &str) -> Result<bool> {
-        Ok(self
+        let existed = self
             .tx
             .execute("DELETE FROM objects WHERE path = ?1", [path])?
-            > 0)
+            > 0;
+        if existed {
+            self.log_change(path)?;
+        }
+        Ok(existed)
+    }
+
+    /// Record that `path` changes in the revision this transaction's
+    /// [`Tx::bump_config_revision`] will make. A write that changes objects without bumping
+    /// the revision is seen again by readers of the next revision: reading a change twice is
+    /// harmless, missing one is not.
+    fn log_change(&self, path: &str) -> Result<()> {
+        let next = self.config_revision()?.saturating_add(1);
+        self.tx.execute(
+            "INSERT INTO changes(path, revision) VALUES (?1, ?2)
+             ON CONFLICT(path) DO UPDATE SET revision = excluded.revision",
+            params![path, i64::try_from(next).unwrap_or(i64::MAX)],
+        )?;
+        Ok(())
+    }
+
+    /// The paths that changed (written or deleted) after configuration revision `since`, or
+    /// `None` when the log does not reach back that far (the caller reads everything).
+    pub fn changed_since(&self, since: u64) -> Result<Option<Vec<String>>> {
+        let complete_from: u64 = self
+            .meta(CHANGE_LOG_FROM)?
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(u64::MAX);
+        if since < complete_from {
+            return Ok(None);
+        }
+        let mut stmt = self
+            .tx
+            .prepare_cached("SELECT path FROM changes WHERE revision > ?1 ORDER BY path")?;
+        let rows = stmt.query_map([i64::try_from(since).unwrap_or(i64::MAX)], |r| {
+            r.get::<_, String>(0)
+        })?;
+        Ok(Some(rows.collect::<rusqlite::Result<Vec<_>>>()?))
     }
 
     /// Paths of objects that refer to `path`.
@@ -196,6 +255,38 @@ mod tests {
             system_owned: false,
             unique_id: "u".into(),
         }
+    }
+
+    #[test]
+    fn the_change_log_names_what_changed_since_a_revision() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let changed = |since| store.read(|tx| tx.changed_since(since)).unwrap();
+        assert_eq!(changed(0), Some(vec![]));
+        store
+            .write(|tx| -> Result<()> {
+                tx.put_object(&obj("/infra/a", "K"), &[])?;
+                tx.put_object(&obj("/infra/b", "K"), &[])?;
+                tx.bump_config_revision()?;
+                Ok(())
+            })
+            .unwrap();
+        store
+            .write(|tx| -> Result<()> {
+                tx.delete_object("/infra/a")?;
+                tx.bump_config_revision()?;
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(changed(0), Some(vec!["/infra/a".into(), "/infra/b".into()]));
+        assert_eq!(changed(1), Some(vec!["/infra/a".into()]), "the deletion");
+        assert_eq!(changed(2), Some(vec![]));
+        drop(store);
+        // Reopened: deleted paths are forgotten and the log starts at the current revision,
+        // so a reader holding something older reads everything.
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(store.read(|tx| tx.changed_since(1)).unwrap(), None);
+        assert_eq!(store.read(|tx| tx.changed_since(2)).unwrap(), Some(vec![]));
     }
 
     #[test]

@@ -62,10 +62,7 @@ fn gr(mode: GracefulRestartMode) -> GrMode {
 }
 
 fn objects(tree: &TreeSnapshot, kind: Kind) -> impl Iterator<Item = (&ObjectPath, &PolicyObject)> {
-    tree.objects
-        .iter()
-        .filter(move |o| o.path.kind() == kind)
-        .map(|o| (&o.path, &o.object))
+    tree.of_kind(kind).map(|o| (&o.path, &o.object))
 }
 
 fn under(path: &ObjectPath, gateway: &ObjectPath) -> bool {

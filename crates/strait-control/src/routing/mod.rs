@@ -20,7 +20,7 @@ use std::time::Duration;
 use strait_model::routing_status::{
     BgpAddressFamilyStatus, BgpNeighborStatus, RouteDetails, RoutingEntry, RoutingTable,
 };
-use strait_policy::Policy;
+use strait_policy::{Policy, TreeSnapshot};
 use strait_routing::{Bird, BirdOptions, Paths, RoutingConfig};
 
 /// How often connected networks are re-read (an interface added on the LAN side).
@@ -266,10 +266,17 @@ impl RoutingRuntime {
     }
 }
 
-async fn read_desired(policy: &Policy) -> Option<Desired> {
+/// What BIRD should run, from the configuration now; `tree` holds the configuration last
+/// read and is brought up to date (reading only what changed since).
+async fn read_desired(policy: &Policy, tree: &mut Option<Arc<TreeSnapshot>>) -> Option<Desired> {
     let p = policy.clone();
-    let tree = match tokio::task::spawn_blocking(move || p.snapshot_all()).await {
-        Ok(Ok(t)) => t,
+    let previous = tree.clone();
+    let read = move || match previous {
+        Some(prev) => p.snapshot_since(&prev),
+        None => p.snapshot_all(),
+    };
+    let tree = match tokio::task::spawn_blocking(read).await {
+        Ok(Ok(t)) => tree.insert(Arc::new(t)),
         Ok(Err(e)) => {
             tracing::error!(error = %e, "routing: cannot read the configuration");
             return None;
@@ -283,7 +290,7 @@ async fn read_desired(policy: &Policy) -> Option<Desired> {
             Vec::new()
         }
     };
-    Some(desired(&tree, &host))
+    Some(desired(tree, &host))
 }
 
 async fn run(
@@ -299,10 +306,11 @@ async fn run(
     let mut rescan = tokio::time::interval(RESCAN);
     let mut status_tick = tokio::time::interval(STATUS_EVERY);
     let mut dirty = true;
+    let mut tree = None;
     loop {
         if dirty {
             dirty = false;
-            if let Some(d) = read_desired(&policy).await {
+            if let Some(d) = read_desired(&policy, &mut tree).await {
                 let want = d.config.clone();
                 view.write().desired = d;
                 if want != applied || bird.as_ref().is_none() != want.is_none() {

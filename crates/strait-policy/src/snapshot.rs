@@ -1,0 +1,283 @@
+//! What the runtime reads: the whole configuration at one revision, typed, with the
+//! secrets it needs ([`TreeSnapshot`]), built in full or from the previous one and the
+//! store's change log.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use strait_model::{Kind, ObjectPath, PolicyObject};
+use strait_store::{StoredObject, Tx};
+use zeroize::Zeroizing;
+
+use crate::view::typed;
+use crate::{Policy, PolicyError};
+
+/// A typed object with its metadata, for the runtime.
+#[derive(Debug, Clone)]
+pub struct ObjectSnapshot {
+    /// Where.
+    pub path: ObjectPath,
+    /// What.
+    pub object: PolicyObject,
+    /// `_revision`.
+    pub revision: i64,
+}
+
+/// The whole configuration at one revision (for the runtime).
+///
+/// Objects are ordered by kind (in [`Kind::ALL`]'s order) and then path, shared with the
+/// snapshot they were carried over from ([`Policy::snapshot_since`]), and found by path or
+/// kind without a scan: a gateway with thousands of sessions derives every session's plan
+/// from one of these on each change.
+pub struct TreeSnapshot {
+    /// Configuration revision.
+    pub revision: u64,
+    objects: Vec<Arc<ObjectSnapshot>>,
+    by_path: HashMap<String, usize>,
+    /// Session PSKs by session path.
+    pub psks: HashMap<String, Zeroizing<String>>,
+    /// Site certificates' private keys (PEM) and passphrases, by certificate path.
+    pub private_keys: HashMap<String, PrivateKeySecret>,
+    /// BGP neighbors' TCP MD5 passwords, by neighbor path.
+    pub bgp_passwords: HashMap<String, Zeroizing<String>>,
+}
+
+/// A certificate's private key as imported (decrypted from the store only into memory
+/// that is zeroized on drop).
+#[derive(Clone)]
+pub struct PrivateKeySecret {
+    /// The key as PEM.
+    pub key_pem: Zeroizing<String>,
+    /// Its passphrase, if the PEM is encrypted.
+    pub passphrase: Option<Zeroizing<String>>,
+}
+
+fn kind_rank(kind: Kind) -> usize {
+    Kind::ALL
+        .iter()
+        .position(|k| *k == kind)
+        .unwrap_or(Kind::ALL.len())
+}
+
+impl TreeSnapshot {
+    fn new(revision: u64, mut objects: Vec<Arc<ObjectSnapshot>>, secrets: Secrets) -> TreeSnapshot {
+        objects.sort_by(|a, b| {
+            (kind_rank(a.path.kind()), a.path.as_str())
+                .cmp(&(kind_rank(b.path.kind()), b.path.as_str()))
+        });
+        let by_path = objects
+            .iter()
+            .enumerate()
+            .map(|(i, o)| (o.path.to_string(), i))
+            .collect();
+        TreeSnapshot {
+            revision,
+            objects,
+            by_path,
+            psks: secrets.psks,
+            private_keys: secrets.private_keys,
+            bgp_passwords: secrets.bgp_passwords,
+        }
+    }
+
+    /// The object at `path`.
+    pub fn get(&self, path: &str) -> Option<&PolicyObject> {
+        let i = *self.by_path.get(path)?;
+        self.objects.get(i).map(|o| &o.object)
+    }
+
+    /// Every object, by kind and then path.
+    pub fn objects(&self) -> impl Iterator<Item = &ObjectSnapshot> {
+        self.objects.iter().map(|o| &**o)
+    }
+
+    /// The objects of `kind`, by path.
+    pub fn of_kind(&self, kind: Kind) -> impl Iterator<Item = &ObjectSnapshot> {
+        let rank = kind_rank(kind);
+        let first = self
+            .objects
+            .partition_point(|o| kind_rank(o.path.kind()) < rank);
+        let end = self
+            .objects
+            .partition_point(|o| kind_rank(o.path.kind()) <= rank);
+        self.objects
+            .get(first..end)
+            .unwrap_or_default()
+            .iter()
+            .map(|o| &**o)
+    }
+}
+
+/// The secrets a snapshot carries, by object path.
+#[derive(Default)]
+struct Secrets {
+    psks: HashMap<String, Zeroizing<String>>,
+    private_keys: HashMap<String, PrivateKeySecret>,
+    bgp_passwords: HashMap<String, Zeroizing<String>>,
+}
+
+impl Secrets {
+    fn forget(&mut self, path: &str) {
+        self.psks.remove(path);
+        self.private_keys.remove(path);
+        self.bgp_passwords.remove(path);
+    }
+
+    /// Read the secrets the runtime needs of the object at `path`. One undecryptable secret
+    /// must not stop every other object from being applied: it is logged, and its object
+    /// runs without it (the runtime reports that on the object).
+    fn load(&mut self, tx: &Tx<'_>, path: &ObjectPath) -> Result<(), PolicyError> {
+        match path.kind() {
+            Kind::Session => match tx.secret(path.as_str(), "psk") {
+                Ok(Some(psk)) => {
+                    self.psks.insert(path.to_string(), psk);
+                }
+                Ok(None) => {}
+                Err(e @ strait_store::StoreError::SecretUndecryptable(_)) => {
+                    tracing::error!(
+                        session = %path,
+                        error = %e,
+                        "the session's PSK cannot be decrypted; set psk again or restore the data directory's secret.key"
+                    );
+                }
+                Err(e) => return Err(e.into()),
+            },
+            Kind::BgpNeighbor => match tx.secret(path.as_str(), "password") {
+                Ok(Some(pw)) => {
+                    self.bgp_passwords.insert(path.to_string(), pw);
+                }
+                Ok(None) => {}
+                Err(e @ strait_store::StoreError::SecretUndecryptable(_)) => {
+                    tracing::error!(
+                        neighbor = %path,
+                        error = %e,
+                        "the BGP neighbor's password cannot be decrypted; set password again or restore the data directory's secret.key"
+                    );
+                }
+                Err(e) => return Err(e.into()),
+            },
+            Kind::Certificate => match (
+                tx.secret(path.as_str(), "private_key"),
+                tx.secret(path.as_str(), "passphrase"),
+            ) {
+                (Ok(Some(key_pem)), Ok(passphrase)) => {
+                    self.private_keys.insert(
+                        path.to_string(),
+                        PrivateKeySecret {
+                            key_pem,
+                            passphrase,
+                        },
+                    );
+                }
+                (Ok(None), _) => {}
+                (Err(e @ strait_store::StoreError::SecretUndecryptable(_)), _)
+                | (_, Err(e @ strait_store::StoreError::SecretUndecryptable(_))) => {
+                    tracing::error!(
+                        certificate = %path,
+                        error = %e,
+                        "the certificate's private key cannot be decrypted; import the key again or restore the data directory's secret.key"
+                    );
+                }
+                (Err(e), _) | (_, Err(e)) => return Err(e.into()),
+            },
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+/// A stored object as the runtime sees it, with its secrets loaded into `secrets`.
+fn load_snapshot(
+    tx: &Tx<'_>,
+    o: &StoredObject,
+    secrets: &mut Secrets,
+) -> Result<Option<Arc<ObjectSnapshot>>, PolicyError> {
+    let Some((path, object)) = typed(o) else {
+        return Ok(None);
+    };
+    secrets.load(tx, &path)?;
+    Ok(Some(Arc::new(ObjectSnapshot {
+        path,
+        object,
+        revision: o.revision,
+    })))
+}
+
+impl Policy {
+    /// Every object of `kind`, typed (for the runtime and status).
+    pub fn snapshot(&self, kind: Kind) -> Result<Vec<ObjectSnapshot>, PolicyError> {
+        self.store
+            .read(|tx| -> Result<Vec<ObjectSnapshot>, PolicyError> {
+                Ok(tx
+                    .objects(kind.as_str(), None)?
+                    .iter()
+                    .filter_map(|o| {
+                        typed(o).map(|(path, object)| ObjectSnapshot {
+                            path,
+                            object,
+                            revision: o.revision,
+                        })
+                    })
+                    .collect())
+            })
+    }
+
+    /// Every object, typed, and every session's PSK, read in one transaction so that the
+    /// runtime sees a consistent configuration.
+    pub fn snapshot_all(&self) -> Result<TreeSnapshot, PolicyError> {
+        self.store.read(|tx| -> Result<TreeSnapshot, PolicyError> {
+            let mut objects = Vec::new();
+            let mut secrets = Secrets::default();
+            for kind in Kind::ALL {
+                for o in tx.objects(kind.as_str(), None)? {
+                    objects.extend(load_snapshot(tx, &o, &mut secrets)?);
+                }
+            }
+            Ok(TreeSnapshot::new(tx.config_revision()?, objects, secrets))
+        })
+    }
+
+    /// The configuration now, built from `previous` by reading only the objects that
+    /// changed since its revision (the store's change log), so that one edit among
+    /// thousands of sessions costs the runtime O(what changed) in the store. Reads
+    /// everything when the log does not reach back to `previous` (e.g. after a restart).
+    pub fn snapshot_since(&self, previous: &TreeSnapshot) -> Result<TreeSnapshot, PolicyError> {
+        let changed = self.store.read(|tx| -> Result<_, PolicyError> {
+            let revision = tx.config_revision()?;
+            let Some(paths) = tx.changed_since(previous.revision)? else {
+                return Ok(None);
+            };
+            let mut fresh = Vec::new();
+            let mut secrets = Secrets::default();
+            for p in &paths {
+                if let Some(o) = tx.object(p)? {
+                    fresh.extend(load_snapshot(tx, &o, &mut secrets)?);
+                }
+            }
+            Ok(Some((revision, paths, fresh, secrets)))
+        })?;
+        let Some((revision, paths, fresh, new_secrets)) = changed else {
+            return self.snapshot_all();
+        };
+        let changed: std::collections::HashSet<&str> = paths.iter().map(String::as_str).collect();
+        let mut objects: Vec<Arc<ObjectSnapshot>> = previous
+            .objects
+            .iter()
+            .filter(|o| !changed.contains(o.path.as_str()))
+            .cloned()
+            .collect();
+        objects.extend(fresh);
+        let mut secrets = Secrets {
+            psks: previous.psks.clone(),
+            private_keys: previous.private_keys.clone(),
+            bgp_passwords: previous.bgp_passwords.clone(),
+        };
+        for p in &paths {
+            secrets.forget(p);
+        }
+        secrets.psks.extend(new_secrets.psks);
+        secrets.private_keys.extend(new_secrets.private_keys);
+        secrets.bgp_passwords.extend(new_secrets.bgp_passwords);
+        Ok(TreeSnapshot::new(revision, objects, secrets))
+    }
+}
