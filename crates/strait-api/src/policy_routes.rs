@@ -315,15 +315,14 @@ async fn service_summary(
     q.only(IGNORED_PARAMS)?;
     let (path, stored) =
         status_target(state, service, strait_model::Kind::VpnService, "summary").await?;
-    let sessions = blocking(state, |pol| pol.snapshot(strait_model::Kind::Session)).await?;
-    let prefix = format!("{}/sessions/", path.as_str());
+    let service_path = path.clone();
+    let sessions = blocking(state, move |pol| {
+        pol.names(&service_path, strait_model::Kind::Session)
+    })
+    .await?;
     let statuses: Vec<(String, strait_model::status::SessionStatusNsxT)> = sessions
         .iter()
-        .filter(|o| o.path.as_str().starts_with(&prefix))
-        .map(|o| {
-            let name = &o.object.common().display_name;
-            (o.path.to_string(), current_status(state, &o.path, name))
-        })
+        .map(|(p, name)| (p.to_string(), current_status(state, p, name)))
         .collect();
     let body = strait_model::status::ServiceSummary::of(
         display_name(&stored),

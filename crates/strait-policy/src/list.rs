@@ -66,23 +66,47 @@ fn type_rank(v: &Value) -> u8 {
     }
 }
 
-/// Total order on JSON values: null < bool < number < string < array < object.
-fn cmp_json(a: &Value, b: &Value) -> Ordering {
-    match (a, b) {
-        (Value::Bool(x), Value::Bool(y)) => x.cmp(y),
-        (Value::Number(x), Value::Number(y)) => {
-            let (x, y) = (x.as_f64().unwrap_or(0.0), y.as_f64().unwrap_or(0.0));
-            x.partial_cmp(&y).unwrap_or(Ordering::Equal)
+/// Where an item sorts: its sort field's value, prepared once per item so that sorting
+/// thousands of objects compares without allocating (issue 16), then its path.
+struct SortKey {
+    rank: u8,
+    /// Booleans and numbers.
+    number: f64,
+    /// Strings: lower-cased (compared first) and as given; arrays and objects: their JSON.
+    folded: String,
+    text: String,
+    path: String,
+}
+
+impl SortKey {
+    fn new(value: Option<&Value>, path: &str) -> SortKey {
+        let value = value.unwrap_or(&Value::Null);
+        let (number, folded, text) = match value {
+            Value::Bool(b) => (f64::from(u8::from(*b)), String::new(), String::new()),
+            Value::Number(n) => (n.as_f64().unwrap_or(0.0), String::new(), String::new()),
+            Value::String(s) => (0.0, s.to_lowercase(), s.clone()),
+            Value::Array(_) | Value::Object(_) => (0.0, String::new(), value.to_string()),
+            Value::Null => (0.0, String::new(), String::new()),
+        };
+        SortKey {
+            rank: type_rank(value),
+            number,
+            folded,
+            text,
+            path: path.to_owned(),
         }
-        (Value::String(x), Value::String(y)) => x
-            .to_lowercase()
-            .cmp(&y.to_lowercase())
-            .then_with(|| x.cmp(y)),
-        (Value::Array(_), Value::Array(_)) | (Value::Object(_), Value::Object(_)) => {
-            a.to_string().cmp(&b.to_string())
-        }
-        _ => type_rank(a).cmp(&type_rank(b)),
     }
+}
+
+/// Total order on JSON values: null < bool < number < string < array < object; strings
+/// case-insensitively first; then by path.
+fn cmp_keys(a: &SortKey, b: &SortKey) -> Ordering {
+    a.rank
+        .cmp(&b.rank)
+        .then_with(|| a.number.partial_cmp(&b.number).unwrap_or(Ordering::Equal))
+        .then_with(|| a.folded.cmp(&b.folded))
+        .then_with(|| a.text.cmp(&b.text))
+        .then_with(|| a.path.cmp(&b.path))
 }
 
 fn bad(field: &str, msg: String) -> PolicyError {
@@ -145,24 +169,31 @@ pub(crate) fn page(mut items: Vec<Value>, q: &ListQuery) -> Result<ListResult, P
         }
         Some(n) => n,
     } as usize;
-    let key = |v: &Value| -> (Value, String) {
-        (
-            v.get(&sort_by).cloned().unwrap_or(Value::Null),
-            v.get("path")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_owned(),
-        )
+    let path_of = |v: &Value| {
+        v.get("path")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned()
     };
-    let order = |a: &(Value, String), b: &(Value, String)| {
-        let o = cmp_json(&a.0, &b.0).then_with(|| a.1.cmp(&b.1));
+    let order = |a: &SortKey, b: &SortKey| {
+        let o = cmp_keys(a, b);
         if ascending {
             o
         } else {
             o.reverse()
         }
     };
-    items.sort_by(|a, b| order(&key(a), &key(b)));
+    let mut keyed: Vec<(SortKey, Value)> = items
+        .drain(..)
+        .map(|v| (SortKey::new(v.get(&sort_by), &path_of(&v)), v))
+        .collect();
+    keyed.sort_by(|a, b| order(&a.0, &b.0));
+    let mut items: Vec<Value> = Vec::with_capacity(keyed.len());
+    let mut keys: Vec<SortKey> = Vec::with_capacity(keyed.len());
+    for (k, v) in keyed {
+        keys.push(k);
+        items.push(v);
+    }
     let total = items.len() as u64;
     let start = match &q.cursor {
         None => 0,
@@ -177,23 +208,19 @@ pub(crate) fn page(mut items: Vec<Value>, q: &ListQuery) -> Result<ListResult, P
                         .into(),
                 ));
             }
-            let after = (cur.v, cur.p);
-            items
-                .iter()
-                .position(|i| order(&key(i), &after) == Ordering::Greater)
-                .unwrap_or(items.len())
+            let after = SortKey::new(Some(&cur.v), &cur.p);
+            keys.partition_point(|k| order(k, &after) != Ordering::Greater)
         }
     };
     let end = start.saturating_add(page_size).min(items.len());
     // The cursor points after the page's last item, when more follow.
     let last_on_page = end.checked_sub(1).and_then(|i| items.get(i));
     let cursor = last_on_page.filter(|_| end < items.len()).map(|last| {
-        let (v, p) = key(last);
         encode_cursor(&Cursor {
             s: sort_by.clone(),
             a: ascending,
-            v,
-            p,
+            v: last.get(&sort_by).cloned().unwrap_or(Value::Null),
+            p: path_of(last),
         })
     });
     let fields: Option<Vec<&str>> = q
@@ -343,6 +370,58 @@ mod tests {
         assert_eq!(seen, sorted);
         sorted.dedup();
         assert_eq!(sorted.len(), 25);
+    }
+
+    #[test]
+    fn values_of_every_type_sort_in_one_order_in_pages_both_ways() {
+        let values = [
+            json!(null),
+            json!(true),
+            json!(3),
+            json!(20.5),
+            json!("a"),
+            json!("B"),
+            json!("b"),
+            json!([1]),
+            json!({"x": 1}),
+        ];
+        let all: Vec<Value> = values
+            .iter()
+            .enumerate()
+            .map(|(i, v)| {
+                let mut o = json!({"path": format!("/infra/x/{}", 9 - i), "display_name": "n"});
+                if !v.is_null() {
+                    o["rank"] = v.clone();
+                }
+                o
+            })
+            .collect();
+        for ascending in [true, false] {
+            let mut q = ListQuery {
+                page_size: Some(2),
+                sort_by: Some("rank".into()),
+                sort_ascending: Some(ascending),
+                ..Default::default()
+            };
+            let mut seen = Vec::new();
+            loop {
+                let r = page(all.clone(), &q).unwrap();
+                seen.extend(
+                    r.results
+                        .iter()
+                        .map(|v| v.get("rank").cloned().unwrap_or(Value::Null)),
+                );
+                match r.cursor {
+                    Some(c) => q.cursor = Some(c),
+                    None => break,
+                }
+            }
+            let mut want = values.to_vec();
+            if !ascending {
+                want.reverse();
+            }
+            assert_eq!(seen, want, "ascending {ascending}");
+        }
     }
 
     #[test]

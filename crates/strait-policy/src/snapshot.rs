@@ -204,6 +204,26 @@ fn load_snapshot(
 }
 
 impl Policy {
+    /// The objects of `kind` directly under `parent` with their display names (the id when
+    /// there is none), by path: what a status summary lists, without reading the objects.
+    pub fn names(
+        &self,
+        parent: &ObjectPath,
+        kind: Kind,
+    ) -> Result<Vec<(ObjectPath, String)>, PolicyError> {
+        let rows = self
+            .store
+            .read(|tx| tx.names(kind.as_str(), parent.as_str()))?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(p, name)| {
+                let path = ObjectPath::parse(&p).ok()?;
+                let name = name.unwrap_or_else(|| path.id().to_owned());
+                Some((path, name))
+            })
+            .collect())
+    }
+
     /// Every object of `kind`, typed (for the runtime and status).
     pub fn snapshot(&self, kind: Kind) -> Result<Vec<ObjectSnapshot>, PolicyError> {
         self.store

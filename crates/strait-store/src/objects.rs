@@ -223,6 +223,22 @@ impl Tx<'_> {
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
 
+    /// The paths and display names of the objects of `kind` under `parent_path`, by path,
+    /// read without decoding their bodies (a status summary of thousands of sessions).
+    pub fn names(&self, kind: &str, parent_path: &str) -> Result<Vec<(String, Option<String>)>> {
+        let mut stmt = self.tx.prepare_cached(
+            "SELECT path, json_extract(body, '$.display_name') FROM objects
+             WHERE kind = ?1 AND parent_path = ?2 ORDER BY path",
+        )?;
+        let rows = stmt.query_map([kind, parent_path], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, Option<String>>(1).ok().flatten(),
+            ))
+        })?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
     /// Number of stored objects of `kind`.
     pub fn count_objects(&self, kind: &str) -> Result<u64> {
         Ok(self.tx.query_row(
