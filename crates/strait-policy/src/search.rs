@@ -337,7 +337,7 @@ impl Policy {
         let items = self.store.read(|tx| -> Result<Vec<Value>, PolicyError> {
             let mut items = Vec::new();
             for kind in Kind::ALL {
-                for o in tx.objects(kind.as_str(), None)? {
+                for o in tx.object_bodies(kind.as_str(), None)? {
                     let v = render(&o, kind);
                     if eval(&query, &v) {
                         items.push(v);

@@ -229,7 +229,7 @@ impl Policy {
         self.store
             .read(|tx| -> Result<Vec<ObjectSnapshot>, PolicyError> {
                 Ok(tx
-                    .objects(kind.as_str(), None)?
+                    .object_bodies(kind.as_str(), None)?
                     .iter()
                     .filter_map(|o| {
                         typed(o).map(|(path, object)| ObjectSnapshot {
@@ -249,7 +249,7 @@ impl Policy {
             let mut objects = Vec::new();
             let mut secrets = Secrets::default();
             for kind in Kind::ALL {
-                for o in tx.objects(kind.as_str(), None)? {
+                for o in tx.object_bodies(kind.as_str(), None)? {
                     objects.extend(load_snapshot(tx, &o, &mut secrets)?);
                 }
             }

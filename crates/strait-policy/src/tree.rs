@@ -208,7 +208,7 @@ impl Policy {
                 }
             }
             let mut items = Vec::new();
-            for o in tx.objects(coll.kind.as_str(), Some(coll.parent_path()))? {
+            for o in tx.object_bodies(coll.kind.as_str(), Some(coll.parent_path()))? {
                 let mut v = render(&o, coll.kind);
                 add_used_by(tx, &mut v, &o.path, coll.kind)?;
                 items.push(v);

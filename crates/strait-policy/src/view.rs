@@ -24,7 +24,7 @@ impl PolicyView for TxView<'_, '_> {
 
     fn objects(&self, kind: Kind) -> Vec<(ObjectPath, PolicyObject)> {
         self.tx
-            .objects(kind.as_str(), None)
+            .object_bodies(kind.as_str(), None)
             .unwrap_or_default()
             .iter()
             .filter_map(typed)
@@ -33,7 +33,7 @@ impl PolicyView for TxView<'_, '_> {
 
     fn children(&self, parent: &ObjectPath, kind: Kind) -> Vec<(ObjectPath, PolicyObject)> {
         self.tx
-            .objects(kind.as_str(), Some(parent.as_str()))
+            .object_bodies(kind.as_str(), Some(parent.as_str()))
             .unwrap_or_default()
             .iter()
             .filter_map(typed)
@@ -81,7 +81,7 @@ pub(crate) fn store_search_keys(
 pub(crate) fn rebuild_search_keys(tx: &Tx<'_>) -> Result<(), strait_store::StoreError> {
     tx.clear_search_keys()?;
     for kind in strait_model::search_keys::KINDS {
-        for o in tx.objects(kind.as_str(), None)? {
+        for o in tx.object_bodies(kind.as_str(), None)? {
             if let Some((path, obj)) = typed(&o) {
                 store_search_keys(tx, &path, &obj)?;
             }

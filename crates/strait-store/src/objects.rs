@@ -72,6 +72,13 @@ fn finish((mut o, body, spec): (StoredObject, String, String)) -> Result<StoredO
     Ok(o)
 }
 
+/// As [`finish`], leaving `spec` null: half the JSON decoding, for reads of many objects.
+fn finish_body((mut o, body, _spec): (StoredObject, String, String)) -> Result<StoredObject> {
+    o.body = serde_json::from_str(&body)
+        .map_err(|e| StoreError::Corrupt(o.path.clone(), e.to_string()))?;
+    Ok(o)
+}
+
 /// Meta key: the configuration revision from which the change log is complete.
 const CHANGE_LOG_FROM: &str = "change_log_from";
 
@@ -107,6 +114,26 @@ impl Tx<'_> {
 
     /// Objects of `kind`, optionally only those under `parent_path`, ordered by path.
     pub fn objects(&self, kind: &str, parent_path: Option<&str>) -> Result<Vec<StoredObject>> {
+        self.objects_with(kind, parent_path, finish)
+    }
+
+    /// As [`Tx::objects`], with `spec` left null (`Value::Null`): for reads that render or
+    /// type many objects, which need only their bodies (lists, the runtime's configuration).
+    /// Never write one of these back ([`Tx::put_object`] refuses a null spec).
+    pub fn object_bodies(
+        &self,
+        kind: &str,
+        parent_path: Option<&str>,
+    ) -> Result<Vec<StoredObject>> {
+        self.objects_with(kind, parent_path, finish_body)
+    }
+
+    fn objects_with(
+        &self,
+        kind: &str,
+        parent_path: Option<&str>,
+        finish: fn((StoredObject, String, String)) -> Result<StoredObject>,
+    ) -> Result<Vec<StoredObject>> {
         let mut out = Vec::new();
         match parent_path {
             Some(parent) => {
@@ -131,6 +158,14 @@ impl Tx<'_> {
 
     /// Insert or replace an object and its outgoing references.
     pub fn put_object(&self, o: &StoredObject, references: &[String]) -> Result<()> {
+        if o.spec.is_null() {
+            // Read with `object_bodies`, which leaves the spec out: writing it back would
+            // lose what the user set.
+            return Err(StoreError::Corrupt(
+                o.path.clone(),
+                "refusing to store an object without its spec".into(),
+            ));
+        }
         let corrupt = |e: serde_json::Error| StoreError::Corrupt(o.path.clone(), e.to_string());
         let body = serde_json::to_string(&o.body).map_err(corrupt)?;
         let spec = serde_json::to_string(&o.spec).map_err(corrupt)?;
