@@ -10,7 +10,13 @@ use strait_store::Store;
 
 const SVC: &str = "/infra/tier-0s/t0/ipsec-vpn-services/vpn";
 
-fn summary(t: &TreeSnapshot) -> (u64, Vec<(String, i64)>, Vec<(String, String)>) {
+/// A snapshot's revision, objects (path, revision) and PSKs, comparable.
+type Summary = (u64, Vec<(String, i64)>, Vec<(String, String)>);
+
+/// One round of changes between two reads.
+type Step = Box<dyn Fn(&Policy)>;
+
+fn summary(t: &TreeSnapshot) -> Summary {
     let objects = t
         .objects()
         .map(|o| (o.path.to_string(), o.revision))
@@ -50,7 +56,7 @@ fn a_snapshot_since_the_last_equals_a_full_read() {
         )
         .unwrap();
     let mut held = policy.snapshot_all().unwrap();
-    let steps: Vec<Box<dyn Fn(&Policy)>> = vec![
+    let steps: Vec<Step> = vec![
         Box::new(|p| {
             for i in 0..20 {
                 p.patch(
