@@ -58,6 +58,18 @@ impl StatusBoard {
         *self.entries.write().unwrap_or_else(|e| e.into_inner()) = entries;
     }
 
+    /// Set the entries of `paths`: those in `entries` are replaced, the others removed
+    /// (sessions deleted from the configuration); every other entry stays.
+    pub(crate) fn merge(&self, paths: &[String], mut entries: BTreeMap<String, Entry>) {
+        let mut board = self.entries.write().unwrap_or_else(|e| e.into_inner());
+        for p in paths {
+            match entries.remove(p) {
+                Some(e) => board.insert(p.clone(), e),
+                None => board.remove(p),
+            };
+        }
+    }
+
     pub(crate) fn update(&self, path: &str, f: impl FnOnce(&mut Entry)) {
         if let Some(e) = self
             .entries
@@ -67,13 +79,6 @@ impl StatusBoard {
         {
             f(e);
         }
-    }
-
-    pub(crate) fn snapshot(&self) -> BTreeMap<String, Entry> {
-        self.entries
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
     }
 
     pub(crate) fn get(&self, path: &str) -> Option<Entry> {

@@ -19,6 +19,13 @@ pub trait DataplaneApi: Send + Sync + 'static {
         &self,
         specs: Vec<TunnelSpec>,
     ) -> impl Future<Output = HashMap<String, Result<String, String>>> + Send;
+    /// Create or update the tunnels of `upserts` and remove those of `removals`, leaving the
+    /// others as they are; per upserted session its interface name or the error.
+    fn update_tunnels(
+        &self,
+        upserts: Vec<TunnelSpec>,
+        removals: Vec<String>,
+    ) -> impl Future<Output = HashMap<String, Result<String, String>>> + Send;
     /// Install a Child SA negotiated by IKE (both directions).
     fn install(&self, sa: SaInstall) -> impl Future<Output = Result<(), DataplaneError>> + Send;
     /// Stop sending on a Child SA IKE is deleting (its inbound half stays).
@@ -43,6 +50,14 @@ impl DataplaneApi for Dataplane {
         specs: Vec<TunnelSpec>,
     ) -> impl Future<Output = HashMap<String, Result<String, String>>> + Send {
         Dataplane::set_tunnels(self, specs)
+    }
+
+    fn update_tunnels(
+        &self,
+        upserts: Vec<TunnelSpec>,
+        removals: Vec<String>,
+    ) -> impl Future<Output = HashMap<String, Result<String, String>>> + Send {
+        Dataplane::update_tunnels(self, upserts, removals)
     }
 
     fn install(&self, sa: SaInstall) -> impl Future<Output = Result<(), DataplaneError>> + Send {

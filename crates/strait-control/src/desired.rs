@@ -164,6 +164,24 @@ pub fn desired(tree: &TreeSnapshot) -> Vec<Desired> {
         .collect()
 }
 
+/// What to run, for the sessions among `paths` that are stored (the others are gone).
+pub fn desired_for<'a>(
+    tree: &TreeSnapshot,
+    paths: impl IntoIterator<Item = &'a str>,
+) -> Vec<Desired> {
+    paths
+        .into_iter()
+        .filter_map(|path| match tree.get(path) {
+            Some(PolicyObject::Session(s)) => Some(Desired {
+                path: path.to_owned(),
+                display_name: s.common.display_name.clone(),
+                plan: plan(tree, path, s),
+            }),
+            _ => None,
+        })
+        .collect()
+}
+
 fn plan(tree: &TreeSnapshot, path: &str, s: &RouteBasedSession) -> Plan {
     let service_path = path.rsplitn(3, '/').nth(2).unwrap_or_default();
     let Some(PolicyObject::VpnService(service)) = tree.get(service_path) else {

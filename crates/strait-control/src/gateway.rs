@@ -19,10 +19,11 @@ use ike_proto::{
 use strait_dataplane::{Encapsulation, SaInstall};
 use strait_policy::TreeSnapshot;
 
-use crate::board::{Entry, StatusBoard};
+use crate::board::StatusBoard;
 use crate::boundary::{DataplaneApi, IkeSockets};
-use crate::desired::{desired, Plan};
 use crate::invariants;
+
+mod realize;
 
 /// How often binding a missing local endpoint address is tried again.
 pub const BIND_RETRY: Duration = Duration::from_secs(10);
@@ -94,6 +95,9 @@ pub struct Gateway<D: DataplaneApi, S: IkeSockets> {
     tree: Option<Arc<TreeSnapshot>>,
     /// Sessions the endpoint runs (each has a tunnel).
     running: BTreeSet<String>,
+    /// The local address of every session whose plan is to run (bound or not), so that a
+    /// change to a few sessions knows which addresses all the others still need.
+    run_locals: BTreeMap<String, IpAddr>,
     /// ESP activity per session for DPD: (packets in, packets out) at the last tick.
     traffic: BTreeMap<String, (u64, u64)>,
     next_traffic_tick: Instant,
@@ -133,6 +137,7 @@ impl<D: DataplaneApi, S: IkeSockets> Gateway<D, S> {
             log_level,
             tree: None,
             running: BTreeSet::new(),
+            run_locals: BTreeMap::new(),
             traffic: BTreeMap::new(),
             next_traffic_tick: now + TRAFFIC_TICK,
             refused: BTreeSet::new(),
@@ -208,7 +213,16 @@ impl<D: DataplaneApi, S: IkeSockets> Gateway<D, S> {
     /// The stored configuration changed: realize it (sessions, tunnels, sockets, routes).
     pub async fn apply_config(&mut self, now: Instant, tree: impl Into<Arc<TreeSnapshot>>) {
         let tree = tree.into();
-        for (route, hops) in crate::desired::routes_without_vti(&tree) {
+        let has_static_routes = tree
+            .of_kind(strait_model::Kind::StaticRoute)
+            .next()
+            .is_some();
+        let stray_routes = if has_static_routes {
+            crate::desired::routes_without_vti(&tree)
+        } else {
+            Vec::new()
+        };
+        for (route, hops) in stray_routes {
             let hops: Vec<String> = hops.iter().map(ToString::to_string).collect();
             tracing::warn!(
                 route,
@@ -219,8 +233,9 @@ impl<D: DataplaneApi, S: IkeSockets> Gateway<D, S> {
         let level = crate::desired::ike_log_level(&tree);
         self.log_level
             .send_if_modified(|l| std::mem::replace(l, level) != level);
+        let scope = realize::Scope::of_change(self.tree.as_deref(), &tree);
         self.tree = Some(tree);
-        self.realize(now).await;
+        self.realize(now, scope).await;
     }
 
     /// The configuration last applied (the runtime reads the next one from it: only what
@@ -273,7 +288,7 @@ impl<D: DataplaneApi, S: IkeSockets> Gateway<D, S> {
             self.reconcile_due = true;
         }
         if std::mem::take(&mut self.reconcile_due) {
-            self.realize(now).await;
+            self.realize(now, realize::Scope::All).await;
         }
         self.finish(now, sweep).await;
     }
@@ -402,7 +417,7 @@ impl<D: DataplaneApi, S: IkeSockets> Gateway<D, S> {
                 self.dataplane.remove(session, spi_in, spi_out)
             }
             Repair::RecreateChildSas => self.ep.rekey_child(now, &id, &mut *self.rng),
-            Repair::Reconcile => self.realize(now).await,
+            Repair::Reconcile => self.realize(now, realize::Scope::All).await,
             Repair::Report => {}
         }
     }
@@ -490,99 +505,6 @@ impl<D: DataplaneApi, S: IkeSockets> Gateway<D, S> {
                 self.touched.insert(id.0);
             }
         }
-    }
-
-    /// Make the endpoint's sessions, the sockets and the data plane's tunnels match the
-    /// configuration last applied.
-    async fn realize(&mut self, now: Instant) {
-        let Some(tree) = self.tree.clone() else {
-            return;
-        };
-        let wanted = desired(&tree);
-        let addrs: BTreeSet<IpAddr> = wanted
-            .iter()
-            .filter_map(|d| match &d.plan {
-                Plan::Run(c, _) => Some(c.local),
-                Plan::Idle { .. } => None,
-            })
-            .collect();
-        self.sockets.open(&addrs).await;
-        // Tunnels for the sessions that can run: created before IKE can install SAs.
-        let failed = self.sockets.failed().clone();
-        let specs: Vec<strait_dataplane::TunnelSpec> = wanted
-            .iter()
-            .filter_map(|d| match &d.plan {
-                Plan::Run(c, t) if !failed.contains_key(&c.local) => Some((**t).clone()),
-                _ => None,
-            })
-            .collect();
-        let tunnels = self.dataplane.set_tunnels(specs).await;
-        let mut entries = BTreeMap::new();
-        let mut keep = BTreeSet::new();
-        let old = self.board.snapshot();
-        for d in wanted {
-            let mut entry = Entry {
-                display_name: d.display_name.clone(),
-                idle: None,
-                status: None,
-                repair: old.get(&d.path).and_then(|e| e.repair.clone()),
-            };
-            match d.plan {
-                Plan::Run(cfg, _) => {
-                    let problem = match (failed.get(&cfg.local), tunnels.get(&d.path)) {
-                        (Some(err), _) => Some(format!(
-                            "{err}: the local endpoint address {} must be configured on an interface of this host",
-                            cfg.local
-                        )),
-                        (None, Some(Err(e))) => Some(format!(
-                            "the session's tunnel interface cannot be created: {e}"
-                        )),
-                        _ => None,
-                    };
-                    let id = SessionId(d.path.clone());
-                    if let Some(problem) = problem {
-                        entry.idle = Some((
-                            strait_model::status::reasons::CONFIGURATION_FAILED,
-                            Some(problem),
-                        ));
-                        if self.running.remove(&d.path) {
-                            self.ep.remove_session(now, &id, &mut *self.rng);
-                        }
-                    } else {
-                        self.ep.set_session(now, *cfg, &mut *self.rng);
-                        self.running.insert(d.path.clone());
-                        keep.insert(d.path.clone());
-                        entry.status = self.ep.status(&id);
-                    }
-                }
-                Plan::Idle { reason, alarm } => {
-                    entry.idle = Some((reason, alarm));
-                }
-            }
-            self.touched.insert(d.path.clone());
-            entries.insert(d.path, entry);
-        }
-        let gone: Vec<String> = self
-            .running
-            .iter()
-            .filter(|p| !keep.contains(*p))
-            .cloned()
-            .collect();
-        for p in gone {
-            self.ep
-                .remove_session(now, &SessionId(p.clone()), &mut *self.rng);
-            self.running.remove(&p);
-            self.touched.insert(p);
-        }
-        self.board.replace(entries);
-        // Deletes first (they leave from the sockets about to close), then the sockets.
-        self.flush(now).await;
-        self.sockets.close_others(&addrs).await;
-        self.next_bind_retry = if self.sockets.failed().is_empty() {
-            None
-        } else {
-            Some(now + BIND_RETRY)
-        };
     }
 }
 

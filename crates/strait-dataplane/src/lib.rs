@@ -492,6 +492,38 @@ impl Dataplane {
         results
     }
 
+    /// Change only these tunnels: create or update one per spec in `upserts`, remove those
+    /// of `removals`; every other tunnel is left as it is (a configuration change that
+    /// touches a few of thousands of sessions costs the data plane only those). Returns, per
+    /// upserted session, its interface name or what went wrong.
+    pub async fn update_tunnels(
+        &self,
+        upserts: Vec<TunnelSpec>,
+        removals: Vec<String>,
+    ) -> HashMap<String, Result<String, String>> {
+        let _one = self.changes.lock().await;
+        for session in &removals {
+            if self.shared.tunnels.load().contains_key(session) {
+                self.drop_tunnel(session).await;
+            }
+        }
+        let mut results = HashMap::new();
+        for spec in upserts {
+            let existing = self.shared.tunnels.load().get(&spec.session).cloned();
+            let r = match existing {
+                Some(t) if t.spec_mtu() == spec.mtu => self.update_tunnel(&t, &spec).await,
+                Some(_) => {
+                    // A new MTU needs a new device (as in set_tunnels).
+                    self.drop_tunnel(&spec.session).await;
+                    self.create_tunnel(&spec).await
+                }
+                None => self.create_tunnel(&spec).await,
+            };
+            results.insert(spec.session.clone(), r);
+        }
+        results
+    }
+
     async fn update_tunnel(&self, t: &Arc<Tunnel>, spec: &TunnelSpec) -> Result<String, String> {
         let old = lock(&t.spec).clone();
         {

@@ -40,6 +40,17 @@ pub struct TreeSnapshot {
     pub private_keys: HashMap<String, PrivateKeySecret>,
     /// BGP neighbors' TCP MD5 passwords, by neighbor path.
     pub bgp_passwords: HashMap<String, Zeroizing<String>>,
+    /// How this snapshot differs from the one it was built from, when it was built from one.
+    delta: Option<Delta>,
+}
+
+/// What changed between two snapshots (see [`TreeSnapshot::delta`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delta {
+    /// The revision of the snapshot this one was built from.
+    pub since: u64,
+    /// The paths written or deleted since then, sorted.
+    pub paths: Vec<String>,
 }
 
 /// A certificate's private key as imported (decrypted from the store only into memory
@@ -77,7 +88,15 @@ impl TreeSnapshot {
             psks: secrets.psks,
             private_keys: secrets.private_keys,
             bgp_passwords: secrets.bgp_passwords,
+            delta: None,
         }
+    }
+
+    /// When this snapshot was built from an earlier one ([`Policy::snapshot_since`]): that
+    /// one's revision and the paths that changed since. `None` for a full read: anything may
+    /// have changed.
+    pub fn delta(&self) -> Option<&Delta> {
+        self.delta.as_ref()
     }
 
     /// The object at `path`.
@@ -298,6 +317,11 @@ impl Policy {
         secrets.psks.extend(new_secrets.psks);
         secrets.private_keys.extend(new_secrets.private_keys);
         secrets.bgp_passwords.extend(new_secrets.bgp_passwords);
-        Ok(TreeSnapshot::new(revision, objects, secrets))
+        let mut next = TreeSnapshot::new(revision, objects, secrets);
+        next.delta = Some(Delta {
+            since: previous.revision,
+            paths,
+        });
+        Ok(next)
     }
 }

@@ -104,6 +104,10 @@ fn a_snapshot_since_the_last_equals_a_full_read() {
         step(&policy);
         let next = policy.snapshot_since(&held).unwrap();
         let full = policy.snapshot_all().unwrap();
+        let delta = next.delta().expect("built from the held snapshot");
+        assert_eq!(delta.since, held.revision);
+        assert!(delta.paths.windows(2).all(|w| w[0] < w[1]));
+        assert!(full.delta().is_none());
         assert_eq!(summary(&next), summary(&full));
         for o in full.objects() {
             assert_eq!(next.get(o.path.as_str()), Some(&o.object), "{}", o.path);

@@ -153,6 +153,25 @@ impl SimDataplane {
             .is_some_and(|t| t.sas.sender().is_some())
     }
 
+    /// Create the tunnel of `spec`, or give an existing one the new spec; its VTI name.
+    fn upsert(inner: &mut Inner, spec: TunnelSpec) -> String {
+        let name = strait_dataplane::vti::vti_name(&spec.session);
+        match inner.tunnels.get_mut(&spec.session) {
+            Some(t) => t.spec = spec,
+            None => {
+                inner.tunnels.insert(
+                    spec.session.clone(),
+                    SimTunnel {
+                        spec,
+                        sas: TunnelSas::default(),
+                        counters: CounterSnapshot::default(),
+                    },
+                );
+            }
+        }
+        name
+    }
+
     fn drop_tunnel(inner: &mut Inner, session: &str) {
         inner.tunnels.remove(session);
         inner.inbound.retain(|_, i| i.session != session);
@@ -178,20 +197,33 @@ impl DataplaneApi for SimDataplane {
         }
         let mut out = HashMap::new();
         for (session, spec) in wanted {
-            let name = strait_dataplane::vti::vti_name(&session);
-            match inner.tunnels.get_mut(&session) {
-                Some(t) => t.spec = spec,
-                None => {
-                    inner.tunnels.insert(
-                        session.clone(),
-                        SimTunnel {
-                            spec,
-                            sas: TunnelSas::default(),
-                            counters: CounterSnapshot::default(),
-                        },
-                    );
-                }
+            let name = Self::upsert(&mut inner, spec);
+            out.insert(session, Ok(name));
+        }
+        out
+    }
+
+    async fn update_tunnels(
+        &self,
+        upserts: Vec<TunnelSpec>,
+        removals: Vec<String>,
+    ) -> HashMap<String, Result<String, String>> {
+        let mut inner = self.lock();
+        for session in &removals {
+            Self::drop_tunnel(&mut inner, session);
+        }
+        let mut out = HashMap::new();
+        for spec in upserts {
+            // As straitd: a new MTU means a new tunnel, without the old one's SAs.
+            if inner
+                .tunnels
+                .get(&spec.session)
+                .is_some_and(|t| t.spec.mtu != spec.mtu)
+            {
+                Self::drop_tunnel(&mut inner, &spec.session);
             }
+            let session = spec.session.clone();
+            let name = Self::upsert(&mut inner, spec);
             out.insert(session, Ok(name));
         }
         out

@@ -511,13 +511,17 @@ impl World {
         );
     }
 
-    /// The configuration changed: the gateway's control plane reads it (as straitd does on
-    /// the store's change notification).
+    /// The configuration changed: the gateway's control plane reads it as straitd does on
+    /// the store's change notification (only what changed since the configuration it holds,
+    /// so a change to sessions alone is realized for those sessions alone).
     pub fn reload(&mut self, k: usize) {
         let now = self.now;
         let g = &mut self.gws[k];
         if let Some(gw) = g.gw.as_mut() {
-            let tree = g.policy.snapshot_all().unwrap();
+            let tree = match gw.config() {
+                Some(held) => g.policy.snapshot_since(&held).unwrap(),
+                None => g.policy.snapshot_all().unwrap(),
+            };
             g.dp.set_now(now);
             block_on(gw.apply_config(now, tree));
         }

@@ -1,0 +1,190 @@
+//! Realizing the configuration: the endpoint's sessions, the IKE sockets, the data plane's
+//! tunnels and the status board made to match the configuration last applied, for every
+//! session, or (after a change that touched only sessions) for those sessions alone, so that
+//! editing one of 10,000 sessions costs the control and data planes that one (issue 16).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
+use std::time::Instant;
+
+use ike_proto::SessionId;
+use strait_model::{Kind, ObjectPath};
+use strait_policy::TreeSnapshot;
+
+use super::Gateway;
+use crate::board::Entry;
+use crate::boundary::{DataplaneApi, IkeSockets};
+use crate::desired::{desired, desired_for, Desired, Plan};
+use crate::gateway::BIND_RETRY;
+
+/// Which sessions a realization covers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Scope {
+    /// Every session: the tunnels are set as a whole.
+    All,
+    /// Only these session paths (written or deleted); nothing else changed.
+    Sessions(Vec<String>),
+}
+
+impl Scope {
+    /// What a move from `old` to `new` asks to realize: only the changed sessions when `new`
+    /// was built from `old` and every change is to a session (a session's plan depends on
+    /// its service, local endpoint, profiles, certificates and static routes, none of which
+    /// changed then); everything otherwise.
+    pub(crate) fn of_change(old: Option<&TreeSnapshot>, new: &TreeSnapshot) -> Scope {
+        let (Some(old), Some(delta)) = (old, new.delta()) else {
+            return Scope::All;
+        };
+        let only_sessions = delta
+            .paths
+            .iter()
+            .all(|p| ObjectPath::parse(p).is_ok_and(|p| p.kind() == Kind::Session));
+        if delta.since == old.revision && only_sessions {
+            Scope::Sessions(delta.paths.clone())
+        } else {
+            Scope::All
+        }
+    }
+}
+
+impl<D: DataplaneApi, S: IkeSockets> Gateway<D, S> {
+    /// Make the endpoint's sessions, the sockets and the data plane's tunnels match the
+    /// configuration last applied, for the sessions of `scope`.
+    pub(super) async fn realize(&mut self, now: Instant, scope: Scope) {
+        let Some(tree) = self.tree.clone() else {
+            return;
+        };
+        let (wanted, gone_from_config): (Vec<Desired>, Vec<String>) = match &scope {
+            Scope::All => {
+                let wanted = desired(&tree);
+                let present: BTreeSet<&str> = wanted.iter().map(|d| d.path.as_str()).collect();
+                let gone = self
+                    .run_locals
+                    .keys()
+                    .filter(|p| !present.contains(p.as_str()))
+                    .cloned()
+                    .collect();
+                (wanted, gone)
+            }
+            Scope::Sessions(paths) => {
+                let wanted = desired_for(&tree, paths.iter().map(String::as_str));
+                let gone = paths
+                    .iter()
+                    .filter(|p| {
+                        !matches!(tree.get(p), Some(strait_model::PolicyObject::Session(_)))
+                    })
+                    .cloned()
+                    .collect();
+                (wanted, gone)
+            }
+        };
+        if scope == Scope::All {
+            self.run_locals.clear();
+        }
+        for p in &gone_from_config {
+            self.run_locals.remove(p);
+        }
+        for d in &wanted {
+            match &d.plan {
+                Plan::Run(c, _) => self.run_locals.insert(d.path.clone(), c.local),
+                Plan::Idle { .. } => self.run_locals.remove(&d.path),
+            };
+        }
+        let addrs: BTreeSet<IpAddr> = self.run_locals.values().copied().collect();
+        self.sockets.open(&addrs).await;
+        // Tunnels for the sessions that can run: created before IKE can install SAs.
+        let failed = self.sockets.failed().clone();
+        let can_run =
+            |d: &Desired| matches!(&d.plan, Plan::Run(c, _) if !failed.contains_key(&c.local));
+        let specs: Vec<strait_dataplane::TunnelSpec> = wanted
+            .iter()
+            .filter(|d| can_run(d))
+            .filter_map(|d| match &d.plan {
+                Plan::Run(_, t) => Some((**t).clone()),
+                Plan::Idle { .. } => None,
+            })
+            .collect();
+        let tunnels = match &scope {
+            Scope::All => self.dataplane.set_tunnels(specs).await,
+            Scope::Sessions(_) => {
+                let removals: Vec<String> = wanted
+                    .iter()
+                    .filter(|d| !can_run(d))
+                    .map(|d| d.path.clone())
+                    .chain(gone_from_config.iter().cloned())
+                    .collect();
+                self.dataplane.update_tunnels(specs, removals).await
+            }
+        };
+        let mut entries = BTreeMap::new();
+        let mut keep = BTreeSet::new();
+        for d in wanted {
+            let mut entry = Entry {
+                display_name: d.display_name.clone(),
+                idle: None,
+                status: None,
+                repair: self.board.get(&d.path).and_then(|e| e.repair),
+            };
+            match d.plan {
+                Plan::Run(cfg, _) => {
+                    let problem = match (failed.get(&cfg.local), tunnels.get(&d.path)) {
+                        (Some(err), _) => Some(format!(
+                            "{err}: the local endpoint address {} must be configured on an interface of this host",
+                            cfg.local
+                        )),
+                        (None, Some(Err(e))) => Some(format!(
+                            "the session's tunnel interface cannot be created: {e}"
+                        )),
+                        _ => None,
+                    };
+                    let id = SessionId(d.path.clone());
+                    if let Some(problem) = problem {
+                        entry.idle = Some((
+                            strait_model::status::reasons::CONFIGURATION_FAILED,
+                            Some(problem),
+                        ));
+                        if self.running.remove(&d.path) {
+                            self.ep.remove_session(now, &id, &mut *self.rng);
+                        }
+                    } else {
+                        self.ep.set_session(now, *cfg, &mut *self.rng);
+                        self.running.insert(d.path.clone());
+                        keep.insert(d.path.clone());
+                        entry.status = self.ep.status(&id);
+                    }
+                }
+                Plan::Idle { reason, alarm } => {
+                    entry.idle = Some((reason, alarm));
+                }
+            }
+            self.touched.insert(d.path.clone());
+            entries.insert(d.path, entry);
+        }
+        // The endpoint stops running what it should no longer run: of every session after a
+        // full realization, of the changed ones otherwise.
+        let considered: Vec<String> = match &scope {
+            Scope::All => self.running.iter().cloned().collect(),
+            Scope::Sessions(paths) => paths.clone(),
+        };
+        for p in considered {
+            if self.running.contains(&p) && !keep.contains(&p) {
+                self.ep
+                    .remove_session(now, &SessionId(p.clone()), &mut *self.rng);
+                self.running.remove(&p);
+                self.touched.insert(p);
+            }
+        }
+        match &scope {
+            Scope::All => self.board.replace(entries),
+            Scope::Sessions(paths) => self.board.merge(paths, entries),
+        }
+        // Deletes first (they leave from the sockets about to close), then the sockets.
+        self.flush(now).await;
+        self.sockets.close_others(&addrs).await;
+        self.next_bind_retry = if self.sockets.failed().is_empty() {
+            None
+        } else {
+            Some(now + BIND_RETRY)
+        };
+    }
+}
