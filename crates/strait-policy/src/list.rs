@@ -8,7 +8,7 @@ use std::cmp::Ordering;
 
 use base64::Engine;
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::PolicyError;
 use strait_model::problems::codes;
@@ -114,7 +114,52 @@ fn bad(field: &str, msg: String) -> PolicyError {
 }
 
 /// Sort, page and project `items` (each a full object JSON with `path`).
-pub(crate) fn page(mut items: Vec<Value>, q: &ListQuery) -> Result<ListResult, PolicyError> {
+/// What can be listed: an object's fields, read one at a time, and its full JSON, made only
+/// for the objects on the page (a collection of 10,000 is sorted without rendering 10,000;
+/// issue 16).
+pub(crate) trait Listed {
+    /// The value of field `name` as the rendered object would have it.
+    fn field(&self, name: &str) -> Option<Value>;
+    /// The object's policy path.
+    fn path(&self) -> String;
+    /// The rendered object.
+    fn render(self) -> Value;
+    /// The names of its fields (for error messages).
+    fn field_names(&self) -> Vec<String>;
+}
+
+impl Listed for Value {
+    fn field(&self, name: &str) -> Option<Value> {
+        self.get(name).cloned()
+    }
+
+    fn path(&self) -> String {
+        self.get("path")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    fn render(self) -> Value {
+        self
+    }
+
+    fn field_names(&self) -> Vec<String> {
+        self.as_object()
+            .map(|m| m.keys().cloned().collect())
+            .unwrap_or_default()
+    }
+}
+
+fn known_fields<T: Listed>(items: &[T]) -> String {
+    let mut fields: Vec<String> = items.iter().flat_map(Listed::field_names).collect();
+    fields.sort();
+    fields.dedup();
+    fields.join(", ")
+}
+
+/// Sort, page and project `items`.
+pub(crate) fn page<T: Listed>(items: Vec<T>, q: &ListQuery) -> Result<ListResult, PolicyError> {
     let sort_by = q
         .sort_by
         .clone()
@@ -133,23 +178,12 @@ pub(crate) fn page(mut items: Vec<Value>, q: &ListQuery) -> Result<ListResult, P
             ),
         ));
     }
-    if !items.is_empty() && !items.iter().any(|i| i.get(&sort_by).is_some()) {
-        let mut fields: Vec<&String> = items
-            .iter()
-            .filter_map(Value::as_object)
-            .flat_map(Map::keys)
-            .collect();
-        fields.sort();
-        fields.dedup();
+    if !items.is_empty() && !items.iter().any(|i| i.field(&sort_by).is_some()) {
         return Err(bad(
             "sort_by",
             format!(
                 "no object in this collection has a field {sort_by:?}; sort by one of: {}",
-                fields
-                    .iter()
-                    .map(|s| s.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                known_fields(&items)
             ),
         ));
     }
@@ -169,12 +203,6 @@ pub(crate) fn page(mut items: Vec<Value>, q: &ListQuery) -> Result<ListResult, P
         }
         Some(n) => n,
     } as usize;
-    let path_of = |v: &Value| {
-        v.get("path")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned()
-    };
     let order = |a: &SortKey, b: &SortKey| {
         let o = cmp_keys(a, b);
         if ascending {
@@ -183,12 +211,12 @@ pub(crate) fn page(mut items: Vec<Value>, q: &ListQuery) -> Result<ListResult, P
             o.reverse()
         }
     };
-    let mut keyed: Vec<(SortKey, Value)> = items
-        .drain(..)
-        .map(|v| (SortKey::new(v.get(&sort_by), &path_of(&v)), v))
+    let mut keyed: Vec<(SortKey, T)> = items
+        .into_iter()
+        .map(|v| (SortKey::new(v.field(&sort_by).as_ref(), &v.path()), v))
         .collect();
     keyed.sort_by(|a, b| order(&a.0, &b.0));
-    let mut items: Vec<Value> = Vec::with_capacity(keyed.len());
+    let mut items: Vec<T> = Vec::with_capacity(keyed.len());
     let mut keys: Vec<SortKey> = Vec::with_capacity(keyed.len());
     for (k, v) in keyed {
         keys.push(k);
@@ -219,8 +247,8 @@ pub(crate) fn page(mut items: Vec<Value>, q: &ListQuery) -> Result<ListResult, P
         encode_cursor(&Cursor {
             s: sort_by.clone(),
             a: ascending,
-            v: last.get(&sort_by).cloned().unwrap_or(Value::Null),
-            p: path_of(last),
+            v: last.field(&sort_by).unwrap_or(Value::Null),
+            p: last.path(),
         })
     });
     let fields: Option<Vec<&str>> = q
@@ -245,24 +273,13 @@ pub(crate) fn page(mut items: Vec<Value>, q: &ListQuery) -> Result<ListResult, P
             }
         }
         for f in fields {
-            if !items.is_empty() && !items.iter().any(|i| i.get(*f).is_some()) {
-                let mut known: Vec<&String> = items
-                    .iter()
-                    .filter_map(Value::as_object)
-                    .flat_map(Map::keys)
-                    .collect();
-                known.sort();
-                known.dedup();
+            if !items.is_empty() && !items.iter().any(|i| i.field(f).is_some()) {
                 return Err(bad(
                     "included_fields",
                     format!(
                         "no object in this collection has a field {:?}; choose from: {}",
                         crate::list::clip(f),
-                        known
-                            .iter()
-                            .map(|k| k.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", ")
+                        known_fields(&items)
                     ),
                 ));
             }
@@ -270,7 +287,7 @@ pub(crate) fn page(mut items: Vec<Value>, q: &ListQuery) -> Result<ListResult, P
     }
     let results = items
         .drain(start..end)
-        .map(|v| match (&fields, v) {
+        .map(|v| match (&fields, v.render()) {
             // The object's identity and metadata stay: a result is always an object a
             // client can name (the document's required fields).
             (Some(fields), Value::Object(m)) => Value::Object(

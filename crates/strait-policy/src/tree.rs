@@ -83,8 +83,72 @@ pub(crate) fn render(o: &StoredObject, kind: Kind) -> Value {
 /// `used_by` of a certificate or CRL: what refers to it (local endpoints), as NSX
 /// `ResourceReference`s (`target_id` = the referrer's path, `target_type` its resource type,
 /// `target_display_name`). Read-only; a delete is refused while it is non-empty.
+/// Whether objects of `kind` show `used_by` (the objects that refer to them).
+fn has_used_by(kind: Kind) -> bool {
+    matches!(kind, Kind::Certificate | Kind::Crl | Kind::PrefixList)
+}
+
+/// A stored object in a list: sorted by its fields as [`render`] shows them, rendered only
+/// when it is on the page.
+struct StoredRow {
+    o: StoredObject,
+    kind: Kind,
+}
+
+impl crate::list::Listed for StoredRow {
+    fn field(&self, name: &str) -> Option<Value> {
+        rendered_field(&self.o, self.kind, name)
+    }
+
+    fn path(&self) -> String {
+        self.o.path.clone()
+    }
+
+    fn render(self) -> Value {
+        render(&self.o, self.kind)
+    }
+
+    fn field_names(&self) -> Vec<String> {
+        render(&self.o, self.kind).field_names()
+    }
+}
+
+/// One field of `render(o, kind)`, without rendering the object.
+fn rendered_field(o: &StoredObject, kind: Kind, name: &str) -> Option<Value> {
+    let metadata = match name {
+        "path" => Value::from(o.path.clone()),
+        "relative_path" => Value::from(o.id.clone()),
+        "parent_path" => Value::from(o.parent_path.clone()),
+        "unique_id" | "realization_id" => Value::from(o.unique_id.clone()),
+        "marked_for_delete" | "overridden" => Value::from(false),
+        "_system_owned" => Value::from(o.system_owned),
+        "_protection" => Value::from(if o.system_owned {
+            "PROTECTED"
+        } else {
+            "NOT_PROTECTED"
+        }),
+        "_create_time" => Value::from(o.create_time),
+        "_create_user" => Value::from(o.create_user.clone()),
+        "_last_modified_time" => Value::from(o.last_modified_time),
+        "_last_modified_user" => Value::from(o.last_modified_user.clone()),
+        "_revision" => Value::from(o.revision),
+        // The body may carry these two; render writes them before the body.
+        _ => {
+            if let Some(v) = o.body.get(name) {
+                return Some(v.clone());
+            }
+            return match name {
+                "resource_type" => Some(Value::from(kind.resource_type())),
+                "id" => Some(Value::from(o.id.clone())),
+                _ => None,
+            };
+        }
+    };
+    Some(metadata)
+}
+
 fn add_used_by(tx: &Tx<'_>, v: &mut Value, path: &str, kind: Kind) -> Result<(), PolicyError> {
-    if !matches!(kind, Kind::Certificate | Kind::Crl | Kind::PrefixList) {
+    if !has_used_by(kind) {
         return Ok(());
     }
     let mut refs = Vec::new();
@@ -201,21 +265,29 @@ impl Policy {
                 ))
             }
         };
-        let items = self.store.read(|tx| -> Result<Vec<Value>, PolicyError> {
+        self.store.read(|tx| -> Result<ListResult, PolicyError> {
             if let Some(parent) = &coll.parent {
                 if tx.object(parent.as_str())?.is_none() {
                     return Err(not_found(parent));
                 }
             }
-            let mut items = Vec::new();
-            for o in tx.object_bodies(coll.kind.as_str(), Some(coll.parent_path()))? {
-                let mut v = render(&o, coll.kind);
-                add_used_by(tx, &mut v, &o.path, coll.kind)?;
-                items.push(v);
+            if has_used_by(coll.kind) {
+                // Few objects, each with its referrers: rendered whole.
+                let mut items = Vec::new();
+                for o in tx.object_bodies(coll.kind.as_str(), Some(coll.parent_path()))? {
+                    let mut v = render(&o, coll.kind);
+                    add_used_by(tx, &mut v, &o.path, coll.kind)?;
+                    items.push(v);
+                }
+                return page(items, q);
             }
-            Ok(items)
-        })?;
-        page(items, q)
+            let rows: Vec<StoredRow> = tx
+                .object_bodies(coll.kind.as_str(), Some(coll.parent_path()))?
+                .into_iter()
+                .map(|o| StoredRow { o, kind: coll.kind })
+                .collect();
+            page(rows, q)
+        })
     }
 
     /// A stored secret (for the runtime: e.g. a session's PSK). Never expose through GET.
@@ -649,4 +721,49 @@ pub(crate) fn upgrade_gateway_bodies(tx: &Tx<'_>) -> Result<bool, PolicyError> {
         }
     }
     Ok(changed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_field_read_alone_is_the_field_render_shows() {
+        for (system_owned, body) in [
+            (
+                false,
+                serde_json::json!({"display_name": "s1", "peer_address": "203.0.113.2"}),
+            ),
+            (
+                true,
+                serde_json::json!({"display_name": "p", "id": "from-body", "resource_type": "X"}),
+            ),
+        ] {
+            let o = StoredObject {
+                path: "/infra/ipsec-vpn-ike-profiles/p".into(),
+                kind: Kind::IkeProfile.as_str().into(),
+                parent_path: "/infra".into(),
+                id: "p".into(),
+                body,
+                spec: serde_json::json!({}),
+                revision: 3,
+                create_time: 10,
+                create_user: "admin".into(),
+                last_modified_time: 20,
+                last_modified_user: "audit".into(),
+                system_owned,
+                unique_id: "u-1".into(),
+            };
+            let rendered = render(&o, Kind::IkeProfile);
+            let fields = rendered.as_object().unwrap();
+            for (k, v) in fields {
+                assert_eq!(
+                    rendered_field(&o, Kind::IkeProfile, k).as_ref(),
+                    Some(v),
+                    "{k}"
+                );
+            }
+            assert_eq!(rendered_field(&o, Kind::IkeProfile, "nonesuch"), None);
+        }
+    }
 }
