@@ -485,6 +485,11 @@ impl Daemon {
         self.spawn(&[]);
     }
 
+    /// straitd's process id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     /// The stderr lines so far.
     pub fn stderr_lines(&self) -> Vec<String> {
         self.stderr.lock().unwrap().clone()

@@ -19,6 +19,7 @@
     )
 )]
 
+mod limits;
 mod logging;
 mod tls;
 
@@ -137,6 +138,20 @@ async fn run(args: Args, ike_log_level: Option<logging::IkeLogLevel>) -> Result<
     let mut dp_cfg = strait_dataplane::DataplaneConfig::default();
     if let Some(n) = args.dataplane_workers {
         dp_cfg.workers = usize::from(n);
+    }
+    if let Some(limit) = limits::raise_open_files() {
+        let count = |kind: strait_model::Kind| {
+            policy
+                .store()
+                .read(|tx| tx.count_objects(kind.as_str()))
+                .unwrap_or(0)
+        };
+        limits::check(
+            limit,
+            count(strait_model::Kind::Session),
+            count(strait_model::Kind::LocalEndpoint),
+            u64::try_from(dp_cfg.workers).unwrap_or(u64::MAX),
+        );
     }
     let (dataplane, dp_events) = strait_dataplane::Dataplane::start(dp_cfg)
         .context("cannot start the data-plane workers")?;
