@@ -442,6 +442,7 @@ pub fn document() -> OpenApi {
     components = add_type::<strait_model::status::AggregateSessionStatus>(components);
     components = add_type::<strait_model::status::AggregateSessionStatistics>(components);
     components = add_type::<strait_model::status::ServiceSummary>(components);
+    components = add_type::<strait_model::status::SessionStatusList>(components);
     for doc in KINDS {
         components = components.schema(write_schema_name(doc.kind), composed_schema(doc, true));
     }
@@ -689,6 +690,22 @@ pub fn document() -> OpenApi {
                 paths.insert(
                     format!("{url}/summary"),
                     PathItem::new(HttpMethod::Get, summary.build()),
+                );
+                let session_status = error_responses(
+                    OperationBuilder::new()
+                        .operation_id(Some(format!("{gw}service_session_status")))
+                        .tag(noun)
+                        .summary(Some(
+                            "strait (not NSX): a page of the service's sessions, by path, each with its detailed-status and statistics: one request per page instead of two per session",
+                        ))
+                        .parameters(Some(path_params(&params)))
+                        .parameter(query_param("cursor", Type::String, "The cursor the previous page returned"))
+                        .parameter(query_param("page_size", Type::Integer, "Sessions per page, 1-1000 (default 1000)"))
+                        .response("200", json_response("sessions' status", schema_ref("SessionStatusList"))),
+                );
+                paths.insert(
+                    format!("{url}/session-status"),
+                    PathItem::new(HttpMethod::Get, session_status.build()),
                 );
             }
         }

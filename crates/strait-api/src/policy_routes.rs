@@ -79,8 +79,18 @@ async fn dispatch(state: &AppState, actor: &Actor, req: Request) -> Result<Respo
     if let Some(session) = path.strip_suffix("/peer-config") {
         return peer_config(state, actor, &parts.method, session, &q).await;
     }
-    if let Some(service) = path.strip_suffix("/summary") {
+    // A service's sub-resources; a session whose id is "summary" stays a session.
+    let is_service = |p: &str| {
+        strait_model::ObjectPath::parse(p).is_ok_and(|p| p.kind() == strait_model::Kind::VpnService)
+    };
+    if let Some(service) = path.strip_suffix("/summary").filter(|s| is_service(s)) {
         return service_summary(state, &parts.method, service, &q).await;
+    }
+    if let Some(service) = path
+        .strip_suffix("/session-status")
+        .filter(|s| is_service(s))
+    {
+        return service_session_status(state, &parts.method, service, &q).await;
     }
     if let Some(r) = crate::routing_routes::dispatch(state, &parts.method, &path, &q).await {
         return r;
@@ -333,6 +343,104 @@ async fn service_summary(
     Ok(axum::Json(body).into_response())
 }
 
+/// A session's statistics as `GET {session}/statistics` shows them, given its status.
+fn current_statistics(
+    state: &AppState,
+    path: &strait_model::ObjectPath,
+    tunnel_id: &str,
+    status: &strait_model::status::SessionStatusNsxT,
+) -> strait_model::status::SessionStatisticsNsxT {
+    let tunnel = state
+        .status
+        .as_ref()
+        .and_then(|s| s.tunnel_statistics(path.as_str()))
+        .unwrap_or_else(|| strait_model::status::TunnelTrafficStatistics {
+            tunnel_status: "DOWN".into(),
+            tunnel_down_reason: status.ike_status.fail_reason.clone(),
+            ..Default::default()
+        });
+    strait_model::status::SessionStatisticsNsxT::from_status(
+        path.as_str(),
+        tunnel_id,
+        status,
+        tunnel,
+    )
+}
+
+/// Sessions per page of `GET {service}/session-status` (default and maximum).
+const SESSION_STATUS_PAGE_MAX: u32 = 1000;
+
+/// `GET {service}/session-status`: strait's bulk read of a service's sessions' status and
+/// statistics, a page at a time (see [`strait_model::status::SessionStatusList`]).
+async fn service_session_status(
+    state: &AppState,
+    method: &Method,
+    service: &str,
+    q: &Query,
+) -> Result<Response, ApiError> {
+    require_get(method, &format!("{service}/session-status"))?;
+    q.only(&["cursor", "page_size"])?;
+    let (path, _) = status_target(
+        state,
+        service,
+        strait_model::Kind::VpnService,
+        "session-status",
+    )
+    .await?;
+    let page_size = match q.get("page_size") {
+        None => SESSION_STATUS_PAGE_MAX,
+        Some(v) => match v.parse::<u32>() {
+            Ok(n) if (1..=SESSION_STATUS_PAGE_MAX).contains(&n) => n,
+            _ => {
+                return Err(ApiError::bad_request(format!(
+                    "page_size {v:?} is not a number from 1 to {SESSION_STATUS_PAGE_MAX}; leave it out for {SESSION_STATUS_PAGE_MAX}"
+                )))
+            }
+        },
+    };
+    let prefix = format!("{}/sessions/", path.as_str());
+    let after = match q.get("cursor").filter(|c| !c.is_empty()) {
+        Some(c) if c.starts_with(&prefix) => Some(c.to_owned()),
+        Some(_) => {
+            return Err(ApiError::bad_request(format!(
+                "this cursor does not belong to {path}'s session-status pages; pass the cursor the previous page returned, or leave it out to start again"
+            )))
+        }
+        None => None,
+    };
+    let service_path = path.clone();
+    let (rows, total) = blocking(state, move |pol| {
+        pol.session_page(&service_path, after.as_deref(), page_size as usize + 1)
+    })
+    .await?;
+    let more = rows.len() > page_size as usize;
+    let results: Vec<strait_model::status::SessionStatusRow> = rows
+        .iter()
+        .take(page_size as usize)
+        .map(|(p, name, tunnel_id)| {
+            let status = current_status(state, p, name);
+            let statistics = current_statistics(state, p, tunnel_id, &status);
+            strait_model::status::SessionStatusRow {
+                path: p.to_string(),
+                display_name: name.clone(),
+                status,
+                statistics,
+            }
+        })
+        .collect();
+    let cursor = if more {
+        results.last().map(|r| r.path.clone())
+    } else {
+        None
+    };
+    let body = strait_model::status::SessionStatusList {
+        results,
+        result_count: total,
+        cursor,
+    };
+    Ok(axum::Json(body).into_response())
+}
+
 /// `GET {session}/statistics`: NSX `AggregateIPSecVpnSessionStatistics` (reference §6);
 /// `POST {session}/statistics?action=reset` zeroes the counters.
 async fn statistics(
@@ -348,27 +456,13 @@ async fn statistics(
         Method::GET | Method::HEAD => {
             q.only(IGNORED_PARAMS)?;
             let status = current_status(state, &path, display_name(&stored));
-            let tunnel = state
-                .status
-                .as_ref()
-                .and_then(|s| s.tunnel_statistics(path.as_str()))
-                .unwrap_or_else(|| strait_model::status::TunnelTrafficStatistics {
-                    tunnel_status: "DOWN".into(),
-                    tunnel_down_reason: status.ike_status.fail_reason.clone(),
-                    ..Default::default()
-                });
             let tunnel_id = stored
                 .pointer("/tunnel_interfaces/0/id")
                 .and_then(serde_json::Value::as_str)
                 .unwrap_or("default");
             let body = strait_model::status::AggregateSessionStatistics {
                 intent_path: path.to_string(),
-                results: vec![strait_model::status::SessionStatisticsNsxT::from_status(
-                    path.as_str(),
-                    tunnel_id,
-                    &status,
-                    tunnel,
-                )],
+                results: vec![current_statistics(state, &path, tunnel_id, &status)],
             };
             Ok(axum::Json(body).into_response())
         }

@@ -88,6 +88,7 @@ fn openapi_policy_paths_are_the_routers() {
         "/statistics",
         "/peer-config",
         "/summary",
+        "/session-status",
         "/routing-table",
         "/forwarding-table",
         "/neighbors/status",

@@ -466,6 +466,34 @@ impl ServiceSummary {
     }
 }
 
+/// strait's bulk status read, `GET {service}/session-status` (not in NSX, whose summary has
+/// no per-session state): one page of a service's sessions, each with its status and
+/// statistics as `detailed-status` and `statistics` give them, so that a console table or a
+/// monitoring poll of thousands of sessions makes one request per page, not two per session.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct SessionStatusList {
+    /// The sessions on this page, by path.
+    pub results: Vec<SessionStatusRow>,
+    /// Number of sessions in the service.
+    pub result_count: u64,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<String>,
+}
+
+/// One session in a [`SessionStatusList`].
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct SessionStatusRow {
+    /// The session's policy path.
+    pub path: String,
+    /// Its display name.
+    pub display_name: String,
+    /// What `GET {session}/detailed-status` shows.
+    pub status: SessionStatusNsxT,
+    /// What `GET {session}/statistics` shows.
+    pub statistics: SessionStatisticsNsxT,
+}
+
 /// What to rekey on request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RekeyKind {

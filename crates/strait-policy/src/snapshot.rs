@@ -243,6 +243,37 @@ impl Policy {
             .collect())
     }
 
+    /// One page of the sessions of `service`, by path, after the session `after`: each
+    /// session's path, display name (the id when there is none) and tunnel interface id
+    /// ("default" when there is none), and the number of sessions in the service.
+    pub fn session_page(
+        &self,
+        service: &ObjectPath,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<(Vec<(ObjectPath, String, String)>, u64), PolicyError> {
+        let (rows, total) = self.store.read(|tx| -> Result<_, PolicyError> {
+            let kind = Kind::Session.as_str();
+            let rows = tx.names_page(
+                kind,
+                service.as_str(),
+                after,
+                limit,
+                "$.tunnel_interfaces[0].id",
+            )?;
+            Ok((rows, tx.count_children(kind, service.as_str())?))
+        })?;
+        let rows = rows
+            .into_iter()
+            .filter_map(|(p, name, tunnel)| {
+                let path = ObjectPath::parse(&p).ok()?;
+                let name = name.unwrap_or_else(|| path.id().to_owned());
+                Some((path, name, tunnel.unwrap_or_else(|| "default".to_owned())))
+            })
+            .collect();
+        Ok((rows, total))
+    }
+
     /// Every object of `kind`, typed (for the runtime and status).
     pub fn snapshot(&self, kind: Kind) -> Result<Vec<ObjectSnapshot>, PolicyError> {
         self.store

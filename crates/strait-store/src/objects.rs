@@ -274,6 +274,44 @@ impl Tx<'_> {
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
 
+    /// One text field of the bodies of the objects of `kind` under `parent_path` after
+    /// `after` (a path; None: from the first), by path, at most `limit`: (path, display
+    /// name, the field at `json_path`). Read without decoding the bodies.
+    pub fn names_page(
+        &self,
+        kind: &str,
+        parent_path: &str,
+        after: Option<&str>,
+        limit: usize,
+        json_path: &str,
+    ) -> Result<Vec<(String, Option<String>, Option<String>)>> {
+        let mut stmt = self.tx.prepare_cached(
+            "SELECT path, json_extract(body, '$.display_name'), json_extract(body, ?4) FROM objects
+             WHERE kind = ?1 AND parent_path = ?2 AND path > ?3 ORDER BY path LIMIT ?5",
+        )?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = stmt.query_map(
+            rusqlite::params![kind, parent_path, after.unwrap_or(""), json_path, limit],
+            |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, Option<String>>(1).ok().flatten(),
+                    r.get::<_, Option<String>>(2).ok().flatten(),
+                ))
+            },
+        )?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    /// Number of stored objects of `kind` under `parent_path`.
+    pub fn count_children(&self, kind: &str, parent_path: &str) -> Result<u64> {
+        Ok(self.tx.query_row(
+            "SELECT COUNT(*) FROM objects WHERE kind = ?1 AND parent_path = ?2",
+            [kind, parent_path],
+            |r| r.get::<_, i64>(0),
+        )? as u64)
+    }
+
     /// Number of stored objects of `kind`.
     pub fn count_objects(&self, kind: &str) -> Result<u64> {
         Ok(self.tx.query_row(
