@@ -417,12 +417,12 @@ async fn service_session_status(
     let results: Vec<strait_model::status::SessionStatusRow> = rows
         .iter()
         .take(page_size as usize)
-        .map(|(p, name, tunnel_id)| {
-            let status = current_status(state, p, name);
-            let statistics = current_statistics(state, p, tunnel_id, &status);
+        .map(|row| {
+            let status = current_status(state, &row.path, &row.display_name);
+            let statistics = current_statistics(state, &row.path, &row.tunnel_id, &status);
             strait_model::status::SessionStatusRow {
-                path: p.to_string(),
-                display_name: name.clone(),
+                path: row.path.to_string(),
+                display_name: row.display_name.clone(),
                 status,
                 statistics,
             }

@@ -37,7 +37,7 @@ use std::sync::Arc;
 
 pub use error::PolicyError;
 pub use list::{ListQuery, ListResult};
-pub use snapshot::{Delta, ObjectSnapshot, PrivateKeySecret, TreeSnapshot};
+pub use snapshot::{Delta, ObjectSnapshot, PrivateKeySecret, SessionRow, TreeSnapshot};
 pub use strait_model::enums::Role;
 pub use tree::{scrub_secrets, GetOptions};
 

@@ -222,6 +222,17 @@ fn load_snapshot(
     })))
 }
 
+/// A session on a page of [`Policy::session_page`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionRow {
+    /// Its path.
+    pub path: ObjectPath,
+    /// Its display name (the id when it has none).
+    pub display_name: String,
+    /// Its tunnel interface's id ("default" when it has none).
+    pub tunnel_id: String,
+}
+
 impl Policy {
     /// The objects of `kind` directly under `parent` with their display names (the id when
     /// there is none), by path: what a status summary lists, without reading the objects.
@@ -251,7 +262,7 @@ impl Policy {
         service: &ObjectPath,
         after: Option<&str>,
         limit: usize,
-    ) -> Result<(Vec<(ObjectPath, String, String)>, u64), PolicyError> {
+    ) -> Result<(Vec<SessionRow>, u64), PolicyError> {
         let (rows, total) = self.store.read(|tx| -> Result<_, PolicyError> {
             let kind = Kind::Session.as_str();
             let rows = tx.names_page(
@@ -265,10 +276,14 @@ impl Policy {
         })?;
         let rows = rows
             .into_iter()
-            .filter_map(|(p, name, tunnel)| {
-                let path = ObjectPath::parse(&p).ok()?;
-                let name = name.unwrap_or_else(|| path.id().to_owned());
-                Some((path, name, tunnel.unwrap_or_else(|| "default".to_owned())))
+            .filter_map(|row| {
+                let path = ObjectPath::parse(&row.path).ok()?;
+                let name = row.display_name.unwrap_or_else(|| path.id().to_owned());
+                Some(SessionRow {
+                    path,
+                    display_name: name,
+                    tunnel_id: row.field.unwrap_or_else(|| "default".to_owned()),
+                })
             })
             .collect();
         Ok((rows, total))

@@ -40,7 +40,7 @@ use std::sync::{Mutex, MutexGuard};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 
 pub use audit::{AuditEntry, AuditPage, AUDIT_LOG_MAX_ENTRIES};
-pub use objects::StoredObject;
+pub use objects::{NameRow, StoredObject};
 pub use search::SearchRow;
 pub use secrets::SecretCipher;
 pub use users::StoredUser;

@@ -79,6 +79,17 @@ fn finish_body((mut o, body, _spec): (StoredObject, String, String)) -> Result<S
     Ok(o)
 }
 
+/// One row of [`Tx::names_page`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NameRow {
+    /// The object's path.
+    pub path: String,
+    /// Its body's `display_name`, when it is text.
+    pub display_name: Option<String>,
+    /// The asked-for body field, when it is text.
+    pub field: Option<String>,
+}
+
 /// Meta key: the configuration revision from which the change log is complete.
 const CHANGE_LOG_FROM: &str = "change_log_from";
 
@@ -284,7 +295,7 @@ impl Tx<'_> {
         after: Option<&str>,
         limit: usize,
         json_path: &str,
-    ) -> Result<Vec<(String, Option<String>, Option<String>)>> {
+    ) -> Result<Vec<NameRow>> {
         let mut stmt = self.tx.prepare_cached(
             "SELECT path, json_extract(body, '$.display_name'), json_extract(body, ?4) FROM objects
              WHERE kind = ?1 AND parent_path = ?2 AND path > ?3 ORDER BY path LIMIT ?5",
@@ -293,11 +304,11 @@ impl Tx<'_> {
         let rows = stmt.query_map(
             rusqlite::params![kind, parent_path, after.unwrap_or(""), json_path, limit],
             |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, Option<String>>(1).ok().flatten(),
-                    r.get::<_, Option<String>>(2).ok().flatten(),
-                ))
+                Ok(NameRow {
+                    path: r.get(0)?,
+                    display_name: r.get::<_, Option<String>>(1).ok().flatten(),
+                    field: r.get::<_, Option<String>>(2).ok().flatten(),
+                })
             },
         )?;
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
