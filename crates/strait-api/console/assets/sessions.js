@@ -1,5 +1,5 @@
 // IPSec Sessions tab: read-only rows that expand to every field and the runtime status
-// (refreshed every 5 s from detailed-status), the row menu (Edit, Delete, Enable/Disable,
+// (refreshed every 5 s from the service's session-status pages), the row menu (Edit, Delete, Enable/Disable,
 // Download Config) and Add IPSec Session > Route Based.
 
 import * as api from './api.js';
@@ -106,26 +106,33 @@ export function render(panel, ctx) {
 
   async function poll() {
     if (stopped) return;
-    // At most 6 sessions at a time, however many there are.
-    const queue = rows.slice();
+    // Per service, two paged reads (up to 1,000 sessions a page), however many sessions
+    // there are: their status and statistics (session-status), and their configuration,
+    // which another admin, the CLI or the API may have changed.
     const changed = new Set();
-    const worker = async () => {
-      for (let s = queue.shift(); s && !stopped; s = queue.shift()) {
-        try {
-          // The configuration too: another admin, the CLI or the API may have changed it.
-          const [r, fresh] = await Promise.all([api.get(`${s.path}/detailed-status`), api.get(s.path)]);
-          statuses.set(s.path, { st: (r && r.results && r.results[0]) || null, err: null });
-          if (fresh && fresh._revision !== s._revision) {
-            Object.assign(s, fresh);
+    const byPath = new Map(rows.map((s) => [s.path, s]));
+    for (const service of new Set(rows.map((s) => s.parent_path))) {
+      if (stopped) return;
+      try {
+        const [live, fresh] = await Promise.all([
+          api.list(`${service}/session-status`),
+          api.list(`${service}/sessions`),
+        ]);
+        for (const r of live) statuses.set(r.path, { st: r.status || null, err: null });
+        for (const f of fresh) {
+          const s = byPath.get(f.path);
+          if (s && f._revision !== s._revision) {
+            Object.assign(s, f);
             changed.add(s.path);
           }
-        } catch (err) {
-          if (err.status === 401) return;
-          statuses.set(s.path, { st: null, err: err.message });
+        }
+      } catch (err) {
+        if (err.status === 401) return;
+        for (const s of rows) {
+          if (s.parent_path === service) statuses.set(s.path, { st: null, err: err.message });
         }
       }
-    };
-    await Promise.all(Array.from({ length: Math.min(6, queue.length) }, worker));
+    }
     if (stopped) return;
     repaintConfig(changed);
     paintStatuses();
