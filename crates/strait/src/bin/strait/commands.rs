@@ -1324,9 +1324,27 @@ fn session_status(client: &Client, out: &Output, id: Option<String>, scope: &Sco
         }
         None => all_sessions(client)?,
     };
+    // Many sessions: their services' session-status pages (up to 1,000 sessions a request),
+    // not a request per session.
+    let mut statuses: std::collections::HashMap<String, Value> = std::collections::HashMap::new();
+    if id.is_none() {
+        let services: std::collections::BTreeSet<String> =
+            sessions.iter().map(|s| field(s, "parent_path")).collect();
+        for svc in services {
+            for row in client.list_all(&url(&format!("{svc}/session-status")))? {
+                let status = serde_json::json!({"results": [row.get("status").cloned().unwrap_or(Value::Null)]});
+                statuses.insert(field(&row, "path"), status);
+            }
+        }
+    }
     let mut rows = Vec::new();
     for s in &sessions {
-        let status = client.get(&url(&format!("{}/detailed-status", field(s, "path"))))?;
+        let path = field(s, "path");
+        let status = match statuses.remove(&path) {
+            Some(st) => st,
+            // One session, or one created since its service's page was read.
+            None => client.get(&url(&format!("{path}/detailed-status")))?,
+        };
         rows.push(status_row(s, &status));
     }
     const COLUMNS: &[Column] = &[
