@@ -98,6 +98,8 @@ pub struct Gateway<D: DataplaneApi, S: IkeSockets> {
     /// The local address of every session whose plan is to run (bound or not), so that a
     /// change to a few sessions knows which addresses all the others still need.
     run_locals: BTreeMap<String, IpAddr>,
+    /// Sessions whose tunnel could not be made (they are retried by a full realization).
+    tunnel_failures: BTreeSet<String>,
     /// ESP activity per session for DPD: (packets in, packets out) at the last tick.
     traffic: BTreeMap<String, (u64, u64)>,
     next_traffic_tick: Instant,
@@ -138,6 +140,7 @@ impl<D: DataplaneApi, S: IkeSockets> Gateway<D, S> {
             tree: None,
             running: BTreeSet::new(),
             run_locals: BTreeMap::new(),
+            tunnel_failures: BTreeSet::new(),
             traffic: BTreeMap::new(),
             next_traffic_tick: now + TRAFFIC_TICK,
             refused: BTreeSet::new(),
@@ -233,7 +236,13 @@ impl<D: DataplaneApi, S: IkeSockets> Gateway<D, S> {
         let level = crate::desired::ike_log_level(&tree);
         self.log_level
             .send_if_modified(|l| std::mem::replace(l, level) != level);
-        let scope = realize::Scope::of_change(self.tree.as_deref(), &tree);
+        let mut scope = realize::Scope::of_change(self.tree.as_deref(), &tree);
+        if !self.sockets.failed().is_empty() || !self.tunnel_failures.is_empty() {
+            // Sessions outside the change are waiting on a local address to bind or on a
+            // tunnel to be made: a full realization tries those again too (as every change
+            // did before realizations could be partial).
+            scope = realize::Scope::All;
+        }
         self.tree = Some(tree);
         self.realize(now, scope).await;
     }

@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use serde_json::json;
 use sim::net::Rng;
-use sim::{Action, NetProfile, World, SVC};
+use sim::{session_body, Action, NetProfile, World, SVC};
 
 const TUNNEL_PROFILE: &str = "/infra/ipsec-vpn-tunnel-profiles/sim";
 const DPD_PROFILE: &str = "/infra/ipsec-vpn-dpd-profiles/sim";
@@ -477,4 +477,49 @@ fn config_changes_in_the_middle_of_the_first_exchange() {
         w.run_for(Duration::from_secs(2));
         w.assert_converges(Duration::from_secs(60), &format!("edit at {offset_ms} ms"));
     }
+}
+
+/// A session waiting for its local address to appear on the host comes up when it does,
+/// even if the next change touches only another session (a partial realization must not
+/// forget the bind retry).
+#[test]
+fn a_session_waiting_for_its_address_comes_up_after_an_unrelated_edit() {
+    let mut w = World::new(9_100, 2);
+    w.link(0, 1, json!({}), json!({}));
+    let edited = w.links[0].a.1.clone();
+    let waiting = format!("{SVC}/sessions/waiting");
+    let late: std::net::IpAddr = "198.51.100.50".parse().unwrap();
+    w.gws[0].patch(
+        &format!("{SVC}/local-endpoints/le-late"),
+        json!({"local_address": late.to_string()}),
+    );
+    w.gws[0].patch(
+        &waiting,
+        session_body(
+            "203.0.113.77".parse().unwrap(),
+            "169.254.200.1",
+            json!({"local_endpoint_path": format!("{SVC}/local-endpoints/le-late"),
+                   "connection_initiation_mode": "RESPOND_ONLY"}),
+        ),
+    );
+    w.at(Duration::ZERO, Action::Start(0));
+    w.at(Duration::ZERO, Action::Start(1));
+    w.run_for(Duration::from_secs(2));
+    let reason = |w: &World| {
+        w.status(0, &waiting)
+            .map(|s| s.ike_status.fail_reason)
+            .unwrap_or_default()
+    };
+    assert_eq!(reason(&w), "Configuration failed");
+    // The address is added to the host, and within the 10 s bind retry another session is
+    // edited: the waiting one is realized too.
+    w.gws[0].host.lock().unwrap().addresses.insert(late);
+    w.at(
+        Duration::from_millis(1),
+        Action::Patch(0, edited, json!({"description": "edited"})),
+    );
+    w.run_for(Duration::from_secs(1));
+    assert_eq!(reason(&w), "Negotiation not started");
+    w.run_for(Duration::from_secs(30));
+    assert_eq!(reason(&w), "Negotiation not started");
 }

@@ -527,7 +527,9 @@ fn check_session(
     // every session).
     let mut others = std::collections::BTreeSet::new();
     let peer = search_keys::address_bytes(s.peer_address);
-    for hit in view.search(search_keys::PEER_ADDRESS, &peer, &peer, MAX_CONFLICTS) {
+    // Every session to this peer is looked at: sharing a peer is no conflict by itself
+    // (another local address may reach it), so a cap here could skip the one that is.
+    for hit in view.search(search_keys::PEER_ADDRESS, &peer, &peer, usize::MAX) {
         others.insert(hit.path);
     }
     if let Some(gw) = &gateway {

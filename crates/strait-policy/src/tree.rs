@@ -80,9 +80,6 @@ pub(crate) fn render(o: &StoredObject, kind: Kind) -> Value {
     Value::Object(m)
 }
 
-/// `used_by` of a certificate or CRL: what refers to it (local endpoints), as NSX
-/// `ResourceReference`s (`target_id` = the referrer's path, `target_type` its resource type,
-/// `target_display_name`). Read-only; a delete is refused while it is non-empty.
 /// Whether objects of `kind` show `used_by` (the objects that refer to them).
 fn has_used_by(kind: Kind) -> bool {
     matches!(kind, Kind::Certificate | Kind::Crl | Kind::PrefixList)
@@ -147,6 +144,9 @@ fn rendered_field(o: &StoredObject, kind: Kind, name: &str) -> Option<Value> {
     Some(metadata)
 }
 
+/// `used_by` of a certificate or CRL: what refers to it (local endpoints), as NSX
+/// `ResourceReference`s (`target_id` = the referrer's path, `target_type` its resource type,
+/// `target_display_name`). Read-only; a delete is refused while it is non-empty.
 fn add_used_by(tx: &Tx<'_>, v: &mut Value, path: &str, kind: Kind) -> Result<(), PolicyError> {
     if !has_used_by(kind) {
         return Ok(());

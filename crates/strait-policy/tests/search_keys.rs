@@ -144,3 +144,40 @@ fn keys_an_older_store_lacks_are_rebuilt_when_it_opens() {
     .unwrap_err();
     assert!(e.contains("already connects"), "{e}");
 }
+
+#[test]
+fn every_session_to_a_peer_is_checked_however_many_share_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = setup(dir.path());
+    let admin = Actor::system();
+    // 20 local endpoints with their own addresses, each with a session to one hub peer:
+    // allowed (IKE tells them apart by local address).
+    for i in 0..20u32 {
+        policy
+            .patch(
+                &format!("{SVC}/local-endpoints/le{i}"),
+                &json!({"local_address": format!("198.51.100.{}", 100 + i)}),
+                &admin,
+            )
+            .unwrap();
+        let body = session(
+            "203.0.113.250",
+            &format!("169.254.{i}.1"),
+            30,
+            &format!("le{i}"),
+        );
+        write(&policy, &format!("hub{i}"), &body).unwrap();
+    }
+    // A second session through the last local endpoint to the same peer is the conflict,
+    // though 19 other sessions share the peer.
+    let e = write(
+        &policy,
+        "dup",
+        &session("203.0.113.250", "169.254.99.1", 30, "le19"),
+    )
+    .unwrap_err();
+    assert!(
+        e.contains("already connects") && e.contains("/sessions/hub19"),
+        "{e}"
+    );
+}

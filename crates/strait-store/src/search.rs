@@ -41,7 +41,8 @@ impl Tx<'_> {
         Ok(())
     }
 
-    /// Keys of `scope` whose range overlaps `lo..=hi`, at most `limit`, in key order. Keys
+    /// Keys of `scope` whose range overlaps `lo..=hi` and whose values have `lo`'s length
+    /// (IPv4 and IPv6 keys never meet), at most `limit`, in key order. Keys
     /// starting inside the range are found through the index; of those starting before it,
     /// the closest few are checked, which is exact when the scope's keys do not overlap one
     /// another.
@@ -61,7 +62,8 @@ impl Tx<'_> {
             })
         };
         let mut below = self.tx.prepare_cached(
-            "SELECT path, lo, hi FROM search_keys WHERE scope = ?1 AND lo < ?2 ORDER BY lo DESC LIMIT ?3",
+            "SELECT path, lo, hi FROM search_keys
+             WHERE scope = ?1 AND lo < ?2 AND length(lo) = length(?2) ORDER BY lo DESC LIMIT ?3",
         )?;
         let lookback = i64::try_from(BELOW_LOOKBACK).unwrap_or(i64::MAX);
         let mut out: Vec<SearchRow> = below
@@ -72,7 +74,8 @@ impl Tx<'_> {
             .collect();
         out.reverse();
         let mut inside = self.tx.prepare_cached(
-            "SELECT path, lo, hi FROM search_keys WHERE scope = ?1 AND lo >= ?2 AND lo <= ?3 ORDER BY lo LIMIT ?4",
+            "SELECT path, lo, hi FROM search_keys
+             WHERE scope = ?1 AND lo >= ?2 AND lo <= ?3 AND length(lo) = length(?2) ORDER BY lo LIMIT ?4",
         )?;
         out.extend(
             inside

@@ -165,7 +165,10 @@ fn a_secret_that_cannot_be_decrypted_at_runtime_shows_on_its_session() {
     let h = d.admin();
     let start = Instant::now();
     while status(&h, "s2")["display_name"].is_null() {
-        assert!(start.elapsed() < Duration::from_secs(10), "s2 has no status");
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "s2 has no status"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
     // The damaged session carries an alarm; the others run.

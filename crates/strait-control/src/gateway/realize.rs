@@ -80,9 +80,11 @@ impl<D: DataplaneApi, S: IkeSockets> Gateway<D, S> {
         };
         if scope == Scope::All {
             self.run_locals.clear();
+            self.tunnel_failures.clear();
         }
         for p in &gone_from_config {
             self.run_locals.remove(p);
+            self.tunnel_failures.remove(p);
         }
         for d in &wanted {
             match &d.plan {
@@ -125,8 +127,12 @@ impl<D: DataplaneApi, S: IkeSockets> Gateway<D, S> {
                 status: None,
                 repair: self.board.get(&d.path).and_then(|e| e.repair),
             };
+            self.tunnel_failures.remove(&d.path);
             match d.plan {
                 Plan::Run(cfg, _) => {
+                    if let (None, Some(Err(_))) = (failed.get(&cfg.local), tunnels.get(&d.path)) {
+                        self.tunnel_failures.insert(d.path.clone());
+                    }
                     let problem = match (failed.get(&cfg.local), tunnels.get(&d.path)) {
                         (Some(err), _) => Some(format!(
                             "{err}: the local endpoint address {} must be configured on an interface of this host",
