@@ -326,13 +326,16 @@ async fn service_summary(
     let (path, stored) =
         status_target(state, service, strait_model::Kind::VpnService, "summary").await?;
     let service_path = path.clone();
-    let sessions = blocking(state, move |pol| {
-        pol.names(&service_path, strait_model::Kind::Session)
+    let (sessions, _) = blocking(state, move |pol| {
+        pol.session_page(&service_path, None, usize::MAX)
     })
     .await?;
     let statuses: Vec<(String, strait_model::status::SessionStatusNsxT)> = sessions
         .iter()
-        .map(|(p, name)| (p.to_string(), current_status(state, p, name)))
+        .map(|row| {
+            let status = current_status(state, &row.path, &row.display_name);
+            (row.path.to_string(), status)
+        })
         .collect();
     let body = strait_model::status::ServiceSummary::of(
         display_name(&stored),

@@ -234,26 +234,6 @@ pub struct SessionRow {
 }
 
 impl Policy {
-    /// The objects of `kind` directly under `parent` with their display names (the id when
-    /// there is none), by path: what a status summary lists, without reading the objects.
-    pub fn names(
-        &self,
-        parent: &ObjectPath,
-        kind: Kind,
-    ) -> Result<Vec<(ObjectPath, String)>, PolicyError> {
-        let rows = self
-            .store
-            .read(|tx| tx.names(kind.as_str(), parent.as_str()))?;
-        Ok(rows
-            .into_iter()
-            .filter_map(|(p, name)| {
-                let path = ObjectPath::parse(&p).ok()?;
-                let name = name.unwrap_or_else(|| path.id().to_owned());
-                Some((path, name))
-            })
-            .collect())
-    }
-
     /// One page of the sessions of `service`, by path, after the session `after`: each
     /// session's path, display name (the id when there is none) and tunnel interface id
     /// ("default" when there is none), and the number of sessions in the service.

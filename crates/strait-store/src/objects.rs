@@ -269,22 +269,6 @@ impl Tx<'_> {
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
 
-    /// The paths and display names of the objects of `kind` under `parent_path`, by path,
-    /// read without decoding their bodies (a status summary of thousands of sessions).
-    pub fn names(&self, kind: &str, parent_path: &str) -> Result<Vec<(String, Option<String>)>> {
-        let mut stmt = self.tx.prepare_cached(
-            "SELECT path, json_extract(body, '$.display_name') FROM objects
-             WHERE kind = ?1 AND parent_path = ?2 ORDER BY path",
-        )?;
-        let rows = stmt.query_map([kind, parent_path], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, Option<String>>(1).ok().flatten(),
-            ))
-        })?;
-        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
-    }
-
     /// One text field of the bodies of the objects of `kind` under `parent_path` after
     /// `after` (a path; None: from the first), by path, at most `limit`: (path, display
     /// name, the field at `json_path`). Read without decoding the bodies.
