@@ -9,23 +9,24 @@ use std::net::IpAddr;
 
 use ike_proto::Transmit;
 use strait_dataplane::{
-    CounterSnapshot, Dataplane, DataplaneError, SaInstall, TunnelSaState, TunnelSpec,
+    CounterSnapshot, Dataplane, DataplaneError, SaInstall, TunnelOutcome, TunnelSaState, TunnelSpec,
 };
 
 /// What the control plane asks of the data plane.
 pub trait DataplaneApi: Send + Sync + 'static {
-    /// Make the tunnels (VTIs) match `specs`; per session its interface name or the error.
+    /// Make the tunnels (VTIs) match `specs`: per session, updated (its interface name),
+    /// being made (reported later to [`crate::Gateway::handle_tunnel_made`]), or the error.
     fn set_tunnels(
         &self,
         specs: Vec<TunnelSpec>,
-    ) -> impl Future<Output = HashMap<String, Result<String, String>>> + Send;
-    /// Create or update the tunnels of `upserts` and remove those of `removals`, leaving the
-    /// others as they are; per upserted session its interface name or the error.
+    ) -> impl Future<Output = HashMap<String, TunnelOutcome>> + Send;
+    /// Update or make the tunnels of `upserts` (as `set_tunnels`) and remove those of
+    /// `removals`, leaving the others as they are.
     fn update_tunnels(
         &self,
         upserts: Vec<TunnelSpec>,
         removals: Vec<String>,
-    ) -> impl Future<Output = HashMap<String, Result<String, String>>> + Send;
+    ) -> impl Future<Output = HashMap<String, TunnelOutcome>> + Send;
     /// Install a Child SA negotiated by IKE (both directions).
     fn install(&self, sa: SaInstall) -> impl Future<Output = Result<(), DataplaneError>> + Send;
     /// Stop sending on a Child SA IKE is deleting (its inbound half stays).
@@ -48,7 +49,7 @@ impl DataplaneApi for Dataplane {
     fn set_tunnels(
         &self,
         specs: Vec<TunnelSpec>,
-    ) -> impl Future<Output = HashMap<String, Result<String, String>>> + Send {
+    ) -> impl Future<Output = HashMap<String, TunnelOutcome>> + Send {
         Dataplane::set_tunnels(self, specs)
     }
 
@@ -56,7 +57,7 @@ impl DataplaneApi for Dataplane {
         &self,
         upserts: Vec<TunnelSpec>,
         removals: Vec<String>,
-    ) -> impl Future<Output = HashMap<String, Result<String, String>>> + Send {
+    ) -> impl Future<Output = HashMap<String, TunnelOutcome>> + Send {
         Dataplane::update_tunnels(self, upserts, removals)
     }
 

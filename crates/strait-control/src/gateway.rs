@@ -100,6 +100,9 @@ pub struct Gateway<D: DataplaneApi, S: IkeSockets> {
     run_locals: BTreeMap<String, IpAddr>,
     /// Sessions whose tunnel could not be made (they are retried by a full realization).
     tunnel_failures: BTreeSet<String>,
+    /// Sessions waiting for the data plane to make their tunnel: each starts when
+    /// [`Gateway::handle_tunnel_made`] reports it.
+    making: BTreeSet<String>,
     /// ESP activity per session for DPD: (packets in, packets out) at the last tick.
     traffic: BTreeMap<String, (u64, u64)>,
     next_traffic_tick: Instant,
@@ -141,6 +144,7 @@ impl<D: DataplaneApi, S: IkeSockets> Gateway<D, S> {
             running: BTreeSet::new(),
             run_locals: BTreeMap::new(),
             tunnel_failures: BTreeSet::new(),
+            making: BTreeSet::new(),
             traffic: BTreeMap::new(),
             next_traffic_tick: now + TRAFFIC_TICK,
             refused: BTreeSet::new(),
@@ -302,6 +306,18 @@ impl<D: DataplaneApi, S: IkeSockets> Gateway<D, S> {
         self.finish(now, sweep).await;
     }
 
+    /// The data plane made a tunnel that a realization left pending (or could not make it):
+    /// its session starts now (or shows why not).
+    pub async fn handle_tunnel_made(&mut self, now: Instant, made: strait_dataplane::TunnelMade) {
+        self.tunnel_made(now, made);
+        self.finish(now, false).await;
+    }
+
+    /// Sessions waiting for their tunnel to be made.
+    pub fn making(&self) -> &BTreeSet<String> {
+        &self.making
+    }
+
     /// A key-exchange computation handed out by [`Gateway::set_crypto_offload`] finished.
     pub async fn handle_crypto(&mut self, now: Instant, done: CryptoDone) {
         self.ep.handle_crypto(now, done, &mut *self.rng);
@@ -368,6 +384,7 @@ impl<D: DataplaneApi, S: IkeSockets> Gateway<D, S> {
             &self.ep,
             &*self.dataplane,
             &self.running,
+            &self.making,
             &self.refused,
             &sessions,
             sweep,

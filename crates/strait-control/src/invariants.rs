@@ -4,7 +4,9 @@
 //! `Endpoint::check_invariants`, `strait-dataplane`'s `TunnelSas::check`).
 //!
 //! Per session:
-//! 1. **A running session has a tunnel, and a tunnel belongs to a running session.**
+//! 1. **A running session has a tunnel, and a tunnel belongs to a running session** (or to
+//!    one waiting for the data plane to report its tunnel made: it starts when the report
+//!    comes, and until then the tunnel carries nothing).
 //! 2. **Both planes see the same Child SAs**: the data plane sends on exactly the Child SAs
 //!    IKE has announced and neither retired nor deleted (on every IKE SA of the session),
 //!    each with its inbound half in the SPI table; and it still decrypts exactly the Child
@@ -70,11 +72,13 @@ pub struct Violation {
 }
 
 /// Check the invariants of `sessions` (and, with `whole`, those of the endpoint and of
-/// every tunnel). `refused` are Child SAs the data plane refused and IKE is deleting.
+/// every tunnel). `refused` are Child SAs the data plane refused and IKE is deleting;
+/// `making` the sessions waiting for their tunnel.
 pub fn check<D: DataplaneApi + ?Sized>(
     ep: &Endpoint,
     dataplane: &D,
     running: &BTreeSet<String>,
+    making: &BTreeSet<String>,
     refused: &BTreeSet<(String, u32)>,
     sessions: &[String],
     whole: bool,
@@ -90,7 +94,7 @@ pub fn check<D: DataplaneApi + ?Sized>(
         }
     }
     for session in sessions {
-        check_session(ep, dataplane, running, refused, session, &mut out);
+        check_session(ep, dataplane, running, making, refused, session, &mut out);
     }
     out
 }
@@ -99,6 +103,7 @@ fn check_session<D: DataplaneApi + ?Sized>(
     ep: &Endpoint,
     dataplane: &D,
     running: &BTreeSet<String>,
+    making: &BTreeSet<String>,
     refused: &BTreeSet<(String, u32)>,
     session: &str,
     out: &mut Vec<Violation>,
@@ -122,8 +127,11 @@ fn check_session<D: DataplaneApi + ?Sized>(
         }
         return;
     };
-    // 1. A tunnel belongs to a running session.
+    // 1. A tunnel belongs to a running session, or to one about to run.
     if !is_running {
+        if making.contains(session) && dp.child_sas.is_empty() {
+            return;
+        }
         violation(
             "a tunnel interface for a session that does not run".into(),
             Repair::Reconcile,

@@ -362,6 +362,7 @@ async fn run(
     let DataplaneEvents {
         ike: inbox,
         rekey: mut rekey_requests,
+        tunnels: mut tunnels_made,
     } = events;
     let mut changes = policy.subscribe();
     set_wall_clock(&mut gw);
@@ -379,6 +380,9 @@ async fn run(
             }
             Some(done) = crypto_results.recv() => {
                 gw.handle_crypto(Instant::now(), done).await;
+            }
+            Some(made) = tunnels_made.recv() => {
+                gw.handle_tunnel_made(Instant::now(), made).await;
             }
             Some(session) = rekey_requests.recv() => {
                 gw.rekey_child(Instant::now(), &session).await;

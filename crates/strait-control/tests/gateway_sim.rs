@@ -303,6 +303,10 @@ fn chaos_world(seed: u64, certificates: bool) -> World {
     if Rng::new(seed ^ 0x6a09_e667_f3bc).chance(0.5) {
         w.crypto_delay = Some(Duration::from_millis(300));
     }
+    // Tunnels are made in the background (issue 16): from at once to slower than an IKE
+    // exchange, so reports race edits, crashes and the peer's messages.
+    w.tunnel_delay =
+        Duration::from_millis([0, 5, 80, 700][Rng::new(seed ^ 0x3c6e_f372_fe94).below(4) as usize]);
     for g in &w.gws {
         g.patch(TUNNEL_PROFILE, json!({"sa_life_time": 900}));
         g.patch(
@@ -522,4 +526,67 @@ fn a_session_waiting_for_its_address_comes_up_after_an_unrelated_edit() {
     assert_eq!(reason(&w), "Negotiation not started");
     w.run_for(Duration::from_secs(30));
     assert_eq!(reason(&w), "Negotiation not started");
+}
+
+/// Tunnels are made in the background (issue 16): a session waits for its tunnel without
+/// holding up the others, shows "Negotiation not started" and has no tunnel meanwhile, starts
+/// when its tunnel is reported made, and an edit, or a delete and create, while its tunnel
+/// is being made neither loses the session nor leaves a tunnel behind.
+#[test]
+fn sessions_start_as_their_tunnels_are_made() {
+    use strait_control::DataplaneApi;
+    let waited = std::cell::Cell::new(0usize);
+    for_seeds(
+        "sessions_start_as_their_tunnels_are_made",
+        seeds(9_200, 30),
+        |seed| {
+            let mut w = World::new(seed, 3);
+            w.tunnel_delay = Duration::from_secs(2);
+            w.link(0, 1, json!({}), json!({}));
+            w.link(0, 2, json!({}), json!({}));
+            for k in 0..3 {
+                w.at(Duration::ZERO, Action::Start(k));
+            }
+            w.run_for(Duration::from_millis(1));
+            let making: Vec<String> = {
+                let gw = w.gws[0].gw.as_ref().expect("started");
+                gw.making().iter().cloned().collect()
+            };
+            for s in &making {
+                let reason = w.status(0, s).map(|st| st.ike_status.fail_reason);
+                assert_eq!(reason.as_deref(), Some("Negotiation not started"), "{s}");
+                assert!(!w.gws[0].dp.tunnel_sessions().contains(s), "{s}");
+                assert!(!w.gws[0].gw.as_ref().unwrap().running().contains(s), "{s}");
+            }
+            if let Some(s) = making.first() {
+                w.at(
+                    Duration::from_millis(1),
+                    Action::Patch(0, s.clone(), json!({"description": "edited while made"})),
+                );
+            }
+            if let Some(s) = making.get(1) {
+                let link = w
+                    .links
+                    .iter()
+                    .find(|l| &l.a.1 == s)
+                    .expect("a link")
+                    .clone();
+                w.at(Duration::from_millis(2), Action::Delete(0, s.clone()));
+                w.at(
+                    Duration::from_millis(3),
+                    Action::Patch(0, s.clone(), link.body_a),
+                );
+            }
+            waited.set(waited.get() + making.len());
+            w.run_for(Duration::from_secs(5));
+            w.assert_converges(Duration::from_secs(60), "tunnels made in the background");
+            let gw = w.gws[0].gw.as_ref().unwrap();
+            assert!(gw.making().is_empty(), "{:?}", gw.making());
+            assert_eq!(w.gws[0].dp.tunnel_sessions().len(), 2);
+        },
+    );
+    assert!(
+        waited.get() > 0,
+        "no seed had a session waiting for its tunnel"
+    );
 }

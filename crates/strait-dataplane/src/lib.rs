@@ -2,7 +2,8 @@
 //! (VTI) whose routes decide what crosses the tunnel, userspace ESP (RFC 4303, `esp-proto`)
 //! over UDP 4500 (RFC 3948) or IP protocol 50, TCP MSS clamping and per-tunnel counters.
 //!
-//! The control plane drives it: [`Dataplane::set_tunnels`] on every configuration change,
+//! The control plane drives it: [`Dataplane::set_tunnels`] on every configuration change
+//! (new tunnels are made in the background and reported on [`DataplaneEvents::tunnels`]),
 //! [`Dataplane::install`] / [`Dataplane::remove`] as IKE negotiates and deletes Child SAs,
 //! [`Dataplane::open_port`] for each local endpoint address (the data plane owns UDP 4500 and
 //! hands IKE messages that arrive there back through [`DataplaneEvents::ike`]).
@@ -28,6 +29,7 @@
 
 pub mod counters;
 pub mod ike_inbox;
+mod maker;
 pub mod mss;
 pub mod peer_index;
 mod raw;
@@ -37,6 +39,8 @@ mod socket;
 pub mod tunnel;
 pub mod vti;
 mod worker;
+
+pub use maker::{TunnelMade, TunnelOutcome};
 
 /// Parsers of wire bytes, exposed for the fuzz targets.
 #[doc(hidden)]
@@ -68,7 +72,7 @@ pub use tunnel::{vti_mtu, DfPolicy, TunnelSpec, OUTER_MTU};
 pub use vti::{host_networks, HostNetwork, VtiRoute};
 
 use sa::{Inbound, Outbound};
-use sa_set::{SaSetError, TunnelSas};
+use sa_set::SaSetError;
 use tunnel::{Settings, Tunnel};
 
 pub use ike_inbox::{IkeDatagram, IkeInbox, InboxLimits};
@@ -114,6 +118,8 @@ pub struct DataplaneEvents {
     pub ike: Arc<IkeInbox>,
     /// Sessions whose outbound SA is running out of sequence numbers: rekey them.
     pub rekey: mpsc::Receiver<String>,
+    /// Tunnels made in the background (see [`TunnelOutcome::Pending`]), as they are ready.
+    pub tunnels: mpsc::UnboundedReceiver<TunnelMade>,
 }
 
 /// Why the data plane refused something.
@@ -226,7 +232,7 @@ pub(crate) struct Shared {
     pub(crate) ike: Arc<IkeInbox>,
     pub(crate) rekey: mpsc::Sender<String>,
     /// Serializes writers of the maps above (readers never lock).
-    write: Mutex<()>,
+    pub(crate) write: Mutex<()>,
 }
 
 /// The running data plane.
@@ -241,6 +247,11 @@ pub struct Dataplane {
     keepalive: Mutex<Option<AbortHandle>>,
     /// The runtime `start` was called on: timers (inbound linger, promotion) run there.
     timers: Handle,
+    /// Every VTI and route change goes over this one connection.
+    netlink: vti::Netlink,
+    /// Makes new tunnels in the background.
+    maker: Arc<maker::Maker>,
+    maker_task: AbortHandle,
 }
 
 impl Dataplane {
@@ -291,6 +302,16 @@ impl Dataplane {
             stops.push(stop_tx);
             threads.push(thread);
         }
+        let netlink = vti::Netlink::open().map_err(io::Error::other)?;
+        let (made_tx, made_rx) = mpsc::unbounded_channel();
+        let maker = Arc::new(maker::Maker::new(
+            workers.clone(),
+            shared.clone(),
+            netlink.clone(),
+            cfg.offload,
+            made_tx,
+        ));
+        let maker_task = tokio::spawn(maker.clone().run()).abort_handle();
         let dp = Dataplane {
             cfg: cfg.clone(),
             shared: shared.clone(),
@@ -300,6 +321,9 @@ impl Dataplane {
             changes: tokio::sync::Mutex::new(()),
             keepalive: Mutex::new(None),
             timers: Handle::current(),
+            netlink,
+            maker,
+            maker_task,
         };
         let every = cfg.keepalive;
         let ka = tokio::spawn(async move {
@@ -316,6 +340,7 @@ impl Dataplane {
             DataplaneEvents {
                 ike,
                 rekey: rekey_rx,
+                tunnels: made_rx,
             },
         ))
     }
@@ -462,141 +487,115 @@ impl Dataplane {
         Ok(())
     }
 
-    /// Make the tunnels match `specs` (one per session that should have a VTI): create new
-    /// VTIs, update addresses and settings, remove the rest. Returns, per session, its
-    /// interface name or what went wrong.
-    pub async fn set_tunnels(
-        &self,
-        specs: Vec<TunnelSpec>,
-    ) -> HashMap<String, Result<String, String>> {
+    /// Make the tunnels match `specs` (one per session that should have a VTI): update the
+    /// tunnels that exist, queue the new ones to be made (reported on
+    /// [`DataplaneEvents::tunnels`] as they are ready), remove the rest. Returns what became of
+    /// each session's tunnel.
+    pub async fn set_tunnels(&self, specs: Vec<TunnelSpec>) -> HashMap<String, TunnelOutcome> {
         let _one = self.changes.lock().await;
-        let mut results = HashMap::new();
         let wanted: HashMap<String, TunnelSpec> =
             specs.into_iter().map(|s| (s.session.clone(), s)).collect();
+        self.maker.retain(|s| wanted.contains_key(s));
         let current = self.shared.tunnels.load_full();
-        // Remove tunnels no longer wanted, or whose MTU changed (recreated below).
+        // Remove tunnels no longer wanted, or whose MTU changed (made again below).
         for (session, t) in current.iter() {
             let keep = wanted.get(session).is_some_and(|w| w.mtu == t.spec_mtu());
             if !keep {
                 self.drop_tunnel(session).await;
             }
         }
+        // strait's routes over every VTI in one dump, not one per VTI.
+        let mut routes = match self.netlink.strait_routes().await {
+            Ok(r) => Some(r),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot list strait's routes; they are checked on the next change");
+                None
+            }
+        };
+        let mut results = HashMap::new();
         for (session, spec) in wanted {
-            let existing = self.shared.tunnels.load().get(&session).cloned();
-            let r = match existing {
-                Some(t) => self.update_tunnel(&t, &spec).await,
-                None => self.create_tunnel(&spec).await,
+            let r = match self.maker.find_or_request(&spec) {
+                maker::Found::Published(t) => {
+                    let have = routes
+                        .as_mut()
+                        .map(|r| r.remove(&t.ifindex).unwrap_or_default());
+                    self.update_tunnel(&t, &spec, have).await
+                }
+                maker::Found::Queued => TunnelOutcome::Pending,
             };
             results.insert(session, r);
         }
         results
     }
 
-    /// Change only these tunnels: create or update one per spec in `upserts`, remove those
-    /// of `removals`; every other tunnel is left as it is (a configuration change that
-    /// touches a few of thousands of sessions costs the data plane only those). Returns, per
-    /// upserted session, its interface name or what went wrong.
+    /// Change only these tunnels: update or queue one per spec in `upserts` (as
+    /// [`Dataplane::set_tunnels`]), remove those of `removals`; every other tunnel is left as
+    /// it is (a configuration change that touches a few of thousands of sessions costs the
+    /// data plane only those). Returns what became of each upserted session's tunnel.
     pub async fn update_tunnels(
         &self,
         upserts: Vec<TunnelSpec>,
         removals: Vec<String>,
-    ) -> HashMap<String, Result<String, String>> {
+    ) -> HashMap<String, TunnelOutcome> {
         let _one = self.changes.lock().await;
         for session in &removals {
+            self.maker.cancel(session);
             if self.shared.tunnels.load().contains_key(session) {
                 self.drop_tunnel(session).await;
             }
         }
         let mut results = HashMap::new();
         for spec in upserts {
-            let existing = self.shared.tunnels.load().get(&spec.session).cloned();
-            let r = match existing {
-                Some(t) if t.spec_mtu() == spec.mtu => self.update_tunnel(&t, &spec).await,
-                Some(_) => {
+            let r = match self.maker.find_or_request(&spec) {
+                maker::Found::Published(t) if t.spec_mtu() == spec.mtu => {
+                    self.update_tunnel(&t, &spec, None).await
+                }
+                maker::Found::Published(_) => {
                     // A new MTU needs a new device (as in set_tunnels).
                     self.drop_tunnel(&spec.session).await;
-                    self.create_tunnel(&spec).await
+                    match self.maker.find_or_request(&spec) {
+                        maker::Found::Queued => TunnelOutcome::Pending,
+                        maker::Found::Published(_) => {
+                            TunnelOutcome::Failed("the old tunnel interface is still there".into())
+                        }
+                    }
                 }
-                None => self.create_tunnel(&spec).await,
+                maker::Found::Queued => TunnelOutcome::Pending,
             };
             results.insert(spec.session.clone(), r);
         }
         results
     }
 
-    async fn update_tunnel(&self, t: &Arc<Tunnel>, spec: &TunnelSpec) -> Result<String, String> {
+    /// Sessions whose tunnel is queued or being made, sorted.
+    pub fn queued_tunnels(&self) -> Vec<String> {
+        self.maker.queued()
+    }
+
+    /// Change a tunnel's addresses, routes and settings to `spec`'s. `have` is strait's routes
+    /// over its VTI when the caller listed them (None: listed here).
+    async fn update_tunnel(
+        &self,
+        t: &Arc<Tunnel>,
+        spec: &TunnelSpec,
+        have: Option<Vec<vti::VtiRoute>>,
+    ) -> TunnelOutcome {
         let old = lock(&t.spec).clone();
         {
             let vti = t.vti.lock().await;
             if let Some(v) = vti.as_ref() {
                 if old.addresses != spec.addresses {
-                    v.set_addresses(&spec.addresses)
-                        .await
-                        .map_err(|e| e.to_string())?;
+                    if let Err(e) = v.set_addresses(&spec.addresses).await {
+                        return TunnelOutcome::Failed(e.to_string());
+                    }
                 }
                 // Also heals routes removed by hand since the last change.
-                sync_routes(v, &spec.routes).await;
+                sync_routes(&self.netlink, v, &spec.routes, have).await;
             }
         }
         t.settings.store(Arc::new(Settings::of(spec)));
         *lock(&t.spec) = spec.clone();
-        Ok(t.ifname.clone())
-    }
-
-    async fn create_tunnel(&self, spec: &TunnelSpec) -> Result<String, String> {
-        let name = vti::vti_name(&spec.session);
-        let cfg = vti::VtiConfig {
-            name: name.clone(),
-            addresses: spec.addresses.clone(),
-            mtu: spec.mtu,
-            queues: 1,
-            offload: self.cfg.offload,
-        };
-        // The VTI (and its first queue) belongs to worker 0; each other worker opens its own
-        // queue so readiness reaches it directly.
-        let first = self
-            .workers
-            .first()
-            .ok_or("the data plane has no workers")?;
-        let vti = first
-            .spawn(async move { vti::Vti::create(&cfg).await })
-            .await
-            .map_err(|e| format!("data-plane worker failed: {e}"))?
-            .map_err(|e| e.to_string())?;
-        sync_routes(&vti, &spec.routes).await;
-        let mut queues = vti.queues().to_vec();
-        for k in 1..self.workers.len() {
-            let q0 = queues.first().cloned().ok_or("the VTI has no queue")?;
-            let q = self
-                .on_worker(k, move || q0.try_clone())
-                .await
-                .and_then(|r| r)
-                .map_err(|e| format!("cannot open TUN queue {k} of {name}: {e}"))?;
-            queues.push(Arc::new(q));
-        }
-        let tunnel = Arc::new(Tunnel {
-            session: spec.session.clone(),
-            ifname: name.clone(),
-            mtu: spec.mtu,
-            spec: Mutex::new(spec.clone()),
-            settings: ArcSwap::new(Arc::new(Settings::of(spec))),
-            queues,
-            outbound: Default::default(),
-            sas: Mutex::new(TunnelSas::default()),
-            counters: Default::default(),
-            vti: tokio::sync::Mutex::new(Some(vti)),
-            closed: AtomicBool::new(false),
-        });
-        for k in 0..self.workers.len() {
-            if let Some(h) = self.workers.get(k) {
-                h.spawn(worker::vti_to_peer(self.shared.clone(), tunnel.clone(), k));
-            }
-        }
-        let _w = lock(&self.shared.write);
-        let mut map = HashMap::clone(&self.shared.tunnels.load());
-        map.insert(spec.session.clone(), tunnel);
-        self.shared.tunnels.store(Arc::new(map));
-        Ok(name)
+        TunnelOutcome::Ready(t.ifname.clone())
     }
 
     /// Remove a session's tunnel: its SAs, then its VTI (the kernel drops its routes).
@@ -615,17 +614,7 @@ impl Dataplane {
             t
         };
         let Some(t) = tunnel else { return };
-        t.closed.store(true, std::sync::atomic::Ordering::Relaxed);
-        t.with_sas(|sas| *sas = TunnelSas::default());
-        let vti = t.vti.lock().await.take();
-        if let Some(v) = vti {
-            let name = v.name().to_owned();
-            if let Err(e) = v.close().await {
-                tracing::warn!(vti = %name, error = %e, "cannot remove the VTI");
-            } else {
-                tracing::info!(vti = %name, session, "VTI removed");
-            }
-        }
+        maker::close_tunnel(&t).await;
     }
 
     /// Install a Child SA negotiated by IKE (both directions).
@@ -854,6 +843,8 @@ impl Dataplane {
 
     /// Remove every VTI and stop the workers.
     pub async fn shutdown(&self) {
+        self.maker_task.abort();
+        self.maker.retain(|_| false);
         let sessions: Vec<String> = self.shared.tunnels.load().keys().cloned().collect();
         for s in sessions {
             self.drop_tunnel(&s).await;
@@ -896,20 +887,28 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 /// Make strait's kernel routes over `vti` exactly `want` (static routes, contract §Routes).
-/// A route that cannot be installed is logged and retried on the next change; it never takes
-/// the tunnel down.
-async fn sync_routes(vti: &vti::Vti, want: &[vti::VtiRoute]) {
+/// `have` is what is there now when the caller knows (None: listed here). A route that cannot
+/// be installed is logged and retried on the next change; it never takes the tunnel down.
+pub(crate) async fn sync_routes(
+    netlink: &vti::Netlink,
+    vti: &vti::Vti,
+    want: &[vti::VtiRoute],
+    have: Option<Vec<vti::VtiRoute>>,
+) {
     let ifindex = vti.ifindex();
-    let have = match vti::routes_of(ifindex).await {
-        Ok(r) => r,
-        Err(e) => {
-            tracing::warn!(vti = vti.name(), error = %e, "cannot list the VTI's routes");
-            return;
-        }
+    let have = match have {
+        Some(h) => h,
+        None => match netlink.routes_of(ifindex).await {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::warn!(vti = vti.name(), error = %e, "cannot list the VTI's routes");
+                return;
+            }
+        },
     };
     for r in &have {
         if !want.iter().any(|w| w.net.trunc() == r.net) {
-            match vti::delete_route(ifindex, r.net).await {
+            match netlink.delete_route(ifindex, r.net).await {
                 Ok(()) => tracing::info!(vti = vti.name(), route = %r.net, "route removed"),
                 Err(e) => {
                     tracing::warn!(vti = vti.name(), route = %r.net, error = %e, "cannot remove the route")
@@ -927,7 +926,7 @@ async fn sync_routes(vti: &vti::Vti, want: &[vti::VtiRoute]) {
         if have.contains(&wanted) {
             continue;
         }
-        match vti::add_route(ifindex, w.net, w.metric).await {
+        match netlink.add_route(ifindex, w.net, w.metric).await {
             Ok(()) => {
                 tracing::info!(vti = vti.name(), route = %w.net, metric = w.metric, "route added")
             }

@@ -104,6 +104,8 @@ impl Settings {
 pub(crate) struct Tunnel {
     pub(crate) session: String,
     pub(crate) ifname: String,
+    /// The VTI's interface index (fixed for the device's life).
+    pub(crate) ifindex: u32,
     /// The VTI MTU (a change recreates the tunnel).
     pub(crate) mtu: u16,
     pub(crate) spec: Mutex<TunnelSpec>,

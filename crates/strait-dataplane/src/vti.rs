@@ -18,6 +18,7 @@
 //! that calls these functions, so a daemon (or a test) working in another namespace must call
 //! them from a thread that joined it.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -127,6 +128,8 @@ pub struct Vti {
     udp_gso: bool,
     queues: Vec<Arc<AsyncDevice>>,
     addresses: Mutex<Vec<IpNet>>,
+    /// The connection its changes go over (None: one per change).
+    netlink: Option<Netlink>,
 }
 
 impl std::fmt::Debug for Vti {
@@ -297,15 +300,78 @@ fn errno_error(action: String, errno: i32) -> VtiError {
     }
 }
 
-/// Open a netlink connection in the calling thread's namespace and run `body` with it, polling
-/// the connection alongside (no task is spawned, nothing outlives the call). The socket has
-/// `NETLINK_GET_STRICT_CHK`, so the kernel filters route dumps (by table, protocol and output
-/// interface) instead of sending the whole routing table.
-async fn with_netlink<T, F, Fut>(action: &str, body: F) -> Result<T, VtiError>
+/// A netlink connection kept open for many requests. The data plane makes every VTI and
+/// route change of its lifetime over one socket (issue 16: thousands of VTIs, each of which
+/// used to open three connections), instead of one connection per step as the free functions
+/// of this module do. Cheap to clone (a channel to the connection's task).
+#[derive(Clone, Debug)]
+pub struct Netlink {
+    handle: Handle,
+}
+
+impl Netlink {
+    /// Open a connection in the calling thread's network namespace, with
+    /// `NETLINK_GET_STRICT_CHK` (see [`with_netlink`]). Its I/O runs as a task on the current
+    /// tokio runtime (call inside one) and ends when the last clone is dropped.
+    pub fn open() -> Result<Netlink, VtiError> {
+        let (connection, handle, _) =
+            rtnetlink::new_connection_with_strict_check().map_err(|source| {
+                VtiError::NetlinkSocket {
+                    action: "open the data plane's netlink connection".to_owned(),
+                    source,
+                }
+            })?;
+        tokio::spawn(connection);
+        Ok(Netlink { handle })
+    }
+
+    /// [`add_route`] over this connection.
+    pub async fn add_route(&self, ifindex: u32, net: IpNet, metric: u32) -> Result<(), VtiError> {
+        add_route_on(Some(self), ifindex, net, metric).await
+    }
+
+    /// [`delete_route`] over this connection.
+    pub async fn delete_route(&self, ifindex: u32, net: IpNet) -> Result<(), VtiError> {
+        delete_route_on(Some(self), ifindex, net).await
+    }
+
+    /// [`routes_of`] over this connection.
+    pub async fn routes_of(&self, ifindex: u32) -> Result<Vec<VtiRoute>, VtiError> {
+        routes_of_on(Some(self), ifindex).await
+    }
+
+    /// Every route strait installed (protocol [`RTPROT_STRAIT`], main table), by output
+    /// interface: one dump per address family for all VTIs, where asking per VTI would make
+    /// the kernel walk its whole routing table once per VTI.
+    pub async fn strait_routes(&self) -> Result<HashMap<u32, Vec<VtiRoute>>, VtiError> {
+        let mut by_interface: HashMap<u32, Vec<VtiRoute>> = HashMap::new();
+        for (ifindex, route) in dump_routes(&self.handle, None).await? {
+            by_interface.entry(ifindex).or_default().push(route);
+        }
+        for routes in by_interface.values_mut() {
+            routes.sort();
+        }
+        Ok(by_interface)
+    }
+}
+
+/// Run `body` with a netlink handle: `shared`'s when given, else a connection opened in the
+/// calling thread's namespace for this call alone, polled alongside (no task is spawned,
+/// nothing outlives the call). Sockets have `NETLINK_GET_STRICT_CHK`, so the kernel filters
+/// route dumps (by table, protocol and output interface) instead of sending the whole routing
+/// table.
+async fn with_netlink<T, F, Fut>(
+    shared: Option<&Netlink>,
+    action: &str,
+    body: F,
+) -> Result<T, VtiError>
 where
     F: FnOnce(Handle) -> Fut,
     Fut: Future<Output = Result<T, VtiError>>,
 {
+    if let Some(nl) = shared {
+        return body(nl.handle.clone()).await;
+    }
     let (connection, handle, _) =
         rtnetlink::new_connection_with_strict_check().map_err(|source| {
             VtiError::NetlinkSocket {
@@ -458,6 +524,15 @@ impl Vti {
     /// Needs a tokio runtime with I/O enabled, and root or CAP_NET_ADMIN. On failure nothing is
     /// left behind (the queues close, so the kernel removes the device).
     pub async fn create(cfg: &VtiConfig) -> Result<Vti, VtiError> {
+        Self::create_with(cfg, None).await
+    }
+
+    /// [`Vti::create`] over `netlink`, which the VTI keeps for its later changes.
+    pub async fn create_on(cfg: &VtiConfig, netlink: &Netlink) -> Result<Vti, VtiError> {
+        Self::create_with(cfg, Some(netlink)).await
+    }
+
+    async fn create_with(cfg: &VtiConfig, netlink: Option<&Netlink>) -> Result<Vti, VtiError> {
         let name = cfg.name.as_str();
         validate_name(name)?;
         let addresses = dedup(&cfg.addresses);
@@ -469,7 +544,7 @@ impl Vti {
             });
         }
 
-        remove_stale(name).await?;
+        remove_stale(netlink, name).await?;
 
         let first = DeviceBuilder::new()
             .name(name)
@@ -489,7 +564,7 @@ impl Vti {
         }
         queues.insert(0, Arc::new(first));
 
-        let ifindex = with_netlink(&format!("look up {name}"), |handle| async move {
+        let ifindex = with_netlink(netlink, &format!("look up {name}"), |handle| async move {
             link_by_name(&handle, name)
                 .await?
                 .ok_or_else(|| VtiError::NoSuchInterface {
@@ -509,11 +584,12 @@ impl Vti {
             udp_gso,
             queues,
             addresses: Mutex::new(Vec::new()),
+            netlink: netlink.cloned(),
         };
 
         let action = format!("configure {name}");
         let addrs = &addresses;
-        with_netlink(&action, |mut handle| async move {
+        with_netlink(netlink, &action, |mut handle| async move {
             handle
                 .link()
                 .set(
@@ -616,7 +692,7 @@ impl Vti {
         validate_mtu(&self.name, mtu, &self.addresses())?;
         let (name, ifindex) = (self.name.as_str(), self.ifindex);
         let action = &format!("set the MTU {mtu} of {name}");
-        with_netlink(action, |handle| async move {
+        with_netlink(self.netlink.as_ref(), action, |handle| async move {
             handle
                 .link()
                 .set(
@@ -641,7 +717,7 @@ impl Vti {
         let (name, ifindex) = (self.name.as_str(), self.ifindex);
         let action = format!("set the addresses of {name}");
         let wanted_ref = &wanted;
-        with_netlink(&action, |handle| async move {
+        with_netlink(self.netlink.as_ref(), &action, |handle| async move {
             let current: Vec<AddressMessage> = handle
                 .address()
                 .get()
@@ -701,7 +777,8 @@ impl Vti {
         let (name, ifindex) = (self.name.clone(), self.ifindex);
         let name = name.as_str();
         let action = &format!("delete {name}");
-        let result = with_netlink(action, |handle| async move {
+        let netlink = self.netlink.clone();
+        let result = with_netlink(netlink.as_ref(), action, |handle| async move {
             // Only if the index still names our interface (it cannot have been reused while
             // we held the queues open, but be exact).
             match link_by_index(&handle, ifindex).await? {
@@ -832,38 +909,42 @@ async fn link_by_index(handle: &Handle, ifindex: u32) -> Result<Option<LinkMessa
 }
 
 /// Delete a leftover TUN device called `name`; refuse to touch any other kind of interface.
-async fn remove_stale(name: &str) -> Result<(), VtiError> {
-    with_netlink(&format!("check for a stale {name}"), |handle| async move {
-        let Some(link) = link_by_name(&handle, name).await? else {
-            return Ok(());
-        };
-        match link_kind(&link) {
-            Some(InfoKind::Tun) => {}
-            Some(kind) => {
-                return Err(VtiError::NameTaken {
-                    name: name.to_owned(),
-                    kind: kind.to_string(),
-                })
+async fn remove_stale(netlink: Option<&Netlink>, name: &str) -> Result<(), VtiError> {
+    with_netlink(
+        netlink,
+        &format!("check for a stale {name}"),
+        |handle| async move {
+            let Some(link) = link_by_name(&handle, name).await? else {
+                return Ok(());
+            };
+            match link_kind(&link) {
+                Some(InfoKind::Tun) => {}
+                Some(kind) => {
+                    return Err(VtiError::NameTaken {
+                        name: name.to_owned(),
+                        kind: kind.to_string(),
+                    })
+                }
+                None => {
+                    return Err(VtiError::NameTaken {
+                        name: name.to_owned(),
+                        kind: "a physical device".to_owned(),
+                    })
+                }
             }
-            None => {
-                return Err(VtiError::NameTaken {
-                    name: name.to_owned(),
-                    kind: "a physical device".to_owned(),
-                })
+            let ifindex = link.header.index;
+            tracing::warn!(
+                vti = name,
+                ifindex,
+                "deleting a stale TUN device of the same name"
+            );
+            match handle.link().del(ifindex).execute().await {
+                Ok(()) => Ok(()),
+                Err(rtnetlink::Error::NetlinkError(e)) if e.raw_code().abs() == ENODEV => Ok(()),
+                Err(e) => Err(nl_error(format!("delete the stale TUN device {name}"), e)),
             }
-        }
-        let ifindex = link.header.index;
-        tracing::warn!(
-            vti = name,
-            ifindex,
-            "deleting a stale TUN device of the same name"
-        );
-        match handle.link().del(ifindex).execute().await {
-            Ok(()) => Ok(()),
-            Err(rtnetlink::Error::NetlinkError(e)) if e.raw_code().abs() == ENODEV => Ok(()),
-            Err(e) => Err(nl_error(format!("delete the stale TUN device {name}"), e)),
-        }
-    })
+        },
+    )
     .await
 }
 
@@ -893,8 +974,9 @@ fn route_message(ifindex: u32, net: IpNet, metric: Option<u32>) -> RouteMessage 
     msg
 }
 
-/// Parse a dumped route into a [`VtiRoute`] if it is one of ours on `ifindex`.
-fn strait_route(msg: &RouteMessage, ifindex: u32) -> Option<VtiRoute> {
+/// Parse a dumped route into its output interface and a [`VtiRoute`] if it is one of ours
+/// (protocol [`RTPROT_STRAIT`], main table).
+fn strait_route(msg: &RouteMessage) -> Option<(u32, VtiRoute)> {
     let h = &msg.header;
     if h.protocol != RouteProtocol::Other(RTPROT_STRAIT) {
         return None;
@@ -913,7 +995,7 @@ fn strait_route(msg: &RouteMessage, ifindex: u32) -> Option<VtiRoute> {
             _ => {}
         }
     }
-    if table != u32::from(RT_TABLE_MAIN) || oif != Some(ifindex) {
+    if table != u32::from(RT_TABLE_MAIN) {
         return None;
     }
     let dst = match (dst, h.address_family) {
@@ -923,29 +1005,49 @@ fn strait_route(msg: &RouteMessage, ifindex: u32) -> Option<VtiRoute> {
         _ => return None,
     };
     let net = IpNet::new(dst, h.destination_prefix_length).ok()?;
-    Some(VtiRoute { net, metric })
+    Some((oif?, VtiRoute { net, metric }))
 }
 
+/// strait's routes over `ifindex`, sorted.
 async fn list_routes(handle: &Handle, ifindex: u32) -> Result<Vec<VtiRoute>, VtiError> {
+    let mut out: Vec<VtiRoute> = dump_routes(handle, Some(ifindex))
+        .await?
+        .into_iter()
+        .map(|(_, r)| r)
+        .collect();
+    out.sort();
+    Ok(out)
+}
+
+/// strait's routes, IPv4 then IPv6, with their output interface: over `ifindex` alone, or
+/// over every interface.
+async fn dump_routes(
+    handle: &Handle,
+    ifindex: Option<u32>,
+) -> Result<Vec<(u32, VtiRoute)>, VtiError> {
     let mut out = Vec::new();
     // Dump filters (strict checking): main table, our protocol, this interface. Older kernels
-    // ignore them; `strait_route` filters again.
-    let requests = [
-        RouteMessageBuilder::<Ipv4Addr>::new()
-            .protocol(RouteProtocol::Other(RTPROT_STRAIT))
-            .output_interface(ifindex)
-            .build(),
-        RouteMessageBuilder::<Ipv6Addr>::new()
-            .protocol(RouteProtocol::Other(RTPROT_STRAIT))
-            .output_interface(ifindex)
-            .build(),
-    ];
-    for req in requests {
+    // ignore them; `strait_route` and the check below filter again.
+    let mut v4 =
+        RouteMessageBuilder::<Ipv4Addr>::new().protocol(RouteProtocol::Other(RTPROT_STRAIT));
+    let mut v6 =
+        RouteMessageBuilder::<Ipv6Addr>::new().protocol(RouteProtocol::Other(RTPROT_STRAIT));
+    if let Some(i) = ifindex {
+        v4 = v4.output_interface(i);
+        v6 = v6.output_interface(i);
+    }
+    let what = ifindex.map_or_else(
+        || "strait's routes".to_owned(),
+        |i| format!("the routes of interface {i}"),
+    );
+    for req in [v4.build(), v6.build()] {
         let family = req.header.address_family;
         let mut routes = handle.route().get(req).execute();
         loop {
             match routes.try_next().await {
-                Ok(Some(msg)) => out.extend(strait_route(&msg, ifindex)),
+                Ok(Some(msg)) => out.extend(
+                    strait_route(&msg).filter(|(oif, _)| ifindex.is_none_or(|i| i == *oif)),
+                ),
                 Ok(None) => break,
                 // IPv6 compiled out or disabled: no IPv6 routes.
                 Err(rtnetlink::Error::NetlinkError(e))
@@ -954,19 +1056,15 @@ async fn list_routes(handle: &Handle, ifindex: u32) -> Result<Vec<VtiRoute>, Vti
                     break
                 }
                 // No such interface (the strict dump filter checks it): no routes over it.
-                Err(rtnetlink::Error::NetlinkError(e)) if e.raw_code().abs() == ENODEV => {
+                Err(rtnetlink::Error::NetlinkError(e))
+                    if ifindex.is_some() && e.raw_code().abs() == ENODEV =>
+                {
                     return Ok(Vec::new())
                 }
-                Err(e) => {
-                    return Err(nl_error(
-                        format!("list the routes of interface {ifindex}"),
-                        e,
-                    ))
-                }
+                Err(e) => return Err(nl_error(format!("list {what}"), e)),
             }
         }
     }
-    out.sort();
     Ok(out)
 }
 
@@ -977,9 +1075,18 @@ async fn list_routes(handle: &Handle, ifindex: u32) -> Result<Vec<VtiRoute>, Vti
 /// coexist. `net` is normalized to its network address (10.1.2.3/16 means 10.1.0.0/16). IPv6
 /// treats metric 0 as 1024.
 pub async fn add_route(ifindex: u32, net: IpNet, metric: u32) -> Result<(), VtiError> {
+    add_route_on(None, ifindex, net, metric).await
+}
+
+async fn add_route_on(
+    netlink: Option<&Netlink>,
+    ifindex: u32,
+    net: IpNet,
+    metric: u32,
+) -> Result<(), VtiError> {
     let net = net.trunc();
     let action = &format!("add route {net} metric {metric} via interface {ifindex}");
-    with_netlink(action, |mut handle| async move {
+    with_netlink(netlink, action, |mut handle| async move {
         let ours: Vec<VtiRoute> = list_routes(&handle, ifindex)
             .await?
             .into_iter()
@@ -1024,9 +1131,17 @@ pub async fn add_route(ifindex: u32, net: IpNet, metric: u32) -> Result<(), VtiE
 /// Remove every strait route to `net` (normalized like [`add_route`]) over the interface,
 /// whatever its metric. None there is not an error.
 pub async fn delete_route(ifindex: u32, net: IpNet) -> Result<(), VtiError> {
+    delete_route_on(None, ifindex, net).await
+}
+
+async fn delete_route_on(
+    netlink: Option<&Netlink>,
+    ifindex: u32,
+    net: IpNet,
+) -> Result<(), VtiError> {
     let net = net.trunc();
     let action = format!("delete route {net} via interface {ifindex}");
-    with_netlink(&action, |handle| async move {
+    with_netlink(netlink, &action, |handle| async move {
         for r in list_routes(&handle, ifindex).await? {
             if r.net == net {
                 delete_one(&handle, ifindex, r).await?;
@@ -1065,7 +1180,7 @@ pub struct HostNetwork {
 /// Every address of every interface that is up (routing announces "connected" networks
 /// from these).
 pub async fn host_networks() -> Result<Vec<HostNetwork>, VtiError> {
-    with_netlink("list the host's addresses", |handle| async move {
+    with_netlink(None, "list the host's addresses", |handle| async move {
         let mut names = std::collections::HashMap::new();
         let mut links = handle.link().get().execute();
         while let Some(link) = links
@@ -1103,7 +1218,12 @@ pub async fn host_networks() -> Result<Vec<HostNetwork>, VtiError> {
 /// The routes strait installed over the interface (protocol [`RTPROT_STRAIT`], main table),
 /// IPv4 then IPv6, sorted.
 pub async fn routes_of(ifindex: u32) -> Result<Vec<VtiRoute>, VtiError> {
+    routes_of_on(None, ifindex).await
+}
+
+async fn routes_of_on(netlink: Option<&Netlink>, ifindex: u32) -> Result<Vec<VtiRoute>, VtiError> {
     with_netlink(
+        netlink,
         &format!("list the routes of interface {ifindex}"),
         |handle| async move { list_routes(&handle, ifindex).await },
     )
@@ -1210,27 +1330,32 @@ mod tests {
     fn route_messages_round_trip() {
         let net: IpNet = "10.99.0.0/16".parse().unwrap();
         let msg = route_message(7, net, Some(20));
-        assert_eq!(strait_route(&msg, 7), Some(VtiRoute { net, metric: 20 }));
-        assert_eq!(strait_route(&msg, 8), None);
+        assert_eq!(strait_route(&msg), Some((7, VtiRoute { net, metric: 20 })));
         let net6: IpNet = "fd99::/48".parse().unwrap();
         let msg = route_message(7, net6, Some(5));
         assert_eq!(
-            strait_route(&msg, 7),
-            Some(VtiRoute {
-                net: net6,
-                metric: 5
-            })
+            strait_route(&msg),
+            Some((
+                7,
+                VtiRoute {
+                    net: net6,
+                    metric: 5
+                }
+            ))
         );
         let default: IpNet = "0.0.0.0/0".parse().unwrap();
         let mut msg = route_message(7, default, None);
         msg.attributes
             .retain(|a| !matches!(a, RouteAttribute::Destination(_)));
         assert_eq!(
-            strait_route(&msg, 7),
-            Some(VtiRoute {
-                net: default,
-                metric: 0
-            })
+            strait_route(&msg),
+            Some((
+                7,
+                VtiRoute {
+                    net: default,
+                    metric: 0
+                }
+            ))
         );
     }
 }

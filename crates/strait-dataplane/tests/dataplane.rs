@@ -22,7 +22,7 @@ use nix::sched::{setns, CloneFlags};
 use strait_dataplane::mss::MssDirection;
 use strait_dataplane::{
     CounterSnapshot, Dataplane, DataplaneConfig, DataplaneEvents, DfPolicy, Encapsulation,
-    SaInstall, TunnelSpec,
+    SaInstall, TunnelOutcome, TunnelSpec,
 };
 use zeroize::Zeroizing;
 
@@ -123,7 +123,7 @@ fn side(ns: Netns, vti_v4: &str, vti_v6: &str) -> Side {
         keepalive: Duration::from_millis(300),
         ..DataplaneConfig::default()
     };
-    let (dp, events) = rt
+    let (dp, mut events) = rt
         .block_on(rt.spawn(async move { Dataplane::start(cfg) }))
         .expect("task")
         .expect("data plane starts");
@@ -141,7 +141,18 @@ fn side(ns: Netns, vti_v4: &str, vti_v6: &str) -> Side {
     let res = rt
         .block_on(rt.spawn(async move { d.set_tunnels(vec![spec]).await }))
         .expect("task");
-    let vti = res[SESSION].clone().expect("VTI created");
+    // A new tunnel is made in the background and reported when it is ready.
+    assert_eq!(res[SESSION], TunnelOutcome::Pending);
+    let made = rt
+        .block_on(async {
+            tokio::time::timeout(Duration::from_secs(10), events.tunnels.recv()).await
+        })
+        .expect("the tunnel is reported within 10 s")
+        .expect("a report");
+    assert_eq!(made.session, SESSION);
+    let vti = made.result.expect("VTI created");
+    assert_eq!(dp.tunnel_sessions(), vec![SESSION.to_owned()]);
+    assert!(dp.queued_tunnels().is_empty());
     Side {
         ns,
         rt: Some(rt),
@@ -680,7 +691,10 @@ fn nat_keepalives_go_to_udp_peers_and_df_follows_the_policy() {
     };
     let dp = p.a.dp.clone();
     let res = p.a.run(async move { dp.set_tunnels(vec![spec]).await });
-    assert!(res[SESSION].is_ok(), "{res:?}");
+    assert!(
+        matches!(res[SESSION], TunnelOutcome::Ready(_)),
+        "an existing tunnel is updated in place: {res:?}"
+    );
     let cleared = capture(&p.b.ns, "dp-b", esp, 2, || {
         let _ = p.a.ping_with("169.254.50.2", &["-M", "do", "-s", "300"]);
     });

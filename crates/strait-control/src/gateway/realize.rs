@@ -12,6 +12,9 @@ use strait_model::{Kind, ObjectPath};
 use strait_policy::TreeSnapshot;
 
 use super::Gateway;
+use strait_dataplane::{TunnelMade, TunnelOutcome};
+use strait_model::status::reasons;
+
 use crate::board::Entry;
 use crate::boundary::{DataplaneApi, IkeSockets};
 use crate::desired::{desired, desired_for, Desired, Plan};
@@ -81,10 +84,12 @@ impl<D: DataplaneApi, S: IkeSockets> Gateway<D, S> {
         if scope == Scope::All {
             self.run_locals.clear();
             self.tunnel_failures.clear();
+            self.making.clear();
         }
         for p in &gone_from_config {
             self.run_locals.remove(p);
             self.tunnel_failures.remove(p);
+            self.making.remove(p);
         }
         for d in &wanted {
             match &d.plan {
@@ -94,7 +99,8 @@ impl<D: DataplaneApi, S: IkeSockets> Gateway<D, S> {
         }
         let addrs: BTreeSet<IpAddr> = self.run_locals.values().copied().collect();
         self.sockets.open(&addrs).await;
-        // Tunnels for the sessions that can run: created before IKE can install SAs.
+        // Tunnels for the sessions that can run: updated now, or made in the background (such
+        // a session starts when its tunnel is reported made: `handle_tunnel_made`).
         let failed = self.sockets.failed().clone();
         let can_run =
             |d: &Desired| matches!(&d.plan, Plan::Run(c, _) if !failed.contains_key(&c.local));
@@ -121,50 +127,16 @@ impl<D: DataplaneApi, S: IkeSockets> Gateway<D, S> {
         let mut entries = BTreeMap::new();
         let mut keep = BTreeSet::new();
         for d in wanted {
-            let mut entry = Entry {
-                display_name: d.display_name.clone(),
-                idle: None,
-                status: None,
-                repair: self.board.get(&d.path).and_then(|e| e.repair),
+            let path = d.path.clone();
+            let bind_error = match &d.plan {
+                Plan::Run(c, _) => failed.get(&c.local).cloned(),
+                Plan::Idle { .. } => None,
             };
-            self.tunnel_failures.remove(&d.path);
-            match d.plan {
-                Plan::Run(cfg, _) => {
-                    if let (None, Some(Err(_))) = (failed.get(&cfg.local), tunnels.get(&d.path)) {
-                        self.tunnel_failures.insert(d.path.clone());
-                    }
-                    let problem = match (failed.get(&cfg.local), tunnels.get(&d.path)) {
-                        (Some(err), _) => Some(format!(
-                            "{err}: the local endpoint address {} must be configured on an interface of this host",
-                            cfg.local
-                        )),
-                        (None, Some(Err(e))) => Some(format!(
-                            "the session's tunnel interface cannot be created: {e}"
-                        )),
-                        _ => None,
-                    };
-                    let id = SessionId(d.path.clone());
-                    if let Some(problem) = problem {
-                        entry.idle = Some((
-                            strait_model::status::reasons::CONFIGURATION_FAILED,
-                            Some(problem),
-                        ));
-                        if self.running.remove(&d.path) {
-                            self.ep.remove_session(now, &id, &mut *self.rng);
-                        }
-                    } else {
-                        self.ep.set_session(now, *cfg, &mut *self.rng);
-                        self.running.insert(d.path.clone());
-                        keep.insert(d.path.clone());
-                        entry.status = self.ep.status(&id);
-                    }
-                }
-                Plan::Idle { reason, alarm } => {
-                    entry.idle = Some((reason, alarm));
-                }
+            let (entry, started) = self.enact(now, d, bind_error.as_ref(), tunnels.get(&path));
+            if started {
+                keep.insert(path.clone());
             }
-            self.touched.insert(d.path.clone());
-            entries.insert(d.path, entry);
+            entries.insert(path, entry);
         }
         // The endpoint stops running what it should no longer run: of every session after a
         // full realization, of the changed ones otherwise.
@@ -192,5 +164,95 @@ impl<D: DataplaneApi, S: IkeSockets> Gateway<D, S> {
         } else {
             Some(now + BIND_RETRY)
         };
+    }
+
+    /// Run, idle or hold one session as `d` says, given the error binding its local address
+    /// (if any) and what became of its tunnel. Returns its board entry, and whether the
+    /// endpoint now runs it.
+    pub(super) fn enact(
+        &mut self,
+        now: Instant,
+        d: Desired,
+        bind_error: Option<&String>,
+        tunnel: Option<&TunnelOutcome>,
+    ) -> (Entry, bool) {
+        let mut entry = Entry {
+            display_name: d.display_name.clone(),
+            idle: None,
+            status: None,
+            repair: self.board.get(&d.path).and_then(|e| e.repair),
+        };
+        self.tunnel_failures.remove(&d.path);
+        self.making.remove(&d.path);
+        self.touched.insert(d.path.clone());
+        let cfg = match d.plan {
+            Plan::Run(cfg, _) => cfg,
+            Plan::Idle { reason, alarm } => {
+                entry.idle = Some((reason, alarm));
+                return (entry, false);
+            }
+        };
+        let id = SessionId(d.path.clone());
+        let problem = match (bind_error, tunnel) {
+            (Some(err), _) => Some(format!(
+                "{err}: the local endpoint address {} must be configured on an interface of this host",
+                cfg.local
+            )),
+            (None, Some(TunnelOutcome::Failed(e))) => {
+                self.tunnel_failures.insert(d.path.clone());
+                Some(format!("the session's tunnel interface cannot be created: {e}"))
+            }
+            _ => None,
+        };
+        let hold = match (problem, tunnel) {
+            (Some(problem), _) => Some((reasons::CONFIGURATION_FAILED, Some(problem))),
+            // Starts when the data plane reports the tunnel made.
+            (None, Some(TunnelOutcome::Pending)) => {
+                self.making.insert(d.path.clone());
+                Some((reasons::NEGOTIATION_NOT_STARTED, None))
+            }
+            (None, _) => None,
+        };
+        if let Some(idle) = hold {
+            entry.idle = Some(idle);
+            if self.running.remove(&d.path) {
+                self.ep.remove_session(now, &id, &mut *self.rng);
+            }
+            return (entry, false);
+        }
+        self.ep.set_session(now, *cfg, &mut *self.rng);
+        self.running.insert(d.path.clone());
+        entry.status = self.ep.status(&id);
+        (entry, true)
+    }
+
+    /// The data plane made (or could not make) a tunnel realize asked for: start its session
+    /// if it still waits for it (a report overtaken by a later realization is ignored).
+    pub(super) fn tunnel_made(&mut self, now: Instant, made: TunnelMade) {
+        if !self.making.contains(&made.session) {
+            return;
+        }
+        let Some(tree) = self.tree.clone() else {
+            return;
+        };
+        let Some(d) = desired_for(&tree, [made.session.as_str()])
+            .into_iter()
+            .next()
+        else {
+            self.making.remove(&made.session);
+            return;
+        };
+        let bind_error = match &d.plan {
+            Plan::Run(c, _) => self.sockets.failed().get(&c.local).cloned(),
+            Plan::Idle { .. } => None,
+        };
+        let outcome = match made.result {
+            Ok(name) => TunnelOutcome::Ready(name),
+            Err(e) => TunnelOutcome::Failed(e),
+        };
+        let path = d.path.clone();
+        let (entry, _) = self.enact(now, d, bind_error.as_ref(), Some(&outcome));
+        self.board
+            .merge(&[path.clone()], BTreeMap::from([(path, entry)]));
     }
 }

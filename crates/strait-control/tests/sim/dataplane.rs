@@ -12,7 +12,8 @@ use esp_proto::{InboundSa, OutboundSa};
 use strait_control::DataplaneApi;
 use strait_dataplane::sa_set::TunnelSas;
 use strait_dataplane::{
-    ChildSaState, CounterSnapshot, DataplaneError, SaInstall, TunnelSaState, TunnelSpec,
+    ChildSaState, CounterSnapshot, DataplaneError, SaInstall, TunnelMade, TunnelOutcome,
+    TunnelSaState, TunnelSpec,
 };
 
 /// As straitd's defaults (`DataplaneConfig`).
@@ -44,6 +45,13 @@ struct Inner {
     now: Option<Instant>,
     tunnels: BTreeMap<String, SimTunnel>,
     inbound: BTreeMap<u32, SimInbound>,
+    /// Tunnels to make, as straitd's tunnel maker queues them: per session the generation
+    /// of the request that counts and its spec; requests in order.
+    wanted: BTreeMap<String, (u64, TunnelSpec)>,
+    order: std::collections::VecDeque<(String, u64)>,
+    last_generation: u64,
+    /// Requests queued since the world last asked (it schedules one make for each).
+    new_requests: usize,
 }
 
 /// The simulated data plane of one gateway.
@@ -153,23 +161,63 @@ impl SimDataplane {
             .is_some_and(|t| t.sas.sender().is_some())
     }
 
-    /// Create the tunnel of `spec`, or give an existing one the new spec; its VTI name.
-    fn upsert(inner: &mut Inner, spec: TunnelSpec) -> String {
+    /// Give an existing tunnel the new spec, or queue it to be made (as straitd's tunnel
+    /// maker: a queued request with another spec is replaced).
+    fn update_or_request(inner: &mut Inner, spec: TunnelSpec) -> TunnelOutcome {
         let name = strait_dataplane::vti::vti_name(&spec.session);
-        match inner.tunnels.get_mut(&spec.session) {
-            Some(t) => t.spec = spec,
-            None => {
+        if let Some(t) = inner.tunnels.get_mut(&spec.session) {
+            t.spec = spec;
+            return TunnelOutcome::Ready(name);
+        }
+        if inner
+            .wanted
+            .get(&spec.session)
+            .is_some_and(|(_, s)| *s == spec)
+        {
+            return TunnelOutcome::Pending;
+        }
+        inner.last_generation += 1;
+        let generation = inner.last_generation;
+        inner.order.push_back((spec.session.clone(), generation));
+        inner
+            .wanted
+            .insert(spec.session.clone(), (generation, spec));
+        inner.new_requests += 1;
+        TunnelOutcome::Pending
+    }
+
+    /// How many tunnels were asked for since the last call.
+    pub fn take_new_requests(&self) -> usize {
+        std::mem::take(&mut self.lock().new_requests)
+    }
+
+    /// Make the oldest requested tunnel that still counts (None: none does); the report
+    /// straitd's maker would send.
+    pub fn make_next(&self) -> Option<TunnelMade> {
+        let mut inner = self.lock();
+        while let Some((session, generation)) = inner.order.pop_front() {
+            if inner
+                .wanted
+                .get(&session)
+                .is_some_and(|(g, _)| *g == generation)
+            {
+                let (_, spec) = inner.wanted.remove(&session).expect("just seen");
+                let name = strait_dataplane::vti::vti_name(&spec.session);
                 inner.tunnels.insert(
-                    spec.session.clone(),
+                    session.clone(),
                     SimTunnel {
                         spec,
                         sas: TunnelSas::default(),
                         counters: CounterSnapshot::default(),
                     },
                 );
+                return Some(TunnelMade {
+                    session,
+                    result: Ok(name),
+                });
             }
         }
-        name
+        None
     }
 
     fn drop_tunnel(inner: &mut Inner, session: &str) {
@@ -179,17 +227,18 @@ impl SimDataplane {
 }
 
 impl DataplaneApi for SimDataplane {
-    async fn set_tunnels(&self, specs: Vec<TunnelSpec>) -> HashMap<String, Result<String, String>> {
+    async fn set_tunnels(&self, specs: Vec<TunnelSpec>) -> HashMap<String, TunnelOutcome> {
         let mut inner = self.lock();
         let wanted: BTreeMap<String, TunnelSpec> =
             specs.into_iter().map(|s| (s.session.clone(), s)).collect();
+        inner.wanted.retain(|s, _| wanted.contains_key(s));
         let current: Vec<(String, u16)> = inner
             .tunnels
             .iter()
             .map(|(k, t)| (k.clone(), t.spec.mtu))
             .collect();
         // As straitd: tunnels no longer wanted, or whose MTU changed, are removed (and
-        // recreated below) with their SAs.
+        // made again) with their SAs.
         for (session, mtu) in current {
             if wanted.get(&session).is_none_or(|w| w.mtu != mtu) {
                 Self::drop_tunnel(&mut inner, &session);
@@ -197,8 +246,8 @@ impl DataplaneApi for SimDataplane {
         }
         let mut out = HashMap::new();
         for (session, spec) in wanted {
-            let name = Self::upsert(&mut inner, spec);
-            out.insert(session, Ok(name));
+            let outcome = Self::update_or_request(&mut inner, spec);
+            out.insert(session, outcome);
         }
         out
     }
@@ -207,9 +256,10 @@ impl DataplaneApi for SimDataplane {
         &self,
         upserts: Vec<TunnelSpec>,
         removals: Vec<String>,
-    ) -> HashMap<String, Result<String, String>> {
+    ) -> HashMap<String, TunnelOutcome> {
         let mut inner = self.lock();
         for session in &removals {
+            inner.wanted.remove(session);
             Self::drop_tunnel(&mut inner, session);
         }
         let mut out = HashMap::new();
@@ -223,8 +273,8 @@ impl DataplaneApi for SimDataplane {
                 Self::drop_tunnel(&mut inner, &spec.session);
             }
             let session = spec.session.clone();
-            let name = Self::upsert(&mut inner, spec);
-            out.insert(session, Ok(name));
+            let outcome = Self::update_or_request(&mut inner, spec);
+            out.insert(session, outcome);
         }
         out
     }

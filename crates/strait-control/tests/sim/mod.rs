@@ -176,6 +176,11 @@ pub struct World {
     crypto: BTreeMap<(Instant, u64), (usize, u64, CryptoJob)>,
     /// Crypto jobs completed through `crypto_delay`.
     pub crypto_completed: u64,
+    /// Each tunnel a gateway asks its data plane for is made 0 to this long later (straitd
+    /// makes VTIs in the background and reports each as it is ready).
+    pub tunnel_delay: Duration,
+    /// Tunnel makes scheduled, by time: (gateway, its incarnation).
+    makes: BTreeMap<(Instant, u64), (usize, u64)>,
     seq: u64,
     /// Probes sent (id → (gateway, session) it must come out of) and delivered.
     probes_sent: BTreeMap<u64, (usize, String)>,
@@ -255,6 +260,8 @@ impl World {
             crypto_delay: None,
             crypto: BTreeMap::new(),
             crypto_completed: 0,
+            tunnel_delay: Duration::from_millis(5),
+            makes: BTreeMap::new(),
             seq: 0,
             probes_sent: BTreeMap::new(),
             probes_delivered: BTreeSet::new(),
@@ -334,6 +341,7 @@ impl World {
         consider(self.wire.keys().next().map(|k| k.0));
         consider(self.actions.keys().next().map(|k| k.0));
         consider(self.crypto.keys().next().map(|k| k.0));
+        consider(self.makes.keys().next().map(|k| k.0));
         if self.traffic_every.is_some() {
             consider(Some(*self.next_traffic.get_or_insert(self.now)));
         }
@@ -378,6 +386,17 @@ impl World {
                 g.dp.set_now(now);
                 block_on(gw.handle_crypto(now, job.run()));
                 self.crypto_completed += 1;
+            }
+        } else if let Some((&key, _)) = self.makes.iter().next().filter(|(k, _)| k.0 <= now) {
+            let (k, starts) = self.makes.remove(&key).unwrap();
+            // A gateway that crashed or stopped meanwhile lost its queue with its data plane.
+            let alive = self.gws[k].gw.is_some() && self.gws[k].starts == starts;
+            if let Some(made) = alive.then(|| self.gws[k].dp.make_next()).flatten() {
+                self.note(("tunnel made", k, made.session.clone()));
+                let g = &mut self.gws[k];
+                g.dp.set_now(now);
+                let gw = g.gw.as_mut().expect("alive");
+                block_on(gw.handle_tunnel_made(now, made));
             }
         } else if let Some((&key, _)) = self.wire.iter().next().filter(|(k, _)| k.0 <= now) {
             let (to, packet) = self.wire.remove(&key).unwrap();
@@ -567,6 +586,16 @@ impl World {
 
     /// Move what the gateways sent onto the wire.
     fn pump(&mut self) {
+        for k in 0..self.gws.len() {
+            let asked = self.gws[k].dp.take_new_requests();
+            for _ in 0..asked {
+                let delay =
+                    Duration::from_micros(self.rng.below(self.tunnel_delay.as_micros() as u64 + 1));
+                self.seq += 1;
+                let starts = self.gws[k].starts;
+                self.makes.insert((self.now + delay, self.seq), (k, starts));
+            }
+        }
         if let Some(max) = self.crypto_delay {
             for k in 0..self.gws.len() {
                 let jobs: Vec<CryptoJob> = std::mem::take(&mut *self.gws[k].jobs.lock().unwrap());
