@@ -67,6 +67,11 @@ pub struct Endpoint {
     pub(crate) by_init: HashMap<(IpAddr, [u8; 8]), u64>,
     /// (local address, peer address) → the session configured between them.
     pub(crate) by_addr: HashMap<(IpAddr, IpAddr), SessionId>,
+    /// Sessions configured per (local address, peer address) and per peer address, so that
+    /// adding or removing one of thousands of sessions costs no scan of all of them, and
+    /// admission can scale a peer address's limits with its sessions.
+    pub(crate) pair_sessions: HashMap<(IpAddr, IpAddr), usize>,
+    pub(crate) peer_sessions: HashMap<IpAddr, usize>,
     next_handle: u64,
     transmits: VecDeque<Transmit>,
     events: VecDeque<Event>,
@@ -95,6 +100,8 @@ impl Endpoint {
             by_spi: HashMap::new(),
             by_init: HashMap::new(),
             by_addr: HashMap::new(),
+            pair_sessions: HashMap::new(),
+            peer_sessions: HashMap::new(),
             next_handle: 1,
             transmits: VecDeque::new(),
             events: VecDeque::new(),
@@ -131,13 +138,19 @@ impl Endpoint {
     pub fn set_session(&mut self, now: Instant, config: SessionConfig, rng: &mut dyn Random) {
         let id = config.id.clone();
         let initiate = config.initiate;
-        if let Some(old) = self.sessions.get(&id) {
-            let key = (old.config.local, old.config.remote);
-            self.unindex_addr(key, &id);
+        let key = (config.local, config.remote);
+        let old_key = self
+            .sessions
+            .get(&id)
+            .map(|old| (old.config.local, old.config.remote));
+        if old_key != Some(key) {
+            if let Some(old_key) = old_key {
+                self.count_session(old_key, false);
+                self.unindex_addr(old_key, &id);
+            }
+            self.count_session(key, true);
         }
-        self.by_addr
-            .entry((config.local, config.remote))
-            .or_insert_with(|| id.clone());
+        self.by_addr.entry(key).or_insert_with(|| id.clone());
         match self.sessions.get_mut(&id) {
             Some(s) if same_negotiation(&s.config, &config) => {
                 // Only the initiation mode or DPD changed: a new initiator starts now if it
@@ -186,12 +199,34 @@ impl Endpoint {
     pub fn remove_session(&mut self, now: Instant, id: &SessionId, rng: &mut dyn Random) {
         self.delete_session_sas(now, id, rng);
         if let Some(s) = self.sessions.remove(id) {
-            self.unindex_addr((s.config.local, s.config.remote), id);
-            let peer = s.config.remote;
-            if !self.sessions.values().any(|o| o.config.remote == peer) {
-                self.admission.forget_peer(peer);
+            let key = (s.config.local, s.config.remote);
+            self.count_session(key, false);
+            self.unindex_addr(key, id);
+            if !self.peer_sessions.contains_key(&key.1) {
+                self.admission.forget_peer(key.1);
             }
         }
+    }
+
+    /// Count a session between `key`'s two addresses in or out.
+    fn count_session(&mut self, key: (IpAddr, IpAddr), added: bool) {
+        fn step<K: std::hash::Hash + Eq>(map: &mut HashMap<K, usize>, k: K, added: bool) {
+            if added {
+                *map.entry(k).or_default() += 1;
+            } else if let Some(n) = map.get_mut(&k) {
+                *n = n.saturating_sub(1);
+                if *n == 0 {
+                    map.remove(&k);
+                }
+            }
+        }
+        step(&mut self.pair_sessions, key, added);
+        step(&mut self.peer_sessions, key.1, added);
+    }
+
+    /// Sessions configured with this peer address.
+    pub(crate) fn sessions_with_peer(&self, peer: IpAddr) -> usize {
+        self.peer_sessions.get(&peer).copied().unwrap_or(0)
     }
 
     /// Drop `id` from the address index; another session between the same two addresses
@@ -201,6 +236,10 @@ impl Endpoint {
             return;
         }
         self.by_addr.remove(&key);
+        // Another session between the same addresses (rare): only then is there one to find.
+        if !self.pair_sessions.contains_key(&key) {
+            return;
+        }
         if let Some(other) = self
             .sessions
             .iter()
@@ -483,6 +522,17 @@ impl Endpoint {
         }
         if self.crypto_in_flight < self.crypto_queue.len() {
             return Err("more crypto jobs queued than counted in flight".into());
+        }
+        // The session counts agree with the sessions.
+        let mut per_peer: HashMap<IpAddr, usize> = HashMap::new();
+        for s in self.sessions.values() {
+            *per_peer.entry(s.config.remote).or_default() += 1;
+        }
+        if per_peer != self.peer_sessions {
+            return Err(format!(
+                "sessions per peer address {per_peer:?}, but counted {:?}",
+                self.peer_sessions
+            ));
         }
         // CREATE_CHILD_SA key exchanges (crate::kex): ours waits with the request window
         // free of requests, and only jobs handed out can be awaited.

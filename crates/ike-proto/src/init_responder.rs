@@ -4,7 +4,7 @@
 //! comes last, after the KE data has been validated, and is handed out as a
 //! [`crate::CryptoJob`].
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
 use ike_wire::{ExchangeType, Message, Notify, NotifyType, Payload};
@@ -20,16 +20,22 @@ use crate::random::{self, Random};
 use crate::sa::{IkeSa, SaState};
 
 impl Endpoint {
-    fn limits(&self) -> Limits {
+    /// Admission's thresholds for requests from `peer`: the per-peer ones grow with the
+    /// sessions configured with that address (a hub with 250 sessions from one peer address
+    /// to 250 of our addresses legitimately has 250 IKE_SA_INITs from it at once, issue 16);
+    /// the gateway-wide ones bound them all.
+    fn limits(&self, peer: IpAddr) -> Limits {
+        let k = self.sessions_with_peer(peer).max(1);
+        let scale = |x: u32| x.saturating_mul(u32::try_from(k).unwrap_or(u32::MAX));
         Limits {
             half_open_max: self.cfg.half_open_max,
-            peer_half_open_max: self.cfg.peer_half_open_max,
+            peer_half_open_max: self.cfg.peer_half_open_max.saturating_mul(k),
             cookie_half_open: self.cfg.cookie_threshold,
-            cookie_peer_half_open: self.cfg.cookie_peer_threshold,
+            cookie_peer_half_open: self.cfg.cookie_peer_threshold.saturating_mul(k),
             cookie_init_rate: self.cfg.cookie_init_rate,
-            cookie_peer_init_rate: self.cfg.cookie_peer_init_rate,
+            cookie_peer_init_rate: scale(self.cfg.cookie_peer_init_rate),
             cookie_dh_rate: self.cfg.cookie_dh_rate,
-            cookie_peer_dh_rate: self.cfg.cookie_peer_dh_rate,
+            cookie_peer_dh_rate: scale(self.cfg.cookie_peer_dh_rate),
         }
     }
 
@@ -76,7 +82,7 @@ impl Endpoint {
             return;
         }
         self.admission.note_init(now, peer);
-        let limits = self.limits();
+        let limits = self.limits(peer);
         if let Some(cause) = self.admission.over_limit(peer, &limits) {
             self.admission.dropped(cause, peer, None);
             return;

@@ -9,7 +9,9 @@
 //! sender in turn (round robin): a flood fills only its own queue and loses its own
 //! datagrams, and everyone else waits behind at most one of its datagrams.
 //!
-//! A sender is a source address *and* whether the datagram opens an exchange
+//! A sender is a source address, the local address it sent to (IKE tells sessions apart by
+//! the pair, and one peer may have sessions to hundreds of our addresses), *and* whether the
+//! datagram opens an exchange
 //! (`IKE_SA_INIT` requests carry a zero responder SPI, RFC 7296 §3.1) or belongs to an IKE
 //! SA. A forged-`IKE_SA_INIT` flood from a peer's address therefore does not crowd out that
 //! peer's own messages for its established SA (DPD, rekeys), which stay in another queue.
@@ -53,6 +55,9 @@ impl Default for InboxLimits {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 struct Sender {
     ip: IpAddr,
+    /// Our address it was sent to: IKE tells sessions apart by the pair of addresses, and a
+    /// peer may have hundreds of sessions to as many of our addresses (issue 16).
+    to: IpAddr,
     opens_exchange: bool,
 }
 
@@ -97,6 +102,7 @@ impl IkeInbox {
     ) -> bool {
         let sender = Sender {
             ip: remote.ip(),
+            to: local.ip(),
             opens_exchange: opens_exchange(data.get(ike_offset..).unwrap_or_default()),
         };
         let accepted = {

@@ -417,12 +417,63 @@ struct PendingWrites {
     counts: CounterBatch,
 }
 
-/// Per-worker inbound state: TUN write batches, buffers, the GRO table.
+/// GRO tables kept per worker thread (more exist only while writes of several ports wait
+/// at once).
+const GRO_POOL_MAX: usize = 2;
+
+/// What every inbound path of one worker thread shares: the TUN write buffers and the GRO
+/// tables. A GRO table is ~1.7 MB (tun-rs preallocates its flow tables), so one per port and
+/// worker cost ~4 MB per local endpoint address, 1.2 GB for a gateway with 250 of them
+/// (issue 16); the worker runs one task at a time, so one set per thread is enough.
+#[derive(Default)]
+struct Scratch {
+    gro: Vec<GROTable>,
+    pool: Vec<Vec<u8>>,
+}
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::default());
+}
+
+/// A TUN write buffer from this thread's pool (or a new one).
+fn take_buffer() -> Vec<u8> {
+    SCRATCH
+        .with(|s| s.borrow_mut().pool.pop())
+        .unwrap_or_else(|| Vec::with_capacity(WRITE_BUF_CAPACITY))
+}
+
+/// Return a TUN write buffer to this thread's pool (bounded).
+fn give_buffer(b: Vec<u8>) {
+    SCRATCH.with(|s| {
+        let mut s = s.borrow_mut();
+        if s.pool.len() < WRITE_POOL_MAX {
+            s.pool.push(b);
+        }
+    });
+}
+
+/// A GRO table from this thread's pool (or a new one); never held across another task's
+/// use, since it is taken out while in use.
+fn take_gro() -> GROTable {
+    SCRATCH
+        .with(|s| s.borrow_mut().gro.pop())
+        .unwrap_or_default()
+}
+
+fn give_gro(g: GROTable) {
+    SCRATCH.with(|s| {
+        let mut s = s.borrow_mut();
+        if s.gro.len() < GRO_POOL_MAX {
+            s.gro.push(g);
+        }
+    });
+}
+
+/// Inbound state of one receive loop: the TUN write batches of its current read (buffers
+/// and GRO tables come from the worker thread's [`Scratch`]).
 pub(crate) struct InboundPath {
     worker: usize,
     pending: Vec<PendingWrites>,
-    pool: Vec<Vec<u8>>,
-    gro: GROTable,
 }
 
 impl InboundPath {
@@ -430,8 +481,6 @@ impl InboundPath {
         InboundPath {
             worker,
             pending: Vec::new(),
-            pool: Vec::new(),
-            gro: GROTable::default(),
         }
     }
 
@@ -519,10 +568,7 @@ impl InboundPath {
         }
         let settings = **tunnel.settings.load();
         mss::apply(settings.mss_for(inner), false, inner);
-        let mut buf = self
-            .pool
-            .pop()
-            .unwrap_or_else(|| Vec::with_capacity(WRITE_BUF_CAPACITY));
+        let mut buf = take_buffer();
         buf.clear();
         buf.resize(TUN_WRITE_OFFSET, 0);
         buf.extend_from_slice(inner);
@@ -535,13 +581,17 @@ impl InboundPath {
 
     /// Write every queued packet to its VTI (GRO-coalesced).
     pub(crate) async fn flush(&mut self) {
+        if self.pending.is_empty() {
+            return;
+        }
         let worker = self.worker;
+        let mut gro = take_gro();
         for mut p in self.pending.drain(..) {
             let n = p.bufs.len() as u64;
             if n > 0 {
                 match p.tunnel.queues.get(worker) {
                     Some(q) => match q
-                        .send_multiple(&mut self.gro, &mut p.bufs, TUN_WRITE_OFFSET)
+                        .send_multiple(&mut gro, &mut p.bufs, TUN_WRITE_OFFSET)
                         .await
                     {
                         Ok(_) => {
@@ -564,11 +614,10 @@ impl InboundPath {
             }
             p.counts.flush(&p.tunnel.counters);
             for b in p.bufs.drain(..) {
-                if self.pool.len() < WRITE_POOL_MAX {
-                    self.pool.push(b);
-                }
+                give_buffer(b);
             }
         }
+        give_gro(gro);
     }
 }
 

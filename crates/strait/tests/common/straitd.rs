@@ -55,6 +55,8 @@ pub struct StraitInNs<'a> {
     base: String,
     dir: tempfile::TempDir,
     extra: Vec<String>,
+    /// The straitd to run (None: this build's, or `STRAIT_TEST_STRAITD`).
+    bin: Option<std::path::PathBuf>,
     /// `STRAIT_LOG` for straitd; None: unset, so the services' `ike_log_level` applies.
     log_env: Option<&'static str>,
     log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
@@ -71,16 +73,32 @@ impl<'a> StraitInNs<'a> {
     }
 
     fn spawn(ns: &'a Netns, extra: &[&str], log_env: Option<&'static str>) -> StraitInNs<'a> {
+        Self::spawn_binary(ns, None, extra, log_env)
+    }
+
+    /// Start `bin` (another build of straitd, e.g. the release one) in the namespace.
+    pub fn start_binary(ns: &'a Netns, bin: &std::path::Path) -> StraitInNs<'a> {
+        Self::spawn_binary(ns, Some(bin.to_owned()), &[], Some("info"))
+    }
+
+    fn spawn_binary(
+        ns: &'a Netns,
+        bin: Option<std::path::PathBuf>,
+        extra: &[&str],
+        log_env: Option<&'static str>,
+    ) -> StraitInNs<'a> {
         let dir = tempfile::tempdir().unwrap();
         let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
         let extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
-        let (child, base) = Self::launch(ns, dir.path(), &extra, log_env, log.clone());
+        let (child, base) =
+            Self::launch(ns, bin.as_deref(), dir.path(), &extra, log_env, log.clone());
         StraitInNs {
             ns,
             child,
             base,
             dir,
             extra,
+            bin,
             log_env,
             log,
         }
@@ -89,6 +107,7 @@ impl<'a> StraitInNs<'a> {
     /// Start straitd on `dir`; returns the process and its API base URL.
     fn launch(
         ns: &Netns,
+        bin: Option<&std::path::Path>,
         dir: &std::path::Path,
         extra: &[String],
         log_env: Option<&str>,
@@ -96,8 +115,10 @@ impl<'a> StraitInNs<'a> {
     ) -> (Child, String) {
         // STRAIT_TEST_STRAITD runs the tests against another build (e.g. an older commit's,
         // to show that a regression test fails there).
-        let bin = std::env::var_os("STRAIT_TEST_STRAITD")
-            .unwrap_or_else(|| env!("CARGO_BIN_EXE_straitd").into());
+        let bin = bin.map(|b| b.as_os_str().to_owned()).unwrap_or_else(|| {
+            std::env::var_os("STRAIT_TEST_STRAITD")
+                .unwrap_or_else(|| env!("CARGO_BIN_EXE_straitd").into())
+        });
         let mut cmd = ns.command(bin);
         cmd.arg("--data-dir")
             .arg(dir)
@@ -141,6 +162,7 @@ impl<'a> StraitInNs<'a> {
     pub fn restart(&mut self) {
         let (child, base) = Self::launch(
             self.ns,
+            self.bin.as_deref(),
             self.dir.path(),
             &self.extra,
             self.log_env,
