@@ -250,9 +250,9 @@ impl<D: DataplaneApi, S: IkeSockets> Gateway<D, S> {
             Ok(name) => TunnelOutcome::Ready(name),
             Err(e) => TunnelOutcome::Failed(e),
         };
-        let path = d.path.clone();
+        let paths = [d.path.clone()];
         let (entry, _) = self.enact(now, d, bind_error.as_ref(), Some(&outcome));
         self.board
-            .merge(&[path.clone()], BTreeMap::from([(path, entry)]));
+            .merge(&paths, BTreeMap::from([(paths[0].clone(), entry)]));
     }
 }
