@@ -28,6 +28,12 @@ use crate::sa_set::TunnelSas;
 use crate::tunnel::{Settings, Tunnel, TunnelSpec};
 use crate::{vti, worker, Shared};
 
+/// Tunnels that get a TUN queue per worker (so that one tunnel's flows spread over every
+/// worker). Beyond, a tunnel gets one queue, read by one worker (assigned in turn): one file
+/// descriptor per tunnel, which 10,000 tunnels need under the usual open-files limits
+/// (issue 16), with the load spread over the workers by tunnel instead of by flow.
+pub const MULTI_QUEUE_TUNNELS: usize = 64;
+
 /// Most tunnels published at once.
 const MAX_BATCH: usize = 64;
 /// Longest a made tunnel waits for the rest of its batch before being published.
@@ -81,6 +87,8 @@ pub(crate) struct Maker {
     queue: Mutex<Queue>,
     wake: Notify,
     made: mpsc::UnboundedSender<TunnelMade>,
+    /// One-queue tunnels made so far (their owners go round the workers).
+    single_queue_made: std::sync::atomic::AtomicUsize,
 }
 
 impl Maker {
@@ -101,6 +109,7 @@ impl Maker {
             queue: Mutex::new(Queue::default()),
             wake: Notify::new(),
             made,
+            single_queue_made: Default::default(),
         }
     }
 
@@ -200,6 +209,7 @@ impl Maker {
                         publish.push(t);
                     }
                     (true, Err(e)) => {
+                        tracing::warn!(session = %session, error = %e, "cannot make the session's tunnel interface; it stays down (Configuration failed) until the next change");
                         q.wanted.remove(&session);
                         reports.push(TunnelMade {
                             session,
@@ -231,11 +241,20 @@ impl Maker {
             queues: 1,
             offload: self.offload,
         };
-        // The VTI (and its first queue) belongs to worker 0; each other worker opens its own
-        // queue so readiness reaches it directly.
+        // A queue per worker while the gateway has few tunnels: the VTI (and its first queue)
+        // belongs to worker 0, each other worker opens its own queue so readiness reaches it
+        // directly. Beyond, one queue, registered with (and read by) its owner.
+        let per_worker = self.shared.tunnels.load().len() < MULTI_QUEUE_TUNNELS;
+        let owner = if per_worker || self.workers.is_empty() {
+            0
+        } else {
+            self.single_queue_made
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+                % self.workers.len()
+        };
         let first = self
             .workers
-            .first()
+            .get(owner)
             .ok_or("the data plane has no workers")?;
         let netlink = self.netlink.clone();
         let vti = first
@@ -247,14 +266,16 @@ impl Maker {
         crate::sync_routes(&self.netlink, &vti, &spec.routes, Some(Vec::new())).await;
         let ifindex = vti.ifindex();
         let mut queues = vti.queues().to_vec();
-        for (k, worker) in self.workers.iter().enumerate().skip(1) {
-            let q0 = queues.first().cloned().ok_or("the VTI has no queue")?;
-            let q = worker
-                .spawn(async move { q0.try_clone() })
-                .await
-                .map_err(|e| format!("data-plane worker failed: {e}"))?
-                .map_err(|e| format!("cannot open TUN queue {k} of {name}: {e}"))?;
-            queues.push(Arc::new(q));
+        if per_worker {
+            for (k, worker) in self.workers.iter().enumerate().skip(1) {
+                let q0 = queues.first().cloned().ok_or("the VTI has no queue")?;
+                let q = worker
+                    .spawn(async move { q0.try_clone() })
+                    .await
+                    .map_err(|e| format!("data-plane worker failed: {e}"))?
+                    .map_err(|e| format!("cannot open TUN queue {k} of {name}: {e}"))?;
+                queues.push(Arc::new(q));
+            }
         }
         let tunnel = Arc::new(Tunnel {
             session: spec.session.clone(),
@@ -264,6 +285,7 @@ impl Maker {
             spec: Mutex::new(spec.clone()),
             settings: ArcSwap::new(Arc::new(Settings::of(spec))),
             queues,
+            owner,
             outbound: Default::default(),
             sas: Mutex::new(TunnelSas::default()),
             counters: Default::default(),

@@ -110,8 +110,12 @@ pub(crate) struct Tunnel {
     pub(crate) mtu: u16,
     pub(crate) spec: Mutex<TunnelSpec>,
     pub(crate) settings: ArcSwap<Settings>,
-    /// One TUN queue per worker, registered with that worker's runtime.
+    /// The TUN queues: one per worker (each registered with that worker's runtime), or, for
+    /// a tunnel made when the gateway already had many (see `maker`), one queue, read by
+    /// worker `owner` and written by whichever worker decrypts for it.
     pub(crate) queues: Vec<Arc<AsyncDevice>>,
+    /// The worker that reads a one-queue tunnel's VTI.
+    pub(crate) owner: usize,
     /// The SA packets are sent on, as chosen by `sas` (published for lock-free reads by the
     /// workers; written only under the `sas` lock).
     pub(crate) outbound: ArcSwapOption<Outbound>,
@@ -123,6 +127,21 @@ pub(crate) struct Tunnel {
 }
 
 impl Tunnel {
+    /// The queue worker `worker` reads from (None: it reads none of this tunnel's).
+    pub(crate) fn read_queue(&self, worker: usize) -> Option<&Arc<AsyncDevice>> {
+        if self.queues.len() == 1 {
+            return (worker == self.owner)
+                .then(|| self.queues.first())
+                .flatten();
+        }
+        self.queues.get(worker)
+    }
+
+    /// The queue worker `worker` writes decrypted packets to: its own, or the only one.
+    pub(crate) fn write_queue(&self, worker: usize) -> Option<&Arc<AsyncDevice>> {
+        self.queues.get(worker).or_else(|| self.queues.first())
+    }
+
     pub(crate) fn spec_mtu(&self) -> u16 {
         self.mtu
     }

@@ -73,7 +73,7 @@ fn outbound_field(e: &EspError) -> Field {
 
 /// Read from tunnel's TUN queue `worker`, encrypt, send. Runs on worker `worker`.
 pub(crate) async fn vti_to_peer(shared: Arc<Shared>, tunnel: Arc<Tunnel>, worker: usize) {
-    let Some(queue) = tunnel.queues.get(worker).cloned() else {
+    let Some(queue) = tunnel.read_queue(worker).cloned() else {
         return;
     };
     let mtu = usize::from(tunnel.spec_mtu());
@@ -589,7 +589,7 @@ impl InboundPath {
         for mut p in self.pending.drain(..) {
             let n = p.bufs.len() as u64;
             if n > 0 {
-                match p.tunnel.queues.get(worker) {
+                match p.tunnel.write_queue(worker) {
                     Some(q) => match q
                         .send_multiple(&mut gro, &mut p.bufs, TUN_WRITE_OFFSET)
                         .await
