@@ -546,20 +546,18 @@ impl Dataplane {
         }
         let mut results = HashMap::new();
         for spec in upserts {
+            // A new MTU needs a new device (as in set_tunnels).
+            let mtu_changed = self
+                .shared
+                .tunnels
+                .load()
+                .get(&spec.session)
+                .is_some_and(|t| t.spec_mtu() != spec.mtu);
+            if mtu_changed {
+                self.drop_tunnel(&spec.session).await;
+            }
             let r = match self.maker.find_or_request(&spec) {
-                maker::Found::Published(t) if t.spec_mtu() == spec.mtu => {
-                    self.update_tunnel(&t, &spec, None).await
-                }
-                maker::Found::Published(_) => {
-                    // A new MTU needs a new device (as in set_tunnels).
-                    self.drop_tunnel(&spec.session).await;
-                    match self.maker.find_or_request(&spec) {
-                        maker::Found::Queued => TunnelOutcome::Pending,
-                        maker::Found::Published(_) => {
-                            TunnelOutcome::Failed("the old tunnel interface is still there".into())
-                        }
-                    }
-                }
+                maker::Found::Published(t) => self.update_tunnel(&t, &spec, None).await,
                 maker::Found::Queued => TunnelOutcome::Pending,
             };
             results.insert(spec.session.clone(), r);
