@@ -1,6 +1,6 @@
 //! The endpoint: sessions, IKE SAs, demultiplexing, timers and the output queues.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
@@ -12,6 +12,7 @@ use crate::crypto_jobs::{CryptoDone, CryptoJob};
 use crate::events::{ChildSaInfo, Event, FailReason, IkeSaInfo, IkeState, SessionStatus};
 use crate::random::{self, Random};
 use crate::sa::{IkeSa, RequestKind, SaState, Task};
+use crate::sa_table::SaTable;
 
 /// IKE's ports (RFC 7296 §2; RFC 3948 for 4500).
 pub const IKE_PORT: u16 = 500;
@@ -34,7 +35,8 @@ pub struct Transmit {
 pub(crate) struct Session {
     pub(crate) config: SessionConfig,
     pub(crate) status: SessionStatus,
-    /// IKE SAs of this session (normally one; two briefly during races and rekeys).
+    /// When an initiator tries again (change it only with [`set_retry`]: the endpoint keeps
+    /// an index of these).
     pub(crate) retry_at: Option<Instant>,
     pub(crate) retry_delay: Duration,
     /// Last [`Endpoint::note_traffic`] call that reported inbound ESP (DPD).
@@ -57,8 +59,11 @@ const RETRY_MAX: Duration = Duration::from_secs(120);
 pub struct Endpoint {
     pub(crate) cfg: EndpointConfig,
     pub(crate) sessions: BTreeMap<SessionId, Session>,
-    /// IKE SAs by handle (a BTreeMap: timers fire in a fixed order, so a seeded run replays).
-    pub(crate) sas: BTreeMap<u64, IkeSa>,
+    /// IKE SAs by handle, indexed by session and by deadline (timers fire in handle order,
+    /// so a seeded run replays).
+    pub(crate) sas: SaTable,
+    /// Sessions' retry deadlines ([`Session::retry_at`]) in time order.
+    pub(crate) retries: BTreeSet<(Instant, SessionId)>,
     /// Our IKE SPI → SA.
     pub(crate) by_spi: HashMap<[u8; 8], u64>,
     /// Responder: (peer address, initiator SPI) → SA, to answer retransmitted IKE_SA_INIT
@@ -96,7 +101,8 @@ impl Endpoint {
         Endpoint {
             cfg,
             sessions: BTreeMap::new(),
-            sas: BTreeMap::new(),
+            sas: SaTable::default(),
+            retries: BTreeSet::new(),
             by_spi: HashMap::new(),
             by_init: HashMap::new(),
             by_addr: HashMap::new(),
@@ -157,8 +163,9 @@ impl Endpoint {
                 // has no IKE SA; a new responder keeps what it has and stops retrying. DPD
                 // deadlines are computed from the configuration, so they follow at once.
                 s.config = config;
+                self.touch_session(&id);
                 if !initiate {
-                    s.retry_at = None;
+                    self.set_retry(&id, None);
                     return;
                 }
             }
@@ -198,6 +205,7 @@ impl Endpoint {
     /// Remove a session: its IKE SAs are deleted (a Delete is sent) and its Child SAs removed.
     pub fn remove_session(&mut self, now: Instant, id: &SessionId, rng: &mut dyn Random) {
         self.delete_session_sas(now, id, rng);
+        self.set_retry(id, None);
         if let Some(s) = self.sessions.remove(id) {
             let key = (s.config.local, s.config.remote);
             self.count_session(key, false);
@@ -261,9 +269,7 @@ impl Endpoint {
     /// Start IKE_SA_INIT for a session now (if it has no IKE SA under way or up).
     pub fn initiate(&mut self, now: Instant, id: &SessionId, rng: &mut dyn Random) {
         // A due retry is consumed either way, so the timer cannot fire forever.
-        if let Some(s) = self.sessions.get_mut(id) {
-            s.retry_at = None;
-        }
+        self.set_retry(id, None);
         if self.has_own_ike_sa(id) {
             return;
         }
@@ -325,6 +331,10 @@ impl Endpoint {
             if received {
                 s.esp_in = Some(now);
             }
+            if sent || received {
+                // DPD deadlines depend on the traffic seen.
+                self.touch_session(id);
+            }
         }
     }
 
@@ -359,38 +369,46 @@ impl Endpoint {
         self.admission.totals()
     }
 
-    /// When [`Endpoint::handle_timeout`] must be called next.
-    pub fn poll_timeout(&self) -> Option<Instant> {
-        let mut t: Option<Instant> = None;
-        let mut at = |i: Option<Instant>| {
-            if let Some(i) = i {
-                t = Some(t.map_or(i, |x| x.min(i)));
-            }
+    /// When [`Endpoint::handle_timeout`] must be called next. Costs O(log n) in the number
+    /// of IKE SAs plus the SAs changed since the last call (see [`SaTable`]).
+    pub fn poll_timeout(&mut self) -> Option<Instant> {
+        self.refresh_timers();
+        let retry = self.retries.first().map(|(t, _)| *t);
+        match (self.sas.next_deadline(), retry) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Recompute the deadlines of IKE SAs changed since the last call.
+    fn refresh_timers(&mut self) {
+        let sessions = &self.sessions;
+        self.sas
+            .refresh(|sa| sa_deadline(sa, sessions.get(&sa.session)));
+    }
+
+    /// Change a session's retry deadline, keeping the index of retries in step.
+    pub(crate) fn set_retry(&mut self, id: &SessionId, at: Option<Instant>) {
+        let Some(s) = self.sessions.get_mut(id) else {
+            return;
         };
-        for sa in self.sas.values() {
-            at(sa.outstanding.as_ref().map(|o| o.next_send));
-            at(sa.half_open_deadline);
-            at(sa.reassembly.as_ref().map(|r| r.deadline));
-            if sa.state == SaState::Established {
-                at(sa.rekey_at);
-                at(sa.expire_at);
-                for c in &sa.children {
-                    at((!c.rekeying).then_some(c.rekey_at));
-                    at((!c.expiring).then_some(c.expire_at));
-                }
-                if sa.initiator && crate::child_sa::needs_child(sa) {
-                    at(sa.child_retry_at.or(sa.established));
-                }
-                if sa.initiator {
-                    at(extra_child_deadline(sa));
-                }
-                at(self.sessions.get(&sa.session).and_then(|s| dpd_due(sa, s)));
-            }
+        if s.retry_at == at {
+            return;
         }
-        for s in self.sessions.values() {
-            at(s.retry_at);
+        if let Some(old) = s.retry_at.take() {
+            self.retries.remove(&(old, id.clone()));
         }
-        t
+        if let Some(t) = at {
+            s.retry_at = Some(t);
+            self.retries.insert((t, id.clone()));
+        }
+    }
+
+    /// Note that a session's configuration or traffic changed: its SAs' deadlines follow.
+    fn touch_session(&mut self, id: &SessionId) {
+        for h in self.session_sas(id) {
+            self.sas.touch(h);
+        }
     }
 
     /// Every Child SA of a session the data plane must be able to send on right now: those
@@ -410,8 +428,8 @@ impl Endpoint {
     fn child_sas_where(&self, id: &SessionId, retired: bool) -> Vec<(u32, u32)> {
         let mut v: Vec<(u32, u32)> = self
             .sas
-            .values()
-            .filter(|sa| &sa.session == id)
+            .of_session(id)
+            .filter_map(|h| self.sas.get(&h))
             .flat_map(|sa| {
                 sa.children
                     .iter()
@@ -449,7 +467,7 @@ impl Endpoint {
     /// The runtime checks them after every input in test and debug builds.
     pub fn check_invariants(&self) -> Result<(), String> {
         let mut child_spis = std::collections::BTreeSet::new();
-        for (h, sa) in &self.sas {
+        for (h, sa) in self.sas.iter() {
             if !self.sessions.contains_key(&sa.session) {
                 return Err(format!("IKE SA {h} belongs to no session ({})", sa.session));
             }
@@ -520,6 +538,32 @@ impl Endpoint {
                 self.admission.half_open_of(ip)
             ));
         }
+        // The timer queue agrees with every SA's deadline, and the retry index with the
+        // sessions' retries.
+        self.sas
+            .check(|sa| sa_deadline(sa, self.sessions.get(&sa.session)))?;
+        let retries: BTreeSet<(Instant, SessionId)> = self
+            .sessions
+            .iter()
+            .filter_map(|(id, s)| Some((s.retry_at?, id.clone())))
+            .collect();
+        if retries != self.retries {
+            return Err("the retry index disagrees with the sessions' retries".into());
+        }
+        // No SA has work it could start now and nobody will start: timers only visit SAs
+        // whose deadline came, so queued tasks must be driven when they are queued.
+        for (h, sa) in self.sas.iter() {
+            let idle = sa.outstanding.is_none()
+                && sa.own_kex.is_none()
+                && sa.peer_kex.is_none()
+                && matches!(sa.state, SaState::Established | SaState::Rekeyed);
+            if idle && !sa.queue.is_empty() {
+                return Err(format!(
+                    "IKE SA {h} has queued work ({:?}) that nothing drives",
+                    sa.queue
+                ));
+            }
+        }
         if self.crypto_in_flight < self.crypto_queue.len() {
             return Err("more crypto jobs queued than counted in flight".into());
         }
@@ -536,7 +580,7 @@ impl Endpoint {
         }
         // CREATE_CHILD_SA key exchanges (crate::kex): ours waits with the request window
         // free of requests, and only jobs handed out can be awaited.
-        for (h, sa) in &self.sas {
+        for (h, sa) in self.sas.iter() {
             if sa.own_kex.is_some() && sa.outstanding.is_some() {
                 return Err(format!(
                     "IKE SA {h} has a request in flight while its next one waits for a key exchange"
@@ -678,9 +722,12 @@ impl Endpoint {
 
     /// Process timers: retransmissions (DPD probes on their own schedule), DPD probes,
     /// half-open expiry, rekeys, lifetimes, retries.
+    ///
+    /// Only IKE SAs and sessions whose deadline has come are visited (in handle and
+    /// session order, so a seeded run replays).
     pub fn handle_timeout(&mut self, now: Instant, rng: &mut dyn Random) {
-        let handles: Vec<u64> = self.sas.keys().copied().collect();
-        for h in handles {
+        self.refresh_timers();
+        for h in self.sas.due(now) {
             let Some(sa) = self.sas.get_mut(&h) else {
                 continue;
             };
@@ -809,12 +856,13 @@ impl Endpoint {
             }
             self.drive(now, h, rng);
         }
-        let due: Vec<SessionId> = self
-            .sessions
+        let mut due: Vec<SessionId> = self
+            .retries
             .iter()
-            .filter(|(_, s)| s.retry_at.is_some_and(|t| now >= t))
-            .map(|(id, _)| id.clone())
+            .take_while(|(t, _)| *t <= now)
+            .map(|(_, id)| id.clone())
             .collect();
+        due.sort_unstable();
         for id in due {
             self.initiate(now, &id, rng);
         }
@@ -881,14 +929,7 @@ impl Endpoint {
 
     /// The session's IKE SAs.
     pub(crate) fn session_sas(&self, id: &SessionId) -> Vec<u64> {
-        let mut v: Vec<u64> = self
-            .sas
-            .iter()
-            .filter(|(_, sa)| &sa.session == id)
-            .map(|(h, _)| *h)
-            .collect();
-        v.sort_unstable();
-        v
+        self.sas.of_session(id).collect()
     }
 
     /// The session's established IKE SA (the newest).
@@ -948,9 +989,7 @@ impl Endpoint {
             }
             self.remove_sa(h);
         }
-        if let Some(s) = self.sessions.get_mut(id) {
-            s.retry_at = None;
-        }
+        self.set_retry(id, None);
         self.set_down(now, id, FailReason::NegotiationNotStarted, None);
     }
 
@@ -1106,8 +1145,9 @@ impl Endpoint {
         self.set_down(now, session, reason, Some(alarm));
         if let Some(s) = self.sessions.get_mut(session) {
             if s.config.initiate {
-                s.retry_at = Some(now + s.retry_delay);
+                let at = now + s.retry_delay;
                 s.retry_delay = (s.retry_delay * 2).min(RETRY_MAX);
+                self.set_retry(session, Some(at));
             }
         }
     }
@@ -1135,8 +1175,10 @@ impl Endpoint {
         let Some(s) = self.sessions.get_mut(id) else {
             return;
         };
-        let negotiating = self.sas.values().any(|sa| {
-            &sa.session == id && matches!(sa.state, SaState::InitSent | SaState::AuthSent)
+        let negotiating = self.sas.of_session(id).any(|h| {
+            self.sas
+                .get(&h)
+                .is_some_and(|sa| matches!(sa.state, SaState::InitSent | SaState::AuthSent))
         });
         let new = SessionStatus {
             ike_state: if negotiating {
@@ -1224,8 +1266,8 @@ impl Endpoint {
         if s.status != new {
             s.status = new;
             s.retry_delay = RETRY_MIN;
-            s.retry_at = None;
             self.events.push_back(Event::StatusChanged(id.clone()));
+            self.set_retry(id, None);
         }
     }
 
@@ -1307,6 +1349,38 @@ impl Endpoint {
 /// newest live one's establishment plus [`EXTRA_CHILD_GRACE`], or None with at most one.
 /// Without this deadline in [`Endpoint::poll_timeout`] the clean-up waited for an unrelated
 /// timer (found by the pair simulation once half-open SAs stopped blocking initiation).
+/// When [`Endpoint::handle_timeout`] has work for an IKE SA: the earliest of its
+/// retransmission, half-open expiry, reassembly timeout, and (once established) rekeys,
+/// lifetimes, a missing or extra Child SA and DPD. A pure function of the SA and its session,
+/// so the timer queue can be checked against it.
+pub(crate) fn sa_deadline(sa: &IkeSa, session: Option<&Session>) -> Option<Instant> {
+    let mut t: Option<Instant> = None;
+    let mut at = |i: Option<Instant>| {
+        if let Some(i) = i {
+            t = Some(t.map_or(i, |x| x.min(i)));
+        }
+    };
+    at(sa.outstanding.as_ref().map(|o| o.next_send));
+    at(sa.half_open_deadline);
+    at(sa.reassembly.as_ref().map(|r| r.deadline));
+    if sa.state == SaState::Established {
+        at(sa.rekey_at);
+        at(sa.expire_at);
+        for c in &sa.children {
+            at((!c.rekeying).then_some(c.rekey_at));
+            at((!c.expiring).then_some(c.expire_at));
+        }
+        if sa.initiator && crate::child_sa::needs_child(sa) {
+            at(sa.child_retry_at.or(sa.established));
+        }
+        if sa.initiator {
+            at(extra_child_deadline(sa));
+        }
+        at(session.and_then(|s| dpd_due(sa, s)));
+    }
+    t
+}
+
 fn extra_child_deadline(sa: &IkeSa) -> Option<Instant> {
     let mut live: Vec<Instant> = sa
         .children

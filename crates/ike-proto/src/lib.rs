@@ -53,6 +53,7 @@ mod peer_auth;
 pub mod proposal;
 pub mod random;
 mod sa;
+mod sa_table;
 mod tasks;
 
 pub use admission::{DropCause, DropReport};

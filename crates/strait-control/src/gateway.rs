@@ -203,7 +203,7 @@ impl<D: DataplaneApi, S: IkeSockets> Gateway<D, S> {
     }
 
     /// When [`Gateway::handle_timeout`] must be called next.
-    pub fn poll_timeout(&self) -> Option<Instant> {
+    pub fn poll_timeout(&mut self) -> Option<Instant> {
         let mut t = Some(self.next_traffic_tick);
         let mut at = |x: Option<Instant>| {
             if let Some(x) = x {

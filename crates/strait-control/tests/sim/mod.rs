@@ -345,8 +345,8 @@ impl World {
         if self.traffic_every.is_some() {
             consider(Some(*self.next_traffic.get_or_insert(self.now)));
         }
-        for g in &self.gws {
-            if let Some(gw) = &g.gw {
+        for g in &mut self.gws {
+            if let Some(gw) = &mut g.gw {
                 consider(gw.poll_timeout());
                 consider(g.dp.poll_timeout());
             }

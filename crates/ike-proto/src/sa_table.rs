@@ -1,0 +1,177 @@
+//! The endpoint's IKE SAs with two indexes kept beside them: the SAs of each session, and a
+//! timer queue ordered by each SA's next deadline.
+//!
+//! With thousands of sessions the endpoint cannot scan every SA on each input: asking for
+//! the next deadline, firing timers, or finding a session's SAs would each cost O(SAs)
+//! per packet (measured with 10,000 tunnels: most of the control plane's CPU went to such
+//! scans, issue 16). So every way to change an SA goes through this table, which notes the
+//! SA as *dirty*; [`SaTable::refresh`] recomputes the deadlines of the dirty SAs only, and
+//! the endpoint calls it before it reads the queue. Reading an SA (`get`) changes nothing.
+//!
+//! A deadline is a pure function of the SA and its session (see `Endpoint::sa_deadline`),
+//! so the queue can be checked against a full recomputation at any time
+//! (`Endpoint::check_invariants` does).
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::time::Instant;
+
+use crate::config::SessionId;
+use crate::sa::IkeSa;
+
+#[derive(Default)]
+pub(crate) struct SaTable {
+    /// By handle (a BTreeMap: handles are visited in a fixed order, so a seeded run replays).
+    sas: BTreeMap<u64, IkeSa>,
+    /// Each session's SAs, by handle (an SA's session never changes).
+    by_session: HashMap<SessionId, BTreeSet<u64>>,
+    /// SAs changed since the last refresh: their entries in `timers` may be stale.
+    dirty: BTreeSet<u64>,
+    /// Each SA's deadline as last computed, and the same ordered by time.
+    deadlines: HashMap<u64, Instant>,
+    timers: BTreeSet<(Instant, u64)>,
+}
+
+impl SaTable {
+    pub(crate) fn get(&self, h: &u64) -> Option<&IkeSa> {
+        self.sas.get(h)
+    }
+
+    /// The SA, to change it: its deadline is recomputed at the next refresh.
+    pub(crate) fn get_mut(&mut self, h: &u64) -> Option<&mut IkeSa> {
+        let sa = self.sas.get_mut(h)?;
+        self.dirty.insert(*h);
+        Some(sa)
+    }
+
+    pub(crate) fn contains_key(&self, h: &u64) -> bool {
+        self.sas.contains_key(h)
+    }
+
+    pub(crate) fn insert(&mut self, h: u64, sa: IkeSa) {
+        let session = sa.session.clone();
+        let old = self.sas.insert(h, sa);
+        // Handles are never reused while an SA holds one; if one were, the session index
+        // must not keep it under the old SA's session.
+        debug_assert!(old.is_none(), "IKE SA handle {h} inserted twice");
+        if let Some(old) = old {
+            self.unindex_session(&old.session, h);
+        }
+        self.by_session.entry(session).or_default().insert(h);
+        self.dirty.insert(h);
+    }
+
+    pub(crate) fn remove(&mut self, h: &u64) -> Option<IkeSa> {
+        let sa = self.sas.remove(h)?;
+        self.unindex_session(&sa.session, *h);
+        self.dirty.remove(h);
+        if let Some(t) = self.deadlines.remove(h) {
+            self.timers.remove(&(t, *h));
+        }
+        Some(sa)
+    }
+
+    fn unindex_session(&mut self, session: &SessionId, h: u64) {
+        if let Some(set) = self.by_session.get_mut(session) {
+            set.remove(&h);
+            if set.is_empty() {
+                self.by_session.remove(session);
+            }
+        }
+    }
+
+    pub(crate) fn values(&self) -> impl Iterator<Item = &IkeSa> {
+        self.sas.values()
+    }
+
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&u64, &IkeSa)> {
+        self.sas.iter()
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.sas.len()
+    }
+
+    /// Handles of a session's SAs, oldest first.
+    pub(crate) fn of_session(&self, id: &SessionId) -> impl Iterator<Item = u64> + '_ {
+        self.by_session.get(id).into_iter().flatten().copied()
+    }
+
+    /// Note that something an SA's deadline depends on outside the SA changed (its
+    /// session's configuration or traffic).
+    pub(crate) fn touch(&mut self, h: u64) {
+        if self.sas.contains_key(&h) {
+            self.dirty.insert(h);
+        }
+    }
+
+    /// Recompute the deadlines of the SAs changed since the last refresh.
+    pub(crate) fn refresh(&mut self, deadline: impl Fn(&IkeSa) -> Option<Instant>) {
+        for h in std::mem::take(&mut self.dirty) {
+            if let Some(t) = self.deadlines.remove(&h) {
+                self.timers.remove(&(t, h));
+            }
+            let Some(t) = self.sas.get(&h).and_then(&deadline) else {
+                continue;
+            };
+            self.deadlines.insert(h, t);
+            self.timers.insert((t, h));
+        }
+    }
+
+    /// The earliest deadline (only exact after a refresh).
+    pub(crate) fn next_deadline(&self) -> Option<Instant> {
+        self.timers.first().map(|(t, _)| *t)
+    }
+
+    /// SAs whose deadline is at or before `now`, by handle (after a refresh).
+    pub(crate) fn due(&self, now: Instant) -> Vec<u64> {
+        let mut v: Vec<u64> = self
+            .timers
+            .iter()
+            .take_while(|(t, _)| *t <= now)
+            .map(|(_, h)| *h)
+            .collect();
+        v.sort_unstable();
+        v
+    }
+
+    /// Check the indexes against the SAs: every SA indexed under its session, and every SA
+    /// not dirty queued at the deadline `deadline` computes for it now.
+    pub(crate) fn check(&self, deadline: impl Fn(&IkeSa) -> Option<Instant>) -> Result<(), String> {
+        let indexed: usize = self.by_session.values().map(BTreeSet::len).sum();
+        if indexed != self.sas.len() {
+            return Err(format!(
+                "{} IKE SAs, but {indexed} in the per-session index",
+                self.sas.len()
+            ));
+        }
+        for (h, sa) in &self.sas {
+            if !self
+                .by_session
+                .get(&sa.session)
+                .is_some_and(|s| s.contains(h))
+            {
+                return Err(format!("IKE SA {h} is not indexed under its session"));
+            }
+            if self.dirty.contains(h) {
+                continue;
+            }
+            let want = deadline(sa);
+            let have = self.deadlines.get(h).copied();
+            if want != have {
+                return Err(format!(
+                    "IKE SA {h}: timer queued for {have:?}, but its deadline is {want:?}"
+                ));
+            }
+        }
+        if self.timers.len() != self.deadlines.len()
+            || self
+                .deadlines
+                .iter()
+                .any(|(h, t)| !self.timers.contains(&(*t, *h)))
+        {
+            return Err("the timer queue and the deadlines of IKE SAs disagree".into());
+        }
+        Ok(())
+    }
+}
