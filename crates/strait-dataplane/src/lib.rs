@@ -603,9 +603,18 @@ impl Dataplane {
             let mut map = HashMap::clone(&self.shared.tunnels.load());
             let t = map.remove(session);
             self.shared.tunnels.store(Arc::new(map));
-            let mut inbound = HashMap::clone(&self.shared.inbound.load());
-            inbound.retain(|_, i| i.tunnel.session != session);
-            self.shared.inbound.store(Arc::new(inbound));
+            if let Some(t) = &t {
+                let mut inbound = HashMap::clone(&self.shared.inbound.load());
+                for spi in std::mem::take(&mut *lock(&t.inbound_spis)) {
+                    if inbound
+                        .get(&spi)
+                        .is_some_and(|i| i.tunnel.session == session)
+                    {
+                        inbound.remove(&spi);
+                    }
+                }
+                self.shared.inbound.store(Arc::new(inbound));
+            }
             if let Some(t) = &t {
                 self.shared.peers.remove(t);
             }
@@ -671,6 +680,7 @@ impl Dataplane {
                 }),
             );
             self.shared.inbound.store(Arc::new(map));
+            lock(&tunnel.inbound_spis).insert(sa.spi_in);
             self.shared.peers.set(sa.remote.ip(), &tunnel);
         }
         if !sa.initiator {
@@ -717,11 +727,9 @@ impl Dataplane {
             let _w = lock(&shared.write);
             let mut map = HashMap::clone(&shared.inbound.load());
             // Unless the same SPI was installed again meanwhile (it is then in the set).
-            let reinstalled = shared
-                .tunnels
-                .load()
-                .get(&session)
-                .is_some_and(|t| t.sas().entries().any(|e| e.spi_in == spi_in));
+            let tunnels = shared.tunnels.load();
+            let tunnel = tunnels.get(&session);
+            let reinstalled = tunnel.is_some_and(|t| t.sas().entries().any(|e| e.spi_in == spi_in));
             if !reinstalled
                 && map
                     .get(&spi_in)
@@ -729,6 +737,9 @@ impl Dataplane {
             {
                 map.remove(&spi_in);
                 shared.inbound.store(Arc::new(map));
+                if let Some(t) = tunnel {
+                    lock(&t.inbound_spis).remove(&spi_in);
+                }
             }
         });
     }
@@ -760,6 +771,16 @@ impl Dataplane {
         let view = sas.view();
         let published = t.outbound.load().as_ref().map(|o| o.sa.spi());
         let sender_out = sas.sender().map(|e| e.spi_out);
+        let inbound_only: Vec<u32> = lock(&t.inbound_spis)
+            .iter()
+            .filter_map(|spi| inbound.get(spi))
+            .filter(|i| {
+                i.tunnel.session == session
+                    && !i.lingering.load(Ordering::Relaxed)
+                    && !view.sas.iter().any(|s| s.0 == i.spi_in)
+            })
+            .map(|i| i.spi_in)
+            .collect();
         Some(TunnelSaState {
             child_sas: view
                 .sas
@@ -775,19 +796,7 @@ impl Dataplane {
                 .collect(),
             sender: view.sender,
             sender_published: published.is_some() && published == sender_out,
-            inbound_only: {
-                let mut v: Vec<u32> = inbound
-                    .values()
-                    .filter(|i| {
-                        i.tunnel.session == session
-                            && !i.lingering.load(Ordering::Relaxed)
-                            && !view.sas.iter().any(|s| s.0 == i.spi_in)
-                    })
-                    .map(|i| i.spi_in)
-                    .collect();
-                v.sort_unstable();
-                v
-            },
+            inbound_only,
         })
     }
 

@@ -288,6 +288,7 @@ impl Maker {
             owner,
             outbound: Default::default(),
             sas: Mutex::new(TunnelSas::default()),
+            inbound_spis: Default::default(),
             counters: Default::default(),
             vti: tokio::sync::Mutex::new(Some(vti)),
             closed: Default::default(),

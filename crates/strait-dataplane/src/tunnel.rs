@@ -1,5 +1,6 @@
 //! One route-based session's tunnel: its VTI, its current SAs and its counters.
 
+use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -121,6 +122,10 @@ pub(crate) struct Tunnel {
     pub(crate) outbound: ArcSwapOption<Outbound>,
     /// Every installed Child SA of the tunnel (see `sa_set`).
     pub(crate) sas: Mutex<TunnelSas<Outbound>>,
+    /// The inbound SPIs this tunnel has in the shared inbound map (changed only under the
+    /// data plane's write lock), so that reading one tunnel's state costs O(its SAs), not
+    /// O(every SA of the gateway).
+    pub(crate) inbound_spis: Mutex<BTreeSet<u32>>,
     pub(crate) counters: TunnelCounters,
     pub(crate) vti: tokio::sync::Mutex<Option<Vti>>,
     pub(crate) closed: AtomicBool,

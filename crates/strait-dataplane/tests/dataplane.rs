@@ -395,8 +395,21 @@ fn rekey_make_before_break_under_a_ping_flood_loses_nothing() {
     std::thread::sleep(Duration::from_millis(100));
     p.a.install(a2);
     std::thread::sleep(Duration::from_millis(300));
+    // The data plane's view, as the control plane's invariants read it: both SAs held.
+    let state = p.a.dp.sa_state(SESSION).expect("A's tunnel");
+    let held: Vec<u32> = state.child_sas.iter().map(|c| c.spi_in).collect();
+    assert_eq!(held, [0x2000, 0x3000], "{state:?}");
+    assert!(state.child_sas.iter().all(|c| c.inbound), "{state:?}");
+    assert!(state.inbound_only.is_empty(), "{state:?}");
+    // Retired (IKE is deleting it): no longer sent on, still decrypted.
+    p.a.dp.retire(SESSION, 0x2000);
+    let state = p.a.dp.sa_state(SESSION).expect("A's tunnel");
+    let held: Vec<u32> = state.child_sas.iter().map(|c| c.spi_in).collect();
+    assert_eq!(held, [0x3000], "{state:?}");
+    assert_eq!(state.inbound_only, [0x2000], "{state:?}");
     // Then the old SA is deleted on both sides.
     p.a.dp.remove(SESSION, 0x2000, 0x2001);
+    assert!(p.a.dp.sa_state(SESSION).expect("A's tunnel").inbound_only.is_empty());
     p.b.dp.remove(SESSION, 0x2001, 0x2000);
     let out = flood.join().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
