@@ -27,9 +27,17 @@ mod realize;
 
 /// How often binding a missing local endpoint address is tried again.
 pub const BIND_RETRY: Duration = Duration::from_secs(10);
-/// How often the data plane's counters are read for DPD (and every session's invariants
-/// checked).
+/// How often the data plane's counters are read for DPD (and a share of the sessions'
+/// invariants checked: see [`SWEEP_ROUND`]).
 pub const TRAFFIC_TICK: Duration = Duration::from_secs(1);
+/// The invariant sweep checks every session within this many ticks: each tick checks the
+/// next `max(SWEEP_MIN, sessions / SWEEP_ROUND)` of them in path order, and each round
+/// starts with the IKE endpoint's own checks and the tunnels without a running session. At
+/// 10,000 tunnels checking all of them every second cost most of an idle gateway's CPU
+/// (issue 16); what an input changes is still checked when the input ends.
+pub const SWEEP_ROUND: usize = 10;
+/// Sessions checked per tick at least (so a small gateway checks all of them every tick).
+pub const SWEEP_MIN: usize = 256;
 /// Debug lines per second for IKE datagrams sent and received (see `log_datagram`).
 const DATAGRAM_LOG_PER_SECOND: u64 = 50;
 /// The debug log of IKE datagrams, limited per second of the gateway's clock (`now`, an
@@ -110,6 +118,8 @@ pub struct Gateway<D: DataplaneApi, S: IkeSockets> {
     refused: BTreeSet<(String, u32)>,
     /// Sessions an input changed: their invariants are checked when it ends.
     touched: BTreeSet<String>,
+    /// The last session the sweep checked (None: the next tick starts a round).
+    sweep_cursor: Option<String>,
     /// A repair asked for the tunnels to be set again.
     reconcile_due: bool,
     /// When to try binding the local endpoint addresses that failed again.
@@ -149,6 +159,7 @@ impl<D: DataplaneApi, S: IkeSockets> Gateway<D, S> {
             next_traffic_tick: now + TRAFFIC_TICK,
             refused: BTreeSet::new(),
             touched: BTreeSet::new(),
+            sweep_cursor: None,
             reconcile_due: false,
             next_bind_retry: None,
             strict: cfg!(debug_assertions),
@@ -372,14 +383,14 @@ impl<D: DataplaneApi, S: IkeSockets> Gateway<D, S> {
     /// Apply what the input produced, check the invariants, repair what they found.
     async fn finish(&mut self, now: Instant, sweep: bool) {
         self.flush(now).await;
-        let sessions: Vec<String> = if sweep {
-            let mut all: BTreeSet<String> = self.running.clone();
-            all.extend(self.dataplane.tunnel_sessions());
-            all.into_iter().collect()
+        let (mut sessions, whole) = if sweep {
+            self.sweep_share()
         } else {
-            std::mem::take(&mut self.touched).into_iter().collect()
+            (Vec::new(), false)
         };
-        self.touched.clear();
+        sessions.extend(std::mem::take(&mut self.touched));
+        sessions.sort_unstable();
+        sessions.dedup();
         let found = invariants::check(
             &self.ep,
             &*self.dataplane,
@@ -387,7 +398,7 @@ impl<D: DataplaneApi, S: IkeSockets> Gateway<D, S> {
             &self.making,
             &self.refused,
             &sessions,
-            sweep,
+            whole,
         );
         if found.is_empty() {
             return;
@@ -433,6 +444,22 @@ impl<D: DataplaneApi, S: IkeSockets> Gateway<D, S> {
         }
         self.flush(now).await;
         self.touched.clear();
+    }
+
+    /// The sessions this tick's sweep checks (see [`SWEEP_ROUND`]), and whether a round
+    /// starts (then the endpoint as a whole and tunnels without a running session too).
+    fn sweep_share(&mut self) -> (Vec<String>, bool) {
+        let (mut sessions, whole) = sweep_share(&self.running, &mut self.sweep_cursor);
+        if whole {
+            let running = &self.running;
+            sessions.extend(
+                self.dataplane
+                    .tunnel_sessions()
+                    .into_iter()
+                    .filter(|s| !running.contains(s)),
+            );
+        }
+        (sessions, whole)
     }
 
     async fn repair(&mut self, now: Instant, session: &str, repair: invariants::Repair) {
@@ -648,4 +675,80 @@ fn log_unauthenticated(report: &[DropReport]) {
 #[allow(clippy::panic)]
 fn stop_on_violation(report: String) -> ! {
     panic!("{report}")
+}
+
+/// The next share of `running` after `cursor` for the invariant sweep, advancing the cursor,
+/// and whether this share starts a round (see [`SWEEP_ROUND`]).
+fn sweep_share(running: &BTreeSet<String>, cursor: &mut Option<String>) -> (Vec<String>, bool) {
+    use std::ops::Bound::{Excluded, Unbounded};
+    let share = SWEEP_MIN.max(running.len().div_ceil(SWEEP_ROUND));
+    let start = cursor.take();
+    // One more than the share: whether any session is left for the next tick.
+    let mut sessions: Vec<String> = match &start {
+        None => running.iter().take(share + 1).cloned().collect(),
+        Some(after) => running
+            .range::<String, _>((Excluded(after), Unbounded))
+            .take(share + 1)
+            .cloned()
+            .collect(),
+    };
+    if sessions.len() > share {
+        sessions.pop();
+        *cursor = sessions.last().cloned();
+    }
+    (sessions, start.is_none())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sessions(n: usize) -> BTreeSet<String> {
+        (0..n).map(|i| format!("/s/{i:05}")).collect()
+    }
+
+    #[test]
+    fn the_sweep_checks_every_session_once_per_round_of_ten_ticks() {
+        let running = sessions(10_000);
+        let mut cursor = None;
+        let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+        let mut rounds = Vec::new();
+        for tick in 0..20 {
+            let (share, whole) = sweep_share(&running, &mut cursor);
+            assert_eq!(share.len(), 1_000, "tick {tick}");
+            if whole {
+                rounds.push(tick);
+            }
+            for s in share {
+                *seen.entry(s).or_default() += 1;
+            }
+        }
+        assert_eq!(rounds, [0, 10]);
+        assert_eq!(seen.len(), 10_000);
+        assert!(
+            seen.values().all(|&n| n == 2),
+            "each session twice in 20 ticks"
+        );
+    }
+
+    #[test]
+    fn a_small_gateway_is_swept_whole_every_tick_and_removals_do_not_stop_a_round() {
+        let small = sessions(SWEEP_MIN);
+        let mut cursor = None;
+        for _ in 0..3 {
+            let (share, whole) = sweep_share(&small, &mut cursor);
+            assert!(whole);
+            assert_eq!(share.len(), SWEEP_MIN);
+            assert_eq!(cursor, None);
+        }
+        let mut running = sessions(3_000);
+        let mut cursor = None;
+        let (first, whole) = sweep_share(&running, &mut cursor);
+        assert!(whole && first.len() == 300);
+        // The session the cursor points at goes away: the round goes on after it.
+        running.remove(first.last().unwrap());
+        let (second, whole) = sweep_share(&running, &mut cursor);
+        assert!(!whole);
+        assert_eq!(second.first().map(String::as_str), Some("/s/00300"));
+    }
 }

@@ -409,7 +409,13 @@ fn rekey_make_before_break_under_a_ping_flood_loses_nothing() {
     assert_eq!(state.inbound_only, [0x2000], "{state:?}");
     // Then the old SA is deleted on both sides.
     p.a.dp.remove(SESSION, 0x2000, 0x2001);
-    assert!(p.a.dp.sa_state(SESSION).expect("A's tunnel").inbound_only.is_empty());
+    assert!(p
+        .a
+        .dp
+        .sa_state(SESSION)
+        .expect("A's tunnel")
+        .inbound_only
+        .is_empty());
     p.b.dp.remove(SESSION, 0x2001, 0x2000);
     let out = flood.join().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
