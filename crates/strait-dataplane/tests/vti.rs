@@ -222,6 +222,10 @@ fn create_configures_the_device_and_close_removes_it() {
         vti.set_addresses(&[net("169.254.30.1/30")])
             .await
             .expect("IPv4 only");
+        // Without an IPv6 address IPv6 is off on the VTI: no per-interface IPv6 routes, whose
+        // upkeep grows with the number of VTIs in the kernel.
+        assert_eq!(ipv6_disabled(&ns, &name), "1");
+        assert_eq!(ipv6_routes(&ns, &name), "");
         vti.set_mtu(576).await.expect("small MTU without IPv6");
         assert_eq!(ns.link(&name).unwrap()["mtu"], 576);
         assert_eq!(ns.addresses(&name), vec![net("169.254.30.1/30")]);
@@ -242,6 +246,44 @@ fn create_configures_the_device_and_close_removes_it() {
             std::thread::sleep(std::time::Duration::from_millis(20));
         }
         assert!(ns.link(&name).is_none(), "drop left {name} behind");
+    });
+}
+
+/// `disable_ipv6` of a device in `ns`.
+fn ipv6_disabled(ns: &Netns, dev: &str) -> String {
+    let o = Command::new("ip")
+        .args(["netns", "exec", &ns.name, "cat"])
+        .arg(format!("/proc/sys/net/ipv6/conf/{dev}/disable_ipv6"))
+        .output()
+        .expect("ip netns exec cat");
+    String::from_utf8_lossy(&o.stdout).trim().to_owned()
+}
+
+fn ipv6_routes(ns: &Netns, dev: &str) -> String {
+    ns.ip(&["-6", "route", "show", "table", "all", "dev", dev])
+        .trim()
+        .to_owned()
+}
+
+#[test]
+fn an_ipv4_vti_has_ipv6_off_until_it_gets_an_ipv6_address() {
+    let ns = Netns::new();
+    let name = vti_name("/infra/tier-0s/t0/ipsec-vpn-services/vpn/sessions/v4only");
+    ns.run(|| async {
+        let mut cfg = config(&name, 1, false);
+        cfg.addresses = vec![net("169.254.40.1/30")];
+        let vti = Vti::create(&cfg).await.expect("create");
+        assert_eq!(ipv6_disabled(&ns, &name), "1");
+        // Not even the multicast route (ff00::/8) the kernel gives every interface it sees
+        // come up with IPv6 on.
+        assert_eq!(ipv6_routes(&ns, &name), "");
+        assert_eq!(ns.addresses(&name), vec![net("169.254.40.1/30")]);
+        let dual = [net("169.254.40.1/30"), net("fd00:40::1/64")];
+        vti.set_addresses(&dual).await.expect("add IPv6");
+        assert_eq!(ipv6_disabled(&ns, &name), "0");
+        assert_eq!(ns.addresses(&name), dual.to_vec());
+        assert!(ipv6_routes(&ns, &name).contains("fd00:40::/64"));
+        vti.close().await.expect("close");
     });
 }
 
