@@ -23,11 +23,7 @@ impl Endpoint {
     pub(crate) fn new_child_spi(&self, rng: &mut dyn Random) -> u32 {
         loop {
             let s = random::spi(rng);
-            if !self
-                .sas
-                .values()
-                .any(|sa| sa.children.iter().any(|c| c.spi_in == s))
-            {
+            if !self.sas.child_spi_in_use(s) {
                 return s;
             }
         }

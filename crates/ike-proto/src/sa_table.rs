@@ -29,6 +29,10 @@ pub(crate) struct SaTable {
     /// Each SA's deadline as last computed, and the same ordered by time.
     deadlines: HashMap<u64, Instant>,
     timers: BTreeSet<(Instant, u64)>,
+    /// Inbound Child SA SPIs as of each SA's last refresh (SPI -> SA, and SA -> SPIs), so a
+    /// new SPI is checked for uniqueness without visiting every SA.
+    child_spis: HashMap<u32, u64>,
+    spis_of: HashMap<u64, Vec<u32>>,
 }
 
 impl SaTable {
@@ -67,7 +71,27 @@ impl SaTable {
         if let Some(t) = self.deadlines.remove(h) {
             self.timers.remove(&(t, *h));
         }
+        self.unindex_spis(*h);
         Some(sa)
+    }
+
+    fn unindex_spis(&mut self, h: u64) {
+        for spi in self.spis_of.remove(&h).unwrap_or_default() {
+            if self.child_spis.get(&spi) == Some(&h) {
+                self.child_spis.remove(&spi);
+            }
+        }
+    }
+
+    /// Whether an inbound Child SA SPI is used by any SA (or may be: an SA changed since
+    /// the last refresh is looked at itself).
+    pub(crate) fn child_spi_in_use(&self, spi: u32) -> bool {
+        self.child_spis.contains_key(&spi)
+            || self.dirty.iter().any(|h| {
+                self.sas
+                    .get(h)
+                    .is_some_and(|sa| sa.children.iter().any(|c| c.spi_in == spi))
+            })
     }
 
     fn unindex_session(&mut self, session: &SessionId, h: u64) {
@@ -110,7 +134,18 @@ impl SaTable {
             if let Some(t) = self.deadlines.remove(&h) {
                 self.timers.remove(&(t, h));
             }
-            let Some(t) = self.sas.get(&h).and_then(&deadline) else {
+            self.unindex_spis(h);
+            let Some(sa) = self.sas.get(&h) else {
+                continue;
+            };
+            let spis: Vec<u32> = sa.children.iter().map(|c| c.spi_in).collect();
+            for spi in &spis {
+                self.child_spis.insert(*spi, h);
+            }
+            if !spis.is_empty() {
+                self.spis_of.insert(h, spis);
+            }
+            let Some(t) = deadline(sa) else {
                 continue;
             };
             self.deadlines.insert(h, t);
@@ -155,6 +190,16 @@ impl SaTable {
             }
             if self.dirty.contains(h) {
                 continue;
+            }
+            if let Some(c) = sa
+                .children
+                .iter()
+                .find(|c| self.child_spis.get(&c.spi_in) != Some(h))
+            {
+                return Err(format!(
+                    "IKE SA {h}: Child SA {:08x} is not in the SPI index",
+                    c.spi_in
+                ));
             }
             let want = deadline(sa);
             let have = self.deadlines.get(h).copied();
