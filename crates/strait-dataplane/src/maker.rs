@@ -234,17 +234,19 @@ impl Maker {
     /// Make a session's VTI and start its workers' tasks (not yet published).
     async fn make(&self, spec: &TunnelSpec) -> Result<Arc<Tunnel>, String> {
         let name = vti::vti_name(&spec.session);
+        // A queue per worker while the gateway has few tunnels: the VTI (and its first queue)
+        // belongs to worker 0, each other worker opens its own queue so readiness reaches it
+        // directly. Beyond, one queue, registered with (and read by) its owner, on a device
+        // that is not multi-queue.
+        let per_worker = self.shared.tunnels.load().len() < MULTI_QUEUE_TUNNELS;
         let cfg = vti::VtiConfig {
             name: name.clone(),
             addresses: spec.addresses.clone(),
             mtu: spec.mtu,
             queues: 1,
+            multi_queue: per_worker && self.workers.len() > 1,
             offload: self.offload,
         };
-        // A queue per worker while the gateway has few tunnels: the VTI (and its first queue)
-        // belongs to worker 0, each other worker opens its own queue so readiness reaches it
-        // directly. Beyond, one queue, registered with (and read by) its owner.
-        let per_worker = self.shared.tunnels.load().len() < MULTI_QUEUE_TUNNELS;
         let owner = if per_worker || self.workers.is_empty() {
             0
         } else {

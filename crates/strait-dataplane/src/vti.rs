@@ -100,9 +100,13 @@ pub struct VtiConfig {
     pub addresses: Vec<IpNet>,
     /// Interface MTU (the session's, with the ESP overhead already taken off).
     pub mtu: u16,
-    /// Number of TUN queues (fds), one per worker: 1 to [`MAX_QUEUES`]. The device always has
-    /// `IFF_MULTI_QUEUE`.
+    /// Number of TUN queues (fds) opened here, one per worker: 1 to [`MAX_QUEUES`].
     pub queues: usize,
+    /// Make an `IFF_MULTI_QUEUE` device, so more queues can be opened later
+    /// ([`tun_rs::AsyncDevice::try_clone`]); implied by more than one queue. A multi-queue
+    /// device costs ~224 KB more kernel memory: the kernel sizes its queue structures for 256
+    /// queues.
+    pub multi_queue: bool,
     /// `IFF_VNET_HDR` + `TUNSETOFFLOAD` TSO/USO/CSUM: reads are GSO super-packets behind a
     /// virtio-net header, writes may be coalesced. Use tun-rs `recv_multiple`/`send_multiple`.
     pub offload: bool,
@@ -571,7 +575,11 @@ impl Vti {
 
         let first = DeviceBuilder::new()
             .name(name)
-            .multi_queue(true)
+            // Only when asked: the kernel sizes a multi-queue TUN device's queue structures
+            // for 256 queues (~224 KB of kernel memory, zeroed while the device is made),
+            // which a gateway with thousands of one-queue VTIs (see `maker`) would pay for
+            // each of them.
+            .multi_queue(cfg.multi_queue || cfg.queues > 1)
             .offload(cfg.offload)
             // Leave the link down: it comes up over netlink once configured.
             .inherit_enable_state()
