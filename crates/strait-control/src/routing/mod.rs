@@ -283,11 +283,18 @@ async fn read_desired(policy: &Policy, tree: &mut Option<Arc<TreeSnapshot>>) -> 
         }
         Err(_) => return None,
     };
-    let host = match strait_dataplane::host_networks().await {
-        Ok(h) => h,
-        Err(e) => {
-            tracing::warn!(error = %e, "routing: cannot list the host's networks; announcing no connected networks");
-            Vec::new()
+    // Connected networks matter only to BGP; without a BGP configuration there is no need
+    // to list every interface and address of the host (10,000 VTIs every rescan).
+    let bgp_configured = tree.of_kind(strait_model::Kind::BgpConfig).next().is_some();
+    let host = if !bgp_configured {
+        Vec::new()
+    } else {
+        match strait_dataplane::host_networks().await {
+            Ok(h) => h,
+            Err(e) => {
+                tracing::warn!(error = %e, "routing: cannot list the host's networks; announcing no connected networks");
+                Vec::new()
+            }
         }
     };
     Some(desired(tree, &host))
