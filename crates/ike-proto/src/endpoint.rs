@@ -1158,10 +1158,14 @@ impl Endpoint {
         if self.has_own_ike_sa(session) {
             return;
         }
-        if let Some(s) = self.sessions.get_mut(session) {
-            if s.config.initiate && s.retry_at.is_none() {
-                s.retry_at = Some(now + Duration::from_secs(1));
-            }
+        let idle_initiator = self
+            .sessions
+            .get(session)
+            .is_some_and(|s| s.config.initiate && s.retry_at.is_none());
+        if idle_initiator {
+            // Through `set_retry`: a retry missing from the index never fires (found by the
+            // ike_established fuzz target in CI, crash-17e0b2ae).
+            self.set_retry(session, Some(now + Duration::from_secs(1)));
         }
     }
 
