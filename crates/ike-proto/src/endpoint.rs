@@ -1,6 +1,6 @@
 //! The endpoint: sessions, IKE SAs, demultiplexing, timers and the output queues.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
@@ -11,6 +11,7 @@ use crate::config::{DpdMode, EndpointConfig, SessionConfig, SessionId};
 use crate::crypto_jobs::{CryptoDone, CryptoJob};
 use crate::events::{ChildSaInfo, Event, FailReason, IkeSaInfo, IkeState, SessionStatus};
 use crate::random::{self, Random};
+use crate::retry_queue::RetryQueue;
 use crate::sa::{IkeSa, RequestKind, SaState, Task};
 use crate::sa_table::SaTable;
 
@@ -35,9 +36,6 @@ pub struct Transmit {
 pub(crate) struct Session {
     pub(crate) config: SessionConfig,
     pub(crate) status: SessionStatus,
-    /// When an initiator tries again (change it only with [`set_retry`]: the endpoint keeps
-    /// an index of these).
-    pub(crate) retry_at: Option<Instant>,
     pub(crate) retry_delay: Duration,
     /// Last [`Endpoint::note_traffic`] call that reported inbound ESP (DPD).
     pub(crate) esp_in: Option<Instant>,
@@ -62,8 +60,8 @@ pub struct Endpoint {
     /// IKE SAs by handle, indexed by session and by deadline (timers fire in handle order,
     /// so a seeded run replays).
     pub(crate) sas: SaTable,
-    /// Sessions' retry deadlines ([`Session::retry_at`]) in time order.
-    pub(crate) retries: BTreeSet<(Instant, SessionId)>,
+    /// When initiator sessions try again.
+    pub(crate) retries: RetryQueue,
     /// Our IKE SPI → SA.
     pub(crate) by_spi: HashMap<[u8; 8], u64>,
     /// Responder: (peer address, initiator SPI) → SA, to answer retransmitted IKE_SA_INIT
@@ -102,7 +100,7 @@ impl Endpoint {
             cfg,
             sessions: BTreeMap::new(),
             sas: SaTable::default(),
-            retries: BTreeSet::new(),
+            retries: RetryQueue::default(),
             by_spi: HashMap::new(),
             by_init: HashMap::new(),
             by_addr: HashMap::new(),
@@ -188,7 +186,6 @@ impl Endpoint {
                             children: Vec::new(),
                             since: now,
                         },
-                        retry_at: None,
                         retry_delay: RETRY_MIN,
                         esp_in: None,
                         esp_out: None,
@@ -373,7 +370,7 @@ impl Endpoint {
     /// of IKE SAs plus the SAs changed since the last call (see [`SaTable`]).
     pub fn poll_timeout(&mut self) -> Option<Instant> {
         self.refresh_timers();
-        let retry = self.retries.first().map(|(t, _)| *t);
+        let retry = self.retries.next();
         match (self.sas.next_deadline(), retry) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -389,18 +386,8 @@ impl Endpoint {
 
     /// Change a session's retry deadline, keeping the index of retries in step.
     pub(crate) fn set_retry(&mut self, id: &SessionId, at: Option<Instant>) {
-        let Some(s) = self.sessions.get_mut(id) else {
-            return;
-        };
-        if s.retry_at == at {
-            return;
-        }
-        if let Some(old) = s.retry_at.take() {
-            self.retries.remove(&(old, id.clone()));
-        }
-        if let Some(t) = at {
-            s.retry_at = Some(t);
-            self.retries.insert((t, id.clone()));
+        if self.sessions.contains_key(id) {
+            self.retries.set(id, at);
         }
     }
 
@@ -538,17 +525,19 @@ impl Endpoint {
                 self.admission.half_open_of(ip)
             ));
         }
-        // The timer queue agrees with every SA's deadline, and the retry index with the
-        // sessions' retries.
+        // The timer queue agrees with every SA's deadline; the retry queue is in order and
+        // holds only sessions.
         self.sas
             .check(|sa| sa_deadline(sa, self.sessions.get(&sa.session)))?;
-        let retries: BTreeSet<(Instant, SessionId)> = self
-            .sessions
-            .iter()
-            .filter_map(|(id, s)| Some((s.retry_at?, id.clone())))
-            .collect();
-        if retries != self.retries {
-            return Err("the retry index disagrees with the sessions' retries".into());
+        self.retries.check()?;
+        if let Some(id) = self
+            .retries
+            .sessions()
+            .find(|id| !self.sessions.contains_key(*id))
+        {
+            return Err(format!(
+                "a retry is queued for {id}, which is not a session"
+            ));
         }
         // No SA has work it could start now and nobody will start: timers only visit SAs
         // whose deadline came, so queued tasks must be driven when they are queued.
@@ -856,14 +845,7 @@ impl Endpoint {
             }
             self.drive(now, h, rng);
         }
-        let mut due: Vec<SessionId> = self
-            .retries
-            .iter()
-            .take_while(|(t, _)| *t <= now)
-            .map(|(_, id)| id.clone())
-            .collect();
-        due.sort_unstable();
-        for id in due {
+        for id in self.retries.due(now) {
             self.initiate(now, &id, rng);
         }
     }
@@ -1161,10 +1143,9 @@ impl Endpoint {
         let idle_initiator = self
             .sessions
             .get(session)
-            .is_some_and(|s| s.config.initiate && s.retry_at.is_none());
+            .is_some_and(|s| s.config.initiate)
+            && self.retries.get(session).is_none();
         if idle_initiator {
-            // Through `set_retry`: a retry missing from the index never fires (found by the
-            // ike_established fuzz target in CI, crash-17e0b2ae).
             self.set_retry(session, Some(now + Duration::from_secs(1)));
         }
     }
@@ -1349,10 +1330,6 @@ impl Endpoint {
     }
 }
 
-/// When the original initiator removes extra Child SAs (see `handle_timeout`): the second
-/// newest live one's establishment plus [`EXTRA_CHILD_GRACE`], or None with at most one.
-/// Without this deadline in [`Endpoint::poll_timeout`] the clean-up waited for an unrelated
-/// timer (found by the pair simulation once half-open SAs stopped blocking initiation).
 /// When [`Endpoint::handle_timeout`] has work for an IKE SA: the earliest of its
 /// retransmission, half-open expiry, reassembly timeout, and (once established) rekeys,
 /// lifetimes, a missing or extra Child SA and DPD. A pure function of the SA and its session,
@@ -1385,6 +1362,10 @@ pub(crate) fn sa_deadline(sa: &IkeSa, session: Option<&Session>) -> Option<Insta
     t
 }
 
+/// When the original initiator removes extra Child SAs (see `handle_timeout`): the second
+/// newest live one's establishment plus [`EXTRA_CHILD_GRACE`], or None with at most one.
+/// Without this deadline in [`Endpoint::poll_timeout`] the clean-up waited for an unrelated
+/// timer (found by the pair simulation once half-open SAs stopped blocking initiation).
 fn extra_child_deadline(sa: &IkeSa) -> Option<Instant> {
     let mut live: Vec<Instant> = sa
         .children

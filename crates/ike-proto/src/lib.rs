@@ -52,6 +52,7 @@ mod kex;
 mod peer_auth;
 pub mod proposal;
 pub mod random;
+mod retry_queue;
 mod sa;
 mod sa_table;
 mod tasks;
