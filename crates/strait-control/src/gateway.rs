@@ -475,19 +475,25 @@ impl<D: DataplaneApi, S: IkeSockets> Gateway<D, S> {
         }
     }
 
-    /// Send what the protocol produced and apply its events, until it has nothing more.
+    /// Apply the protocol's events and send what it produced, until it has nothing more.
+    ///
+    /// Events go first: a message that lets the peer send on a new Child SA (the rekey
+    /// initiator's Delete of the old one, a responder's IKE_AUTH or CREATE_CHILD_SA
+    /// response) must leave only once the data plane can receive on it (RFC 7296 §2.8
+    /// make-before-break), or the packets the peer sends at once are dropped as unknown
+    /// SPIs. The simulation checks this order (`tests/sim/causality.rs`).
     async fn flush(&mut self, now: Instant) {
         loop {
             let mut moved = false;
+            while let Some(ev) = self.ep.poll_event() {
+                moved = true;
+                self.apply_event(now, ev).await;
+            }
             while let Some(t) = self.ep.poll_transmit() {
                 moved = true;
                 self.datagram_log
                     .log(now, "IKE sent", t.local, t.remote, &t.data);
                 self.sockets.send(&t).await;
-            }
-            while let Some(ev) = self.ep.poll_event() {
-                moved = true;
-                self.apply_event(now, ev).await;
             }
             while let Some(job) = self.ep.poll_crypto() {
                 match self.crypto_submit.as_mut() {

@@ -3,7 +3,7 @@
 //! on), and packets are really encrypted and decrypted by esp-proto, so "traffic injected at
 //! one VTI comes out of the other" means exactly what it means in straitd.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -52,6 +52,13 @@ struct Inner {
     last_generation: u64,
     /// Requests queued since the world last asked (it schedules one make for each).
     new_requests: usize,
+    /// Child SAs installed so far, and when (as that count) each inbound SPI was: what a
+    /// datagram sent now proves the gateway could already receive on.
+    installs: u64,
+    installed_at: HashMap<u32, u64>,
+    /// SAs installed as the exchange's initiator, not yet checked by the world:
+    /// (session, outbound SPI, peer address).
+    initiated: Vec<(String, u32, std::net::IpAddr)>,
 }
 
 /// The simulated data plane of one gateway.
@@ -152,6 +159,43 @@ impl SimDataplane {
         let spi = t.sas.sender()?.spi_in;
         t.sas.remove(spi);
         Some(spi)
+    }
+
+    /// How many Child SAs this data plane has installed (stamped on the datagrams its
+    /// gateway sends).
+    pub fn installs(&self) -> u64 {
+        self.lock().installs
+    }
+
+    /// When (as a count of installs) inbound SPI `spi` was installed, if ever.
+    pub fn installed_at(&self, spi: u32) -> Option<u64> {
+        self.lock().installed_at.get(&spi).copied()
+    }
+
+    /// The SAs installed as initiator since the last call: (session, outbound SPI, peer).
+    pub fn take_initiated(&self) -> Vec<(String, u32, std::net::IpAddr)> {
+        std::mem::take(&mut self.lock().initiated)
+    }
+
+    /// Each tunnel's sending SA: session → (outbound SPI, peer address).
+    pub fn senders(&self) -> BTreeMap<String, (u32, std::net::IpAddr)> {
+        self.lock()
+            .tunnels
+            .iter()
+            .filter_map(|(s, t)| {
+                let e = t.sas.sender()?;
+                Some((s.clone(), (e.spi_out, e.sa.remote.ip())))
+            })
+            .collect()
+    }
+
+    /// The outbound SPIs of every installed SA.
+    pub fn outbound_spis(&self) -> BTreeSet<u32> {
+        self.lock()
+            .tunnels
+            .values()
+            .flat_map(|t| t.sas.entries().map(|e| e.spi_out))
+            .collect()
     }
 
     pub fn has_sender(&self, session: &str) -> bool {
@@ -317,6 +361,14 @@ impl DataplaneApi for SimDataplane {
                 linger_until: None,
             },
         );
+        inner.installs += 1;
+        let seq = inner.installs;
+        inner.installed_at.insert(sa.spi_in, seq);
+        if sa.initiator {
+            inner
+                .initiated
+                .push((sa.session.clone(), sa.spi_out, sa.remote.ip()));
+        }
         Ok(())
     }
 

@@ -12,6 +12,7 @@
 //! that packets injected at either VTI come out of the other.
 #![allow(dead_code)]
 
+pub mod causality;
 pub mod dataplane;
 pub mod net;
 
@@ -28,6 +29,7 @@ use strait_control::{Gateway, StatusView};
 use strait_policy::{Actor, Policy};
 use strait_store::Store;
 
+use causality::{Causality, Stamp};
 use dataplane::SimDataplane;
 use net::{Host, Rng, SimSockets};
 
@@ -146,7 +148,8 @@ pub enum Forgery {
 }
 
 enum Packet {
-    Ike(Transmit),
+    /// With what it proves about its sender (None: forged).
+    Ike(Transmit, Option<Stamp>),
     Esp {
         local: SocketAddr,
         remote: SocketAddr,
@@ -207,6 +210,8 @@ pub struct World {
     /// Check after every step that no UP session lacks a sender (off only in tests that
     /// break the data plane on purpose).
     pub check_up_has_sender: bool,
+    /// Make before break on the wire (see `causality.rs`), checked after every step.
+    causality: Causality,
 }
 
 impl World {
@@ -277,6 +282,7 @@ impl World {
             traffic_every: None,
             next_traffic: None,
             check_up_has_sender: true,
+            causality: Causality::default(),
         }
     }
 
@@ -415,6 +421,18 @@ impl World {
             }
         }
         self.pump();
+        for k in 0..self.gws.len() {
+            for (session, spi, peer) in self.gws[k].dp.take_initiated() {
+                self.causality.sends_on(
+                    &self.gws,
+                    k,
+                    &session,
+                    spi,
+                    peer,
+                    "installed as the exchange's initiator",
+                );
+            }
+        }
         self.check();
         true
     }
@@ -522,11 +540,14 @@ impl World {
         self.forged += 1;
         self.deliver(
             to,
-            Packet::Ike(Transmit {
-                local,
-                remote: t.remote,
-                data,
-            }),
+            Packet::Ike(
+                Transmit {
+                    local,
+                    remote: t.remote,
+                    data,
+                },
+                None,
+            ),
         );
     }
 
@@ -565,7 +586,7 @@ impl World {
                 ..EndpointConfig::default()
             },
             g.dp.clone(),
-            SimSockets::new(g.host.clone()),
+            SimSockets::new(g.host.clone(), g.dp.clone()),
             Box::new(rng),
             now,
         );
@@ -609,16 +630,22 @@ impl World {
             }
         }
         for k in 0..self.gws.len() {
-            let sent: Vec<Transmit> = std::mem::take(&mut self.gws[k].host.lock().unwrap().outbox);
-            for t in sent {
-                self.send(k, Packet::Ike(t));
+            let sent = std::mem::take(&mut self.gws[k].host.lock().unwrap().outbox);
+            let starts = self.gws[k].starts;
+            for (t, installs) in sent {
+                let stamp = Stamp {
+                    from: k,
+                    starts,
+                    installs,
+                };
+                self.send(k, Packet::Ike(t, Some(stamp)));
             }
         }
     }
 
     fn send(&mut self, from: usize, packet: Packet) {
         let (local, remote, len) = match &packet {
-            Packet::Ike(t) => (t.local, t.remote, t.data.len()),
+            Packet::Ike(t, _) => (t.local, t.remote, t.data.len()),
             Packet::Esp {
                 local,
                 remote,
@@ -626,11 +653,11 @@ impl World {
             } => (*local, *remote, data.len()),
         };
         let kind = match &packet {
-            Packet::Ike(t) => describe_ike(&t.data),
+            Packet::Ike(t, _) => describe_ike(&t.data),
             Packet::Esp { .. } => "ESP".to_owned(),
         };
         self.note(("send", from, local, remote, len, kind));
-        if let Packet::Ike(t) = &packet {
+        if let Packet::Ike(t, _) = &packet {
             // RFC 7296 §3.1: exchange type at byte 18, flags at 19 (behind the non-ESP
             // marker on 4500).
             let msg = t
@@ -660,7 +687,7 @@ impl World {
             let at = self.now + net.delay + jitter;
             self.seq += 1;
             let p = match &packet {
-                Packet::Ike(t) => Packet::Ike(t.clone()),
+                Packet::Ike(t, stamp) => Packet::Ike(t.clone(), *stamp),
                 Packet::Esp {
                     local,
                     remote,
@@ -679,13 +706,36 @@ impl World {
         self.datagrams += 1;
         let now = self.now;
         match packet {
-            Packet::Ike(t) => {
+            Packet::Ike(t, stamp) => {
                 self.note(("ike", to, t.remote, t.data.len()));
                 let g = &mut self.gws[to];
                 let bound = g.host.lock().unwrap().bound.contains(&t.remote.ip());
                 if let (Some(gw), true) = (g.gw.as_mut(), bound) {
                     g.dp.set_now(now);
+                    let before = g.dp.senders();
+                    let installed = g.dp.outbound_spis();
+                    if let Some(stamp) = stamp {
+                        self.causality.heard(to, stamp);
+                    }
                     block_on(gw.handle_datagram(now, t.remote, t.local, &t.data));
+                    // A message can move a tunnel from one SA to a newer one it already
+                    // held (the peer deleted the old): the peer must hold the newer one
+                    // too. (An SA installed as this message's responder is exempt: its
+                    // initiator installs it on the response, which leaves just now.)
+                    for (session, (spi, peer)) in self.gws[to].dp.senders() {
+                        if before.get(&session).is_some_and(|(old, _)| *old != spi)
+                            && installed.contains(&spi)
+                        {
+                            self.causality.sends_on(
+                                &self.gws,
+                                to,
+                                &session,
+                                spi,
+                                peer,
+                                "moved to it on an IKE message",
+                            );
+                        }
+                    }
                 }
             }
             Packet::Esp { data, .. } => {
@@ -753,6 +803,13 @@ impl World {
     /// After every step: no session is UP while its tunnel has no SA to send on, and no
     /// packet came out of the wrong tunnel.
     fn check(&mut self) {
+        assert!(
+            self.causality.violations.is_empty(),
+            "seed {}: at {:?} a gateway sent on an SA its peer could not yet receive on: {:?}",
+            self.seed,
+            self.elapsed(),
+            self.causality.violations
+        );
         if !self.check_up_has_sender {
             return;
         }

@@ -7,6 +7,8 @@ use std::sync::{Arc, Mutex};
 use ike_proto::Transmit;
 use strait_control::IkeSockets;
 
+use super::dataplane::SimDataplane;
+
 /// What a gateway's sockets share with the world: the host's addresses and the datagrams
 /// sent.
 #[derive(Default)]
@@ -15,19 +17,23 @@ pub struct Host {
     pub addresses: BTreeSet<IpAddr>,
     /// Addresses with UDP 500/4500 open.
     pub bound: BTreeSet<IpAddr>,
-    /// Sent, not yet taken by the network.
-    pub outbox: Vec<Transmit>,
+    /// Sent, not yet taken by the network, each with the data plane's install count at
+    /// the moment it was sent ([`SimDataplane::installs`]).
+    pub outbox: Vec<(Transmit, u64)>,
 }
 
 pub struct SimSockets {
     pub host: Arc<Mutex<Host>>,
+    /// The gateway's data plane, read at each send: which SAs it could receive on then.
+    dp: Arc<SimDataplane>,
     failed: BTreeMap<IpAddr, String>,
 }
 
 impl SimSockets {
-    pub fn new(host: Arc<Mutex<Host>>) -> SimSockets {
+    pub fn new(host: Arc<Mutex<Host>>, dp: Arc<SimDataplane>) -> SimSockets {
         SimSockets {
             host,
+            dp,
             failed: BTreeMap::new(),
         }
     }
@@ -65,7 +71,7 @@ impl IkeSockets for SimSockets {
     async fn send(&self, t: &Transmit) {
         let mut host = self.host.lock().unwrap();
         if host.bound.contains(&t.local.ip()) {
-            host.outbox.push(t.clone());
+            host.outbox.push((t.clone(), self.dp.installs()));
         }
     }
 }
