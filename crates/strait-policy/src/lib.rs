@@ -26,6 +26,8 @@ mod containers;
 mod error;
 pub mod hierarchy;
 pub mod list;
+#[cfg(test)]
+mod list_store_tests;
 pub mod peer_config;
 pub mod search;
 mod snapshot;

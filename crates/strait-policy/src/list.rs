@@ -158,32 +158,31 @@ fn known_fields<T: Listed>(items: &[T]) -> String {
     fields.join(", ")
 }
 
-/// Sort, page and project `items`.
-pub(crate) fn page<T: Listed>(items: Vec<T>, q: &ListQuery) -> Result<ListResult, PolicyError> {
+/// A collection query's sort, paging and projection, checked.
+pub(crate) struct Params {
+    /// The sort field (default `display_name`).
+    pub sort_by: String,
+    ascending: bool,
+    page_size: usize,
+    /// `included_fields`, when given.
+    pub fields: Option<Vec<String>>,
+    /// Where the page starts: after this sort value and path.
+    after: Option<(Value, String)>,
+}
+
+/// Check a query's parameters (everything that does not depend on the objects).
+pub(crate) fn params(q: &ListQuery) -> Result<Params, PolicyError> {
     let sort_by = q
         .sort_by
         .clone()
         .filter(|s| !s.is_empty())
         .unwrap_or_else(|| "display_name".into());
     let ascending = q.sort_ascending.unwrap_or(true);
-    if sort_by.len() > 128
-        || !sort_by
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_')
-    {
+    if !is_field_name(&sort_by) {
         return Err(bad(
             "sort_by",
             format!(
                 "sort_by {sort_by:?} is not a field name; use e.g. display_name or _create_time"
-            ),
-        ));
-    }
-    if !items.is_empty() && !items.iter().any(|i| i.field(&sort_by).is_some()) {
-        return Err(bad(
-            "sort_by",
-            format!(
-                "no object in this collection has a field {sort_by:?}; sort by one of: {}",
-                known_fields(&items)
             ),
         ));
     }
@@ -203,29 +202,8 @@ pub(crate) fn page<T: Listed>(items: Vec<T>, q: &ListQuery) -> Result<ListResult
         }
         Some(n) => n,
     } as usize;
-    let order = |a: &SortKey, b: &SortKey| {
-        let o = cmp_keys(a, b);
-        if ascending {
-            o
-        } else {
-            o.reverse()
-        }
-    };
-    let mut keyed: Vec<(SortKey, T)> = items
-        .into_iter()
-        .map(|v| (SortKey::new(v.field(&sort_by).as_ref(), &v.path()), v))
-        .collect();
-    keyed.sort_by(|a, b| order(&a.0, &b.0));
-    let mut items: Vec<T> = Vec::with_capacity(keyed.len());
-    let mut keys: Vec<SortKey> = Vec::with_capacity(keyed.len());
-    for (k, v) in keyed {
-        keys.push(k);
-        items.push(v);
-    }
-    let total = items.len() as u64;
-    let start = match &q.cursor {
-        None => 0,
-        Some(c) if c.is_empty() => 0,
+    let after = match q.cursor.as_deref().filter(|c| !c.is_empty()) {
+        None => None,
         Some(c) => {
             let cur = decode_cursor(c)?;
             if cur.s != sort_by || cur.a != ascending {
@@ -236,77 +214,156 @@ pub(crate) fn page<T: Listed>(items: Vec<T>, q: &ListQuery) -> Result<ListResult
                         .into(),
                 ));
             }
-            let after = SortKey::new(Some(&cur.v), &cur.p);
-            keys.partition_point(|k| order(k, &after) != Ordering::Greater)
+            Some((cur.v, cur.p))
         }
     };
-    let end = start.saturating_add(page_size).min(items.len());
-    // The cursor points after the page's last item, when more follow.
-    let last_on_page = end.checked_sub(1).and_then(|i| items.get(i));
-    let cursor = last_on_page.filter(|_| end < items.len()).map(|last| {
-        encode_cursor(&Cursor {
-            s: sort_by.clone(),
-            a: ascending,
-            v: last.field(&sort_by).unwrap_or(Value::Null),
-            p: last.path(),
-        })
-    });
-    let fields: Option<Vec<&str>> = q
+    let fields: Option<Vec<String>> = q
         .included_fields
         .as_deref()
-        .filter(|f| !f.is_empty())
         .filter(|f| !f.trim_matches(' ').is_empty())
-        .map(|f| f.split(',').map(|s| s.trim_matches(' ')).collect());
-    if let Some(fields) = &fields {
-        for f in fields {
-            if f.is_empty()
-                || f.len() > 128
-                || !f.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-            {
-                return Err(bad(
-                    "included_fields",
-                    format!(
-                        "included_fields names {:?}, which is not a field name; list field names separated by commas, e.g. id,display_name",
-                        strait_model::reader::truncate(f, 64)
-                    ),
-                ));
-            }
-        }
-        for f in fields {
-            if !items.is_empty() && !items.iter().any(|i| i.field(f).is_some()) {
-                return Err(bad(
-                    "included_fields",
-                    format!(
-                        "no object in this collection has a field {:?}; choose from: {}",
-                        crate::list::clip(f),
-                        known_fields(&items)
-                    ),
-                ));
-            }
+        .map(|f| {
+            f.split(',')
+                .map(|s| s.trim_matches(' ').to_owned())
+                .collect()
+        });
+    for f in fields.iter().flatten() {
+        if !is_field_name(f) {
+            return Err(bad(
+                "included_fields",
+                format!(
+                    "included_fields names {:?}, which is not a field name; list field names separated by commas, e.g. id,display_name",
+                    strait_model::reader::truncate(f, 64)
+                ),
+            ));
         }
     }
-    let results = items
-        .drain(start..end)
-        .map(|v| match (&fields, v.render()) {
+    Ok(Params {
+        sort_by,
+        ascending,
+        page_size,
+        fields,
+        after,
+    })
+}
+
+fn is_field_name(s: &str) -> bool {
+    !s.is_empty() && s.len() <= 128 && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// Whether a listing sorted by `field` may be sorted from the stored bodies' values alone
+/// ([`window`] over `Tx::field_values`): the field is not one of the metadata fields
+/// rendering adds (or, for `id` and `resource_type`, fills in when the body lacks them).
+pub(crate) fn sorts_by_body_field(field: &str) -> bool {
+    !IDENTITY_FIELDS.contains(&field)
+}
+
+/// Sort, page and project `items`.
+pub(crate) fn page<T: Listed>(items: Vec<T>, q: &ListQuery) -> Result<ListResult, PolicyError> {
+    let p = params(q)?;
+    if !items.is_empty() && !items.iter().any(|i| i.field(&p.sort_by).is_some()) {
+        return Err(bad(
+            "sort_by",
+            format!(
+                "no object in this collection has a field {:?}; sort by one of: {}",
+                p.sort_by,
+                known_fields(&items)
+            ),
+        ));
+    }
+    for f in p.fields.iter().flatten() {
+        if !items.is_empty() && !items.iter().any(|i| i.field(f).is_some()) {
+            return Err(bad(
+                "included_fields",
+                format!(
+                    "no object in this collection has a field {:?}; choose from: {}",
+                    crate::list::clip(f),
+                    known_fields(&items)
+                ),
+            ));
+        }
+    }
+    let sort_by = p.sort_by.clone();
+    let (on_page, total, cursor) = window(items, &p, |i| i.field(&sort_by), Listed::path);
+    Ok(finish(
+        p,
+        on_page.into_iter().map(Listed::render),
+        total,
+        cursor,
+    ))
+}
+
+/// Sort `items` by `value` then `path` and keep the page `p` asks for: (the page, the
+/// number of items, the cursor of the next page when more follow).
+pub(crate) fn window<T>(
+    items: Vec<T>,
+    p: &Params,
+    value: impl Fn(&T) -> Option<Value>,
+    path: impl Fn(&T) -> String,
+) -> (Vec<T>, u64, Option<String>) {
+    let order = |a: &SortKey, b: &SortKey| {
+        let o = cmp_keys(a, b);
+        if p.ascending {
+            o
+        } else {
+            o.reverse()
+        }
+    };
+    let mut keyed: Vec<(SortKey, T)> = items
+        .into_iter()
+        .map(|v| (SortKey::new(value(&v).as_ref(), &path(&v)), v))
+        .collect();
+    keyed.sort_by(|a, b| order(&a.0, &b.0));
+    let total = keyed.len() as u64;
+    let start = match &p.after {
+        None => 0,
+        Some((v, path)) => {
+            let after = SortKey::new(Some(v), path);
+            keyed.partition_point(|(k, _)| order(k, &after) != Ordering::Greater)
+        }
+    };
+    let end = start.saturating_add(p.page_size).min(keyed.len());
+    // The cursor points after the page's last item, when more follow.
+    let more = end < keyed.len();
+    let on_page: Vec<T> = keyed.drain(start..end).map(|(_, v)| v).collect();
+    let cursor = on_page.last().filter(|_| more).map(|last| {
+        encode_cursor(&Cursor {
+            s: p.sort_by.clone(),
+            a: p.ascending,
+            v: value(last).unwrap_or(Value::Null),
+            p: path(last),
+        })
+    });
+    (on_page, total, cursor)
+}
+
+/// The page's rendered objects, projected to `included_fields`, as a [`ListResult`].
+pub(crate) fn finish(
+    p: Params,
+    rendered: impl Iterator<Item = Value>,
+    total: u64,
+    cursor: Option<String>,
+) -> ListResult {
+    let results = rendered
+        .map(|v| match (&p.fields, v) {
             // The object's identity and metadata stay: a result is always an object a
             // client can name (the document's required fields).
             (Some(fields), Value::Object(m)) => Value::Object(
                 m.into_iter()
                     .filter(|(k, _)| {
-                        fields.contains(&k.as_str()) || IDENTITY_FIELDS.contains(&k.as_str())
+                        fields.iter().any(|f| f == k) || IDENTITY_FIELDS.contains(&k.as_str())
                     })
                     .collect(),
             ),
             (_, v) => v,
         })
         .collect();
-    Ok(ListResult {
+    ListResult {
         results,
         result_count: total,
         cursor,
-        sort_by,
-        sort_ascending: ascending,
-    })
+        sort_by: p.sort_by,
+        sort_ascending: p.ascending,
+    }
 }
 
 /// Fields every listed object keeps whatever `included_fields` says.
