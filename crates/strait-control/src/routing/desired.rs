@@ -45,7 +45,8 @@ pub struct Desired {
     pub neighbors: Vec<NeighborIntent>,
     /// Per tier-0 (path): why its BGP does not run, if it does not.
     pub problems: BTreeMap<String, String>,
-    /// VTI interface name → session path, for the routing table.
+    /// VTI interface name → session path, for the routing table's BGP routes (empty
+    /// while BGP runs nowhere).
     pub vtis: BTreeMap<String, String>,
     /// Connected VTI subnets and static routes of the BGP tier-0 (for the routing table).
     pub local_routes: Vec<RoutingEntry>,
@@ -73,15 +74,6 @@ fn under(path: &ObjectPath, gateway: &ObjectPath) -> bool {
 pub fn desired(tree: &TreeSnapshot, host: &[strait_dataplane::HostNetwork]) -> Desired {
     let mut out = Desired::default();
     let chosen = choose_bgp(tree, &mut out.problems);
-    // VTIs of every session, for the routing table's interfaces.
-    for (path, obj) in objects(tree, Kind::Session) {
-        if let PolicyObject::Session(_) = obj {
-            out.vtis.insert(
-                strait_dataplane::vti::vti_name(path.as_str()),
-                path.to_string(),
-            );
-        }
-    }
     // Every configured neighbor shows in the status, running or not.
     for (path, obj) in objects(tree, Kind::BgpNeighbor) {
         let PolicyObject::BgpNeighbor(n) = obj else {
@@ -110,6 +102,17 @@ pub fn desired(tree: &TreeSnapshot, host: &[strait_dataplane::HostNetwork]) -> D
         }
         return out;
     };
+    // VTIs of every session, for BGP's interfaces and the routing table's BGP routes
+    // (named only while BGP runs: without it, this O(sessions) map would be rebuilt on
+    // every change for nothing; issue 16).
+    for (path, obj) in objects(tree, Kind::Session) {
+        if let PolicyObject::Session(_) = obj {
+            out.vtis.insert(
+                strait_dataplane::vti::vti_name(path.as_str()),
+                path.to_string(),
+            );
+        }
+    }
     let Some(gateway) = bgp_path.gateway() else {
         return out;
     };
