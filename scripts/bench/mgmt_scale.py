@@ -8,7 +8,9 @@ N sessions to peers in 198.18.0.0/15 (RFC 2544's benchmarking range) with /30 VT
 169.254.0.0/16. For each N of --sessions, the store is grown to N through hierarchical
 `PATCH /infra` requests of --chunk sessions, then measured:
 
-- PATCH of one session's description, 1 client and 8 clients (p50 / p99, requests/s);
+- PATCH of one session's description, 1 client and 8 clients (p50 / p99, requests/s), and
+  the CPU time straitd spent per PATCH with 1 client (its runtimes' reactions included:
+  steadier from run to run than latency on a shared 2-vCPU machine);
 - PUT of one session (its body as GET returned it, with _revision), 1 client;
 - GET of a page of 1,000 sessions and the service summary (each timed to its last byte, once
   straitd is idle again); one session's detailed-status;
@@ -170,6 +172,13 @@ def put_load(c, n, count):
     return lat
 
 
+def cpu_seconds(pid):
+    """straitd's user + system CPU time so far."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def settle(pid, timeout=60):
     """Wait until straitd has used no more than 20 ms of CPU in half a second: the runtime
     has applied the changes just made, so reads are timed alone."""
@@ -244,10 +253,15 @@ def main():
                 perf = subprocess.Popen(["perf", "record", "-F", "999", "-g", "-o", os.environ["STRAIT_BENCH_PERF"],
                                          "-p", str(proc.pid)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                 time.sleep(1)
+            settle(proc.pid)
+            cpu_before = cpu_seconds(proc.pid)
             one, _ = patch_load(measure_n, 1, args.requests)
             if perf is not None:
                 perf.send_signal(signal.SIGINT)
                 perf.wait()
+            # Everything the PATCHes cost straitd, the runtimes' reactions included.
+            settle(proc.pid)
+            cpu_per_patch = (cpu_seconds(proc.pid) - cpu_before) / args.requests
             eight, eight_rate = patch_load(measure_n, 8, max(1, args.requests // 4))
             puts = put_load(c, measure_n, max(1, args.requests // 4))
             settle(proc.pid)
@@ -258,8 +272,9 @@ def main():
             rss_now = rss_mb(proc.pid)
             time.sleep(10)
             rss_idle = rss_mb(proc.pid)
-            rows.append((n, create_rate, one, eight, eight_rate, puts, lists, summaries, details, rss_now, rss_idle))
-            log(f"N={n}: PATCH p50 {ms(pct(one, 50))} ms, 8 clients p50 {ms(pct(eight, 50))} ms, RSS {rss_now:.0f} MB")
+            rows.append((n, create_rate, one, cpu_per_patch, eight, eight_rate, puts, lists, summaries, details,
+                         rss_now, rss_idle))
+            log(f"N={n}: PATCH p50 {ms(pct(one, 50))} ms ({ms(cpu_per_patch)} ms of straitd CPU each), 8 clients p50 {ms(pct(eight, 50))} ms, RSS {rss_now:.0f} MB")
     finally:
         try:
             os.killpg(proc.pid, signal.SIGTERM)
@@ -269,14 +284,13 @@ def main():
             proc.wait()
         shutil.rmtree(d, ignore_errors=True)
 
-    print("| sessions stored | created/s (hierarchical PATCH) | PATCH 1 client p50 / p99 ms | PATCH 8 clients p50 / p99 ms (req/s) | PUT p50 / p99 ms | list of 1,000 ms | summary ms | detailed-status ms | RSS MB (after 10 s idle) |")
-    print("|---|---|---|---|---|---|---|---|---|")
-    for (n, rate, one, eight, eight_rate, puts, lists, summ, det, rss_now, rss_idle) in rows:
-        print(f"| {n:,} | {rate:.0f} | {ms(pct(one, 50))} / {ms(pct(one, 99))} | "
+    print("| sessions stored | created/s (hierarchical PATCH) | PATCH 1 client p50 / p99 ms | straitd CPU ms per PATCH | PATCH 8 clients p50 / p99 ms (req/s) | PUT p50 / p99 ms | list of 1,000 ms | summary ms | detailed-status ms | RSS MB (after 10 s idle) |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for (n, rate, one, cpu, eight, eight_rate, puts, lists, summ, det, rss_now, rss_idle) in rows:
+        print(f"| {n:,} | {rate:.0f} | {ms(pct(one, 50))} / {ms(pct(one, 99))} | {ms(cpu)} | "
               f"{ms(pct(eight, 50))} / {ms(pct(eight, 99))} ({eight_rate:.0f}/s) | "
               f"{ms(pct(puts, 50))} / {ms(pct(puts, 99))} | {ms(statistics.median(lists))} | "
               f"{ms(statistics.median(summ))} | {ms(statistics.median(det))} | {rss_now:.0f} ({rss_idle:.0f}) |")
-
 
 if __name__ == "__main__":
     main()
