@@ -17,7 +17,7 @@ N sessions to peers in 198.18.0.0/15 (RFC 2544's benchmarking range) with /30 VT
 - straitd's RSS right after, and after 10 s idle.
 
 STRAIT_BENCH_PERF=FILE records a CPU profile of straitd (perf) while one client PATCHes at the
-largest N.
+largest N (STRAIT_BENCH_PERF_CALL_GRAPH=dwarf for call stacks from a release build).
 
 Prints a Markdown table. Everything is done over HTTPS keep-alive connections, as a client
 library would.
@@ -250,7 +250,9 @@ def main():
             perf = None
             if os.environ.get("STRAIT_BENCH_PERF") and n == counts[-1]:
                 # A CPU profile of straitd while one client PATCHes (perf report -i FILE).
-                perf = subprocess.Popen(["perf", "record", "-F", "999", "-g", "-o", os.environ["STRAIT_BENCH_PERF"],
+                perf = subprocess.Popen(["perf", "record", "-F", "999",
+                                         "--call-graph", os.environ.get("STRAIT_BENCH_PERF_CALL_GRAPH", "fp"),
+                                         "-o", os.environ["STRAIT_BENCH_PERF"],
                                          "-p", str(proc.pid)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                 time.sleep(1)
             settle(proc.pid)

@@ -90,6 +90,10 @@ pub struct NameRow {
     pub field: Option<String>,
 }
 
+/// The change log after a revision (see [`Tx::changed_since`]).
+const CHANGED_SINCE: &str =
+    "SELECT path FROM changes INDEXED BY changes_by_revision WHERE revision > ?1";
+
 /// Meta key: the configuration revision from which the change log is complete.
 const CHANGE_LOG_FROM: &str = "change_log_from";
 
@@ -251,13 +255,16 @@ impl Tx<'_> {
         if since < complete_from {
             return Ok(None);
         }
-        let mut stmt = self
-            .tx
-            .prepare_cached("SELECT path FROM changes WHERE revision > ?1 ORDER BY path")?;
+        // By the revision index, sorted here: with `ORDER BY path` SQLite walked the whole
+        // log in path order to skip the sort, O(objects) for every change the runtimes
+        // read (56 % of straitd's CPU under PATCHes with 10,000 sessions; issue 16).
+        let mut stmt = self.tx.prepare_cached(CHANGED_SINCE)?;
         let rows = stmt.query_map([i64::try_from(since).unwrap_or(i64::MAX)], |r| {
             r.get::<_, String>(0)
         })?;
-        Ok(Some(rows.collect::<rusqlite::Result<Vec<_>>>()?))
+        let mut paths = rows.collect::<rusqlite::Result<Vec<_>>>()?;
+        paths.sort_unstable();
+        Ok(Some(paths))
     }
 
     /// Paths of objects that refer to `path`.
@@ -421,6 +428,27 @@ mod tests {
         let store = Store::open(dir.path()).unwrap();
         assert_eq!(store.read(|tx| tx.changed_since(1)).unwrap(), None);
         assert_eq!(store.read(|tx| tx.changed_since(2)).unwrap(), Some(vec![]));
+    }
+
+    #[test]
+    fn the_change_log_is_searched_by_revision_not_scanned() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let plan: Vec<String> = store
+            .read(|tx| -> Result<Vec<String>> {
+                let mut stmt = tx
+                    .tx
+                    .prepare(&format!("EXPLAIN QUERY PLAN {CHANGED_SINCE}"))?;
+                let rows = stmt.query_map([0], |r| r.get::<_, String>(3))?;
+                Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+            })
+            .unwrap();
+        assert!(
+            plan.len() == 1
+                && plan[0].starts_with("SEARCH changes USING")
+                && plan[0].contains("INDEX changes_by_revision (revision>?)"),
+            "{plan:?}"
+        );
     }
 
     #[test]
