@@ -57,6 +57,7 @@ pub const ASSETS: &[Asset] = &[
     asset!("data.js", JS),
     asset!("dom.js", JS),
     asset!("ui.js", JS),
+    asset!("table.js", JS),
     asset!("forms.js", JS),
     asset!("services.js", JS),
     asset!("sessions.js", JS),

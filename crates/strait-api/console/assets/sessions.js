@@ -5,14 +5,18 @@
 import * as api from './api.js';
 import { h, clear, fmtTime, fmtBytes, fmtDuration } from './dom.js';
 import {
-  dataTable, emptyState, adminStatus, menuButton, confirmDialog, toast, loading, errorBanner,
+  emptyState, adminStatus, menuButton, confirmDialog, toast, loading, errorBanner,
   noticeArea, toolbar, refreshButton, detailList,
 } from './ui.js';
 import { formatTags } from './forms.js';
 import { loadInventory, loadProfiles, byName, nameOf, lastSegment } from './data.js';
 import { openSessionForm, SUITES, INIT_MODES, MSS_DIRECTIONS } from './session-form.js';
+import { pagedTable } from './table.js';
 
 export const STATUS_INTERVAL_MS = 5000;
+/** Sessions of a service beyond which a poll re-reads only the page's sessions' configuration
+ * (one GET each), not the whole collection (a 10,000-session service is 10 list pages). */
+const WHOLE_REREAD_MAX = 1000;
 export const POLICY_BASED_REASON = 'Policy-based sessions are not supported by strait';
 
 const expanded = new Set();
@@ -67,6 +71,7 @@ export function render(panel, ctx) {
 
   const statuses = new Map(); // path -> {st, err}
   let rows = [];
+  let table = null;
   let inv = null;
   let profiles = { ike: [], ipsec: [], dpd: [] };
   let timer = null;
@@ -104,6 +109,19 @@ export function render(panel, ctx) {
     }
   }
 
+  /** The configuration of `service`'s sessions as stored now: all of it for a service of up
+   * to WHOLE_REREAD_MAX sessions, else the sessions on the page (what is drawn). */
+  async function freshConfig(service) {
+    const mine = rows.filter((s) => s.parent_path === service);
+    if (mine.length <= WHOLE_REREAD_MAX) return api.list(`${service}/sessions`);
+    const onPage = (table ? table.visible() : []).filter((s) => s.parent_path === service);
+    const got = await Promise.all(onPage.map((s) => api.get(s.path).catch((err) => {
+      if (err.status === 404) return null;
+      throw err;
+    })));
+    return got.filter(Boolean);
+  }
+
   async function poll() {
     if (stopped) return;
     // Per service, two paged reads (up to 1,000 sessions a page), however many sessions
@@ -116,7 +134,7 @@ export function render(panel, ctx) {
       try {
         const [live, fresh] = await Promise.all([
           api.list(`${service}/session-status`),
-          api.list(`${service}/sessions`),
+          freshConfig(service),
         ]);
         for (const r of live) statuses.set(r.path, { st: r.status || null, err: null });
         for (const f of fresh) {
@@ -153,11 +171,16 @@ export function render(panel, ctx) {
         h('span', null, 'VPN Service: ', h('strong', null, svc ? svc.display_name : lastSegment(filterPath))),
         h('a', { href: '#/vpn/sessions', class: 'chip-clear' }, 'Clear filter')));
     }
-    count.textContent = `${rows.length} ${rows.length === 1 ? 'session' : 'sessions'}`;
-    clear(body).append(dataTable({
+    count.textContent = `${rows.length.toLocaleString('en-US')} ${rows.length === 1 ? 'session' : 'sessions'}`;
+    const endpointName = (s) => nameOf(s.local_endpoint_path, inv.endpoints);
+    table = pagedTable({
       caption: 'IPSec Sessions',
       rows,
       key: (s) => s.path,
+      filterLabel: 'Filter sessions by name, service, remote IP, local endpoint or tunnel interface',
+      filterText: (s) => [s.display_name, s.id, s.service.display_name, s.peer_address, endpointName(s), vtiText(s)].join(' '),
+      sort: { column: 0, ascending: true },
+      onRedraw: () => paintStatuses(),
       actions: (s) => menuButton({
         ariaLabel: true, name: `Actions for ${s.display_name}`, content: '\u22ee',
         items: () => (ctx.isAdmin ? [
@@ -175,12 +198,12 @@ export function render(panel, ctx) {
         render: (s) => sessionDetails(s),
       },
       columns: [
-        { label: 'Name', className: 'col-name', render: (s) => h('span', { class: 'obj-name', title: s.display_name }, s.display_name) },
-        { label: 'VPN Service', render: (s) => s.service.display_name },
-        { label: 'Remote IP', className: 'mono', render: (s) => s.peer_address },
-        { label: 'Local Endpoint', render: (s) => nameOf(s.local_endpoint_path, inv.endpoints) },
-        { label: 'Tunnel Interface', className: 'mono', render: (s) => vtiText(s) },
-        { label: 'Admin Status', render: (s) => h('span', { 'data-admin-for': s.path }, adminStatus(s.enabled !== false)) },
+        { label: 'Name', className: 'col-name', sortKey: (s) => s.display_name, render: (s) => h('span', { class: 'obj-name', title: s.display_name }, s.display_name) },
+        { label: 'VPN Service', sortKey: (s) => s.service.display_name, render: (s) => s.service.display_name },
+        { label: 'Remote IP', className: 'mono', sortKey: (s) => s.peer_address, render: (s) => s.peer_address },
+        { label: 'Local Endpoint', sortKey: endpointName, render: endpointName },
+        { label: 'Tunnel Interface', className: 'mono', sortKey: (s) => vtiText(s), render: (s) => vtiText(s) },
+        { label: 'Admin Status', sortKey: (s) => (s.enabled === false ? 1 : 0), render: (s) => h('span', { 'data-admin-for': s.path }, adminStatus(s.enabled !== false)) },
         { label: 'Status', className: 'col-status', render: (s) => h('span', { 'data-status-for': s.path, class: 'status-slot' }, statusNode(null)) },
       ],
       empty: emptyState(
@@ -191,7 +214,8 @@ export function render(panel, ctx) {
         ctx.isAdmin && inv.services.length
           ? h('button', { type: 'button', class: 'btn btn-secondary', onclick: () => openSessionForm({ ctx, servicePath: filterPath || undefined }) }, 'Add Route Based Session')
           : null),
-    }));
+    });
+    clear(body).append(table.el);
     if (rows.length) poll();
   }).catch((err) => {
     if (!ctx.current() || err.status === 401) return;

@@ -321,7 +321,7 @@ export function dataTable({ caption, columns, rows, key, empty, actions, expand 
   cols.push(...columns);
   const table = h('table', { class: 'data-table' },
     h('caption', { class: 'sr-only' }, caption),
-    h('thead', null, h('tr', null, cols.map((c) => h('th', { scope: 'col', class: c.className || null }, c.label)))));
+    h('thead', null, h('tr', null, cols.map((c) => h('th', { scope: 'col', class: c.className || null, 'aria-sort': c.ariaSort || null }, c.label)))));
   const tbody = h('tbody');
   table.append(tbody);
   if (!rows.length) {

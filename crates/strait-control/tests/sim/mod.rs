@@ -7,14 +7,22 @@
 //! replays exactly (`STRAIT_SIM_SEED=N`).
 //!
 //! After every step the world checks, beyond each gateway's own invariants (which panic in
-//! strict mode): no session's status is UP while its tunnel has no SA to send on. At
-//! checkpoints it stops all trouble and checks that every session comes UP on both ends and
-//! that packets injected at either VTI come out of the other.
+//! strict mode): no session's status is UP while its tunnel has no SA to send on, and no
+//! gateway sends on a Child SA its peer could not yet receive on (`causality.rs`). At
+//! checkpoints (`observe.rs`) it stops all trouble and checks that every session comes UP on
+//! both ends and that packets injected at either VTI come out of the other.
+//!
+//! Beside this file: the data plane (`dataplane.rs`), sockets and network (`net.rs`), forged
+//! IKE_SA_INIT requests (`forge.rs`) and the certificates of certificate sessions
+//! (`pki.rs`).
 #![allow(dead_code)]
 
 pub mod causality;
 pub mod dataplane;
+mod forge;
 pub mod net;
+mod observe;
+mod pki;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::hash::{Hash, Hasher};
@@ -25,13 +33,15 @@ use std::time::{Duration, Instant};
 
 use ike_proto::{CryptoJob, EndpointConfig, TestRandom, Transmit};
 use serde_json::{json, Value};
-use strait_control::{Gateway, StatusView};
+use strait_control::Gateway;
 use strait_policy::{Actor, Policy};
 use strait_store::Store;
 
 use causality::{Causality, Stamp};
 use dataplane::SimDataplane;
+pub use forge::Forgery;
 use net::{Host, Rng, SimSockets};
+pub use pki::certificate_session;
 
 pub const SVC: &str = "/infra/tier-0s/t0/ipsec-vpn-services/vpn";
 /// `STRAIT_SIM_TRACE=1`: print what happens (and the gateways' logs) while replaying a seed.
@@ -132,19 +142,6 @@ pub enum Action {
         to: usize,
         kind: Forgery,
     },
-}
-
-/// What a forged IKE_SA_INIT looks like.
-#[derive(Debug, Clone, Copy)]
-pub enum Forgery {
-    /// The captured request, unchanged (a replay), from another source port.
-    Replay,
-    /// A fresh initiator SPI (a new half-open SA, if admitted).
-    FreshSpi,
-    /// Transform ids nobody implements (NO_PROPOSAL_CHOSEN).
-    BadProposal,
-    /// An all-zero KE (invalid DH public value).
-    ZeroKe,
 }
 
 enum Packet {
@@ -500,57 +497,6 @@ impl World {
         }
     }
 
-    fn forge(&mut self, from: usize, to: usize, kind: Forgery) {
-        let Some(t) = self.captured_init[from].clone() else {
-            return;
-        };
-        let marker = t.local.port() == 4500;
-        let body = if marker { &t.data[4..] } else { &t.data[..] };
-        let Ok(mut m) = ike_wire::Message::parse(body) else {
-            return;
-        };
-        let spi = self.rng.below(u64::MAX).to_be_bytes();
-        match kind {
-            Forgery::Replay => {}
-            Forgery::FreshSpi => m.header.spi_i = spi,
-            Forgery::BadProposal => {
-                m.header.spi_i = spi;
-                for p in &mut m.payloads {
-                    if let ike_wire::Payload::Sa(props) = p {
-                        for t in props.iter_mut().flat_map(|p| p.transforms.iter_mut()) {
-                            t.id = 700 + t.id % 50;
-                        }
-                    }
-                }
-            }
-            Forgery::ZeroKe => {
-                m.header.spi_i = spi;
-                for p in &mut m.payloads {
-                    if let ike_wire::Payload::Ke { data, .. } = p {
-                        data.iter_mut().for_each(|b| *b = 0);
-                    }
-                }
-            }
-        }
-        let mut data = if marker { vec![0; 4] } else { Vec::new() };
-        data.extend_from_slice(&m.emit());
-        // From a port the real peer does not use: the forgery is not a retransmission.
-        let local = SocketAddr::new(t.local.ip(), 40_000 + self.rng.below(20_000) as u16);
-        self.note(("forge", from, to, format!("{kind:?}")));
-        self.forged += 1;
-        self.deliver(
-            to,
-            Packet::Ike(
-                Transmit {
-                    local,
-                    remote: t.remote,
-                    data,
-                },
-                None,
-            ),
-        );
-    }
-
     /// The configuration changed: the gateway's control plane reads it as straitd does on
     /// the store's change notification (only what changed since the configuration it holds,
     /// so a change to sessions alone is realized for those sessions alone).
@@ -836,113 +782,6 @@ impl World {
             }
         }
     }
-
-    // ---- observations ------------------------------------------------------------------
-
-    /// The session's status as the API shows it (None: gateway down or unknown session).
-    pub fn status(
-        &self,
-        k: usize,
-        session: &str,
-    ) -> Option<strait_model::status::SessionStatusNsxT> {
-        let g = &self.gws[k];
-        let gw = g.gw.as_ref()?;
-        StatusView::new(gw.board(), g.dp.clone()).session_status(session)
-    }
-
-    pub fn is_up(&self, k: usize, session: &str) -> bool {
-        self.status(k, session)
-            .is_some_and(|s| s.runtime_status == "UP")
-    }
-
-    /// Every link UP on both ends.
-    pub fn all_up(&self) -> bool {
-        self.links
-            .iter()
-            .all(|l| self.is_up(l.a.0, &l.a.1) && self.is_up(l.b.0, &l.b.1))
-    }
-
-    /// A checkpoint: stop all trouble (clean network, every gateway running, nothing
-    /// scheduled), wait until every link is UP on both ends (at most `limit`), let IKE settle,
-    /// then probe both directions of every link and require every probe to arrive.
-    pub fn assert_converges(&mut self, limit: Duration, what: &str) {
-        self.actions.clear();
-        self.net = NetProfile::CLEAN;
-        for k in 0..self.gws.len() {
-            if self.gws[k].gw.is_none() {
-                self.start(k);
-            }
-        }
-        let deadline = self.now + limit;
-        while !self.all_up() && self.now < deadline {
-            let until = (self.now + Duration::from_millis(250)).min(deadline);
-            self.run_for(until - self.now);
-        }
-        assert!(
-            self.all_up(),
-            "seed {}: {what}: not UP after {limit:?}:\n{}",
-            self.seed,
-            self.describe()
-        );
-        // Duplicates from simultaneous exchanges are deleted within a few retransmissions.
-        self.run_for(Duration::from_secs(10));
-        assert!(
-            self.all_up(),
-            "seed {}: {what}: UP then not:\n{}",
-            self.seed,
-            self.describe()
-        );
-        let mut ids = Vec::new();
-        for l in self.links.clone() {
-            for (k, s) in [&l.a, &l.b] {
-                match self.probe(*k, s) {
-                    Some(id) => ids.push((id, *k, s.clone())),
-                    None => panic!(
-                        "seed {}: {what}: gateway {} cannot send on {s}:\n{}",
-                        self.seed,
-                        self.gws[*k].name,
-                        self.describe()
-                    ),
-                }
-            }
-        }
-        self.run_for(Duration::from_secs(1));
-        for (id, k, s) in ids {
-            assert!(
-                self.probes_delivered.contains(&id),
-                "seed {}: {what}: a packet sent by gateway {} into {s} never came out of the peer's VTI (a direction is black-holed):\n{}",
-                self.seed,
-                self.gws[k].name,
-                self.describe()
-            );
-        }
-    }
-
-    /// Both ends of every link: status, SAs in IKE and in the data plane.
-    pub fn describe(&self) -> String {
-        let mut out = String::new();
-        for l in &self.links {
-            for (k, s) in [&l.a, &l.b] {
-                let g = &self.gws[*k];
-                let st = self.status(*k, s);
-                let ike = g.gw.as_ref().map(|gw| {
-                    gw.endpoint()
-                        .installed_child_sas(&ike_proto::SessionId(s.clone()))
-                });
-                let dp = strait_control::DataplaneApi::sa_state(&*g.dp, s);
-                out.push_str(&format!(
-                    "  gateway {} {s}: {} ike={:?} fail={:?}\n    IKE child SAs {:08x?}\n    data plane {:08x?}\n",
-                    g.name,
-                    st.as_ref().map_or("(down)".into(), |s| s.runtime_status.clone()),
-                    st.as_ref().map(|s| s.ike_status.ike_session_state.clone()),
-                    st.as_ref().map(|s| s.ike_status.fail_reason.clone()),
-                    ike,
-                    dp,
-                ));
-            }
-        }
-        out
-    }
 }
 
 impl SimGateway {
@@ -994,66 +833,4 @@ pub fn session_body(peer: IpAddr, vti: &str, extra: Value) -> Value {
         }
     }
     body
-}
-
-/// Site certificates (subjectAltName IP = the gateway's address, so its derived ID is its
-/// address, as a PSK session's) and one CA, for certificate sessions in the simulation; made
-/// once (RSA key generation is slow) and shared by every seed.
-pub struct SimPki {
-    pub ca_pem: String,
-    /// (certificate, key) per gateway index.
-    pub sites: Vec<(String, String)>,
-}
-
-pub fn sim_pki() -> &'static SimPki {
-    static PKI: std::sync::OnceLock<SimPki> = std::sync::OnceLock::new();
-    PKI.get_or_init(|| {
-        use ike_testdata::pki::{KeyKind, Leaf, TestCa};
-        let mut ca = TestCa::root("sim CA", KeyKind::EcdsaP256);
-        let sites = (0..4)
-            .map(|k| {
-                let addr = format!("198.51.100.{}", k + 1);
-                // RSA-3072: IKE_AUTH exceeds one datagram, so fragments cross the lossy,
-                // reordering links too.
-                let site = ca.issue(&Leaf {
-                    subject: &[("CN", "sim gateway")],
-                    sans: &[&addr],
-                    key: KeyKind::Rsa3072,
-                    ..Leaf::default()
-                });
-                (site.cert_pem, site.key_pem)
-            })
-            .collect();
-        SimPki {
-            ca_pem: ca.cert.cert_pem.clone(),
-            sites,
-        }
-    })
-}
-
-impl World {
-    /// Give every gateway its site certificate, the CA, and a local endpoint that uses
-    /// them (sessions then set `authentication_mode: CERTIFICATE`).
-    pub fn use_certificates(&mut self) {
-        let pki = sim_pki();
-        for (k, g) in self.gws.iter().enumerate() {
-            let (cert, key) = &pki.sites[k];
-            g.patch(
-                "/infra/certificates/site",
-                json!({"pem_encoded": cert, "private_key": key}),
-            );
-            g.patch("/infra/certificates/ca", json!({"pem_encoded": pki.ca_pem}));
-            g.patch(
-                &format!("{SVC}/local-endpoints/le"),
-                json!({"local_address": g.addr.to_string(),
-                       "certificate_path": "/infra/certificates/site",
-                       "trust_ca_paths": ["/infra/certificates/ca"]}),
-            );
-        }
-    }
-}
-
-/// The session fields of a certificate session (no PSK).
-pub fn certificate_session() -> Value {
-    json!({"authentication_mode": "CERTIFICATE", "psk": null})
 }
