@@ -12,7 +12,10 @@ use strait_policy::hierarchy::HierarchyOptions;
 use strait_policy::{Actor, ListQuery, Policy};
 use strait_store::Store;
 
-const SVC: &str = "/infra/tier-0s/t0/ipsec-vpn-services/vpn";
+#[path = "../tests/common/mod.rs"]
+mod common;
+use common::{vpn_with_endpoint, SVC};
+
 const SESSIONS: u32 = 10_000;
 
 fn main() {
@@ -47,15 +50,7 @@ fn world() -> &'static (Arc<Store>, Policy, tempfile::TempDir) {
         let store = Arc::new(Store::open(dir.path()).unwrap());
         let policy = Policy::open(store.clone()).unwrap();
         let admin = Actor::system();
-        policy.patch("/infra/tier-0s/t0", &json!({}), &admin).unwrap();
-        policy.patch(SVC, &json!({}), &admin).unwrap();
-        policy
-            .patch(
-                &format!("{SVC}/local-endpoints/le"),
-                &json!({"local_address": "198.51.100.1"}),
-                &admin,
-            )
-            .unwrap();
+        vpn_with_endpoint(&policy);
         for chunk in (0..SESSIONS).collect::<Vec<_>>().chunks(1_000) {
             let children: Vec<Value> = chunk
                 .iter()

@@ -8,7 +8,8 @@ use serde_json::json;
 use strait_policy::{Actor, Policy, TreeSnapshot};
 use strait_store::Store;
 
-const SVC: &str = "/infra/tier-0s/t0/ipsec-vpn-services/vpn";
+mod common;
+use common::{vpn_with_endpoint, SVC};
 
 /// A snapshot's revision, objects (path, revision) and PSKs, comparable.
 type Summary = (u64, Vec<(String, i64)>, Vec<(String, String)>);
@@ -42,19 +43,8 @@ fn session(i: u32, psk: &str) -> serde_json::Value {
 #[test]
 fn a_snapshot_since_the_last_equals_a_full_read() {
     let dir = tempfile::tempdir().unwrap();
-    let admin = Actor::system();
     let policy = Policy::open(Arc::new(Store::open(dir.path()).unwrap())).unwrap();
-    policy
-        .patch("/infra/tier-0s/t0", &json!({}), &admin)
-        .unwrap();
-    policy.patch(SVC, &json!({}), &admin).unwrap();
-    policy
-        .patch(
-            &format!("{SVC}/local-endpoints/le"),
-            &json!({"local_address": "198.51.100.1"}),
-            &admin,
-        )
-        .unwrap();
+    vpn_with_endpoint(&policy);
     let mut held = policy.snapshot_all().unwrap();
     let steps: Vec<Step> = vec![
         Box::new(|p| {
@@ -125,7 +115,7 @@ fn a_snapshot_since_the_last_equals_a_full_read() {
     // After a restart the log starts again: a snapshot from before it is read in full.
     let policy = Policy::open(Arc::new(Store::open(dir.path()).unwrap())).unwrap();
     policy
-        .delete(&format!("{SVC}/sessions/s8"), &admin)
+        .delete(&format!("{SVC}/sessions/s8"), &Actor::system())
         .unwrap();
     let next = policy.snapshot_since(&held).unwrap();
     assert_eq!(summary(&next), summary(&policy.snapshot_all().unwrap()));
