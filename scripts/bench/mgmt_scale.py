@@ -182,15 +182,11 @@ def cpu_seconds(pid):
 def settle(pid, timeout=60):
     """Wait until straitd has used no more than 20 ms of CPU in half a second: the runtime
     has applied the changes just made, so reads are timed alone."""
-    def ticks():
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        return int(fields[11]) + int(fields[12])
     deadline = time.time() + timeout
     while time.time() < deadline:
-        before = ticks()
+        before = cpu_seconds(pid)
         time.sleep(0.5)
-        if ticks() - before <= 2:
+        if cpu_seconds(pid) - before <= 0.02:
             return
 
 

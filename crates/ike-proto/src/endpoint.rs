@@ -11,9 +11,9 @@ use crate::config::{DpdMode, EndpointConfig, SessionConfig, SessionId};
 use crate::crypto_jobs::{CryptoDone, CryptoJob};
 use crate::events::{ChildSaInfo, Event, FailReason, IkeSaInfo, IkeState, SessionStatus};
 use crate::random::{self, Random};
-use crate::retry_queue::RetryQueue;
 use crate::sa::{IkeSa, RequestKind, SaState, Task};
 use crate::sa_table::SaTable;
+use crate::timer_queue::TimerQueue;
 
 /// IKE's ports (RFC 7296 §2; RFC 3948 for 4500).
 pub const IKE_PORT: u16 = 500;
@@ -61,7 +61,7 @@ pub struct Endpoint {
     /// so a seeded run replays).
     pub(crate) sas: SaTable,
     /// When initiator sessions try again.
-    pub(crate) retries: RetryQueue,
+    pub(crate) retries: TimerQueue<SessionId>,
     /// Our IKE SPI → SA.
     pub(crate) by_spi: HashMap<[u8; 8], u64>,
     /// Responder: (peer address, initiator SPI) → SA, to answer retransmitted IKE_SA_INIT
@@ -100,7 +100,7 @@ impl Endpoint {
             cfg,
             sessions: BTreeMap::new(),
             sas: SaTable::default(),
-            retries: RetryQueue::default(),
+            retries: TimerQueue::default(),
             by_spi: HashMap::new(),
             by_init: HashMap::new(),
             by_addr: HashMap::new(),
@@ -529,10 +529,10 @@ impl Endpoint {
         // holds only sessions.
         self.sas
             .check(|sa| sa_deadline(sa, self.sessions.get(&sa.session)))?;
-        self.retries.check()?;
+        self.retries.check("session retries")?;
         if let Some(id) = self
             .retries
-            .sessions()
+            .keys()
             .find(|id| !self.sessions.contains_key(*id))
         {
             return Err(format!(

@@ -52,10 +52,10 @@ mod kex;
 mod peer_auth;
 pub mod proposal;
 pub mod random;
-mod retry_queue;
 mod sa;
 mod sa_table;
 mod tasks;
+mod timer_queue;
 
 pub use admission::{DropCause, DropReport};
 pub use cert_auth::{CertificateAuth, KeyRequirement, SharedCertificateAuth};

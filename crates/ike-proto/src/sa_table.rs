@@ -17,6 +17,7 @@ use std::time::Instant;
 
 use crate::config::SessionId;
 use crate::sa::IkeSa;
+use crate::timer_queue::TimerQueue;
 
 #[derive(Default)]
 pub(crate) struct SaTable {
@@ -26,9 +27,8 @@ pub(crate) struct SaTable {
     by_session: HashMap<SessionId, BTreeSet<u64>>,
     /// SAs changed since the last refresh: their entries in `timers` may be stale.
     dirty: BTreeSet<u64>,
-    /// Each SA's deadline as last computed, and the same ordered by time.
-    deadlines: HashMap<u64, Instant>,
-    timers: BTreeSet<(Instant, u64)>,
+    /// Each SA's deadline as last computed.
+    timers: TimerQueue<u64>,
     /// Inbound Child SA SPIs as of each SA's last refresh (SPI -> SA, and SA -> SPIs), so a
     /// new SPI is checked for uniqueness without visiting every SA.
     child_spis: HashMap<u32, u64>,
@@ -68,9 +68,7 @@ impl SaTable {
         let sa = self.sas.remove(h)?;
         self.unindex_session(&sa.session, *h);
         self.dirty.remove(h);
-        if let Some(t) = self.deadlines.remove(h) {
-            self.timers.remove(&(t, *h));
-        }
+        self.timers.set(h, None);
         self.unindex_spis(*h);
         Some(sa)
     }
@@ -131,11 +129,9 @@ impl SaTable {
     /// Recompute the deadlines of the SAs changed since the last refresh.
     pub(crate) fn refresh(&mut self, deadline: impl Fn(&IkeSa) -> Option<Instant>) {
         for h in std::mem::take(&mut self.dirty) {
-            if let Some(t) = self.deadlines.remove(&h) {
-                self.timers.remove(&(t, h));
-            }
             self.unindex_spis(h);
             let Some(sa) = self.sas.get(&h) else {
+                self.timers.set(&h, None);
                 continue;
             };
             let spis: Vec<u32> = sa.children.iter().map(|c| c.spi_in).collect();
@@ -145,29 +141,18 @@ impl SaTable {
             if !spis.is_empty() {
                 self.spis_of.insert(h, spis);
             }
-            let Some(t) = deadline(sa) else {
-                continue;
-            };
-            self.deadlines.insert(h, t);
-            self.timers.insert((t, h));
+            self.timers.set(&h, deadline(sa));
         }
     }
 
     /// The earliest deadline (only exact after a refresh).
     pub(crate) fn next_deadline(&self) -> Option<Instant> {
-        self.timers.first().map(|(t, _)| *t)
+        self.timers.next()
     }
 
     /// SAs whose deadline is at or before `now`, by handle (after a refresh).
     pub(crate) fn due(&self, now: Instant) -> Vec<u64> {
-        let mut v: Vec<u64> = self
-            .timers
-            .iter()
-            .take_while(|(t, _)| *t <= now)
-            .map(|(_, h)| *h)
-            .collect();
-        v.sort_unstable();
-        v
+        self.timers.due(now)
     }
 
     /// Check the indexes against the SAs: every SA indexed under its session, and every SA
@@ -202,21 +187,18 @@ impl SaTable {
                 ));
             }
             let want = deadline(sa);
-            let have = self.deadlines.get(h).copied();
+            let have = self.timers.get(h);
             if want != have {
                 return Err(format!(
                     "IKE SA {h}: timer queued for {have:?}, but its deadline is {want:?}"
                 ));
             }
         }
-        if self.timers.len() != self.deadlines.len()
-            || self
-                .deadlines
-                .iter()
-                .any(|(h, t)| !self.timers.contains(&(*t, *h)))
-        {
-            return Err("the timer queue and the deadlines of IKE SAs disagree".into());
+        if let Some(h) = self.timers.keys().find(|h| !self.sas.contains_key(*h)) {
+            return Err(format!(
+                "a timer is queued for IKE SA {h}, which does not exist"
+            ));
         }
-        Ok(())
+        self.timers.check("IKE SAs")
     }
 }

@@ -2,7 +2,7 @@
 // sortable columns and Previous / Next. Only the page's rows are in the DOM, so filtering,
 // sorting and paging cost the same with 10 rows or 10,000.
 
-import { h } from './dom.js';
+import { h, uid } from './dom.js';
 import { dataTable } from './ui.js';
 
 const collator = new Intl.Collator(undefined, { numeric: true, sensitivity: 'base' });
@@ -33,7 +33,7 @@ export function pagedTable(opts) {
   const index = () => { haystacks = new Map(rows.map((r) => [key(r), filterText(r).toLowerCase()])); };
   index();
 
-  const filterId = `filter-${Math.random().toString(36).slice(2, 8)}`;
+  const filterId = uid('filter');
   const input = h('input', {
     type: 'search', id: filterId, class: 'input table-filter', placeholder: 'Filter',
     autocomplete: 'off', 'aria-controls': `${filterId}-table`,
