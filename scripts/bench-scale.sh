@@ -4,6 +4,7 @@
 # sample pings, idle CPU, and (--restart) recovery from kill -9. Prints a Markdown table.
 #   sudo scripts/bench-scale.sh [--sessions 1000,10000] [--group modp2048|x25519] [--restart]
 #                               [--pings 20] [--idle 30] [--straitd PATH] [--json FILE]
+#                               [--perf-idle DIR]
 # Builds straitd in release mode (`--straitd PATH` measures another build). Everything runs in
 # network namespaces it creates and removes.
 set -euo pipefail

@@ -19,6 +19,8 @@ Measured, per N:
   unreclaimable memory per tunnel (SUnreclaim, system-wide);
 - a sample of --pings sessions pinged through their tunnels (A's VTI to B's);
 - idle: CPU used by both straitd over --idle seconds with every tunnel UP (DPD on);
+  --perf-idle DIR also records a perf call graph of each over that window
+  (DIR/idle-N-a.data, DIR/idle-N-b.data; read with `perf report -i`);
 - with --restart: straitd A killed with SIGKILL and started again on the same data directory;
   the time until every session is UP again.
 
@@ -328,9 +330,21 @@ def bench(args, n):
         rss = (a.rss_kib(), b.rss_kib())
         fds = (a.fds(), b.fds())
         kernel = sunreclaim_kib() - kernel0
+        perfs = []
+        if args.perf_idle:
+            # A call-graph profile of each straitd over the idle window (`perf report -i`).
+            os.makedirs(args.perf_idle, exist_ok=True)
+            for g in (a, b):
+                out = os.path.join(args.perf_idle, f"idle-{n}-{g.name}.data")
+                perfs.append(subprocess.Popen(
+                    ["perf", "record", "-q", "-F", "499", "-g", "-p", str(g.proc.pid), "-o", out,
+                     "--", "sleep", str(args.idle)],
+                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         c0 = (a.cpu_s(), b.cpu_s())
         time.sleep(args.idle)
         c1 = (a.cpu_s(), b.cpu_s())
+        for pr in perfs:
+            pr.wait()
         idle = tuple(100 * (y - x) / args.idle for x, y in zip(c0, c1))
         row = {
             "n": n, "group": args.group, "ka": layout.ka, "kb": layout.kb,
@@ -368,6 +382,8 @@ def main():
     p.add_argument("--pings", type=int, default=20)
     p.add_argument("--idle", type=float, default=30)
     p.add_argument("--restart", action="store_true")
+    p.add_argument("--perf-idle", metavar="DIR",
+                   help="record a perf call graph of each straitd over the idle window into DIR")
     p.add_argument("--json", help="also write the rows here")
     args = p.parse_args()
     rows = []
