@@ -22,7 +22,9 @@ Measured, per N:
   --perf-idle DIR also records a perf call graph of each over that window
   (DIR/idle-N-a.data, DIR/idle-N-b.data; read with `perf report -i`);
 - with --restart: straitd A killed with SIGKILL and started again on the same data directory;
-  the time until every session is UP again.
+  the time until every session is UP again;
+- stop: SIGTERM to A, then to B, and the time until each has exited (every VTI removed; the
+  run fails if one is left).
 
 --group picks the Diffie-Hellman group of IKE and of the Child SAs (PFS): modp2048 (NSX's
 default profiles, GROUP14) or x25519 (GROUP31, in profiles this script creates).
@@ -198,6 +200,12 @@ class Straitd:
         os.killpg(self.proc.pid, signal.SIGKILL)
         self.proc.wait()
 
+    def stop(self, timeout=1800):
+        """SIGTERM and wait for the exit (raises if it takes longer than timeout)."""
+        os.killpg(self.proc.pid, signal.SIGTERM)
+        self.proc.wait(timeout=timeout)
+        self.proc = None
+
     def close(self, keep_dir=False):
         if self.proc is not None and self.proc.poll() is None:
             try:
@@ -367,6 +375,15 @@ def bench(args, n):
             log(f"N={n}: kill -9 of A: the old process was gone after {exit_s:.1f} s, "
                 f"the new one had all UP {up_s:.1f} s after it started")
         row["errors"] = len(a.errors_logged()) + len(b.errors_logged())
+        # A graceful stop (SIGTERM): Deletes sent, every VTI removed, process gone.
+        for g, link_ns in ((a, link.a), (b, link.b)):
+            t = time.monotonic()
+            g.stop()
+            row[f"stop_{g.name}_s"] = time.monotonic() - t
+            left = count_vtis(link_ns)
+            if left:
+                raise RuntimeError(f"straitd {g.name} stopped and left {left} VTIs")
+        log(f"N={n}: stopped A in {row['stop_a_s']:.1f} s, B in {row['stop_b_s']:.1f} s")
         return row
     finally:
         for g in gws:
@@ -395,14 +412,15 @@ def main():
         with open(args.json, "w") as f:
             json.dump(rows, f, indent=1)
     print("| N | DH | endpoints A / B | all UP (s) | half UP (s) | setups/s | CPU A / B (s) "
-          "| RSS A / B per tunnel (KiB) | fds A / B | kernel per VTI (KiB) | pings | idle CPU A / B | restart A (s) | errors |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+          "| RSS A / B per tunnel (KiB) | fds A / B | kernel per VTI (KiB) | pings | idle CPU A / B | restart A (s) | stop A / B (s) | errors |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(f"| {r['n']} | {r['group']} | {r['ka']} / {r['kb']} | {r['setup_s']:.1f} | {r['half_s']:.1f} "
               f"| {r['rate']:.0f} | {r['cpu_a']:.1f} / {r['cpu_b']:.1f} "
               f"| {r['rss_a_kib'] / r['n']:.0f} / {r['rss_b_kib'] / r['n']:.0f} | {r['fds_a']} / {r['fds_b']} "
               f"| {r['kernel_per_tunnel_kib']:.0f} | {r['pinged']}/{r['sampled']} "
-              f"| {r['idle_a']:.1f} % / {r['idle_b']:.1f} % | {r.get('restart_a_s', float('nan')):.1f} (exit {r.get('restart_a_exit_s', float('nan')):.1f}) | {r['errors']} |")
+              f"| {r['idle_a']:.1f} % / {r['idle_b']:.1f} % | {r.get('restart_a_s', float('nan')):.1f} (exit {r.get('restart_a_exit_s', float('nan')):.1f}) "
+              f"| {r['stop_a_s']:.1f} / {r['stop_b_s']:.1f} | {r['errors']} |")
 
 
 if __name__ == "__main__":

@@ -84,6 +84,8 @@ pub(crate) struct Maker {
     shared: Arc<Shared>,
     netlink: vti::Netlink,
     offload: bool,
+    /// The interface group of every VTI (see [`crate::DataplaneConfig::link_group`]).
+    group: u32,
     queue: Mutex<Queue>,
     wake: Notify,
     made: mpsc::UnboundedSender<TunnelMade>,
@@ -99,6 +101,7 @@ impl Maker {
         shared: Arc<Shared>,
         netlink: vti::Netlink,
         offload: bool,
+        group: u32,
         made: mpsc::UnboundedSender<TunnelMade>,
     ) -> Maker {
         Maker {
@@ -106,6 +109,7 @@ impl Maker {
             shared,
             netlink,
             offload,
+            group,
             queue: Mutex::new(Queue::default()),
             wake: Notify::new(),
             made,
@@ -246,6 +250,7 @@ impl Maker {
             queues: 1,
             multi_queue: per_worker && self.workers.len() > 1,
             offload: self.offload,
+            group: self.group,
         };
         let owner = if per_worker || self.workers.is_empty() {
             0
@@ -330,6 +335,14 @@ pub(crate) async fn close_tunnel(t: &Tunnel) {
             tracing::info!(vti = %name, session = %t.session, "VTI removed");
         }
     }
+}
+
+/// Stop a tunnel whose VTI is already deleted (with its group): as [`close_tunnel`], without
+/// asking the kernel for the interface again. Dropping the handle closes its queues.
+pub(crate) async fn forget_tunnel(t: &Tunnel) {
+    t.closed.store(true, std::sync::atomic::Ordering::Relaxed);
+    t.with_sas(|sas| *sas = TunnelSas::default());
+    drop(t.vti.lock().await.take());
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

@@ -234,7 +234,15 @@ fn seed_flow_between_straits_up_routes_disable_enable_and_restarts() {
     wait_for(&sb, "B UP after A's restart", Duration::from_secs(10), up);
     assert!(lan_ping(&t), "no traffic after the restart");
 
-    // SIGTERM: Deletes sent, VTI and routes removed, exit 0.
+    // SIGTERM: Deletes sent, VTI and routes removed (as one interface group: the VTI is in
+    // straitd's, 0x5354....), exit 0.
+    let link = t.a.ip(&["-d", "-j", "link", "show", "dev", &vti]);
+    let group: u64 = serde_json::from_str::<Value>(&link).unwrap()[0]["group"]
+        .to_string()
+        .trim_matches('"')
+        .parse()
+        .unwrap_or_else(|_| panic!("the VTI is in no group of straitd's: {link}"));
+    assert_eq!(group >> 16, 0x5354, "{link}");
     let code = sa.terminate();
     assert!(code.success(), "{code:?}");
     wait_for(

@@ -102,6 +102,10 @@ pub struct VtiConfig {
     /// `IFF_VNET_HDR` + `TUNSETOFFLOAD` TSO/USO/CSUM: reads are GSO super-packets behind a
     /// virtio-net header, writes may be coalesced. Use tun-rs `recv_multiple`/`send_multiple`.
     pub offload: bool,
+    /// The interface group (`ip link set ... group N`, IFLA_GROUP) the VTI joins, so that all
+    /// of a data plane's VTIs can be deleted in one request ([`Netlink::delete_group`]); 0
+    /// leaves it in the default group.
+    pub group: u32,
 }
 
 /// The TUN-backed virtual tunnel interface of one session. It owns the queue fds; the kernel
@@ -245,19 +249,23 @@ impl Vti {
         let action = format!("configure {name}");
         let addrs = &addresses;
         with_netlink(netlink, &action, |mut handle| async move {
+            let mut settings = LinkUnspec::new_with_index(ifindex)
+                .mtu(u32::from(cfg.mtu))
+                .txqueuelen(TX_QUEUE_LEN);
+            if cfg.group != 0 {
+                settings = settings.append_extra_attribute(LinkAttribute::Group(cfg.group));
+            }
             handle
                 .link()
-                .set(
-                    LinkUnspec::new_with_index(ifindex)
-                        .mtu(u32::from(cfg.mtu))
-                        .txqueuelen(TX_QUEUE_LEN)
-                        .build(),
-                )
+                .set(settings.build())
                 .execute()
                 .await
                 .map_err(|e| {
                     nl_error(
-                        format!("set the MTU {} and queue length of {name}", cfg.mtu),
+                        format!(
+                            "set the MTU {}, queue length and group {} of {name}",
+                            cfg.mtu, cfg.group
+                        ),
                         e,
                     )
                 })?;

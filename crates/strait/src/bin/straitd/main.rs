@@ -139,6 +139,15 @@ async fn run(args: Args, ike_log_level: Option<logging::IkeLogLevel>) -> Result<
     if let Some(n) = args.dataplane_workers {
         dp_cfg.workers = usize::from(n);
     }
+    // The VTIs' interface group (deleted as one on stop): this data directory's, so two
+    // daemons on one host keep apart.
+    let canonical = std::fs::canonicalize(&dir).unwrap_or_else(|_| dir.clone());
+    dp_cfg.link_group = strait_dataplane::link_group_for(canonical.as_os_str().as_encoded_bytes());
+    tracing::info!(
+        group = format_args!("{:#x}", dp_cfg.link_group),
+        "VTIs go in this interface group (ip -d link show group {})",
+        dp_cfg.link_group
+    );
     if let Some(limit) = limits::raise_open_files() {
         let count = |kind: strait_model::Kind| {
             policy
