@@ -109,14 +109,11 @@ pub const LINK_GROUP_PREFIX: u32 = 0x5354_0000;
 
 /// The interface group for a data plane known by `key` (straitd: its data directory): the
 /// same across restarts, different (but for a 1 in 65,536 chance) for two daemons on one
-/// host. FNV-1a of the key's bytes, folded to 16 bits, after [`LINK_GROUP_PREFIX`].
+/// host: the top 16 bits of [`vti::stable_hash`] (the hash VTI names come from), after
+/// [`LINK_GROUP_PREFIX`].
 pub fn link_group_for(key: &[u8]) -> u32 {
-    let mut h: u32 = 0x811c_9dc5;
-    for &b in key {
-        h ^= u32::from(b);
-        h = h.wrapping_mul(0x0100_0193);
-    }
-    LINK_GROUP_PREFIX | ((h >> 16) ^ (h & 0xffff))
+    let top = u32::try_from(vti::stable_hash(key) >> 48).unwrap_or(0);
+    LINK_GROUP_PREFIX | top
 }
 
 impl Default for DataplaneConfig {
@@ -915,7 +912,7 @@ impl Dataplane {
         }
         for t in &tunnels {
             if group_deleted {
-                maker::forget_tunnel(t).await;
+                drop(maker::retire_tunnel(t).await);
             } else {
                 maker::close_tunnel(t).await;
             }

@@ -324,10 +324,7 @@ fn publish_tunnels(shared: &Shared, made: Vec<Arc<Tunnel>>) {
 /// Close a tunnel's VTI and stop its workers' tasks (the tunnel is not, or no longer, in the
 /// map).
 pub(crate) async fn close_tunnel(t: &Tunnel) {
-    t.closed.store(true, std::sync::atomic::Ordering::Relaxed);
-    t.with_sas(|sas| *sas = TunnelSas::default());
-    let vti = t.vti.lock().await.take();
-    if let Some(v) = vti {
+    if let Some(v) = retire_tunnel(t).await {
         let name = v.name().to_owned();
         if let Err(e) = v.close().await {
             tracing::warn!(vti = %name, error = %e, "cannot remove the VTI");
@@ -337,12 +334,12 @@ pub(crate) async fn close_tunnel(t: &Tunnel) {
     }
 }
 
-/// Stop a tunnel whose VTI is already deleted (with its group): as [`close_tunnel`], without
-/// asking the kernel for the interface again. Dropping the handle closes its queues.
-pub(crate) async fn forget_tunnel(t: &Tunnel) {
+/// Stop a tunnel's workers' tasks and forget its SAs; its VTI handle is returned, to close
+/// (or to drop, when the VTI went with its group: dropping closes the queues).
+pub(crate) async fn retire_tunnel(t: &Tunnel) -> Option<vti::Vti> {
     t.closed.store(true, std::sync::atomic::Ordering::Relaxed);
     t.with_sas(|sas| *sas = TunnelSas::default());
-    drop(t.vti.lock().await.take());
+    t.vti.lock().await.take()
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

@@ -46,6 +46,7 @@ use error::{nl_error, tun_error};
 use link::{
     add_address, address_of, link_by_index, link_by_name, link_name, remove_stale, set_root_qdisc,
 };
+pub(crate) use names::stable_hash;
 use names::{dedup, validate_mtu, validate_name};
 use netlink::with_netlink;
 

@@ -15,17 +15,7 @@ use super::{VtiError, MIN_MTU, MIN_MTU_IPV6};
 /// collide with probability below 5e-8. Pass the canonical path the policy layer stores (the
 /// name depends on every byte). Example: `/infra/tier-0s/t0/ipsec-vpn-services/vpn/sessions/s1`.
 pub fn vti_name(session_path: &str) -> String {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for &b in session_path.as_bytes() {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    // fmix64
-    h ^= h >> 33;
-    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
-    h ^= h >> 33;
-    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
-    h ^= h >> 33;
+    let h = stable_hash(session_path.as_bytes());
     let mut name = String::with_capacity(12);
     name.push_str("st");
     for i in 0..10 {
@@ -34,6 +24,23 @@ pub fn vti_name(session_path: &str) -> String {
         name.push(base32_digit(bits));
     }
     name
+}
+
+/// FNV-1a 64 of `bytes` finished with MurmurHash3's `fmix64`: fixed here (not `std`'s hasher,
+/// which may change between Rust releases), so names and groups derived from it survive
+/// restarts and upgrades.
+pub(crate) fn stable_hash(bytes: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in bytes {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    h ^= h >> 33;
+    h
 }
 
 /// The RFC 4648 §6 base32 digit (lowercase) of the low 5 bits of `bits`.
